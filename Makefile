@@ -1,0 +1,126 @@
+# postseal — one non-recursive make for the core library, the CLI, the
+# daemons and the nginx module.  make [SANITIZE=1] | test | demo | fuzz |
+# bench | install [PREFIX=... DESTDIR=...] | deps | clean
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+SANITIZE ?= 0
+FUZZ_TIME ?= 60
+
+ifeq ($(SANITIZE),1)
+B        := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+B        := build
+SANFLAGS :=
+endif
+
+PKG_LIBS := openssl inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
+PKG_LDLIBS := $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null)
+
+PS_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(CFLAGS) $(SANFLAGS) \
+             -Ishared $(PKG_CFLAGS) -MMD -MP
+PS_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+PS_LDLIBS  = $(PKG_LDLIBS) -lresolv
+
+LIB_SRC := $(wildcard shared/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+LIB     := $(B)/shared/libpostseal.a
+
+CLI_SRC := $(wildcard shared/cli/*.c)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+CLI     := $(B)/postseal
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
+UNIT_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+PROGRAMS := $(CLI)
+
+.PHONY: all test unit integration demo fuzz fuzz-smoke bench install deps clean
+
+all: $(LIB) $(PROGRAMS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(PS_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(CLI): $(CLI_OBJ) $(LIB)
+	$(CC) $(PS_LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(PS_LDLIBS)
+
+$(B)/tests/unit/%: $(B)/tests/unit/%.o $(LIB)
+	$(CC) $(PS_LDFLAGS) -o $@ $< $(LIB) $(PS_LDLIBS) $(UNIT_LIBS)
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d)
+
+# ---- tests -----------------------------------------------------------------
+
+test: deps
+	$(MAKE) all unit
+	$(MAKE) SANITIZE=1 unit
+	$(MAKE) fuzz-smoke
+	$(MAKE) integration
+
+unit: $(UNIT_BIN)
+	@scripts/run-unit.sh $(UNIT_BIN)
+
+integration: all
+	POSTSEAL_BUILD=$(abspath $(B)) scripts/run-integration.sh
+
+# ---- fuzzing (clang + libFuzzer) ------------------------------------------
+
+FB        := build-fuzz
+FUZZ_CC   := clang
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Ishared $(PKG_CFLAGS) \
+             -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(FB)/%)
+FUZZ_LOBJ := $(LIB_SRC:%.c=$(FB)/%.o)
+
+$(FB)/shared/%.o: shared/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FB)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LOBJ)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PS_LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+	@scripts/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_BIN)
+
+fuzz-smoke: $(FUZZ_BIN)
+	@scripts/run-fuzz.sh 5 $(FUZZ_BIN)
+
+# ---- the rest --------------------------------------------------------------
+
+demo: deps
+	$(MAKE) all
+	@scripts/demo.sh $(B)
+
+bench: deps
+	$(MAKE) all
+	@scripts/run-bench.sh $(B)
+
+deps:
+	@scripts/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	    $(DESTDIR)$(PREFIX)/include/postseal $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 shared/*.h $(DESTDIR)$(PREFIX)/include/postseal/
+	for m in man/*.[158]; do \
+	    install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; done
+
+clean:
+	rm -rf build build-san build-fuzz
