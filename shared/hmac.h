@@ -45,6 +45,8 @@ int ps_hmac_verify(ps_hmac_alg alg, const uint8_t *key, size_t keylen,
  * The file must not be readable by group or others. */
 typedef struct ps_secrets ps_secrets;
 
+#define PS_SECRETS_MAX 64 /* secrets in one set; more is an error */
+
 int ps_secrets_load(const char *path, ps_secrets **out, ps_err *err);
 /* Builds a set from one buffer in the file format above (name is used in
  * error messages as "name:line: reason"). */
