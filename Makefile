@@ -21,7 +21,7 @@ PKG_LIBS := openssl inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
 PKG_LDLIBS := $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null)
 
-PS_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(CFLAGS) $(SANFLAGS) \
+PS_CFLAGS  = -std=c11 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror $(CFLAGS) $(SANFLAGS) \
              -Ishared $(PKG_CFLAGS) -MMD -MP
 PS_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 PS_LDLIBS  = $(PKG_LDLIBS) -lresolv
@@ -38,11 +38,32 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
 UNIT_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-PROGRAMS := $(CLI)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
+
+MILTER_SRC := $(wildcard milter/*.c)
+MILTER_OBJ := $(MILTER_SRC:%.c=$(B)/%.o)
+MILTER     := $(B)/postseal-milter
+MILTER_CFLAGS := $(shell pkg-config --cflags milter opendkim 2>/dev/null)
+MILTER_LIBS   := $(shell pkg-config --libs milter opendkim 2>/dev/null) -lspf2 -lpthread
+
+POLICYD_SRC := $(wildcard policyd/*.c)
+POLICYD_OBJ := $(POLICYD_SRC:%.c=$(B)/%.o)
+POLICYD     := $(B)/postseal-policyd
+POLICYD_CFLAGS := $(shell pkg-config --cflags libevent lmdb hiredis 2>/dev/null)
+POLICYD_LIBS   := $(shell pkg-config --libs libevent lmdb hiredis 2>/dev/null)
+
+# The nginx module is built by nginx's own build system against Debian's
+# nginx sources (nginx-dev), linking the core library (hence -fPIC above).
+NGX_MOD := $(B)/ngx_http_webhook_verify_module.so
+NGX_MOD_SRC := $(wildcard nginx-module/*.c nginx-module/config)
+
+PROGRAMS := $(CLI) $(if $(MILTER_SRC),$(MILTER)) $(if $(POLICYD_SRC),$(POLICYD))
+MODULES  := $(if $(NGX_MOD_SRC),$(NGX_MOD))
 
 .PHONY: all test unit integration demo fuzz fuzz-smoke bench install deps clean
 
-all: $(LIB) $(PROGRAMS)
+all: $(LIB) $(PROGRAMS) $(MODULES) $(TOOL_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -59,7 +80,28 @@ $(CLI): $(CLI_OBJ) $(LIB)
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(LIB)
 	$(CC) $(PS_LDFLAGS) -o $@ $< $(LIB) $(PS_LDLIBS) $(UNIT_LIBS)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d)
+$(B)/milter/%.o: milter/%.c
+	@mkdir -p $(@D)
+	$(CC) $(PS_CFLAGS) $(MILTER_CFLAGS) -c $< -o $@
+
+$(MILTER): $(MILTER_OBJ) $(LIB)
+	$(CC) $(PS_LDFLAGS) -o $@ $(MILTER_OBJ) $(LIB) $(PS_LDLIBS) $(MILTER_LIBS)
+
+$(B)/policyd/%.o: policyd/%.c
+	@mkdir -p $(@D)
+	$(CC) $(PS_CFLAGS) $(POLICYD_CFLAGS) -c $< -o $@
+
+$(POLICYD): $(POLICYD_OBJ) $(LIB)
+	$(CC) $(PS_LDFLAGS) -o $@ $(POLICYD_OBJ) $(LIB) $(PS_LDLIBS) $(POLICYD_LIBS)
+
+$(NGX_MOD): $(NGX_MOD_SRC) $(LIB)
+	scripts/build-nginx-module.sh $(abspath $(B)) $(abspath $(LIB))
+
+# Test drivers: small programs the integration tests run (not installed).
+$(B)/tests/tools/%: $(B)/tests/tools/%.o $(LIB)
+	$(CC) $(PS_LDFLAGS) -o $@ $< $(LIB) $(PS_LDLIBS)
+
+-include $(TOOL_BIN:=.d) $(MILTER_OBJ:.o=.d) $(POLICYD_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d)
 
 # ---- tests -----------------------------------------------------------------
 
@@ -117,6 +159,7 @@ install: all
 	    $(DESTDIR)$(PREFIX)/include/postseal $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	$(if $(MODULES),install -d $(DESTDIR)$(PREFIX)/lib/nginx/modules && install -m 644 $(MODULES) $(DESTDIR)$(PREFIX)/lib/nginx/modules/)
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 shared/*.h $(DESTDIR)$(PREFIX)/include/postseal/
 	for m in man/*.[158]; do \
