@@ -58,6 +58,9 @@ POLICYD_LIBS   := $(shell pkg-config --libs libevent lmdb hiredis 2>/dev/null)
 NGX_MOD := $(B)/ngx_http_webhook_verify_module.so
 NGX_MOD_SRC := $(wildcard nginx-module/*.c nginx-module/config)
 
+# Headers that are internal to the core and not installed.
+PRIVATE_HDR := %_int.h shared/keys_pem.h shared/dkim_canon.h
+
 PROGRAMS := $(CLI) $(if $(MILTER_SRC),$(MILTER)) $(if $(POLICYD_SRC),$(POLICYD))
 MODULES  := $(if $(NGX_MOD_SRC),$(NGX_MOD))
 
@@ -161,7 +164,7 @@ install: all
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	$(if $(MODULES),install -d $(DESTDIR)$(PREFIX)/lib/nginx/modules && install -m 644 $(MODULES) $(DESTDIR)$(PREFIX)/lib/nginx/modules/)
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 shared/*.h $(DESTDIR)$(PREFIX)/include/postseal/
+	install -m 644 $(filter-out $(PRIVATE_HDR),$(wildcard shared/*.h)) $(DESTDIR)$(PREFIX)/include/postseal/
 	for m in man/*.[158]; do \
 	    install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; done
 

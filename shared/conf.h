@@ -9,10 +9,11 @@
 #include "err.h"
 
 #define PS_CONF_DEFAULT_PATH "/etc/postseal/postseal.conf"
-#define PS_CONF_MAX_LIST 64 /* names in one comma-separated list */
+#define PS_CONF_MAX_LIST     64 /* names in one comma-separated list */
 
 /* A value and the line it came from, so later checks (a bad CIDR, a key
- * file that won't load) can still say file:line. line 0: not set. */
+ * file that won't load) can still say file:line. line 0: not in the file
+ * (value NULL, or the default for keys that have one). */
 typedef struct ps_conf_str {
     char *value;
     int line;
@@ -26,8 +27,8 @@ typedef struct ps_conf_key { /* [keys] name = domain selector keyfile */
 } ps_conf_key;
 
 typedef struct ps_conf_signing { /* [signing] pattern = key, key... */
-    char *pattern; /* "example.com" or "*.example.com" */
-    char **keys;   /* names from [keys], checked to exist */
+    char *pattern;               /* "example.com" or "*.example.com" */
+    char **keys;                 /* names from [keys], checked to exist */
     size_t nkeys;
     int line;
 } ps_conf_signing;
@@ -63,12 +64,12 @@ typedef struct ps_conf {
     size_t nlimits;
 } ps_conf;
 
-/* Reads and checks path. Errors: "path:line: reason" (line 0 when the
- * file can't be opened). */
+/* Reads and checks path. Errors: "path:line: reason", or "path: reason"
+ * when the file can't be read or is over 1 MB. *out is NULL on error. */
 int ps_conf_load(const char *path, ps_conf **out, ps_err *err);
 /* The same from a buffer; name stands for the file in messages. */
-int ps_conf_parse(const char *text, size_t len, const char *name,
-                  ps_conf **out, ps_err *err);
+int ps_conf_parse(const char *text, size_t len, const char *name, ps_conf **out,
+                  ps_err *err);
 /* The [keys] entry called name, or NULL. */
 const ps_conf_key *ps_conf_find_key(const ps_conf *conf, const char *name);
 void ps_conf_free(ps_conf *conf);

@@ -10,6 +10,7 @@
 #include "err.h"
 
 #define PS_KEY_RSA_MIN_BITS 1024
+#define PS_KEY_RSA_MAX_BITS 8192 /* larger keys are refused: no DKIM use, slow to check */
 
 typedef enum ps_key_type { PS_KEY_RSA, PS_KEY_ED25519 } ps_key_type;
 
@@ -17,8 +18,9 @@ typedef struct ps_key ps_key;
 
 /* Loads a PEM private key (PKCS#8, or PKCS#1 "RSA PRIVATE KEY") from path.
  * Refuses files readable by group or others, truncated or garbled PEM,
- * encrypted keys, RSA under PS_KEY_RSA_MIN_BITS and any other key type,
- * each with one line naming the file. */
+ * encrypted keys, RSA under PS_KEY_RSA_MIN_BITS (or over
+ * PS_KEY_RSA_MAX_BITS), keys whose signatures do not verify with their own
+ * public half and any other key type, each with one line naming the file. */
 int ps_key_load(const char *path, ps_key **out, ps_err *err);
 /* The same from a buffer; name is used in messages. */
 int ps_key_parse_pem(const char *pem, size_t len, const char *name,
