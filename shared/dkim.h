@@ -13,12 +13,17 @@
 #include "keys.h"
 
 #define PS_DKIM_MAX_KEYS    4    /* signatures per message */
-#define PS_DKIM_MAX_HEADERS 1000 /* header fields kept per message */
-#define PS_DKIM_MAX_SIGNED  64   /* names in a signed-header list */
+#define PS_DKIM_MAX_HEADERS 1000 /* header fields per message; more: refused */
+#define PS_DKIM_MAX_SIGNED  64   /* names in a sign or oversign list */
+/* Canonical bytes of the fields that may be signed (the others are not
+ * kept); more: refused. */
+#define PS_DKIM_MAX_HEADER_BYTES (1024 * 1024)
 
-typedef enum ps_canon { PS_CANON_SIMPLE, PS_CANON_RELAXED } ps_canon;
+/* Relaxed first: a zeroed ps_dkim_params means relaxed/relaxed. */
+typedef enum ps_canon { PS_CANON_RELAXED, PS_CANON_SIMPLE } ps_canon;
 
-/* One signature to make: the key and the d=/s= it signs as. */
+/* One signature to make: the key and the d=/s= it signs as. The struct
+ * is copied; the key and strings must outlive the message. */
 typedef struct ps_dkim_signer {
     const ps_key *key; /* owned by the caller, outlives the message */
     const char *domain;
@@ -47,13 +52,21 @@ extern const size_t ps_dkim_default_noversign;
 
 typedef struct ps_dkim_sign ps_dkim_sign;
 
-/* Starts a message to be signed by every signer (1..PS_DKIM_MAX_KEYS). */
+/* Starts a message to be signed by every signer (1..PS_DKIM_MAX_KEYS).
+ * params NULL: relaxed/relaxed, the default lists, no x=. Refused: a bad
+ * canonicalisation, a list without From, over PS_DKIM_MAX_SIGNED names or
+ * with a name that cannot go in h=, a signer without key or with a d=/s=
+ * that is not a domain name. */
 ps_dkim_sign *ps_dkim_sign_new(const ps_dkim_params *params,
                                const ps_dkim_signer *signers, size_t nsigners,
                                time_t now, ps_err *err);
 
-/* One header field as the MTA has it: name without ':', value exactly as
- * it follows the ':' (leading space kept, folding as CRLF or bare LF). */
+/* One header field as the MTA has it: name without ':' (whitespace before
+ * the ':' may stay), value exactly as it follows the ':' (leading space
+ * kept, folding as CRLF or bare LF). Only fields the lists name are kept;
+ * a name with bytes h= cannot carry (space, ';', 8-bit) is never signed.
+ * Refused: an empty name, a field after the body, more than
+ * PS_DKIM_MAX_HEADERS fields or PS_DKIM_MAX_HEADER_BYTES kept. */
 int ps_dkim_sign_header(ps_dkim_sign *s, const char *name, const char *value,
                         ps_err *err);
 
@@ -66,7 +79,9 @@ int ps_dkim_sign_body(ps_dkim_sign *s, const uint8_t *data, size_t n,
 /* Ends the body and makes the signatures: *values[i] is the value of the
  * i-th DKIM-Signature header (after "DKIM-Signature:", leading space
  * included, folded with CRLF+TAB), malloc'd, in signer order; *count is
- * nsigners. The caller frees each string and the array. */
+ * nsigners. The caller frees each string and the array. Refused: a
+ * message without From, a second call. Tags: v a c d s t [x] h bh b,
+ * never l=. */
 int ps_dkim_sign_final(ps_dkim_sign *s, char ***values, size_t *count,
                        ps_err *err);
 

@@ -1,0 +1,318 @@
+/* The libmilter callbacks: they keep the connection's and message's state,
+ * and at end of headers hand the message to signing or verification.
+ * Any internal failure answers SMFIS_TEMPFAIL, so mail is never lost and
+ * never passes unsigned when it should have been signed. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libmilter/mfapi.h>
+
+#include "milter.h"
+
+#define PS_CB_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS)
+/* Steps we never look at: fewer round trips per message. */
+#define PS_CB_SKIP (SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA)
+
+static ps_conn *ps_cb_conn(SMFICTX *ctx)
+{
+    return smfi_getpriv(ctx);
+}
+
+static sfsistat ps_cb_fail(ps_conn *c, const char *stage, const ps_err *err)
+{
+    ps_log_kv(ps_milter_log(), LOG_ERR, "error", "qid",
+              c != NULL ? c->msg.qid : "-", "stage", stage, "reason",
+              err != NULL && err->msg[0] ? err->msg : "out of memory", NULL);
+    return SMFIS_TEMPFAIL;
+}
+
+static void ps_cb_free_conn(ps_conn *c)
+{
+    if (c == NULL)
+        return;
+    if (c->msg.envfrom != NULL)
+        ps_milter_busy(-1);
+    ps_msg_reset(&c->msg);
+    ps_snap_release(c->snap);
+    free(c);
+}
+
+static void ps_cb_addr(ps_conn *c, const struct sockaddr *sa)
+{
+    const void *bytes = NULL;
+
+    if (sa == NULL)
+        return;
+    if (sa->sa_family == AF_INET)
+        bytes = &((const struct sockaddr_in *)sa)->sin_addr;
+    else if (sa->sa_family == AF_INET6)
+        bytes = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (bytes == NULL ||
+        inet_ntop(sa->sa_family, bytes, c->addr, sizeof(c->addr)) == NULL)
+        c->addr[0] = '\0';
+}
+
+static sfsistat ps_cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+{
+    ps_conn *c = calloc(1, sizeof(*c));
+
+    /* Postfix sends connect again after XCLIENT: start afresh. */
+    ps_cb_free_conn(ps_cb_conn(ctx));
+    smfi_setpriv(ctx, NULL);
+    if (ps_milter_draining()) {
+        free(c);
+        return SMFIS_TEMPFAIL;
+    }
+    if (c == NULL || (c->snap = ps_snap_acquire()) == NULL) {
+        free(c);
+        return ps_cb_fail(NULL, "connect", NULL);
+    }
+    snprintf(c->host, sizeof(c->host), "%s", host != NULL ? host : "");
+    ps_cb_addr(c, sa);
+    smfi_setpriv(ctx, c);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat ps_cb_helo(SMFICTX *ctx, char *helo)
+{
+    ps_conn *c = ps_cb_conn(ctx);
+
+    if (c == NULL)
+        return ps_cb_fail(NULL, "helo", NULL);
+    snprintf(c->helo, sizeof(c->helo), "%s", helo != NULL ? helo : "");
+    return SMFIS_CONTINUE;
+}
+
+/* Each message takes the configuration current at its MAIL FROM, so a
+ * reload reaches long SMTP sessions too; nothing of the previous message
+ * still points into the old snapshot. */
+static void ps_cb_refresh_snap(ps_conn *c)
+{
+    ps_snap *cur = ps_snap_acquire();
+
+    if (cur == NULL)
+        return;
+    ps_snap_release(c->snap);
+    c->snap = cur;
+}
+
+static sfsistat ps_cb_envfrom(SMFICTX *ctx, char **argv)
+{
+    ps_conn *c = ps_cb_conn(ctx);
+
+    if (c == NULL)
+        return ps_cb_fail(NULL, "mail", NULL);
+    if (c->msg.envfrom != NULL) {
+        ps_msg_reset(&c->msg);
+        ps_milter_busy(-1);
+    }
+    if (ps_milter_draining()) {
+        smfi_setreply(ctx, "451", "4.3.2", "signing service restarting");
+        return SMFIS_TEMPFAIL;
+    }
+    ps_cb_refresh_snap(c);
+    if (ps_msg_start(&c->msg, argv != NULL ? argv[0] : "",
+                     smfi_getsymval(ctx, "{auth_authen}"),
+                     smfi_getsymval(ctx, "i")) != 0) {
+        ps_msg_reset(&c->msg);
+        return ps_cb_fail(c, "mail", NULL);
+    }
+    ps_milter_busy(1);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat ps_cb_header(SMFICTX *ctx, char *name, char *value)
+{
+    ps_conn *c = ps_cb_conn(ctx);
+
+    if (c == NULL || c->msg.envfrom == NULL)
+        return ps_cb_fail(c, "header", NULL);
+    if (name == NULL || value == NULL)
+        return SMFIS_CONTINUE;
+    if (ps_msg_add_header(&c->msg, name, value) != 0)
+        return ps_cb_fail(c, "header", NULL);
+    return SMFIS_CONTINUE;
+}
+
+/* Postfix gives the queue id ("i") with the end-of-header macros; an
+ * MTA may give it with MAIL FROM already. */
+static void ps_cb_qid(SMFICTX *ctx, ps_msg *m)
+{
+    const char *qid = smfi_getsymval(ctx, "i");
+
+    if (qid != NULL && *qid != '\0')
+        snprintf(m->qid, sizeof(m->qid), "%s", qid);
+}
+
+static void ps_cb_log_decision(const ps_conn *c, const ps_decision *d)
+{
+    char keys[PS_DKIM_MAX_KEYS * 300] = "";
+    size_t len = 0;
+    const ps_signrules_match *m = &c->msg.match;
+
+    /* Key names are short (64 bytes in [keys]); the size covers a
+     * KeyTable's longer ones too, and snprintf cuts the rest. */
+    for (size_t i = 0; d->action == PS_ACT_SIGN && i < m->count; i++) {
+        int w = snprintf(keys + len, sizeof(keys) - len, "%s%.250s",
+                         i ? "," : "", m->keynames[i]);
+        if (w < 0 || (size_t)w >= sizeof(keys) - len)
+            break;
+        len += (size_t)w;
+    }
+    ps_log_kv(ps_milter_log(), LOG_INFO, "decision", "qid", c->msg.qid, "sign",
+              d->action == PS_ACT_SIGN ? "yes" : "no", "reason", d->reason,
+              "detail", d->detail[0] ? d->detail : NULL, "from_domain",
+              d->from.domain[0] ? d->from.domain : NULL, "rule",
+              d->action == PS_ACT_SIGN ? m->rule : NULL, "keys",
+              keys[0] ? keys : NULL, "client", c->addr[0] ? c->addr : NULL,
+              "auth", c->msg.auth, NULL);
+}
+
+static int ps_cb_verify_start(ps_conn *c, ps_err *err)
+{
+    ps_msg *m = &c->msg;
+
+    if ((m->verify = ps_verify_new(c->snap, m->qid, err)) == NULL)
+        return -1;
+    for (size_t i = 0; i < m->nhdrs; i++)
+        if (!m->hdrs[i].forged &&
+            ps_verify_header(m->verify, m->hdrs[i].name, m->hdrs[i].value))
+            return ps_err_set(err, "out of memory");
+    return ps_verify_eoh(m->verify);
+}
+
+static sfsistat ps_cb_eoh(SMFICTX *ctx)
+{
+    ps_conn *c = ps_cb_conn(ctx);
+    ps_decision d;
+    ps_err err = {""};
+
+    if (c == NULL || c->msg.envfrom == NULL)
+        return ps_cb_fail(c, "eoh", NULL);
+    ps_cb_qid(ctx, &c->msg);
+    ps_arhdr_mark_forged(c);
+    ps_policy_decide(c, &c->msg, &d);
+    ps_cb_log_decision(c, &d);
+    c->msg.action = d.action;
+    if (strcmp(d.reason, "too-many-headers") == 0) {
+        smfi_setreply(ctx, "552", "5.3.4", "too many header fields to sign");
+        return SMFIS_REJECT;
+    }
+    if (d.action == PS_ACT_SIGN && ps_sign_start(c, &err) != 0)
+        return ps_cb_fail(c, "sign", &err);
+    if (d.action == PS_ACT_VERIFY && ps_cb_verify_start(c, &err) != 0)
+        return ps_cb_fail(c, "verify", &err);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat ps_cb_body(SMFICTX *ctx, unsigned char *data, size_t n)
+{
+    ps_conn *c = ps_cb_conn(ctx);
+    ps_err err = {""};
+
+    if (c == NULL)
+        return ps_cb_fail(c, "body", NULL);
+    if (c->msg.action == PS_ACT_SIGN && ps_sign_body(c, data, n, &err) != 0)
+        return ps_cb_fail(c, "sign", &err);
+    if (c->msg.action == PS_ACT_VERIFY &&
+        ps_verify_body(c->msg.verify, data, n) != 0)
+        return ps_cb_fail(c, "verify", NULL);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat ps_cb_finish(SMFICTX *ctx, ps_conn *c)
+{
+    ps_err err = {""};
+
+    if (ps_arhdr_remove_forged(ctx, c) != 0)
+        return ps_cb_fail(c, "authres", NULL);
+    if (c->msg.action == PS_ACT_SIGN) {
+        if (ps_sign_finish(ctx, c, &err) != 0)
+            return ps_cb_fail(c, "sign", &err);
+        ps_log_kv(ps_milter_log(), LOG_INFO, "signed", "qid", c->msg.qid,
+                  "rule", c->msg.match.rule, NULL);
+    }
+    if (c->msg.action == PS_ACT_VERIFY && ps_arhdr_add(ctx, c, &err) != 0)
+        return ps_cb_fail(c, "verify", &err);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat ps_cb_eom(SMFICTX *ctx)
+{
+    ps_conn *c = ps_cb_conn(ctx);
+    sfsistat rc;
+
+    if (c == NULL || c->msg.envfrom == NULL)
+        return ps_cb_fail(c, "eom", NULL);
+    rc = ps_cb_finish(ctx, c);
+    ps_msg_reset(&c->msg);
+    ps_milter_busy(-1);
+    return rc;
+}
+
+static sfsistat ps_cb_abort(SMFICTX *ctx)
+{
+    ps_conn *c = ps_cb_conn(ctx);
+
+    if (c != NULL && c->msg.envfrom != NULL) {
+        ps_msg_reset(&c->msg);
+        ps_milter_busy(-1);
+    }
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat ps_cb_close(SMFICTX *ctx)
+{
+    ps_cb_free_conn(ps_cb_conn(ctx));
+    smfi_setpriv(ctx, NULL);
+    return SMFIS_CONTINUE;
+}
+
+/* Header values byte for byte (SMFIP_HDR_LEADSPC keeps the space after
+ * the colon), and only the steps and actions used. */
+static sfsistat ps_cb_negotiate(SMFICTX *ctx, unsigned long f0,
+                                unsigned long f1, unsigned long f2,
+                                unsigned long f3, unsigned long *pf0,
+                                unsigned long *pf1, unsigned long *pf2,
+                                unsigned long *pf3)
+{
+    (void)ctx;
+    (void)f2;
+    (void)f3;
+    if ((f0 & PS_CB_ACTIONS) != PS_CB_ACTIONS || !(f1 & SMFIP_HDR_LEADSPC)) {
+        ps_log_kv(ps_milter_log(), LOG_ERR, "error", "stage", "negotiate",
+                  "reason",
+                  "the MTA cannot add/change headers or keep "
+                  "their leading space (milter_protocol = 6)",
+                  NULL);
+        return SMFIS_REJECT;
+    }
+    *pf0 = PS_CB_ACTIONS;
+    *pf1 = SMFIP_HDR_LEADSPC | (f1 & PS_CB_SKIP);
+    *pf2 = 0;
+    *pf3 = 0;
+    return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc ps_cb_desc = {
+    .xxfi_name = PS_MILTER_NAME,
+    .xxfi_version = SMFI_VERSION,
+    .xxfi_flags = PS_CB_ACTIONS,
+    .xxfi_connect = ps_cb_connect,
+    .xxfi_helo = ps_cb_helo,
+    .xxfi_envfrom = ps_cb_envfrom,
+    .xxfi_header = ps_cb_header,
+    .xxfi_eoh = ps_cb_eoh,
+    .xxfi_body = ps_cb_body,
+    .xxfi_eom = ps_cb_eom,
+    .xxfi_abort = ps_cb_abort,
+    .xxfi_close = ps_cb_close,
+    .xxfi_negotiate = ps_cb_negotiate,
+};
+
+struct smfiDesc *ps_callbacks(void)
+{
+    return &ps_cb_desc;
+}

@@ -1,0 +1,197 @@
+/* postseal-milter's internal interfaces: the configuration snapshot every
+ * connection holds, the per-connection and per-message state, and the
+ * sign, verify, SPF and DNS pieces the libmilter callbacks drive. */
+#ifndef PS_MILTER_H
+#define PS_MILTER_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "authres.h"
+#include "cidr.h"
+#include "conf.h"
+#include "dkim.h"
+#include "err.h"
+#include "log.h"
+#include "mailbox.h"
+#include "signrules.h"
+
+#define PS_MILTER_NAME "postseal-milter"
+#define PS_MILTER_MAX_HEADERS                                                  \
+    PS_DKIM_MAX_HEADERS                     /* fields kept per message         \
+                                             */
+#define PS_MILTER_MAX_HDRSIZE (1024 * 1024) /* their bytes, in all */
+#define PS_MILTER_MAX_VERIFY  5             /* DKIM signatures checked */
+#define PS_MILTER_DRAIN_SECS  60 /* SIGTERM: how long open messages may take */
+#define PS_MILTER_DNS_TIMEOUT 3  /* seconds per DNS try (two tries) */
+
+/* ---- dnsq.c: raw DNS queries to the configured resolver ---------------- */
+
+typedef struct ps_dnsq {
+    int system; /* no resolver set: /etc/resolv.conf through res_nsend */
+    struct sockaddr_storage server;
+    socklen_t server_len;
+    int timeout_ms; /* per try */
+    int tries;
+} ps_dnsq;
+
+/* resolver: NULL, "IP", "IP:PORT", "IPv6" or "[IPv6]:PORT". */
+int ps_dnsq_init(ps_dnsq *q, const char *resolver, ps_err *err);
+/* One class IN query; the reply's length whatever its rcode (NXDOMAIN is
+ * an answer), or -1 on timeout, network error or a reply that does not
+ * answer the question. */
+int ps_dnsq_query(const ps_dnsq *q, const char *name, int type,
+                  unsigned char *ans, size_t anslen);
+
+/* ---- snapshot.c: one loaded configuration, swapped on SIGHUP ----------- */
+
+typedef struct ps_snap {
+    ps_conf *conf;
+    ps_signrules *rules;
+    ps_cidr_list internal;
+    ps_dkim_params params;
+    int mode; /* PS_MODE_* */
+    char authserv_id[PS_AUTHRES_ID_MAX + 1];
+    int max_verify;
+    ps_dnsq dns;
+    void *dkimlib;   /* DKIM_LIB *, verification only */
+    void *spfserver; /* SPF_server_t * */
+    void *spfdns;    /* its DNS layer, which libspf2 leaves to us to free */
+    int refs;        /* guarded by the snapshot lock */
+} ps_snap;
+
+/* Loads and checks everything the file names (keys, tables, lists) into a
+ * new snapshot; nothing is published. */
+int ps_snap_load(const char *path, ps_snap **out, ps_err *err);
+void ps_snap_free(ps_snap *s);
+/* Makes s the one new connections get (the old one is freed once its last
+ * connection lets go). */
+void ps_snap_publish(ps_snap *s);
+/* Drops the current snapshot (at exit, once no connection is left). */
+void ps_snap_shutdown(void);
+/* A reference to the current snapshot, or NULL before the first publish. */
+ps_snap *ps_snap_acquire(void);
+void ps_snap_release(ps_snap *s);
+
+/* ---- verify.c and spf.c: inbound checks -------------------------------- */
+
+int ps_verify_lib_init(ps_snap *s, ps_err *err);
+void ps_verify_lib_free(ps_snap *s);
+
+typedef struct ps_verify ps_verify;
+ps_verify *ps_verify_new(const ps_snap *s, const char *qid, ps_err *err);
+/* Header fields as the MTA has them (value after the colon). */
+int ps_verify_header(ps_verify *v, const char *name, const char *value);
+int ps_verify_eoh(ps_verify *v);
+int ps_verify_body(ps_verify *v, const unsigned char *data, size_t n);
+/* Ends the message and appends one dkim result per signature checked (or
+ * dkim=none) to res; the results point into v until ps_verify_free.
+ * Returns -1 only on an internal failure. */
+int ps_verify_final(ps_verify *v, ps_authres_result *res, size_t max, size_t *n,
+                    ps_err *err);
+void ps_verify_free(ps_verify *v);
+
+int ps_spf_init(ps_snap *s, ps_err *err);
+void ps_spf_free(ps_snap *s);
+
+typedef struct ps_spf_result {
+    char result[16];   /* pass, fail, softfail, neutral, none, ... */
+    char property[16]; /* "smtp.mailfrom", or "smtp.helo" for <> */
+    char value[PS_MAILBOX_LOCAL_MAX + PS_MAILBOX_DOMAIN_MAX + 2];
+} ps_spf_result;
+
+/* The SPF verdict for a client address, HELO name and envelope sender
+ * ("" for the null sender). DNS trouble is a result (temperror), never a
+ * failure of the call. */
+void ps_spf_check(const ps_snap *s, const char *addr, const char *helo,
+                  const char *mailfrom, ps_spf_result *out);
+
+/* ---- msg.c: what is kept of a connection and of its current message ---- */
+
+typedef struct ps_hdr {
+    char *name;
+    char *value; /* exactly as the MTA gave it: leading space, LF folding */
+    int forged;  /* an Authentication-Results claiming our authserv-id */
+    int index;   /* 1-based among fields of this name (smfi_chgheader) */
+} ps_hdr;
+
+typedef enum ps_action { PS_ACT_NONE, PS_ACT_SIGN, PS_ACT_VERIFY } ps_action;
+
+typedef struct ps_msg {
+    char qid[32];
+    char *envfrom; /* MAIL FROM argument as given ("<a@b>") */
+    char *auth;    /* {auth_authen}, or NULL */
+    ps_hdr *hdrs;
+    size_t nhdrs, cap, hdr_bytes;
+    int overflow; /* more fields or bytes than kept */
+    ps_action action;
+    ps_signrules_match match;
+    ps_dkim_sign *signer;
+    ps_verify *verify;
+} ps_msg;
+
+typedef struct ps_conn {
+    ps_snap *snap;
+    char addr[INET6_ADDRSTRLEN + 8]; /* "" when the MTA gave none */
+    int has_sockaddr;
+    struct sockaddr_storage sa;
+    char host[256];
+    char helo[256];
+    ps_msg msg;
+} ps_conn;
+
+int ps_msg_start(ps_msg *m, const char *envfrom, const char *auth,
+                 const char *qid);
+/* Keeps a header field; 0, or -1 when out of memory. Beyond the limits the
+ * field is dropped and m->overflow set. */
+int ps_msg_add_header(ps_msg *m, const char *name, const char *value);
+void ps_msg_reset(ps_msg *m);
+
+/* ---- sign_policy.c: whether and with what keys to sign ----------------- */
+
+typedef struct ps_decision {
+    ps_action action;
+    const char *reason; /* a fixed word for the log */
+    char detail[128];   /* e.g. why the From field did not parse */
+    ps_mailbox from;
+} ps_decision;
+
+/* Decides at end of headers: sign (m->match filled), verify, or neither,
+ * with the reason. */
+void ps_policy_decide(const ps_conn *c, ps_msg *m, ps_decision *d);
+
+/* ---- sign.c / arhdr.c: the libmilter side of each outcome -------------- */
+
+int ps_sign_start(ps_conn *c, ps_err *err);
+int ps_sign_body(ps_conn *c, const unsigned char *data, size_t n, ps_err *err);
+/* Makes the signatures and adds their fields through libmilter. */
+int ps_sign_finish(void *ctx, ps_conn *c, ps_err *err);
+
+/* Marks the Authentication-Results fields claiming our authserv-id. */
+void ps_arhdr_mark_forged(ps_conn *c);
+/* Removes the marked fields through libmilter; -1 if the MTA refused. */
+int ps_arhdr_remove_forged(void *ctx, ps_conn *c);
+/* Ends verification, checks SPF and adds our field; -1 on failure. */
+int ps_arhdr_add(void *ctx, ps_conn *c, ps_err *err);
+
+/* A header value in the form smfi_insheader wants: CRLF folding turned
+ * into LF, since the MTA adds its own line ends. Malloc'd. */
+char *ps_milter_lf(const char *value);
+
+/* ---- callbacks.c -------------------------------------------------------- */
+
+struct smfiDesc;
+/* The callback table handed to smfi_register. */
+struct smfiDesc *ps_callbacks(void);
+
+/* ---- main.c ------------------------------------------------------------ */
+
+ps_log *ps_milter_log(void);
+/* Counts messages between MAIL FROM and their end, for the SIGTERM drain. */
+void ps_milter_busy(int delta);
+/* 1 once SIGTERM came: new connections and messages get a 4xx. */
+int ps_milter_draining(void);
+
+#endif

@@ -1,0 +1,88 @@
+/* Who gets signed: mail from an authenticated client ({auth_authen}) or
+ * from internal_hosts, with exactly one parsable From field whose domain
+ * (or the return-path domain) has a signing rule. Everything else is not
+ * signed, and the reason is one fixed word the log can be searched for. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "milter.h"
+
+/* The single From field, or NULL with the reason in d. */
+static const ps_hdr *ps_policy_from(const ps_msg *m, ps_decision *d)
+{
+    const ps_hdr *from = NULL;
+
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        if (strcasecmp(m->hdrs[i].name, "From") != 0)
+            continue;
+        if (from != NULL) {
+            d->reason = "from-repeated";
+            return NULL;
+        }
+        from = &m->hdrs[i];
+    }
+    if (from == NULL)
+        d->reason = "no-from";
+    return from;
+}
+
+/* Postal's fallback: the domain the return path will carry, i.e. the
+ * [return_path] domain when the milter rewrites return paths, else the
+ * envelope sender's. */
+static const char *ps_policy_fallback(const ps_conn *c, const ps_msg *m,
+                                      ps_mailbox *env)
+{
+    ps_err why;
+
+    if (c->snap->conf->return_path.domain.value != NULL)
+        return c->snap->conf->return_path.domain.value;
+    if (ps_mailbox_parse_envelope(m->envfrom != NULL ? m->envfrom : "", env,
+                                  &why) != 0 ||
+        env->domain[0] == '\0')
+        return NULL;
+    return env->domain;
+}
+
+static void ps_policy_sign(const ps_conn *c, ps_msg *m, ps_decision *d)
+{
+    const ps_hdr *from = ps_policy_from(m, d);
+    ps_mailbox env;
+    ps_err why = {""};
+
+    if (from == NULL)
+        return;
+    if (ps_mailbox_parse_from(from->value, strlen(from->value), &d->from,
+                              &why) != 0) {
+        d->reason = "from-unparsable";
+        snprintf(d->detail, sizeof(d->detail), "%s", why.msg);
+        return;
+    }
+    if (ps_signrules_lookup(c->snap->rules, d->from.local, d->from.domain,
+                            ps_policy_fallback(c, m, &env), &m->match) == 0) {
+        d->reason = "no-signing-rule";
+        return;
+    }
+    d->action = PS_ACT_SIGN;
+    d->reason = m->auth != NULL ? "authenticated" : "internal";
+}
+
+void ps_policy_decide(const ps_conn *c, ps_msg *m, ps_decision *d)
+{
+    const ps_snap *s = c->snap;
+    int internal =
+        c->addr[0] != '\0' && ps_cidr_match_text(&s->internal, c->addr);
+
+    memset(d, 0, sizeof(*d));
+    d->action = PS_ACT_NONE;
+    if (!(s->mode & PS_MODE_SIGN))
+        d->reason = "verify-only-mode";
+    else if (m->auth == NULL && !internal)
+        d->reason = "not-internal-not-authenticated";
+    else if (m->overflow)
+        d->reason = "too-many-headers";
+    else
+        ps_policy_sign(c, m, d);
+    if (d->action == PS_ACT_NONE && (s->mode & PS_MODE_VERIFY) && !m->overflow)
+        d->action = PS_ACT_VERIFY;
+}

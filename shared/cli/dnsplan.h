@@ -1,0 +1,63 @@
+/* Which records "postseal dns" prints and "postseal dns check" looks up:
+ * the domains, their DKIM keys (from --key or a postseal.conf) and the
+ * return-path domain, built from the options both commands share. */
+#ifndef PS_DNSPLAN_H
+#define PS_DNSPLAN_H
+
+#include <stddef.h>
+
+#include "conf.h"
+#include "keys.h"
+
+#define PS_PLAN_MAX     64 /* keys or domains in one run */
+#define PS_PLAN_NAME    256 /* a DNS name and its NUL */
+#define PS_PLAN_WHERE   320 /* "FILE:LINE: key 'name': " */
+
+/* The options shared by both commands, as getopt_long returns them. */
+enum {
+    PS_PLAN_OPT_DOMAIN = 'd',
+    PS_PLAN_OPT_SELECTOR = 's',
+    PS_PLAN_OPT_KEY = 'k',
+    PS_PLAN_OPT_CONF = 'c',
+    PS_PLAN_OPT_RETURN_PATH = 'r',
+};
+
+#define PS_PLAN_LONGOPTS                                                    \
+    {"domain", required_argument, NULL, PS_PLAN_OPT_DOMAIN},                \
+    {"selector", required_argument, NULL, PS_PLAN_OPT_SELECTOR},            \
+    {"key", required_argument, NULL, PS_PLAN_OPT_KEY},                      \
+    {"config", required_argument, NULL, PS_PLAN_OPT_CONF},                  \
+    {"return-path", required_argument, NULL, PS_PLAN_OPT_RETURN_PATH},      \
+    {"help", no_argument, NULL, 'h'}
+#define PS_PLAN_SHORTOPTS "d:s:k:c:r:h"
+
+typedef struct ps_plan_key {
+    char domain[PS_PLAN_NAME]; /* without a trailing dot */
+    const char *selector, *keyfile;
+    char where[PS_PLAN_WHERE]; /* "" for --key, else config file:line */
+    ps_key *key;
+} ps_plan_key;
+
+typedef struct ps_plan {
+    /* set from the options */
+    const char *domain, *selector, *keyfile, *conf_path, *return_path_opt;
+    /* set by ps_plan_build */
+    ps_conf *conf;
+    char domains[PS_PLAN_MAX][PS_PLAN_NAME]; /* without a trailing dot */
+    size_t ndomains;
+    ps_plan_key keys[PS_PLAN_MAX];
+    size_t nkeys;
+    char return_path[PS_PLAN_NAME]; /* "" if none */
+} ps_plan;
+
+/* 1 if ch was one of the shared options (stored in p), 0 if not. */
+int ps_plan_option(ps_plan *p, int ch, const char *arg);
+
+/* Checks the options, reads the config (if any) and loads every key.
+ * On error prints one line and returns PS_EXIT_USAGE; cmd names the
+ * command in messages. */
+int ps_plan_build(ps_plan *p, const char *cmd);
+
+void ps_plan_free(ps_plan *p);
+
+#endif

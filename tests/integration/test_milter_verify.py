@@ -1,0 +1,183 @@
+"""postseal-milter verification through a real Postfix: mail from outside
+signed by an independent signer (dkimpy, RSA and Ed25519, keys published
+by a dnsmasq the milter uses as its resolver) gets dkim=pass, a modified
+copy dkim=fail, and SPF pass/fail/softfail comes from dnsmasq-served
+records; exactly one Authentication-Results with our authserv-id, forged
+ones removed; at most max_verify signatures checked; DNS trouble gives
+temperror, never a lost or rejected message."""
+
+import os
+import re
+
+import dkim
+import pytest
+
+import mailstack as ms
+
+BUILD = os.environ.get("POSTSEAL_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
+MILTER = os.path.join(BUILD, "postseal-milter")
+AUTHSERV = "mx.example.test"
+OUTSIDE = {"ADDR": "192.0.2.7", "NAME": "mail.ext.example"}
+
+pytestmark = pytest.mark.skipif(not os.access(MILTER, os.X_OK), reason="postseal-milter not built")
+
+
+class Stack:
+    def __init__(self, tmp, resolver=None):
+        self.tmp = tmp
+        self.rsa = ms.DkimKey(tmp, "sel", "rsa", domain="ext.example")
+        self.ed = ms.DkimKey(tmp, "edsel", "ed25519", domain="ext.example")
+        self.own = ms.DkimKey(tmp, "own", "rsa", domain="example.com")
+        self.dns = ms.Dnsmasq(txt={
+            self.rsa.dns_name: self.rsa.record,
+            self.ed.dns_name: self.ed.record,
+            "ext.example": "v=spf1 ip4:192.0.2.0/24 -all",
+            "soft.example": "v=spf1 ip4:203.0.113.0/24 ~all",
+            "mail.ext.example": "v=spf1 a:mail.ext.example -all",
+        }, a={"mail.ext.example": "192.0.2.7"})
+        self.port = ms.free_port()
+        self.conf = ms.write_ini(os.path.join(tmp, "postseal.conf"), {
+            "milter": {
+                "socket": f"inet:{self.port}@127.0.0.1",
+                "mode": "sign,verify",
+                "internal_hosts": "127.0.0.0/8",
+                "authserv_id": AUTHSERV,
+                "resolver": resolver or self.dns.resolver,
+            },
+            "keys": {"own": f"example.com own {self.own.path}"},
+            "signing": {"example.com": "own"},
+        })
+        self.milter = ms.Daemon([MILTER, "-f", "-c", self.conf], port=self.port)
+        self.sink = ms.SmtpSink()
+        spec = f"inet:127.0.0.1:{self.port}"
+        self.pf = ms.PostfixInstance(self.sink, milter=spec, hostname=AUTHSERV,
+                                     main={"local_header_rewrite_clients": ""})
+
+    def close(self):
+        """Stops everything; fails on a sanitizer report in the milter log."""
+        report = ms.shutdown(self.pf, self.sink, self.milter, self.dns)
+        assert report is None, report
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with ms.running(Stack, "postseal-verify-") as s:
+        yield s
+
+
+def message(subject="inbound", body=b"Hello from outside.\r\nSecond line.\r\n"):
+    return (b"From: Sender <sender@ext.example>\r\nTo: bob@example.com\r\n"
+            b"Subject: " + subject.encode() + b"\r\nDate: Mon, 23 Nov 2026 08:00:00 +0000\r\n"
+            b"Message-ID: <" + subject.encode().replace(b" ", b".") + b"@ext.example>\r\n\r\n" + body)
+
+
+def sign(msg, key, **kw):
+    return dkim.sign(msg, key.selector.encode(), key.domain.encode(), key.dkimpy_private,
+                     signature_algorithm=b"ed25519-sha256" if key.kind == "ed25519"
+                     else b"rsa-sha256", **kw) + msg
+
+
+def deliver(stack, msg, sender="sender@ext.example", client=OUTSIDE, helo="mail.ext.example"):
+    code, text = stack.pf.smtp_send(msg, sender, ["bob@example.com"], xclient=client, helo=helo)
+    assert code == 250, text
+    [dump] = stack.sink.wait_for(1)
+    return ms.message_of(dump)
+
+
+def our_authres(msg):
+    """The one Authentication-Results field with our authserv-id, unfolded."""
+    ours = [re.sub(r"\s+", " ", v).strip() for v in ms.header_values(msg, "Authentication-Results")
+            if v.strip().lower().startswith(AUTHSERV)]
+    assert len(ours) == 1, ms.header_values(msg, "Authentication-Results")
+    return ours[0]
+
+
+def dkim_results(ar):
+    return re.findall(r"dkim=(\w+)", ar)
+
+
+def test_rsa_and_ed25519_signed_pass(stack):
+    msg = sign(sign(message("two sigs"), stack.rsa), stack.ed)
+    ar = our_authres(deliver(stack, msg))
+    assert "dkim=pass header.d=ext.example header.s=sel header.a=rsa-sha256" in ar, ar
+    assert "dkim=pass header.d=ext.example header.s=edsel header.a=ed25519-sha256" in ar, ar
+    assert "spf=pass smtp.mailfrom=sender@ext.example" in ar
+    stack.milter.wait_log(r"event=verify qid=\w+ dkim=pass:ext.example,pass:ext.example spf=pass")
+
+
+def test_modified_message_fails(stack):
+    signed = sign(message("modified"), stack.rsa)
+    tampered = signed.replace(b"Hello from outside.", b"Hello from elsewhere")
+    ar = our_authres(deliver(stack, tampered))
+    assert dkim_results(ar) == ["fail"], ar
+    assert "header.d=ext.example" in ar
+    signed = sign(message("header changed"), stack.ed)
+    tampered = signed.replace(b"Subject: header changed", b"Subject: header CHANGED")
+    ar = our_authres(deliver(stack, tampered))
+    assert dkim_results(ar) == ["fail"], ar
+
+
+def test_unsigned_gets_none_and_spf_fail(stack):
+    ar = our_authres(deliver(stack, message("unsigned"),
+                             client={"ADDR": "198.51.100.9", "NAME": "elsewhere.example"}))
+    assert "dkim=none" in ar
+    assert "spf=fail smtp.mailfrom=sender@ext.example" in ar
+
+
+def test_spf_softfail_and_none(stack):
+    ar = our_authres(deliver(stack, message("soft"), sender="x@soft.example"))
+    assert "spf=softfail smtp.mailfrom=x@soft.example" in ar
+    ar = our_authres(deliver(stack, message("no spf"), sender="x@nospf.example"))
+    assert "spf=none smtp.mailfrom=x@nospf.example" in ar
+
+
+def test_null_sender_checks_helo(stack):
+    ar = our_authres(deliver(stack, message("bounce"), sender=""))
+    assert "spf=pass smtp.helo=mail.ext.example" in ar, ar
+
+
+def test_missing_key_is_permerror(stack):
+    gone = ms.DkimKey(stack.tmp, "gone", "rsa", domain="ext.example")
+    ar = our_authres(deliver(stack, sign(message("no key"), gone)))
+    assert dkim_results(ar) == ["permerror"], ar
+    assert "header.s=gone" in ar
+
+
+def test_forged_authres_removed_and_one_added(stack):
+    forged = (f"Authentication-Results: {AUTHSERV}; dkim=pass header.d=bank.example\r\n"
+              f"Authentication-Results: (comment) \"{AUTHSERV}\"; spf=pass\r\n"
+              "Authentication-Results: upstream.example; dkim=fail\r\n").encode()
+    msg = deliver(stack, sign(forged + message("forged"), stack.rsa))
+    ar = our_authres(msg)
+    assert "bank.example" not in ar and "dkim=pass header.d=ext.example" in ar
+    others = ms.header_values(msg, "Authentication-Results")
+    assert len(others) == 2 and any("upstream.example" in v for v in others)
+    stack.milter.wait_log(r"event=authres-removed qid=\w+ count=2")
+
+
+def test_signature_cap(stack):
+    msg = message("many signatures")
+    for _ in range(7):
+        msg = sign(msg, stack.rsa)
+    ar = our_authres(deliver(stack, msg))
+    assert dkim_results(ar) == ["pass"] * 5, ar
+
+
+def test_our_own_mail_is_signed_not_verified(stack):
+    body = b"From: app@example.com\r\nTo: bob@example.net\r\nSubject: out\r\n\r\nhi\r\n"
+    msg = deliver(stack, body, sender="app@example.com", client=None, helo="localhost")
+    assert len(ms.header_values(msg, "DKIM-Signature")) == 1
+    assert not any(v.strip().lower().startswith(AUTHSERV)
+                   for v in ms.header_values(msg, "Authentication-Results"))
+
+
+def test_dns_down_is_temperror_not_lost(tmp_path):
+    os.chmod(tmp_path, 0o755)
+    dead = f"127.0.0.1:{ms.free_port()}"  # nothing answers there
+    s = Stack(str(tmp_path), resolver=dead)
+    try:
+        ar = our_authres(deliver(s, sign(message("dns down"), s.rsa)))
+        assert dkim_results(ar) == ["temperror"], ar
+        assert "spf=temperror" in ar
+    finally:
+        s.close()

@@ -1,0 +1,175 @@
+/* Unit tests for shared/confcheck.c: a configuration whose keys and
+ * secret files all load passes, and each kind of file that does not load
+ * is reported as "conf:LINE: ..." with the line that names it. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "confcheck.h"
+#include "keys.h"
+
+typedef struct fixture {
+    char dir[64];
+    char key[128], secrets[128], srs[128], conf[2048];
+} fixture;
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    assert_int_equal(close(fd), 0);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    ps_key *key = NULL;
+    ps_err err = {""};
+
+    if (f == NULL)
+        return -1;
+    strcpy(f->dir, "/tmp/ps-confcheck-XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    snprintf(f->key, sizeof(f->key), "%s/ed.pem", f->dir);
+    snprintf(f->secrets, sizeof(f->secrets), "%s/rp.secrets", f->dir);
+    snprintf(f->srs, sizeof(f->srs), "%s/srs.secrets", f->dir);
+    if (ps_key_generate(PS_KEY_ED25519, 0, &key, &err) < 0 ||
+        ps_key_write_pem(key, f->key, &err) < 0)
+        return -1;
+    ps_key_free(key);
+    write_file(f->secrets, "base64:c2VjcmV0LXNlY3JldC0xMjM0\n", 0600);
+    write_file(f->srs, "tops3cr3t\n", 0400);
+    snprintf(f->conf, sizeof(f->conf),
+             "[keys]\n"                                     /* 1 */
+             "ed = example.test s1 %s\n"                    /* 2 */
+             "[signing]\n"                                  /* 3 */
+             "example.test = ed\n"                          /* 4 */
+             "[return_path]\n"                              /* 5 */
+             "domain = rp.example.test\n"                   /* 6 */
+             "secret_file = %s\n"                           /* 7 */
+             "srs_domain = fwd.example.test\n"              /* 8 */
+             "srs_secret_file = %s\n",                      /* 9 */
+             f->key, f->secrets, f->srs);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    unlink(f->key);
+    unlink(f->secrets);
+    unlink(f->srs);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Runs the check on the fixture's config; returns its result and err. */
+static int run(const fixture *f, ps_err *err)
+{
+    ps_conf *conf = NULL;
+    int rc;
+
+    if (ps_conf_parse(f->conf, strlen(f->conf), "t.conf", &conf, err) != 0)
+        fail_msg("config refused: %s", err->msg);
+    rc = ps_confcheck_run(conf, err);
+    ps_conf_free(conf);
+    return rc;
+}
+
+static void expect_error(const fixture *f, const char *prefix,
+                         const char *frag)
+{
+    ps_err err = {""};
+
+    assert_int_equal(run(f, &err), -1);
+    if (strncmp(err.msg, prefix, strlen(prefix)) != 0 ||
+        strstr(err.msg, frag) == NULL)
+        fail_msg("error \"%s\": wanted \"%s...%s\"", err.msg, prefix, frag);
+}
+
+static void test_everything_loads(void **state)
+{
+    fixture *f = *state;
+    ps_err err = {""};
+
+    assert_int_equal(run(f, &err), 0);
+}
+
+static void test_key_readable_by_others(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(chmod(f->key, 0644), 0);
+    expect_error(f, "t.conf:2: key 'ed': ", f->key);
+    assert_int_equal(chmod(f->key, 0600), 0);
+}
+
+static void test_key_missing(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(unlink(f->key), 0);
+    expect_error(f, "t.conf:2: key 'ed': ", f->key);
+}
+
+static void test_bad_secret(void **state)
+{
+    fixture *f = *state;
+
+    write_file(f->secrets, "# rotated 2026-11\nbase64:!!!\n", 0600);
+    expect_error(f, "t.conf:7: secret_file: ", ":2: bad base64 secret");
+    write_file(f->secrets, "base64:c2VjcmV0LXNlY3JldC0xMjM0\n", 0600);
+}
+
+static void test_bad_srs_secret(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(chmod(f->srs, 0640), 0);
+    expect_error(f, "t.conf:9: srs_secret_file: ", f->srs);
+    assert_int_equal(chmod(f->srs, 0400), 0);
+    write_file(f->srs, "\n# nothing but comments\n", 0600);
+    expect_error(f, "t.conf:9: srs_secret_file: ", "no secrets");
+    write_file(f->srs, "tops3cr3t\n", 0400);
+}
+
+static void test_empty_config_passes(void **state)
+{
+    ps_conf *conf = NULL;
+    ps_err err = {""};
+
+    (void)state;
+    assert_int_equal(ps_conf_parse("", 0, "empty.conf", &conf, &err), 0);
+    assert_int_equal(ps_confcheck_run(conf, &err), 0);
+    ps_conf_free(conf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_everything_loads),
+        cmocka_unit_test(test_key_readable_by_others),
+        cmocka_unit_test(test_bad_secret),
+        cmocka_unit_test(test_bad_srs_secret),
+        cmocka_unit_test(test_empty_config_passes),
+        cmocka_unit_test(test_key_missing), /* last: removes the key */
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
