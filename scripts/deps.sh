@@ -10,7 +10,7 @@ nginx-core nginx-dev
 postfix swaks redis-server dnsmasq-base bind9-dnsutils
 python3 python3-pytest python3-dkim python3-nacl python3-cryptography python3-dnspython
 libmail-dkim-perl libcryptx-perl opendkim opendkim-tools
-valgrind wrk"
+valgrind wrk policyd-rate-limit postfwd"
 
 missing=""
 for p in $PKGS; do

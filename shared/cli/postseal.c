@@ -19,6 +19,7 @@ static const ps_cli_cmd ps_cli_cmds[] = {
     {"dns check", NULL, "look the records up and say what is missing or wrong"},
     {"check", ps_cmd_check, "load a postseal.conf with every key and secret "
                             "file it names"},
+    {"quota", ps_cmd_quota, "show or reset quota counters (postseal-policyd's store)"},
 };
 
 #define PS_CLI_NCMDS (sizeof(ps_cli_cmds) / sizeof(ps_cli_cmds[0]))

@@ -1,0 +1,245 @@
+/* postseal-policyd: per-credential quotas for Postfix's
+ * check_policy_service. One libevent loop serves every connection, the
+ * store and the signals: SIGHUP reloads [policyd] and [limits] without
+ * dropping a connection, SIGTERM stops accepting and drains. */
+#include "policyd.h"
+
+#include "daemon.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+typedef struct ps_opts {
+    const char *conf, *admin, *key;
+    int foreground, check;
+} ps_opts;
+
+static void ps_usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: %s -c FILE [-f] [-n]\n"
+            "       %s -c FILE -Q show [KEY] | -Q reset KEY\n"
+            "  -c FILE  postseal.conf to read\n"
+            "  -f       stay in the foreground, log to stderr\n"
+            "  -n       check the configuration, print the main.cf "
+            "lines it needs, exit\n"
+            "  -Q       show or reset counters (what `postseal quota` "
+            "runs)\n",
+            PS_POLICYD_NAME, PS_POLICYD_NAME);
+}
+
+/* 0 to run, 1 for --help, -1 on bad usage. */
+static int ps_parse_args(int argc, char **argv, ps_opts *o)
+{
+    int ch;
+
+    memset(o, 0, sizeof(*o));
+    if (argc == 2 && strcmp(argv[1], "--help") == 0)
+        return ps_usage(stdout), 1;
+    while ((ch = getopt(argc, argv, "c:fnQ:h")) != -1) {
+        if (ch == 'c')
+            o->conf = optarg;
+        else if (ch == 'f')
+            o->foreground = 1;
+        else if (ch == 'n')
+            o->check = 1;
+        else if (ch == 'Q')
+            o->admin = optarg;
+        else if (ch == 'h')
+            return ps_usage(stdout), 1;
+        else
+            return -1;
+    }
+    if (o->admin != NULL && optind < argc)
+        o->key = argv[optind++];
+    if (optind != argc || o->conf == NULL)
+        return -1;
+    if (o->admin != NULL &&
+        !(strcmp(o->admin, "show") == 0 ||
+          (strcmp(o->admin, "reset") == 0 && o->key != NULL)))
+        return -1;
+    return 0;
+}
+
+static int ps_check(const ps_pd_cfg *cfg)
+{
+    printf("%s: OK (%zu limits, %zu exemptions, store %s)\n", cfg->conf->path,
+           cfg->rules->nrules, cfg->rules->nexempt, cfg->store);
+    ps_pd_cfg_guidance(cfg, stdout);
+    return 0;
+}
+
+static void ps_reload(ps_pd *pd)
+{
+    ps_pd_cfg *cfg;
+    ps_err err = {""};
+    char n[24];
+
+    if (ps_pd_cfg_load(pd->conf_path, &cfg, &err) != 0) {
+        ps_log_kv(pd->lg, LOG_ERR, "reload", "result", "failed", "reason",
+                  err.msg, "kept", "previous configuration", NULL);
+        return;
+    }
+    if (strcmp(cfg->listen, pd->cfg->listen) != 0 ||
+        strcmp(cfg->store, pd->cfg->store) != 0)
+        ps_log_kv(pd->lg, LOG_WARNING, "reload", "note",
+                  "listen and store changes take a restart", NULL);
+    ps_pd_cfg_free(pd->cfg);
+    pd->cfg = cfg;
+    snprintf(n, sizeof(n), "%zu", cfg->rules->nrules);
+    ps_log_kv(pd->lg, LOG_INFO, "reload", "result", "ok", "limits", n, NULL);
+}
+
+static void ps_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    ps_pd *pd = arg;
+    struct timeval tv = {PS_POLICYD_DRAIN_SECS, 0};
+    char open[24];
+
+    (void)what;
+    if (sig == SIGHUP) {
+        ps_reload(pd);
+        return;
+    }
+    if (pd->draining)
+        return;
+    snprintf(open, sizeof(open), "%u", pd->nconns);
+    ps_log_kv(pd->lg, LOG_INFO, "stop", "reason",
+              sig == SIGTERM ? "SIGTERM" : "SIGINT", "connections", open, NULL);
+    ps_server_drain(pd);
+    if (pd->nconns == 0)
+        event_base_loopexit(pd->base, NULL);
+    else
+        event_base_loopexit(pd->base, &tv);
+}
+
+static int ps_signals(ps_pd *pd)
+{
+    static const int sigs[] = {SIGHUP, SIGTERM, SIGINT};
+
+    signal(SIGPIPE, SIG_IGN);
+    for (size_t i = 0; i < 3; i++) {
+        pd->signals[i] = evsignal_new(pd->base, sigs[i], ps_on_signal, pd);
+        if (pd->signals[i] == NULL || event_add(pd->signals[i], NULL) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Hundreds of Postfix processes each hold a connection. */
+static void ps_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void ps_pd_cleanup(ps_pd *pd)
+{
+    while (pd->conns != NULL)
+        ps_conn_destroy(pd->conns);
+    if (pd->listener != NULL)
+        evconnlistener_free(pd->listener);
+    if (pd->store != NULL)
+        pd->store->free(pd->store);
+    for (size_t i = 0; i < 4; i++)
+        if (pd->signals[i] != NULL)
+            event_free(pd->signals[i]);
+    if (pd->timer != NULL)
+        event_free(pd->timer);
+    event_base_free(pd->base);
+    ps_pd_cfg_free(pd->cfg);
+    ps_log_close(pd->lg);
+}
+
+/* The daemon can't read main.cf: the lines it needs go to the log. */
+static void ps_log_start(ps_pd *pd)
+{
+    char rcpt[300], eod[300];
+
+    snprintf(rcpt, sizeof(rcpt),
+             "smtpd_recipient_restrictions = ..., check_policy_service %s",
+             pd->cfg->listen);
+    snprintf(eod, sizeof(eod),
+             "smtpd_end_of_data_restrictions = check_policy_service %s",
+             pd->cfg->listen);
+    ps_log_kv(pd->lg, LOG_INFO, "start", "listen", pd->cfg->listen, "store",
+              pd->cfg->store, "over_quota", pd->cfg->over_quota, "store_down",
+              pd->cfg->store_down, NULL);
+    ps_log_kv(pd->lg, LOG_INFO, "main_cf_needs", "rcpt", rcpt, "eod", eod,
+              "why",
+              "messages, recipients and bytes are charged at "
+              "END-OF-MESSAGE only",
+              NULL);
+}
+
+static int ps_run(ps_pd *pd, int foreground)
+{
+    ps_err err = {""};
+
+    ps_raise_nofile();
+    if ((pd->base = event_base_new()) == NULL ||
+        ps_server_listen(pd, pd->cfg->listen, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME,
+                err.msg[0] ? err.msg : "cannot start the event loop");
+        return 1;
+    }
+    if (!foreground &&
+        (ps_daemon_detach() != 0 || event_reinit(pd->base) != 0)) {
+        fprintf(stderr, "%s: cannot run in the background\n", PS_POLICYD_NAME);
+        return 1;
+    }
+    pd->lg = ps_log_open(PS_POLICYD_NAME, foreground, LOG_MAIL, LOG_INFO);
+    if ((pd->store = ps_store_open(pd->cfg->store, pd->base, pd->lg, &err)) ==
+            NULL ||
+        ps_signals(pd) != 0 || ps_stats_start(pd) != 0) {
+        ps_log_kv(pd->lg, LOG_ERR, "start", "result", "failed", "reason",
+                  err.msg[0] ? err.msg : "event setup failed", NULL);
+        fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
+        return 1;
+    }
+    ps_log_start(pd);
+    event_base_dispatch(pd->base);
+    ps_log_kv(pd->lg, LOG_INFO, "stopped", NULL);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    ps_opts o;
+    ps_pd pd = {0};
+    ps_err err = {""};
+    int rc = ps_parse_args(argc, argv, &o);
+
+    if (rc != 0) {
+        if (rc < 0)
+            ps_usage(stderr);
+        return rc < 0 ? 2 : 0;
+    }
+    if (ps_pd_cfg_load(o.conf, &pd.cfg, &err) != 0 ||
+        (o.admin == NULL && ps_pd_cfg_check_store(pd.cfg, &err) != 0)) {
+        fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
+        return o.admin != NULL ? 2 : 1;
+    }
+    pd.conf_path = o.conf;
+    if (o.check || o.admin != NULL) {
+        rc = o.check
+                 ? ps_check(pd.cfg)
+                 : ps_admin_run(pd.cfg, strcmp(o.admin, "reset") == 0, o.key);
+        ps_pd_cfg_free(pd.cfg);
+        return rc;
+    }
+    rc = ps_run(&pd, o.foreground);
+    if (pd.base != NULL)
+        ps_pd_cleanup(&pd);
+    else
+        ps_pd_cfg_free(pd.cfg);
+    return rc;
+}

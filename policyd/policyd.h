@@ -1,0 +1,117 @@
+/* postseal-policyd internals: the daemon state one event loop owns (the
+ * settings and rules now in force, the store, the open connections, the
+ * counters behind the stats line) and the calls between its files. */
+#ifndef PS_POLICYD_H
+#define PS_POLICYD_H
+
+#include <stdint.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "conf.h"
+#include "log.h"
+#include "policy_proto.h"
+#include "quota_rules.h"
+#include "store.h"
+
+#define PS_POLICYD_NAME           "postseal-policyd"
+#define PS_POLICYD_DEFAULT_LISTEN "inet:127.0.0.1:10040"
+#define PS_POLICYD_DEFAULT_STORE  "lmdb:/var/lib/postseal/quota"
+#define PS_POLICYD_MAX_CONNS      4096
+#define PS_POLICYD_IDLE_SECS      3600 /* Postfix closes idle ones at 300s */
+#define PS_POLICYD_WRITE_SECS     60
+#define PS_POLICYD_MAX_OUTPUT     (64 * 1024) /* unread replies: stop reading */
+#define PS_POLICYD_STATS_SECS     60
+#define PS_POLICYD_DRAIN_SECS     10
+#define PS_POLICYD_NO_EOD_AFTER   10 /* messages seen at RCPT, none at EOD */
+
+/* What a reload may change; listen and store need a restart. */
+typedef struct ps_pd_cfg {
+    ps_conf *conf;
+    ps_quota_rules *rules;
+    const char *listen, *store, *over_quota, *store_down;
+    int warn_at;
+} ps_pd_cfg;
+
+typedef struct ps_pd_stats {
+    unsigned long requests, charged, over, store_down, malformed, exempt;
+} ps_pd_stats;
+
+typedef struct ps_conn ps_conn;
+
+typedef struct ps_pd {
+    struct event_base *base;
+    ps_log *lg;
+    const char *conf_path;
+    ps_pd_cfg *cfg;
+    ps_store *store;
+    struct evconnlistener *listener;
+    ps_conn *conns; /* doubly linked */
+    unsigned nconns;
+    int draining;
+    ps_pd_stats stats;
+    int eod_seen, eod_warned;
+    unsigned long rcpt_messages; /* instances seen at RCPT, for the above */
+    int store_was_down;
+    struct event *timer, *signals[4];
+} ps_pd;
+
+/* cfg.c */
+int ps_pd_cfg_load(const char *path, ps_pd_cfg **out, ps_err *err);
+void ps_pd_cfg_free(ps_pd_cfg *cfg);
+int ps_pd_cfg_check_store(const ps_pd_cfg *cfg, ps_err *err);
+/* The main.cf lines that make every configured limit enforceable. */
+void ps_pd_cfg_guidance(const ps_pd_cfg *cfg, FILE *fp);
+
+/* server.c */
+int ps_server_listen(ps_pd *pd, const char *listen, ps_err *err);
+void ps_server_drain(ps_pd *pd);
+
+/* conn.c */
+struct ps_conn {
+    ps_pd *pd;
+    struct bufferevent *bev;
+    ps_policy_parser parser;
+    char peer[64];
+    int busy;               /* a request is with the store */
+    int in_pump;            /* ps_conn_pump is on the stack */
+    int eof;                /* no more input: close once answered */
+    char instance[64];      /* the message the RCPTs below belong to */
+    uint64_t pending_rcpts; /* recipients let through at RCPT so far */
+    char charged[64];       /* the message last charged */
+    struct ps_request *req; /* the one at the store, if busy */
+    ps_conn *prev, *next;
+};
+void ps_conn_new(ps_pd *pd, evutil_socket_t fd, const char *peer);
+/* Called by a request when its reply is written (busy ends). */
+void ps_conn_answered(ps_conn *c);
+void ps_conn_close_idle(ps_conn *c);
+/* At exit: frees c now; a request still at the store is orphaned. */
+void ps_conn_destroy(ps_conn *c);
+
+/* request.c: a request on its way to the store and back. */
+typedef struct ps_request {
+    ps_conn *c;
+    ps_quota_target targets[PS_QUOTA_NKINDS];
+    size_t ntargets;
+    int stage_eod, stage_rcpt;
+    char instance[64];
+    ps_store_query q;
+} ps_request;
+void ps_request_handle(ps_conn *c);
+
+/* reply.c: "action=ACTION[ TEXT]" and the log line of the decision. */
+void ps_reply_send(ps_conn *c, const char *action, const char *text);
+void ps_reply_done(ps_request *r, int ok);
+
+/* admin.c: -Q show|reset; the exit code of `postseal quota`. */
+int ps_admin_run(const ps_pd_cfg *cfg, int reset, const char *key);
+
+/* stats.c */
+int ps_stats_start(ps_pd *pd);
+void ps_stats_note_rcpt(ps_pd *pd);
+
+#endif

@@ -1,0 +1,133 @@
+/* Answers and their log lines: DUNNO when a request fits, the configured
+ * over_quota action with a text naming the limit and when it frees, the
+ * store_down answer when the store failed, and the warn_at warning. */
+#include "policyd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define PS_REPLY_TEXT_MAX 400 /* Postfix keeps replies well under 512 */
+
+/* Credentials come from the client: nothing but printable ASCII may reach
+ * the SMTP reply. */
+static void ps_reply_clean(char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+            *s = '?';
+}
+
+void ps_reply_send(ps_conn *c, const char *action, const char *text)
+{
+    char buf[PS_REPLY_TEXT_MAX + 1] = "";
+
+    if (text != NULL)
+        snprintf(buf, sizeof(buf), "%s", text);
+    ps_reply_clean(buf);
+    evbuffer_add_printf(bufferevent_get_output(c->bev), "action=%s%s%s\n\n",
+                        action, buf[0] != '\0' ? " " : "", buf);
+}
+
+static void ps_reply_store_down(ps_request *r)
+{
+    ps_pd *pd = r->c->pd;
+    const char *answer = pd->cfg->store_down;
+
+    pd->stats.store_down++;
+    if (!pd->store_was_down)
+        ps_log_kv(pd->lg, LOG_ERR, "store_down", "store", pd->store->kind,
+                  "answer", answer, NULL);
+    pd->store_was_down = 1;
+    ps_reply_send(r->c, answer,
+                  strcmp(answer, "DUNNO") != 0
+                      ? "quota service temporarily unavailable"
+                      : NULL);
+}
+
+static void ps_reply_over(ps_request *r)
+{
+    const ps_quota_verdict *v = &r->q.verdict;
+    const ps_quota_item *it = &r->q.items[v->item];
+    const char *owner = r->q.owner[v->item];
+    const char *action = r->c->pd->cfg->over_quota;
+    char win[64], frees[32] = "never", used[24], text[PS_REPLY_TEXT_MAX];
+
+    ps_quota_window_format(&it->win, win, sizeof(win));
+    snprintf(used, sizeof(used), "%llu", (unsigned long long)it->used);
+    if (v->frees_at == PS_QUOTA_NEVER) {
+        action = "REJECT";
+        snprintf(text, sizeof(text),
+                 "message larger than the quota of %s: "
+                 "%s",
+                 owner, win);
+    } else {
+        ps_quota_duration_format(v->frees_at - r->q.now, frees, sizeof(frees));
+        snprintf(text, sizeof(text), "quota exceeded for %s: %s, frees in %s",
+                 owner, win, frees);
+    }
+    r->c->pd->stats.over++;
+    ps_log_kv(r->c->pd->lg, LOG_NOTICE, "over_quota", "peer", r->c->peer, "key",
+              owner, "limit", win, "used", used, "stage",
+              r->stage_eod ? "END-OF-MESSAGE" : "RCPT", "instance", r->instance,
+              "frees_in", frees, "answer", action, NULL);
+    ps_reply_send(r->c, action, text);
+}
+
+static void ps_reply_warnings(ps_request *r)
+{
+    char win[64], used[24], pct[8];
+
+    snprintf(pct, sizeof(pct), "%d%%", r->q.warn_pct);
+    for (size_t i = 0; i < r->q.nitems; i++) {
+        if (!r->q.items[i].warn)
+            continue;
+        ps_quota_window_format(&r->q.items[i].win, win, sizeof(win));
+        snprintf(used, sizeof(used), "%llu",
+                 (unsigned long long)r->q.items[i].used);
+        ps_log_kv(r->c->pd->lg, LOG_WARNING, "quota_warning", "key",
+                  r->q.owner[i], "limit", win, "used", used, "warn_at", pct,
+                  NULL);
+    }
+}
+
+static void ps_reply_charged(ps_request *r)
+{
+    char keys[3 * (PS_QUOTA_MAX_KEY + 1)] = "", n[3][24];
+    size_t len = 0;
+
+    for (size_t t = 0; t < r->ntargets; t++)
+        len += (size_t)snprintf(keys + len, sizeof(keys) - len, "%s%s",
+                                t ? "," : "", r->targets[t].key);
+    for (int m = 0; m < PS_QUOTA_NMEASURES; m++)
+        snprintf(n[m], sizeof(n[m]), "%llu", (unsigned long long)r->q.cost[m]);
+    snprintf(r->c->charged, sizeof(r->c->charged), "%s", r->instance);
+    r->c->pd->stats.charged++;
+    ps_log_kv(r->c->pd->lg, LOG_INFO, "charged", "instance", r->instance,
+              "keys", keys, "messages", n[0], "recipients", n[1], "bytes", n[2],
+              NULL);
+    ps_reply_warnings(r);
+}
+
+void ps_reply_done(ps_request *r, int ok)
+{
+    ps_pd *pd = r->c->pd;
+
+    if (ok != 0) {
+        ps_reply_store_down(r);
+    } else {
+        if (pd->store_was_down)
+            ps_log_kv(pd->lg, LOG_NOTICE, "store_up", "store", pd->store->kind,
+                      NULL);
+        pd->store_was_down = 0;
+        if (r->q.verdict.over) {
+            ps_reply_over(r);
+        } else {
+            if (r->q.charge)
+                ps_reply_charged(r);
+            else if (r->stage_rcpt)
+                r->c->pending_rcpts++;
+            ps_reply_send(r->c, "DUNNO", NULL);
+        }
+    }
+    ps_conn_answered(r->c);
+}

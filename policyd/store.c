@@ -1,0 +1,72 @@
+/* What the stores share: the record key of a counter's window (readable,
+ * so `postseal quota show` can list it back), the wall clock in ms, and
+ * the choice of store from the [policyd] store setting. */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void ps_store_key(char out[PS_STORE_MAX_KEY], const char *owner,
+                  const ps_quota_window *w)
+{
+    snprintf(out, PS_STORE_MAX_KEY, "%.*s#%s/%llu", PS_QUOTA_MAX_KEY, owner,
+             ps_quota_measure_name(w->measure),
+             (unsigned long long)(w->period_ms / 1000));
+}
+
+int ps_store_key_window(const char *key, size_t len, ps_quota_window *w,
+                        size_t *owner_len)
+{
+    const char *hash = NULL, *slash;
+    char tail[48];
+    unsigned long long secs;
+    char *end;
+
+    for (size_t i = len; i > 0; i--)
+        if (key[i - 1] == '#') {
+            hash = key + i - 1;
+            break;
+        }
+    if (hash == NULL || (size_t)(key + len - hash) >= sizeof(tail))
+        return -1;
+    snprintf(tail, sizeof(tail), "%.*s", (int)(key + len - hash - 1), hash + 1);
+    if ((slash = strchr(tail, '/')) == NULL)
+        return -1;
+    secs = strtoull(slash + 1, &end, 10);
+    if (*end != '\0' || secs == 0 || secs > PS_QUOTA_MAX_PERIOD / 1000)
+        return -1;
+    memset(w, 0, sizeof(*w));
+    w->period_ms = secs * 1000;
+    for (int m = 0; m < PS_QUOTA_NMEASURES; m++)
+        if (strncmp(tail, ps_quota_measure_name((ps_quota_measure)m),
+                    (size_t)(slash - tail)) == 0 &&
+            strlen(ps_quota_measure_name((ps_quota_measure)m)) ==
+                (size_t)(slash - tail)) {
+            w->measure = (ps_quota_measure)m;
+            *owner_len = (size_t)(hash - key);
+            return 0;
+        }
+    return -1;
+}
+
+uint64_t ps_store_clock_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+ps_store *ps_store_open(const char *spec, struct event_base *base, ps_log *lg,
+                        ps_err *err)
+{
+    if (spec == NULL)
+        return ps_err_set(err, "no store configured"), NULL;
+    if (strncmp(spec, "lmdb:", 5) == 0)
+        return ps_store_lmdb_open(spec + 5, lg, err);
+    if (strncmp(spec, "redis://", 8) == 0)
+        return ps_store_redis_open(spec, base, lg, err);
+    return ps_err_set(err, "unknown store '%.80s'", spec), NULL;
+}

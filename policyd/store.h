@@ -1,0 +1,72 @@
+/* The counter stores behind postseal-policyd: one call evaluates a whole
+ * request atomically (check every window of every counter, charge all or
+ * none), whether the counters sit in an LMDB file or in Redis. */
+#ifndef PS_POLICYD_STORE_H
+#define PS_POLICYD_STORE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <event2/event.h>
+
+#include "err.h"
+#include "log.h"
+#include "quota.h"
+#include "quota_rules.h"
+
+#define PS_STORE_MAX_ITEMS (PS_QUOTA_NKINDS * PS_QUOTA_MAX_WINDOWS)
+/* "KEY#messages/31622400" */
+#define PS_STORE_MAX_KEY    (PS_QUOTA_MAX_KEY + 32)
+#define PS_STORE_TIMEOUT_MS 100 /* Redis: the answer or store_down by then */
+
+typedef struct ps_store_query {
+    int charge;   /* END-OF-MESSAGE: charge if everything fits */
+    int warn_pct; /* [policyd] warn_at */
+    uint64_t cost[PS_QUOTA_NMEASURES];
+    size_t nitems;
+    ps_quota_item items[PS_STORE_MAX_ITEMS]; /* state: filled by the store */
+    char keys[PS_STORE_MAX_ITEMS][PS_STORE_MAX_KEY];
+    const char *owner[PS_STORE_MAX_ITEMS]; /* the counter: target key */
+    uint64_t now;                          /* out: the store's clock, ms */
+    ps_quota_verdict verdict;              /* out */
+} ps_store_query;
+
+/* ok: 0 answered (verdict, used, warn filled), -1 the store is down. */
+typedef void (*ps_store_done)(void *arg, int ok);
+
+typedef struct ps_store ps_store;
+struct ps_store {
+    const char *kind; /* "lmdb" or "redis" */
+    /* Calls done exactly once, perhaps before returning. */
+    void (*eval)(ps_store *s, ps_store_query *q, ps_store_done done, void *arg);
+    void (*tick)(ps_store *s); /* once a minute: housekeeping */
+    void (*free)(ps_store *s);
+};
+
+/* The record key of one window of a counter. */
+void ps_store_key(char out[PS_STORE_MAX_KEY], const char *owner,
+                  const ps_quota_window *w);
+/* Parses the "#MEASURE/SECONDS" end of a record key back. */
+int ps_store_key_window(const char *key, size_t len, ps_quota_window *w,
+                        size_t *owner_len);
+uint64_t ps_store_clock_ms(void);
+
+/* spec: "lmdb:PATH" or "redis://HOST[:PORT][/DB]". */
+ps_store *ps_store_open(const char *spec, struct event_base *base, ps_log *lg,
+                        ps_err *err);
+ps_store *ps_store_lmdb_open(const char *path, ps_log *lg, ps_err *err);
+ps_store *ps_store_redis_open(const char *url, struct event_base *base,
+                              ps_log *lg, ps_err *err);
+
+/* The admin commands (postseal quota show|reset), synchronous. key NULL:
+ * every counter. show prints one line per window; reset deletes a
+ * counter's windows. Both return the number of windows, or -1. */
+typedef void (*ps_store_each)(void *arg, const char *key, size_t keylen,
+                              const ps_quota_window *w, ps_quota_state *st,
+                              uint64_t now);
+int ps_store_lmdb_admin(const char *path, const char *key, int reset,
+                        ps_store_each each, void *arg, ps_err *err);
+int ps_store_redis_admin(const char *url, const char *key, int reset,
+                         ps_store_each each, void *arg, ps_err *err);
+
+#endif

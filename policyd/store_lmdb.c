@@ -1,0 +1,259 @@
+/* Counters in an LMDB file: one write transaction per END-OF-MESSAGE
+ * request makes check-and-charge atomic across every daemon on the host
+ * (LMDB's writer lock lives in the lock file). */
+#include "store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* MDB_NOSYNC: a process restart keeps every count, an OS crash may lose
+ * the last minute (synced once a minute, by the stats tick, and at exit).
+ * RCPT-stage checks use read-only transactions, which take no lock. */
+#define PS_LMDB_MAPSIZE  (1024UL * 1024 * 1024) /* 1 GB: ~1M windows */
+#define PS_LMDB_GC_BATCH 5000                   /* records looked at per tick */
+
+typedef struct ps_lmdb {
+    ps_store base;
+    MDB_env *env;
+    MDB_dbi dbi;
+    ps_log *lg;
+    char gc_next[PS_STORE_MAX_KEY]; /* where the next sweep starts */
+    size_t gc_next_len;
+} ps_lmdb;
+
+static int ps_lmdb_env(const char *path, int flags, MDB_env **env, MDB_dbi *dbi,
+                       ps_err *err)
+{
+    MDB_txn *txn;
+    int rc;
+
+    if ((rc = mdb_env_create(env)) != 0)
+        return ps_err_set(err, "lmdb: %s", mdb_strerror(rc));
+    mdb_env_set_mapsize(*env, PS_LMDB_MAPSIZE);
+    rc = mdb_env_open(*env, path, MDB_NOSUBDIR | flags, 0600);
+    if (rc == 0 && (rc = mdb_txn_begin(*env, NULL, 0, &txn)) == 0) {
+        if ((rc = mdb_dbi_open(txn, NULL, 0, dbi)) == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    if (rc != 0) {
+        mdb_env_close(*env);
+        *env = NULL;
+        return ps_err_set(err, "lmdb:%s: %s", path, mdb_strerror(rc));
+    }
+    return 0;
+}
+
+static void ps_lmdb_load(MDB_txn *txn, MDB_dbi dbi, ps_store_query *q,
+                         ps_log *lg)
+{
+    for (size_t i = 0; i < q->nitems; i++) {
+        MDB_val k = {strlen(q->keys[i]), q->keys[i]}, v;
+        ps_quota_state *st = &q->items[i].state;
+        memset(st, 0, sizeof(*st));
+        if (mdb_get(txn, dbi, &k, &v) != 0)
+            continue;
+        if (ps_quota_state_decode(v.mv_data, v.mv_size, st) != 0) {
+            ps_log_kv(lg, LOG_WARNING, "store_record_bad", "key", q->keys[i],
+                      "action", "counter restarted", NULL);
+            memset(st, 0, sizeof(*st));
+        }
+    }
+}
+
+static int ps_lmdb_save(MDB_txn *txn, MDB_dbi dbi, const ps_store_query *q)
+{
+    unsigned char buf[PS_QUOTA_STATE_MAX];
+
+    for (size_t i = 0; i < q->nitems; i++) {
+        MDB_val k = {strlen(q->keys[i]), (void *)q->keys[i]}, v;
+        int rc;
+        if (q->cost[q->items[i].win.measure] == 0)
+            continue;
+        v.mv_size = ps_quota_state_encode(&q->items[i].state, buf);
+        v.mv_data = buf;
+        if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void ps_lmdb_eval(ps_store *s, ps_store_query *q, ps_store_done done,
+                         void *arg)
+{
+    ps_lmdb *l = (ps_lmdb *)s;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(l->env, NULL, q->charge ? 0 : MDB_RDONLY, &txn);
+
+    if (rc == 0) {
+        ps_lmdb_load(txn, l->dbi, q, l->lg);
+        q->now = ps_store_clock_ms();
+        ps_quota_eval(q->items, q->nitems, q->cost, q->charge, q->now,
+                      q->warn_pct, &q->verdict);
+        if (q->charge && !q->verdict.over)
+            rc = ps_lmdb_save(txn, l->dbi, q);
+        if (rc == 0 && q->charge)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    if (rc != 0)
+        ps_log_kv(l->lg, LOG_ERR, "store_error", "store", "lmdb", "reason",
+                  mdb_strerror(rc), NULL);
+    done(arg, rc == 0 ? 0 : -1);
+}
+
+/* A record as the window its key names and the state it holds. */
+static int ps_lmdb_record(const MDB_val *k, const MDB_val *v,
+                          ps_quota_window *w, ps_quota_state *st, size_t *owner)
+{
+    if (ps_store_key_window(k->mv_data, k->mv_size, w, owner) != 0 ||
+        ps_quota_state_decode(v->mv_data, v->mv_size, st) != 0)
+        return -1;
+    return 0;
+}
+
+/* 1 if the record holds nothing that still counts. */
+static int ps_lmdb_stale(const MDB_val *k, const MDB_val *v, uint64_t now)
+{
+    ps_quota_window w;
+    ps_quota_state st;
+    size_t owner;
+
+    if (ps_lmdb_record(k, v, &w, &st, &owner) != 0)
+        return 1;
+    return ps_quota_used(&st, w.period_ms, now) == 0 && st.warned_until < now;
+}
+
+/* Deletes windows that emptied, a batch per tick, resuming where the last
+ * batch stopped, so a huge file never stalls the loop. */
+static void ps_lmdb_gc(ps_lmdb *l)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k = {l->gc_next_len, l->gc_next}, v;
+    uint64_t now = ps_store_clock_ms();
+    int rc, n = 0;
+
+    if (mdb_txn_begin(l->env, NULL, 0, &txn) != 0)
+        return;
+    if (mdb_cursor_open(txn, l->dbi, &cur) != 0) {
+        mdb_txn_abort(txn);
+        return;
+    }
+    rc = mdb_cursor_get(cur, &k, &v, k.mv_size ? MDB_SET_RANGE : MDB_FIRST);
+    for (; rc == 0 && n < PS_LMDB_GC_BATCH; n++) {
+        if (ps_lmdb_stale(&k, &v, now))
+            mdb_cursor_del(cur, 0);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    l->gc_next_len = 0;
+    if (rc == 0 && k.mv_size <= sizeof(l->gc_next)) {
+        memcpy(l->gc_next, k.mv_data, k.mv_size);
+        l->gc_next_len = k.mv_size;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_commit(txn);
+}
+
+static void ps_lmdb_tick(ps_store *s)
+{
+    ps_lmdb *l = (ps_lmdb *)s;
+    int dead = 0;
+
+    mdb_reader_check(l->env, &dead);
+    ps_lmdb_gc(l);
+    mdb_env_sync(l->env, 1);
+}
+
+static void ps_lmdb_free(ps_store *s)
+{
+    ps_lmdb *l = (ps_lmdb *)s;
+
+    if (l == NULL)
+        return;
+    if (l->env != NULL) {
+        mdb_env_sync(l->env, 1);
+        mdb_env_close(l->env);
+    }
+    free(l);
+}
+
+ps_store *ps_store_lmdb_open(const char *path, ps_log *lg, ps_err *err)
+{
+    ps_lmdb *l = calloc(1, sizeof(*l));
+
+    if (l == NULL)
+        return ps_err_set(err, "out of memory"), NULL;
+    l->base.kind = "lmdb";
+    l->base.eval = ps_lmdb_eval;
+    l->base.tick = ps_lmdb_tick;
+    l->base.free = ps_lmdb_free;
+    l->lg = lg;
+    if (ps_lmdb_env(path, MDB_NOSYNC, &l->env, &l->dbi, err) != 0) {
+        free(l);
+        return NULL;
+    }
+    return &l->base;
+}
+
+static int ps_lmdb_admin_one(MDB_cursor *cur, MDB_val *k, MDB_val *v, int reset,
+                             ps_store_each each, void *arg, uint64_t now)
+{
+    ps_quota_window w;
+    ps_quota_state st;
+    size_t owner;
+
+    if (ps_lmdb_record(k, v, &w, &st, &owner) != 0)
+        return 0;
+    if (each != NULL)
+        each(arg, k->mv_data, owner, &w, &st, now);
+    if (reset)
+        return mdb_cursor_del(cur, 0) == 0 ? 1 : -1;
+    return 1;
+}
+
+int ps_store_lmdb_admin(const char *path, const char *key, int reset,
+                        ps_store_each each, void *arg, ps_err *err)
+{
+    char prefix[PS_STORE_MAX_KEY];
+    size_t plen = 0;
+    MDB_env *env;
+    MDB_dbi dbi;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc, n = 0, one;
+
+    if (key != NULL)
+        plen = (size_t)snprintf(prefix, sizeof(prefix), "%s#", key);
+    if (plen >= sizeof(prefix))
+        return ps_err_set(err, "key too long");
+    if (ps_lmdb_env(path, 0, &env, &dbi, err) != 0)
+        return -1;
+    if ((rc = mdb_txn_begin(env, NULL, reset ? 0 : MDB_RDONLY, &txn)) != 0 ||
+        (rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
+        mdb_env_close(env);
+        return ps_err_set(err, "lmdb:%s: %s", path, mdb_strerror(rc));
+    }
+    k.mv_size = plen;
+    k.mv_data = prefix;
+    rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        if ((one = ps_lmdb_admin_one(cur, &k, &v, reset, each, arg,
+                                     ps_store_clock_ms())) < 0)
+            break;
+        n += one;
+    }
+    mdb_cursor_close(cur);
+    rc = reset ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), 0);
+    mdb_env_close(env);
+    if (rc != 0)
+        return ps_err_set(err, "lmdb:%s: %s", path, mdb_strerror(rc));
+    return n;
+}

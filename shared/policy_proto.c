@@ -1,0 +1,224 @@
+/* The policy protocol parser: bytes in, one request (or one refusal) out.
+ * Memory per connection stays under PS_POLICY_MAX_ATTRS lines of
+ * PS_POLICY_MAX_LINE bytes however much a client sends: after the first
+ * error nothing more of the request is kept, only counted to its end. */
+#include "policy_proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const ps_policy_names[] = {"request",
+                                              "protocol_state",
+                                              "protocol_name",
+                                              "helo_name",
+                                              "queue_id",
+                                              "sender",
+                                              "recipient",
+                                              "recipient_count",
+                                              "client_address",
+                                              "client_name",
+                                              "reverse_client_name",
+                                              "instance",
+                                              "sasl_method",
+                                              "sasl_username",
+                                              "sasl_sender",
+                                              "size",
+                                              "ccert_subject",
+                                              "ccert_issuer",
+                                              "ccert_fingerprint",
+                                              "ccert_pubkey_fingerprint",
+                                              "encryption_protocol",
+                                              "encryption_cipher",
+                                              "encryption_keysize",
+                                              "etrn_domain",
+                                              "stress",
+                                              "client_port",
+                                              "policy_context",
+                                              "server_address",
+                                              "server_port",
+                                              "compatibility_level",
+                                              "mail_version",
+                                              NULL};
+
+static const char *const ps_policy_errors[] = {
+    [PS_POLICY_OK] = "ok",
+    [PS_POLICY_ELINE] = "line longer than 2048 bytes",
+    [PS_POLICY_EATTRS] = "more than 100 attributes",
+    [PS_POLICY_ESYNTAX] = "line is not name=value",
+    [PS_POLICY_EBINARY] = "NUL byte in a line",
+    [PS_POLICY_EREPEAT] = "attribute repeated",
+    [PS_POLICY_EREQUEST] = "not request=smtpd_access_policy",
+};
+
+void ps_policy_init(ps_policy_parser *p)
+{
+    memset(p, 0, sizeof(*p));
+}
+
+void ps_policy_free(ps_policy_parser *p)
+{
+    free(p->buf);
+    ps_policy_init(p);
+}
+
+void ps_policy_reset(ps_policy_parser *p)
+{
+    char *buf = p->buf;
+    size_t cap = p->cap;
+
+    ps_policy_init(p);
+    p->buf = buf;
+    p->cap = cap;
+}
+
+int ps_policy_pending(const ps_policy_parser *p)
+{
+    return !p->done && (p->nlines > 0 || p->line_len > 0);
+}
+
+const char *ps_policy_strerror(ps_policy_error e)
+{
+    return (unsigned)e <= PS_POLICY_EREQUEST ? ps_policy_errors[e] : "?";
+}
+
+int ps_policy_known(const char *name)
+{
+    for (const char *const *n = ps_policy_names; *n != NULL; n++)
+        if (strcmp(*n, name) == 0)
+            return 1;
+    return 0;
+}
+
+const char *ps_policy_name_at(const ps_policy_parser *p, size_t i)
+{
+    return i < p->nattrs ? p->buf + p->attrs[i].name : NULL;
+}
+
+const char *ps_policy_get(const ps_policy_parser *p, const char *name)
+{
+    for (size_t i = 0; i < p->nattrs; i++)
+        if (strcmp(p->buf + p->attrs[i].name, name) == 0)
+            return p->buf + p->attrs[i].value;
+    return NULL;
+}
+
+static int ps_policy_fail(ps_policy_parser *p, ps_policy_error e)
+{
+    if (p->error == PS_POLICY_OK) {
+        p->error = e;
+        p->error_line = p->nlines + 1;
+    }
+    return -1;
+}
+
+/* Room for the line being read plus its two NULs. */
+static int ps_policy_reserve(ps_policy_parser *p, size_t more)
+{
+    size_t need = p->len + p->line_len + more + 2, cap = p->cap ? p->cap : 512;
+    char *b;
+
+    if (need <= p->cap)
+        return 0;
+    while (cap < need)
+        cap *= 2;
+    if ((b = realloc(p->buf, cap)) == NULL)
+        return -1;
+    p->buf = b;
+    p->cap = cap;
+    return 0;
+}
+
+/* The line at buf[len], line_len bytes, now complete: kept as an
+ * attribute or refused. */
+static int ps_policy_line(ps_policy_parser *p)
+{
+    char *line = p->buf + p->len, *eq;
+    size_t n = p->line_len;
+
+    if (n > 0 && line[n - 1] == '\r')
+        n--;
+    if (n > PS_POLICY_MAX_LINE)
+        return ps_policy_fail(p, PS_POLICY_ELINE);
+    if (memchr(line, '\0', n) != NULL)
+        return ps_policy_fail(p, PS_POLICY_EBINARY);
+    line[n] = '\0';
+    eq = strchr(line, '=');
+    if (eq == NULL || eq == line)
+        return ps_policy_fail(p, PS_POLICY_ESYNTAX);
+    *eq = '\0';
+    if (ps_policy_get(p, line) != NULL)
+        return ps_policy_fail(p, PS_POLICY_EREPEAT);
+    p->attrs[p->nattrs].name = p->len;
+    p->attrs[p->nattrs].value = p->len + (size_t)(eq + 1 - line);
+    p->nattrs++;
+    p->len += n + 1;
+    return 0;
+}
+
+static void ps_policy_end_line(ps_policy_parser *p)
+{
+    const char *req;
+
+    if (p->line_len == 0 && !p->skip_line) {
+        p->done = 1;
+        req = ps_policy_get(p, "request");
+        if (p->error == PS_POLICY_OK &&
+            (req == NULL || strcmp(req, "smtpd_access_policy") != 0)) {
+            p->error = PS_POLICY_EREQUEST;
+            p->error_line = 0;
+        }
+        return;
+    }
+    if (p->nlines == PS_POLICY_MAX_ATTRS)
+        ps_policy_fail(p, PS_POLICY_EATTRS);
+    if (!p->skip_line && p->error == PS_POLICY_OK)
+        ps_policy_line(p);
+    if (p->nlines < (size_t)-1)
+        p->nlines++;
+    p->line_len = 0;
+    p->skip_line = 0;
+}
+
+/* Bytes of a line, no '\n' among them: kept while the line is short and
+ * the request sound, counted otherwise. */
+static int ps_policy_take(ps_policy_parser *p, const char *data, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (!p->skip_line && p->line_len + n > PS_POLICY_MAX_LINE + 1) {
+        ps_policy_fail(p, PS_POLICY_ELINE);
+        p->skip_line = 1;
+    }
+    if (!p->skip_line &&
+        (p->error != PS_POLICY_OK || p->nlines >= PS_POLICY_MAX_ATTRS))
+        p->skip_line = 1;
+    if (p->skip_line) {
+        p->line_len =
+            p->line_len + n < p->line_len ? p->line_len : p->line_len + n;
+        return 0;
+    }
+    if (ps_policy_reserve(p, n) != 0)
+        return -1;
+    memcpy(p->buf + p->len + p->line_len, data, n);
+    p->line_len += n;
+    return 0;
+}
+
+size_t ps_policy_feed(ps_policy_parser *p, const char *data, size_t len)
+{
+    size_t used = 0;
+
+    while (used < len && !p->done) {
+        const char *nl = memchr(data + used, '\n', len - used);
+        size_t n = nl != NULL ? (size_t)(nl - (data + used)) : len - used;
+
+        if (ps_policy_take(p, data + used, n) != 0)
+            return (size_t)-1;
+        used += n;
+        if (nl == NULL)
+            break;
+        used++;
+        ps_policy_end_line(p);
+    }
+    return used;
+}

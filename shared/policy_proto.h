@@ -1,0 +1,63 @@
+/* Postfix's policy delegation protocol, server side: "name=value" lines,
+ * an empty line ending each request, "action=..." and an empty line back,
+ * parsed from bytes as they arrive, within fixed bounds. */
+#ifndef PS_POLICY_PROTO_H
+#define PS_POLICY_PROTO_H
+
+#include <stddef.h>
+
+/* The parser keeps at most PS_POLICY_MAX_ATTRS lines of PS_POLICY_MAX_LINE
+ * bytes: an over-long line or request is read to its end, discarded and
+ * reported once, so the connection goes on with the next request. */
+#define PS_POLICY_MAX_LINE  2048 /* bytes of one line, without its \n */
+#define PS_POLICY_MAX_ATTRS 100  /* attribute lines in one request */
+
+typedef enum ps_policy_error {
+    PS_POLICY_OK = 0,
+    PS_POLICY_ELINE,    /* a line over PS_POLICY_MAX_LINE */
+    PS_POLICY_EATTRS,   /* more than PS_POLICY_MAX_ATTRS lines */
+    PS_POLICY_ESYNTAX,  /* a line without '=' or with an empty name */
+    PS_POLICY_EBINARY,  /* a NUL byte */
+    PS_POLICY_EREPEAT,  /* an attribute given twice */
+    PS_POLICY_EREQUEST, /* no request=smtpd_access_policy */
+} ps_policy_error;
+
+typedef struct ps_policy_attr {
+    size_t name, value; /* offsets of NUL-terminated strings in buf */
+} ps_policy_attr;
+
+typedef struct ps_policy_parser {
+    char *buf; /* the request's lines, each "name\0value\0" */
+    size_t len, cap;
+    size_t line_len; /* bytes of the line being read so far */
+    int skip_line;   /* discarding the rest of an over-long line */
+    ps_policy_attr attrs[PS_POLICY_MAX_ATTRS];
+    size_t nattrs;
+    size_t nlines;         /* attribute lines seen, kept or not */
+    ps_policy_error error; /* the first problem in this request */
+    size_t error_line;     /* its line number in the request (from 1) */
+    int done;
+} ps_policy_parser;
+
+void ps_policy_init(ps_policy_parser *p);
+void ps_policy_free(ps_policy_parser *p);
+/* Forgets the request just answered; keeps the buffer. */
+void ps_policy_reset(ps_policy_parser *p);
+
+/* Consumes up to len bytes and returns how many it used: it stops right
+ * after the empty line that ends a request, with p->done set. A request
+ * with an error is also done, and is to be answered, not acted on.
+ * Returns (size_t)-1 only when out of memory. */
+size_t ps_policy_feed(ps_policy_parser *p, const char *data, size_t len);
+/* Whether bytes of an unfinished request are held (for "closed
+ * mid-request" in the log). */
+int ps_policy_pending(const ps_policy_parser *p);
+
+/* The value of attribute name in a finished request, or NULL. */
+const char *ps_policy_get(const ps_policy_parser *p, const char *name);
+const char *ps_policy_name_at(const ps_policy_parser *p, size_t i);
+/* Names Postfix 3.x sends; others are logged once per request. */
+int ps_policy_known(const char *name);
+const char *ps_policy_strerror(ps_policy_error e);
+
+#endif
