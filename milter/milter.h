@@ -23,7 +23,7 @@
     PS_DKIM_MAX_HEADERS                     /* fields kept per message         \
                                              */
 #define PS_MILTER_MAX_HDRSIZE (1024 * 1024) /* their bytes, in all */
-#define PS_MILTER_MAX_VERIFY  5             /* DKIM signatures checked */
+#define PS_MILTER_MAX_VERIFY  PS_CONF_MAX_VERIFY_LIMIT /* ceiling of [milter] max_verify */
 #define PS_MILTER_DRAIN_SECS  60 /* SIGTERM: how long open messages may take */
 #define PS_MILTER_DNS_TIMEOUT 3  /* seconds per DNS try (two tries) */
 

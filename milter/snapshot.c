@@ -27,12 +27,32 @@ static void ps_snap_authserv_id(ps_snap *s)
         snprintf(s->authserv_id, sizeof(s->authserv_id), "localhost");
 }
 
+/* A list present in the file (even empty: "none") replaces the core's
+ * default; the names stay in s->conf, which lives as long as s. */
+static void ps_snap_names(const ps_conf_list *l, const char *const **names,
+                          size_t *n)
+{
+    *names = (const char *const *)l->items; /* NULL: the default */
+    *n = l->n;
+}
+
 static void ps_snap_params(ps_snap *s)
 {
+    const int canon = s->conf->milter.canonicalization;
+
     memset(&s->params, 0, sizeof(s->params));
-    s->params.header_canon = PS_CANON_RELAXED;
-    s->params.body_canon = PS_CANON_RELAXED;
-    s->max_verify = PS_MILTER_MAX_VERIFY;
+    s->params.header_canon = (canon & PS_CONF_CANON_HEADER_SIMPLE)
+                                 ? PS_CANON_SIMPLE
+                                 : PS_CANON_RELAXED;
+    s->params.body_canon = (canon & PS_CONF_CANON_BODY_SIMPLE)
+                               ? PS_CANON_SIMPLE
+                               : PS_CANON_RELAXED;
+    ps_snap_names(&s->conf->milter.sign_headers, &s->params.sign_headers,
+                  &s->params.nsign_headers);
+    ps_snap_names(&s->conf->milter.oversign_headers,
+                  &s->params.oversign_headers, &s->params.noversign_headers);
+    s->params.expire_after = s->conf->milter.signature_expire;
+    s->max_verify = s->conf->milter.max_verify;
 }
 
 static int ps_snap_lists(ps_snap *s, ps_err *err)

@@ -19,7 +19,21 @@ typedef struct ps_conf_str {
     int line;
 } ps_conf_str;
 
+/* A comma-separated value split into names. items is NULL when the key
+ * is not in the file (the caller's default applies) and a NULL-terminated
+ * array otherwise, even for an empty value (n 0: "none"). */
+typedef struct ps_conf_list {
+    char **items;
+    size_t n;
+    int line;
+} ps_conf_list;
+
 enum { PS_MODE_SIGN = 1, PS_MODE_VERIFY = 2 };
+/* canonicalization bits; 0 is relaxed/relaxed, the default. */
+enum { PS_CONF_CANON_HEADER_SIMPLE = 1, PS_CONF_CANON_BODY_SIMPLE = 2 };
+
+#define PS_CONF_MAX_VERIFY_DEFAULT 5  /* DKIM signatures checked per message */
+#define PS_CONF_MAX_VERIFY_LIMIT   50 /* highest max_verify accepted */
 
 typedef struct ps_conf_key { /* [keys] name = domain selector keyfile */
     char *name, *domain, *selector, *keyfile;
@@ -47,6 +61,14 @@ typedef struct ps_conf {
             signingtable;
         int mode; /* PS_MODE_* bits; default sign|verify */
         int mode_line;
+        int canonicalization; /* PS_CONF_CANON_* bits */
+        int canonicalization_line;
+        ps_conf_list sign_headers;     /* NULL items: the core's defaults */
+        ps_conf_list oversign_headers; /* n 0: oversigning turned off */
+        int max_verify;                /* 1..PS_CONF_MAX_VERIFY_LIMIT */
+        int max_verify_line;
+        int signature_expire; /* seconds from t= to x=; 0: no x= */
+        int signature_expire_line;
     } milter;
     ps_conf_key *keys;
     size_t nkeys;

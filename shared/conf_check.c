@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "dkim_int.h"
 #include "dnsrec.h"
 
 #define PS_CONF_MAX_PATH 4095
@@ -382,4 +383,84 @@ int ps_conf_parse_warn_at(const char *v, int *percent, ps_err *err)
         return ps_err_set(err, "expected a percentage from 1%% to 100%%");
     *percent = n;
     return 0;
+}
+
+static int ps_conf_canon_word(const char *w, size_t n, int simple_bit,
+                              int *bits)
+{
+    if (n == 6 && strncmp(w, "simple", n) == 0)
+        *bits |= simple_bit;
+    else if (!(n == 7 && strncmp(w, "relaxed", n) == 0))
+        return -1;
+    return 0;
+}
+
+/* HEADER/BODY as in c=; one word is the header's and the body is simple,
+ * as RFC 6376 3.5 reads a c= without '/'. */
+int ps_conf_parse_canon(const char *v, int *bits, ps_err *err)
+{
+    const char *slash = strchr(v, '/');
+    int b = 0;
+
+    if (ps_conf_canon_word(v, slash ? (size_t)(slash - v) : strlen(v),
+                           PS_CONF_CANON_HEADER_SIMPLE, &b) != 0 ||
+        ps_conf_canon_word(slash ? slash + 1 : "simple",
+                           slash ? strlen(slash + 1) : 6,
+                           PS_CONF_CANON_BODY_SIMPLE, &b) != 0)
+        return ps_err_set(err, "expected HEADER/BODY, each simple or "
+                               "relaxed");
+    *bits = b;
+    return 0;
+}
+
+int ps_conf_parse_max_verify(const char *v, int *n, ps_err *err)
+{
+    size_t digits = strspn(v, "0123456789");
+    int k = digits > 0 && digits <= 3 && v[digits] == '\0' ? atoi(v) : 0;
+
+    if (k < 1 || k > PS_CONF_MAX_VERIFY_LIMIT)
+        return ps_err_set(err, "expected a number from 1 to %d",
+                          PS_CONF_MAX_VERIFY_LIMIT);
+    *n = k;
+    return 0;
+}
+
+/* Seconds, or a number with s, m, h or d; the core's own limit on x=
+ * (ten years) keeps the product well inside an int. */
+int ps_conf_parse_expire(const char *v, int *seconds, ps_err *err)
+{
+    static const char units[] = "smhd";
+    static const long long mult[] = {1, 60, 3600, 86400};
+    size_t digits = strspn(v, "0123456789");
+    const char *u = v[digits] != '\0' ? strchr(units, v[digits]) : units;
+    long long secs;
+
+    if (digits == 0 || digits > 10 || u == NULL ||
+        (v[digits] != '\0' && v[digits + 1] != '\0'))
+        return ps_err_set(err, "expected seconds, or a number with s, m, h "
+                               "or d (0: no x=)");
+    secs = strtoll(v, NULL, 10) * mult[u - units];
+    if (secs > PS_DKIM_MAX_EXPIRE)
+        return ps_err_set(err, "longer than %lld days",
+                          PS_DKIM_MAX_EXPIRE / 86400);
+    *seconds = (int)secs;
+    return 0;
+}
+
+/* The core's own checks (names h= can carry, From present), so the file
+ * is refused at load time for what signing would refuse later. */
+int ps_conf_check_sign_headers(const char *const *items, size_t n, ps_err *err)
+{
+    ps_dkim_params in = {.sign_headers = items, .nsign_headers = n}, out;
+
+    return ps_dkim_check_params(&in, &out, err);
+}
+
+int ps_conf_check_oversign_headers(const char *const *items, size_t n,
+                                   ps_err *err)
+{
+    ps_dkim_params in = {.oversign_headers = items, .noversign_headers = n},
+                   out;
+
+    return ps_dkim_check_params(&in, &out, err);
 }

@@ -8,21 +8,27 @@
 
 typedef int (*ps_conf_check_fn)(const char *value, ps_err *err);
 typedef int (*ps_conf_parse_fn)(const char *value, int *num, ps_err *err);
+typedef int (*ps_conf_items_fn)(const char *const *items, size_t n,
+                                ps_err *err);
 
+/* Exactly one of check, parse and items is set; it says the kind. */
 typedef struct ps_conf_field {
     const char *section, *key;
     ps_conf_check_fn check; /* kept as a ps_conf_str at `at` */
     ps_conf_parse_fn parse; /* or: converted into the int at `at` */
+    ps_conf_items_fn items; /* or: split into the ps_conf_list at `at` */
     size_t at;
     size_t line_at; /* parse only: the int holding its line */
 } ps_conf_field;
 
 /* clang-format off */
 #define PS_STR(sec, key, field, fn) \
-    {sec, key, fn, NULL, offsetof(ps_conf, field), 0}
+    {sec, key, fn, NULL, NULL, offsetof(ps_conf, field), 0}
 #define PS_NUM(sec, key, field, fn) \
-    {sec, key, NULL, fn, offsetof(ps_conf, field), \
+    {sec, key, NULL, fn, NULL, offsetof(ps_conf, field), \
      offsetof(ps_conf, field##_line)}
+#define PS_LIST(sec, key, field, fn) \
+    {sec, key, NULL, NULL, fn, offsetof(ps_conf, field), 0}
 /* clang-format on */
 
 static const ps_conf_field ps_conf_fields[] = {
@@ -35,6 +41,15 @@ static const ps_conf_field ps_conf_fields[] = {
     PS_STR("milter", "keytable", milter.keytable, ps_conf_check_keytable),
     PS_STR("milter", "signingtable", milter.signingtable,
            ps_conf_check_signingtable),
+    PS_NUM("milter", "canonicalization", milter.canonicalization,
+           ps_conf_parse_canon),
+    PS_LIST("milter", "sign_headers", milter.sign_headers,
+            ps_conf_check_sign_headers),
+    PS_LIST("milter", "oversign_headers", milter.oversign_headers,
+            ps_conf_check_oversign_headers),
+    PS_NUM("milter", "max_verify", milter.max_verify, ps_conf_parse_max_verify),
+    PS_NUM("milter", "signature_expire", milter.signature_expire,
+           ps_conf_parse_expire),
     PS_STR("return_path", "domain", return_path.domain, ps_conf_check_domain),
     PS_STR("return_path", "secret_file", return_path.secret_file,
            ps_conf_check_path),
@@ -79,6 +94,7 @@ static int ps_conf_set_default(ps_conf_str *s, const char *value, ps_err *err)
 int ps_conf_defaults(ps_conf *conf, ps_err *err)
 {
     conf->milter.mode = PS_MODE_SIGN | PS_MODE_VERIFY;
+    conf->milter.max_verify = PS_CONF_MAX_VERIFY_DEFAULT;
     conf->policyd.warn_at = 80;
     if (ps_conf_set_default(&conf->policyd.over_quota, "DEFER_IF_PERMIT",
                             err) != 0)
@@ -145,12 +161,61 @@ static int ps_conf_set_num(ps_conf *conf, const ps_conf_field *f,
     return 0;
 }
 
+static void ps_conf_list_clear(ps_conf_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+static int ps_conf_list_item(const char *item, void *arg, ps_err *err)
+{
+    ps_conf_list *l = arg;
+
+    if ((l->items[l->n] = strdup(item)) == NULL)
+        return ps_err_set(err, "out of memory");
+    l->n++;
+    return 0;
+}
+
+/* Always a NULL-terminated array, even for "", since a present but empty
+ * list ("oversign_headers =") means none, not the default. */
+static int ps_conf_list_split(ps_conf_list *l, const char *value, ps_err *err)
+{
+    l->items = calloc(PS_CONF_MAX_LIST + 1, sizeof(*l->items));
+    if (l->items == NULL)
+        return ps_err_set(err, "out of memory");
+    if (*value == '\0')
+        return 0;
+    return ps_conf_each_item(value, ps_conf_list_item, l, err);
+}
+
+static int ps_conf_set_list(ps_conf *conf, const ps_conf_field *f,
+                            const char *value, int line, ps_err *err)
+{
+    ps_conf_list *l = (ps_conf_list *)((char *)conf + f->at);
+    ps_err why = {""};
+
+    if (l->line != 0)
+        return ps_conf_repeated(f, l->line, err);
+    if (ps_conf_list_split(l, value, &why) != 0 ||
+        f->items((const char *const *)l->items, l->n, &why) != 0) {
+        ps_conf_list_clear(l);
+        return ps_conf_bad(f, value, &why, err);
+    }
+    l->line = line;
+    return 0;
+}
+
 int ps_conf_set(ps_conf *conf, const char *section, const char *key,
                 const char *value, int line, ps_err *err)
 {
-    const ps_conf_field *f;
+    const ps_conf_field *f = ps_conf_field_find(section, key);
 
-    if (*value == '\0')
+    /* Only a list may be empty: "none" is a setting there. */
+    if (*value == '\0' && (f == NULL || f->items == NULL))
         return ps_err_set(err, "empty value for '%s' in [%s]", key, section);
     if (strcmp(section, "keys") == 0)
         return ps_conf_add_key(conf, key, value, line, err);
@@ -158,11 +223,12 @@ int ps_conf_set(ps_conf *conf, const char *section, const char *key,
         return ps_conf_add_signing(conf, key, value, line, err);
     if (strcmp(section, "limits") == 0)
         return ps_conf_add_limit(conf, key, value, line, err);
-    f = ps_conf_field_find(section, key);
     if (f == NULL)
         return ps_err_set(err, "unknown key '%s' in [%s]", key, section);
     if (f->check != NULL)
         return ps_conf_set_str(conf, f, value, line, err);
+    if (f->items != NULL)
+        return ps_conf_set_list(conf, f, value, line, err);
     return ps_conf_set_num(conf, f, value, line, err);
 }
 
@@ -173,4 +239,6 @@ void ps_conf_free_fields(ps_conf *conf)
     for (size_t i = 0; i < PS_NELEM(ps_conf_fields); i++)
         if (ps_conf_fields[i].check != NULL)
             free(((ps_conf_str *)(base + ps_conf_fields[i].at))->value);
+        else if (ps_conf_fields[i].items != NULL)
+            ps_conf_list_clear((ps_conf_list *)(base + ps_conf_fields[i].at));
 }

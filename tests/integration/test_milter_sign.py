@@ -4,7 +4,8 @@ and who is not (outside clients, bad From fields), with RSA and Ed25519
 signatures from one pass, each checked alone by dkimpy, by libopendkim
 (opendkim -t) and, for RSA, by Mail::DKIM against keys published in a
 dnsmasq; forged Authentication-Results
-removed; OpenDKIM tables; SIGHUP reload; -n."""
+removed; OpenDKIM tables; configured canonicalization, signed headers
+and expiry; SIGHUP reload; -n."""
 
 import os
 import re
@@ -303,6 +304,35 @@ def test_opendkim_tables(stack):
         assert 'rule="SigningTable:1 *@example.com"' in line
         assert "keys=odk-rsa,odk-ed" in line
         assert_both_signatures_verify(stack, msg)
+    finally:
+        stack.write_conf()
+        mark = len(stack.milter.log())
+        stack.milter.signal(signal.SIGHUP)
+        stack.milter.wait_log(r"event=reload result=ok", after=mark)
+
+
+def test_configured_canonicalization_headers_and_expiry(stack):
+    """[milter] canonicalization, sign_headers, oversign_headers (empty:
+    none) and signature_expire reach the signature, which still verifies."""
+    stack.write_conf(milter_extra={
+        "canonicalization": "simple/simple", "sign_headers": "From, Subject, X-Custom",
+        "oversign_headers": "", "signature_expire": "2h", "max_verify": "3"})
+    try:
+        mark = len(stack.milter.log())
+        stack.milter.signal(signal.SIGHUP)
+        stack.milter.wait_log(r"event=reload result=ok", after=mark)
+        msg, line = deliver(stack, swaks_msg(stack, "--add-header", "X-Custom: kept as is",
+                                             xclient="LOGIN=app@example.com"))
+        assert "sign=yes" in line
+        tags = signature_tags(msg)
+        assert len(tags) == 2
+        for t in tags:
+            assert t["c"] == "simple/simple"
+            assert t["h"] == "From:Subject:X-Custom", t["h"]  # no To, nothing oversigned
+            assert int(t["x"]) - int(t["t"]) == 7200
+        assert dkimpy_results(stack, msg) == [True, True]
+        assert opendkim_results(stack, msg) == {("rsa-sha256", "s2026r"): "pass",
+                                                ("ed25519-sha256", "s2026e"): "pass"}
     finally:
         stack.write_conf()
         mark = len(stack.milter.log())

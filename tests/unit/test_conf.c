@@ -221,6 +221,12 @@ static void test_empty_gives_defaults(void **state)
         assert_int_equal(c->milter.socket.line, 0);
         assert_null(c->return_path.domain.value);
         assert_int_equal(c->nkeys + c->nsigning + c->nlimits, 0);
+        assert_int_equal(c->milter.canonicalization, 0); /* relaxed/relaxed */
+        assert_null(c->milter.sign_headers.items);
+        assert_null(c->milter.oversign_headers.items);
+        assert_int_equal(c->milter.max_verify, 5);
+        assert_int_equal(c->milter.max_verify_line, 0);
+        assert_int_equal(c->milter.signature_expire, 0);
         ps_conf_free(c);
     }
 }
@@ -322,6 +328,54 @@ static const bad_case bad_values[] = {
     {"[policyd]\nwarn_at = 1000%\n", "bad warn_at '1000%': expected a "
                                      "percentage from 1% to 100%"},
     {"[milter]\nsocket =\n", "empty value for 'socket' in [milter]"},
+    {"[milter]\ncanonicalization = relaxed/strict\n",
+     "bad canonicalization 'relaxed/strict': expected HEADER/BODY, each "
+     "simple or relaxed"},
+    {"[milter]\ncanonicalization = Relaxed\n",
+     "bad canonicalization 'Relaxed': expected HEADER/BODY, each simple or "
+     "relaxed"},
+    {"[milter]\ncanonicalization = simple/\n",
+     "bad canonicalization 'simple/': expected HEADER/BODY, each simple or "
+     "relaxed"},
+    {"[milter]\nsign_headers = To, Subject\n",
+     "bad sign_headers 'To, Subject': DKIM signed-header list must name From "
+     "(RFC 6376 5.4)"},
+    {"[milter]\nsign_headers =\n",
+     "bad sign_headers '': DKIM signed-header list must name From (RFC 6376 "
+     "5.4)"},
+    {"[milter]\nsign_headers = From, X Mailer\n",
+     "bad sign_headers 'From, X Mailer': DKIM signed-header list: \"X "
+     "Mailer\" is not a header field name (or NAME* prefix)"},
+    {"[milter]\nsign_headers = From,,To\n",
+     "bad sign_headers 'From,,To': empty item in comma-separated list"},
+    {"[milter]\noversign_headers = From, Subject:\n",
+     "bad oversign_headers 'From, Subject:': DKIM oversigned-header list: "
+     "\"Subject:\" is not a header field name (or NAME* prefix)"},
+    {"[milter]\noversign_headers = *\n",
+     "bad oversign_headers '*': DKIM oversigned-header list: \"*\" is not a "
+     "header field name (or NAME* prefix)"},
+    {"[milter]\nmax_verify = 0\n",
+     "bad max_verify '0': expected a number from 1 to 50"},
+    {"[milter]\nmax_verify = 51\n",
+     "bad max_verify '51': expected a number from 1 to 50"},
+    {"[milter]\nmax_verify = 5x\n",
+     "bad max_verify '5x': expected a number from 1 to 50"},
+    {"[milter]\nmax_verify = -1\n",
+     "bad max_verify '-1': expected a number from 1 to 50"},
+    {"[milter]\nsignature_expire = 7w\n",
+     "bad signature_expire '7w': expected seconds, or a number with s, m, h "
+     "or d (0: no x=)"},
+    {"[milter]\nsignature_expire = 1dd\n",
+     "bad signature_expire '1dd': expected seconds, or a number with s, m, "
+     "h or d (0: no x=)"},
+    {"[milter]\nsignature_expire = d\n",
+     "bad signature_expire 'd': expected seconds, or a number with s, m, h "
+     "or d (0: no x=)"},
+    {"[milter]\nsignature_expire = 3661d\n",
+     "bad signature_expire '3661d': longer than 3660 days"},
+    {"[milter]\nsignature_expire = 99999999999\n",
+     "bad signature_expire '99999999999': expected seconds, or a number "
+     "with s, m, h or d (0: no x=)"},
 };
 
 static void test_bad_values(void **state)
@@ -354,6 +408,10 @@ static const char *const good_values[] = {
     "[policyd]\nstore = redis://127.0.0.1:6379/0\n",
     "[policyd]\nover_quota = REJECT\nstore_down = DEFER_IF_PERMIT\n"
     "warn_at = 100%\n",
+    "[milter]\ncanonicalization = relaxed/relaxed\nmax_verify = 1\n",
+    "[milter]\ncanonicalization = simple/relaxed\nmax_verify = 50\n",
+    "[milter]\nsign_headers = from\nsignature_expire = 0\n",
+    "[milter]\nsignature_expire = 3660d\n",
 };
 
 static void test_good_values(void **state)
@@ -361,6 +419,79 @@ static void test_good_values(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(good_values) / sizeof(good_values[0]); i++)
         ps_conf_free(parse_ok(good_values[i]));
+}
+
+static void assert_list(const ps_conf_list *l, const char *const *want,
+                        size_t n, int line)
+{
+    assert_non_null(l->items);
+    assert_int_equal(l->n, n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(l->items[i], want[i]);
+    assert_null(l->items[n]);
+    assert_int_equal(l->line, line);
+}
+
+static ps_conf *parse_milter_key(const char *key, const char *value)
+{
+    char text[128];
+
+    snprintf(text, sizeof(text), "[milter]\n%s = %s\n", key, value);
+    return parse_ok(text);
+}
+
+/* The [milter] DKIM keys: values, lines, and what a bare word means. */
+static void test_milter_dkim_keys(void **state)
+{
+    static const char *const sign[] = {"From", "To", "Subject", "List-*"};
+    static const struct {
+        const char *text;
+        int bits;
+    } canon[] = {
+        {"relaxed/relaxed", 0},
+        {"simple/simple",
+         PS_CONF_CANON_HEADER_SIMPLE | PS_CONF_CANON_BODY_SIMPLE},
+        {"relaxed/simple", PS_CONF_CANON_BODY_SIMPLE},
+        {"relaxed", PS_CONF_CANON_BODY_SIMPLE}, /* RFC 6376 3.5 */
+        {"simple", PS_CONF_CANON_HEADER_SIMPLE | PS_CONF_CANON_BODY_SIMPLE},
+    };
+    static const struct {
+        const char *text;
+        int secs;
+    } expire[] = {{"0", 0},     {"90", 90},   {"90s", 90},
+                  {"15m", 900}, {"2h", 7200}, {"7d", 604800}};
+    ps_conf *c;
+
+    (void)state;
+    c = parse_ok("[milter]\ncanonicalization = simple/relaxed\n"
+                 "sign_headers = From, To,Subject , List-*\n"
+                 "oversign_headers =\nmax_verify = 12\n"
+                 "signature_expire = 7d\n");
+    assert_int_equal(c->milter.canonicalization, PS_CONF_CANON_HEADER_SIMPLE);
+    assert_int_equal(c->milter.canonicalization_line, 2);
+    assert_list(&c->milter.sign_headers, sign, 4, 3);
+    assert_list(&c->milter.oversign_headers, NULL, 0, 4); /* none */
+    assert_int_equal(c->milter.max_verify, 12);
+    assert_int_equal(c->milter.max_verify_line, 5);
+    assert_int_equal(c->milter.signature_expire, 7 * 86400);
+    assert_int_equal(c->milter.signature_expire_line, 6);
+    ps_conf_free(c);
+    for (size_t i = 0; i < sizeof(canon) / sizeof(canon[0]); i++) {
+        c = parse_milter_key("canonicalization", canon[i].text);
+        assert_int_equal(c->milter.canonicalization, canon[i].bits);
+        ps_conf_free(c);
+    }
+    for (size_t i = 0; i < sizeof(expire) / sizeof(expire[0]); i++) {
+        c = parse_milter_key("signature_expire", expire[i].text);
+        assert_int_equal(c->milter.signature_expire, expire[i].secs);
+        ps_conf_free(c);
+    }
+    expect_error("[milter]\nsign_headers = From\n\nsign_headers = From, To\n",
+                 "t.conf:4: repeated key 'sign_headers' in [milter] (first "
+                 "on line 2)");
+    expect_error("[milter]\noversign_headers =\noversign_headers = From\n",
+                 "t.conf:3: repeated key 'oversign_headers' in [milter] "
+                 "(first on line 2)");
 }
 
 static void test_syntax_errors(void **state)
@@ -630,6 +761,7 @@ int main(void)
         cmocka_unit_test(test_exact_messages),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_good_values),
+        cmocka_unit_test(test_milter_dkim_keys),
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_comments_and_whitespace),
         cmocka_unit_test(test_crlf_and_bom),
