@@ -1,7 +1,12 @@
 #!/bin/sh
-# The first steps of an admin, run by `make demo`: generate an RSA and an
-# Ed25519 DKIM key for example.test, print the DNS records to publish and
-# check a configuration naming them, in a throw-away directory.
+# The first steps of an admin, run by `make demo`, in a throw-away directory:
+#  1-2. generate an RSA and an Ed25519 DKIM key for example.test and print
+#       the DNS records to publish;
+#  3.   sign a message with both keys through a private Postfix and
+#       postseal-milter, and verify the signatures with dkimpy;
+#  4.   hold a SASL login to 3 messages an hour with postseal-policyd.
+# Steps 3-4 are scripts/demo_mail.py (tests/integration/mailstack.py's
+# private Postfix and smtp-sink, all on 127.0.0.1, stopped at exit).
 # Usage: scripts/demo.sh BUILD_DIR
 set -eu
 
@@ -10,10 +15,14 @@ if [ $# -ne 1 ]; then
     exit 2
 fi
 [ -x "$1/postseal" ] || { echo "demo: $1/postseal not built (run make)" >&2; exit 1; }
-postseal=$(cd "$1" && pwd)/postseal
+build=$(cd "$1" && pwd)
+postseal=$build/postseal
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/postseal-demo.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 cd "$work"
 
 domain=example.test
@@ -27,40 +36,31 @@ ls -l "$work"
 
 for sel in s2026r s2026e; do
     step "2. The DNS records for $domain with the $sel key"
-    run "$postseal" dns --domain $domain --selector $sel --key $domain.$sel.pem \
-        --return-path rp.$domain --dmarc-rua postmaster@$domain
+    printf '$ %s\n' "$postseal dns --domain $domain --selector $sel --key $domain.$sel.pem --return-path rp.$domain --dmarc-rua postmaster@$domain"
+    # kept for step 3, which verifies against these exact records
+    "$postseal" dns --domain $domain --selector $sel --key $domain.$sel.pem \
+        --return-path rp.$domain --dmarc-rua postmaster@$domain > dns.$sel.txt
+    cat dns.$sel.txt
 done
 
-step "3. A postseal.conf naming both keys, checked with every file it names"
-printf 'base64:%s\n' "$(head -c 32 /dev/urandom | base64)" > retpath.secrets
-chmod 600 retpath.secrets
-cat > postseal.conf <<CONF
-[keys]
-rsa = $domain s2026r $work/$domain.s2026r.pem
-ed  = $domain s2026e $work/$domain.s2026e.pem
-
-[signing]
-$domain = rsa, ed
-
-[return_path]
-domain = rp.$domain
-secret_file = $work/retpath.secrets
-CONF
-cat postseal.conf
-run "$postseal" check -c postseal.conf
+/usr/bin/python3 "$root/scripts/demo_mail.py" "$build" "$work"
 
 step "What the admin does next"
 cat <<NEXT
-- Move the keys and the secret file to /etc/postseal/ (mode 0600, owned by
-  the user postseal-milter runs as), write /etc/postseal/postseal.conf like
-  the one above, and run 'postseal check -c /etc/postseal/postseal.conf'.
-- Publish the records printed above in the $domain zone: both DKIM records,
-  the SPF and DMARC records once (both runs print the same ones; merge SPF
-  with any existing v=spf1 record), and the return-path MX and SPF, with
-  '--mx HOST' naming the Postfix host that receives the bounces instead of
-  mail.$domain. 'postseal dns -c /etc/postseal/postseal.conf' prints them
-  all in one go.
+- Move the keys to /etc/postseal/ (mode 0600, owned by the user
+  postseal-milter runs as), write /etc/postseal/postseal.conf like the one
+  above with the real domain, selectors and ports (defaults: milter
+  inet:8891@127.0.0.1, policyd inet:127.0.0.1:10040, store
+  lmdb:/var/lib/postseal/quota), and run
+  'postseal check -c /etc/postseal/postseal.conf'.
+- Publish the records printed in step 2 in the $domain zone: both DKIM
+  records, the SPF and DMARC records once (both runs print the same ones;
+  merge SPF with any existing v=spf1 record), and the return-path MX and
+  SPF, with '--mx HOST' naming the Postfix host that receives the bounces
+  instead of mail.$domain. 'postseal dns -c /etc/postseal/postseal.conf'
+  prints them all in one go.
 - When they are visible, 'postseal dns check -c /etc/postseal/postseal.conf'
-  must print only "ok" lines; then add postseal-milter to Postfix's
-  smtpd_milters and non_smtpd_milters.
+  must print only "ok" lines; then start postseal-milter and
+  postseal-policyd and add the main.cf lines shown in steps 3 and 4
+  ('postfix reload').
 NEXT
