@@ -13,7 +13,7 @@
 
 #define PS_CB_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS)
 /* Steps we never look at: fewer round trips per message. */
-#define PS_CB_SKIP (SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA)
+#define PS_CB_SKIP (SMFIP_NOUNKNOWN | SMFIP_NODATA)
 
 static ps_conn *ps_cb_conn(SMFICTX *ctx)
 {
@@ -183,6 +183,20 @@ static int ps_cb_verify_start(ps_conn *c, ps_err *err)
     return ps_verify_eoh(m->verify);
 }
 
+/* Only the return-path domain is checked here; one bad recipient is
+ * refused alone, the others of the message go on. */
+static sfsistat ps_cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+    ps_conn *c = ps_cb_conn(ctx);
+
+    if (c == NULL || c->msg.envfrom == NULL)
+        return ps_cb_fail(c, "rcpt", NULL);
+    ps_cb_qid(ctx, &c->msg);
+    if (ps_rp_rcpt(ctx, c, argv != NULL && argv[0] != NULL ? argv[0] : ""))
+        return SMFIS_REJECT;
+    return SMFIS_CONTINUE;
+}
+
 static sfsistat ps_cb_eoh(SMFICTX *ctx)
 {
     ps_conn *c = ps_cb_conn(ctx);
@@ -303,6 +317,7 @@ static struct smfiDesc ps_cb_desc = {
     .xxfi_connect = ps_cb_connect,
     .xxfi_helo = ps_cb_helo,
     .xxfi_envfrom = ps_cb_envfrom,
+    .xxfi_envrcpt = ps_cb_envrcpt,
     .xxfi_header = ps_cb_header,
     .xxfi_eoh = ps_cb_eoh,
     .xxfi_body = ps_cb_body,

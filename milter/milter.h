@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "dkim.h"
 #include "err.h"
+#include "hmac.h"
 #include "log.h"
 #include "mailbox.h"
 #include "signrules.h"
@@ -59,6 +60,7 @@ typedef struct ps_snap {
     void *dkimlib;   /* DKIM_LIB *, verification only */
     void *spfserver; /* SPF_server_t * */
     void *spfdns;    /* its DNS layer, which libspf2 leaves to us to free */
+    ps_secrets *rp_secrets; /* [return_path] secret_file, or NULL */
     int refs;        /* guarded by the snapshot lock */
 } ps_snap;
 
@@ -179,6 +181,16 @@ int ps_arhdr_add(void *ctx, ps_conn *c, ps_err *err);
 /* A header value in the form smfi_insheader wants: CRLF folding turned
  * into LF, since the MTA adds its own line ends. Malloc'd. */
 char *ps_milter_lf(const char *value);
+
+/* ---- retpath.c: bounces to the return-path domain --------------------- */
+
+/* Loads the [return_path] secrets (when a domain is set); ps_rp_free
+ * wipes them. */
+int ps_rp_load(ps_snap *s, ps_err *err);
+void ps_rp_free(ps_snap *s);
+/* 1 when arg (RCPT TO argument) is on the return-path domain without a
+ * valid, unexpired token: the 550 reply is set on ctx; else 0. */
+int ps_rp_rcpt(void *ctx, ps_conn *c, const char *arg);
 
 /* ---- callbacks.c -------------------------------------------------------- */
 

@@ -77,7 +77,8 @@ int ps_snap_load(const char *path, ps_snap **out, ps_err *err)
     if (s == NULL)
         return ps_err_set(err, "out of memory");
     if (ps_conf_load(path, &s->conf, err) != 0 || ps_snap_lists(s, err) != 0 ||
-        ps_signrules_load(s->conf, 0, &s->rules, err) != 0)
+        ps_signrules_load(s->conf, 0, &s->rules, err) != 0 ||
+        ps_rp_load(s, err) != 0)
         goto fail;
     s->mode = s->conf->milter.mode;
     ps_snap_authserv_id(s);
@@ -98,6 +99,7 @@ void ps_snap_free(ps_snap *s)
         return;
     ps_verify_lib_free(s);
     ps_spf_free(s);
+    ps_rp_free(s);
     ps_signrules_free(s->rules);
     ps_conf_free(s->conf);
     free(s);

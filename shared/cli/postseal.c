@@ -20,6 +20,8 @@ static const ps_cli_cmd ps_cli_cmds[] = {
     {"check", ps_cmd_check, "load a postseal.conf with every key and secret "
                             "file it names"},
     {"quota", ps_cmd_quota, "show or reset quota counters (postseal-policyd's store)"},
+    {"srs", ps_cmd_srs, "SRS-rewrite a forwarded sender, or reverse one"},
+    {"retpath", ps_cmd_retpath, "make or check a signed return path"},
 };
 
 #define PS_CLI_NCMDS (sizeof(ps_cli_cmds) / sizeof(ps_cli_cmds[0]))
