@@ -17,6 +17,7 @@
 #include <libmilter/mfapi.h>
 
 #include "confcheck.h"
+#include "daemon.h"
 #include "milter.h"
 
 #define PS_MILTER_DEFAULT_SOCKET "inet:8891@127.0.0.1"
@@ -170,27 +171,6 @@ static void ps_drain(void)
               NULL);
 }
 
-static int ps_daemonize(void)
-{
-    pid_t pid = fork();
-    int fd;
-
-    if (pid < 0)
-        return -1;
-    if (pid > 0)
-        _exit(0);
-    if (setsid() < 0 || chdir("/") != 0)
-        return -1;
-    if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
-        return -1;
-    dup2(fd, STDIN_FILENO);
-    dup2(fd, STDOUT_FILENO);
-    dup2(fd, STDERR_FILENO);
-    if (fd > STDERR_FILENO)
-        close(fd);
-    return 0;
-}
-
 /* Socket first, so a port in use is reported on the terminal. */
 static int ps_setup_milter(const ps_snap *s)
 {
@@ -232,7 +212,7 @@ static int ps_run(const ps_opts *o)
         fprintf(stderr, "%s: %s\n", PS_MILTER_NAME, err.msg);
         return 1;
     }
-    if (ps_setup_milter(s) != 0 || (!o->foreground && ps_daemonize() != 0)) {
+    if (ps_setup_milter(s) != 0 || (!o->foreground && ps_daemon_detach() != 0)) {
         ps_snap_free(s);
         return 1;
     }
