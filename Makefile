@@ -56,7 +56,7 @@ POLICYD_LIBS   := $(shell pkg-config --libs libevent lmdb hiredis 2>/dev/null)
 # The nginx module is built by nginx's own build system against Debian's
 # nginx sources (nginx-dev), linking the core library (hence -fPIC above).
 NGX_MOD := $(B)/ngx_http_webhook_verify_module.so
-NGX_MOD_SRC := $(wildcard nginx-module/*.c nginx-module/config)
+NGX_MOD_SRC := $(wildcard nginx-module/*.c nginx-module/*.h nginx-module/config) shared/webhook.h
 
 # Headers that are internal to the core and not installed.
 PRIVATE_HDR := %_int.h shared/keys_pem.h shared/dkim_canon.h

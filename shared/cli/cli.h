@@ -22,6 +22,7 @@ int ps_cmd_dns(int argc, char **argv);       /* also "dns check" */
 int ps_cmd_dns_check(int argc, char **argv); /* argv[0] is "check" */
 int ps_cmd_check(int argc, char **argv);
 int ps_cmd_quota(int argc, char **argv);
+int ps_cmd_webhook(int argc, char **argv); /* "webhook sign|verify" */
 int ps_cmd_srs(int argc, char **argv);
 int ps_cmd_retpath(int argc, char **argv);
 

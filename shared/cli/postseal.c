@@ -19,6 +19,7 @@ static const ps_cli_cmd ps_cli_cmds[] = {
     {"dns check", NULL, "look the records up and say what is missing or wrong"},
     {"check", ps_cmd_check, "load a postseal.conf with every key and secret "
                             "file it names"},
+    {"webhook", ps_cmd_webhook, "sign a webhook body, or verify a saved request"},
     {"quota", ps_cmd_quota, "show or reset quota counters (postseal-policyd's store)"},
     {"srs", ps_cmd_srs, "SRS-rewrite a forwarded sender, or reverse one"},
     {"retpath", ps_cmd_retpath, "make or check a signed return path"},

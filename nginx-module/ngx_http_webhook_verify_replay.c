@@ -1,0 +1,367 @@
+
+/*
+ * ngx_http_webhook_verify_module: the replay cache, a red-black tree of
+ * replay ids in a shared memory zone, each kept until the signed timestamp
+ * it came with falls out of the tolerance window.
+ */
+
+
+#include "ngx_http_webhook_verify.h"
+
+
+#define NGX_HTTP_WV_EXPIRE_BATCH  8    /* expired entries freed per add */
+
+
+typedef struct {
+    ngx_rbtree_node_t            node;   /* key: the id's first bytes */
+    ngx_queue_t                  queue;  /* newest at the head */
+    time_t                       expires;
+    u_char                       id[PS_WH_REPLAY_ID];
+} ngx_http_wv_replay_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t                 rbtree;
+    ngx_rbtree_node_t            sentinel;
+    ngx_queue_t                  queue;
+} ngx_http_wv_replay_sh_t;
+
+
+typedef struct {
+    ngx_http_wv_replay_sh_t     *sh;
+    ngx_slab_pool_t             *shpool;
+} ngx_http_wv_replay_ctx_t;
+
+
+static ngx_rbtree_key_t
+ngx_http_wv_replay_key(const u_char *id)
+{
+    ngx_rbtree_key_t  key;
+
+    ngx_memcpy(&key, id, sizeof(key));
+
+    return key;
+}
+
+
+static void
+ngx_http_wv_replay_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t          **p;
+    ngx_http_wv_replay_node_t   *n, *t;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            n = (ngx_http_wv_replay_node_t *) node;
+            t = (ngx_http_wv_replay_node_t *) temp;
+
+            p = (ngx_memcmp(n->id, t->id, PS_WH_REPLAY_ID) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_http_wv_replay_node_t *
+ngx_http_wv_replay_lookup(ngx_http_wv_replay_ctx_t *ctx, const u_char *id)
+{
+    ngx_int_t                   rc;
+    ngx_rbtree_key_t            key;
+    ngx_rbtree_node_t          *node, *sentinel;
+    ngx_http_wv_replay_node_t  *n;
+
+    key = ngx_http_wv_replay_key(id);
+    node = ctx->sh->rbtree.root;
+    sentinel = ctx->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (key < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (key > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        n = (ngx_http_wv_replay_node_t *) node;
+        rc = ngx_memcmp(id, n->id, PS_WH_REPLAY_ID);
+
+        if (rc == 0) {
+            return n;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_wv_replay_delete(ngx_http_wv_replay_ctx_t *ctx,
+    ngx_http_wv_replay_node_t *n)
+{
+    ngx_queue_remove(&n->queue);
+    ngx_rbtree_delete(&ctx->sh->rbtree, &n->node);
+    ngx_slab_free_locked(ctx->shpool, n);
+}
+
+
+/* frees expired entries from the old end, a few at a time */
+static void
+ngx_http_wv_replay_expire(ngx_http_wv_replay_ctx_t *ctx, time_t now)
+{
+    ngx_uint_t                  i;
+    ngx_queue_t                *q;
+    ngx_http_wv_replay_node_t  *n;
+
+    for (i = 0; i < NGX_HTTP_WV_EXPIRE_BATCH; i++) {
+
+        if (ngx_queue_empty(&ctx->sh->queue)) {
+            return;
+        }
+
+        q = ngx_queue_last(&ctx->sh->queue);
+        n = ngx_queue_data(q, ngx_http_wv_replay_node_t, queue);
+
+        if (n->expires >= now) {
+            return;
+        }
+
+        ngx_http_wv_replay_delete(ctx, n);
+    }
+}
+
+
+static ngx_http_wv_replay_node_t *
+ngx_http_wv_replay_alloc(ngx_http_wv_replay_ctx_t *ctx, ngx_log_t *log)
+{
+    ngx_queue_t                *q;
+    ngx_http_wv_replay_node_t  *n;
+
+    n = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_http_wv_replay_node_t));
+    if (n != NULL || ngx_queue_empty(&ctx->sh->queue)) {
+        return n;
+    }
+
+    /* full: the oldest entry goes, and its replay window with it */
+
+    q = ngx_queue_last(&ctx->sh->queue);
+    ngx_http_wv_replay_delete(ctx,
+                       ngx_queue_data(q, ngx_http_wv_replay_node_t, queue));
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "webhook_verify: replay zone full, forgot an unexpired "
+                  "entry; make the zone larger");
+
+    return ngx_slab_alloc_locked(ctx->shpool,
+                                 sizeof(ngx_http_wv_replay_node_t));
+}
+
+
+ngx_int_t
+ngx_http_webhook_verify_replay_add(ngx_shm_zone_t *zone, const u_char *id,
+    time_t expires, ngx_log_t *log)
+{
+    time_t                      now;
+    ngx_int_t                   rc;
+    ngx_http_wv_replay_ctx_t   *ctx;
+    ngx_http_wv_replay_node_t  *n;
+
+    ctx = zone->data;
+    now = ngx_time();
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    ngx_http_wv_replay_expire(ctx, now);
+
+    n = ngx_http_wv_replay_lookup(ctx, id);
+
+    if (n != NULL && n->expires >= now) {
+        rc = NGX_DECLINED;
+
+    } else if (n != NULL) {
+        n->expires = expires;
+        ngx_queue_remove(&n->queue);
+        ngx_queue_insert_head(&ctx->sh->queue, &n->queue);
+        rc = NGX_OK;
+
+    } else {
+        n = ngx_http_wv_replay_alloc(ctx, log);
+
+        if (n == NULL) {
+            rc = NGX_ERROR;
+
+        } else {
+            ngx_memcpy(n->id, id, PS_WH_REPLAY_ID);
+            n->node.key = ngx_http_wv_replay_key(id);
+            n->expires = expires;
+            ngx_rbtree_insert(&ctx->sh->rbtree, &n->node);
+            ngx_queue_insert_head(&ctx->sh->queue, &n->queue);
+            rc = NGX_OK;
+        }
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return rc;
+}
+
+
+void
+ngx_http_webhook_verify_replay_forget(ngx_shm_zone_t *zone, const u_char *id)
+{
+    ngx_http_wv_replay_ctx_t   *ctx;
+    ngx_http_wv_replay_node_t  *n;
+
+    ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    n = ngx_http_wv_replay_lookup(ctx, id);
+    if (n != NULL) {
+        ngx_http_wv_replay_delete(ctx, n);
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+static ngx_int_t
+ngx_http_wv_replay_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_wv_replay_ctx_t  *octx = data;
+
+    size_t                     len;
+    ngx_http_wv_replay_ctx_t  *ctx;
+
+    ctx = shm_zone->data;
+
+    if (octx) {
+        ctx->sh = octx->sh;
+        ctx->shpool = octx->shpool;
+        return NGX_OK;
+    }
+
+    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        ctx->sh = ctx->shpool->data;
+        return NGX_OK;
+    }
+
+    ctx->sh = ngx_slab_alloc(ctx->shpool, sizeof(ngx_http_wv_replay_sh_t));
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->shpool->data = ctx->sh;
+
+    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
+                    ngx_http_wv_replay_insert_value);
+
+    ngx_queue_init(&ctx->sh->queue);
+
+    len = sizeof(" in webhook_verify_replay_zone \"\"")
+          + shm_zone->shm.name.len;
+
+    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
+    if (ctx->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(ctx->shpool->log_ctx, " in webhook_verify_replay_zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* a full zone is handled by forgetting the oldest entry */
+    ctx->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+char *
+ngx_http_webhook_verify_replay_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    u_char                    *p;
+    ssize_t                    size;
+    ngx_str_t                 *value, name, s;
+    ngx_shm_zone_t            *shm_zone;
+    ngx_http_wv_replay_ctx_t  *ctx;
+
+    value = cf->args->elts;
+
+    p = (u_char *) ngx_strchr(value[1].data, ':');
+    if (p == NULL || p == value[1].data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone \"%V\", expected NAME:SIZE",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = value[1].data;
+    name.len = p - value[1].data;
+
+    s.data = p + 1;
+    s.len = value[1].data + value[1].len - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_wv_replay_ctx_t));
+    if (ctx == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_http_webhook_verify_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate zone \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone->init = ngx_http_wv_replay_init_zone;
+    shm_zone->data = ctx;
+
+    return NGX_CONF_OK;
+}

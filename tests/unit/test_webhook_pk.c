@@ -1,0 +1,337 @@
+/* Unit tests for shared/pubkey.c and the key schemes: every key format
+ * accepted and the wrong ones refused, SendGrid's and AWS SNS's published
+ * vectors, and Postal/SendGrid sign-then-verify with fresh keys. */
+/* clang-format off: cmocka.h needs these first */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "encode.h"
+#include "pubkey.h"
+#include "webhook.h"
+
+#define HDR(n, v)                                                              \
+    {                                                                          \
+        n, sizeof(n) - 1, v, sizeof(v) - 1                                     \
+    }
+
+/* sendgrid-python test/unit/test_eventwebhook.py */
+#define SG_KEY                                                                 \
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8k"  \
+    "F9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g=="
+#define SG_SIG                                                                 \
+    "MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+"  \
+    "luQAbPIqHh89M15TluLtEZtM="
+static const char sg_body[] =
+    "[{\"email\":\"hello@world.com\",\"event\":\"dropped\",\"reason\":"
+    "\"Bounced Address\",\"sg_event_id\":\"ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0"
+    "T0doUTRrb2ZTbV9BLTA\",\"sg_message_id\":\"LRzXl_NHStOGhQ4kofSm_A."
+    "filterdrecv-p3mdw1-756b745b58-kmzbl-18-5F5FC76C-9.0\",\"smtp-id\":"
+    "\"<LRzXl_NHStOGhQ4kofSm_A@ismtpd0039p1iad1.sendgrid.net>\","
+    "\"timestamp\":1600112492}]\r\n";
+
+/* aws-php-sns-message-validator tests/FunctionalValidationsTest.php */
+static const char sns_cert[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIF1zCCBL+gAwIBAgIQB9pYWG3Mi7xej22g9pobJTANBgkqhkiG9w0BAQsFADBG\n"
+    "MQswCQYDVQQGEwJVUzEPMA0GA1UEChMGQW1hem9uMRUwEwYDVQQLEwxTZXJ2ZXIg\n"
+    "Q0EgMUIxDzANBgNVBAMTBkFtYXpvbjAeFw0yMTA5MDcwMDAwMDBaFw0yMjA4MTcy\n"
+    "MzU5NTlaMBwxGjAYBgNVBAMTEXNucy5hbWF6b25hd3MuY29tMIIBIjANBgkqhkiG\n"
+    "9w0BAQEFAAOCAQ8AMIIBCgKCAQEAutFqueT3XgP13udzxE6UpbdjOtVO5DwoMpSM\n"
+    "iDNMnGzF1TYH5/R2LPUOBeTB0SkKnR4kpNcUZhicpGD4aKciz/GEZ6wu65xncfT9\n"
+    "H/KBOQwoXYTuClHwp6fYpGzcGFaFoEYMnijL/o4qmTSd+ukglQUgKpsDw4ofw6rU\n"
+    "m2CttJo+GQSNQ9NfGR1h/0J+zsApkeSYrXRx5wNlu87z8os1C/6PBrUHwt3xXeaf\n"
+    "Xzfwut8aRRYsS8BySOA9DAgLfNHlfdQCjKPXKrG/ussgReyWD6n/HH+j7Uha3xos\n"
+    "TzQqJifcxlTq6MxWdPR6fDaJNvqw6DOE7UjUNxHguXHlVfxhlQIDAQABo4IC6TCC\n"
+    "AuUwHwYDVR0jBBgwFoAUWaRmBlKge5WSPKOUByeWdFv5PdAwHQYDVR0OBBYEFAqz\n"
+    "C+vyouneE7mWWLbi9i0UsWUbMBwGA1UdEQQVMBOCEXNucy5hbWF6b25hd3MuY29t\n"
+    "MA4GA1UdDwEB/wQEAwIFoDAdBgNVHSUEFjAUBggrBgEFBQcDAQYIKwYBBQUHAwIw\n"
+    "OwYDVR0fBDQwMjAwoC6gLIYqaHR0cDovL2NybC5zY2ExYi5hbWF6b250cnVzdC5j\n"
+    "b20vc2NhMWIuY3JsMBMGA1UdIAQMMAowCAYGZ4EMAQIBMHUGCCsGAQUFBwEBBGkw\n"
+    "ZzAtBggrBgEFBQcwAYYhaHR0cDovL29jc3Auc2NhMWIuYW1hem9udHJ1c3QuY29t\n"
+    "MDYGCCsGAQUFBzAChipodHRwOi8vY3J0LnNjYTFiLmFtYXpvbnRydXN0LmNvbS9z\n"
+    "Y2ExYi5jcnQwDAYDVR0TAQH/BAIwADCCAX0GCisGAQQB1nkCBAIEggFtBIIBaQFn\n"
+    "AHYAKXm+8J45OSHwVnOfY6V35b5XfZxgCvj5TV0mXCVdx4QAAAF7vfDVkQAABAMA\n"
+    "RzBFAiEA2XfHuy36aqRFiaL8c3md2mH451go8707+fRE0pEdSRACIE/g5FXTUXUZ\n"
+    "PFcmOhm9TZ+uMY1i4CIQ/CKVWln6C3t+AHYAUaOw9f0BeZxWbbg3eI8MpHrMGyfL\n"
+    "956IQpoN/tSLBeUAAAF7vfDVjAAABAMARzBFAiBF1MhhFP0+FQt3daDFfMYoWwnr\n"
+    "muTInrjNpwfzlvQBugIhAPYadFzr+LaxSJoiZEbEHBvTts7bT0M3eCQONA2O7w6n\n"
+    "AHUAQcjKsd8iRkoQxqE6CUKHXk4xixsD6+tLx2jwkGKWBvYAAAF7vfDVdAAABAMA\n"
+    "RjBEAiAtPapmFAuA71ih4NoSd5hJelzAltNQpxDMcDfDyHyU8gIgWxmaa6+2KbBu\n"
+    "9xdv379zvnJACFR7jc+4asl08Dn4aagwDQYJKoZIhvcNAQELBQADggEBAA54QX0u\n"
+    "oFWXfMmv02CGZv4NWo5TapyeeixQ2kKpZHRdVZjxZrw+hoF6HD7P3kGjH8ztyJll\n"
+    "tDxB0qgMltbPhQdScwhA6iTgoaBYqEUC/VHKd4PmmPT6yIsM36NBZVmkGlzl5uNo\n"
+    "/dBgBaG0SsVJnhr5zro3c2quC7n6fVGEZhf/UgQwRnnvThnvbNKguglDMq4uEqv8\n"
+    "njKyleht+glkcmXO0m9qLKt6BOS0amy6U2GlAwRn0Wx02ndJtnRCSC6kPuRWK/SQ\n"
+    "FEjB7gCK4hdKaAOuWdZpI55vF6ifOeM8toC3g7ofO8qLTnJupAG+ZitY5J3cvHWr\n"
+    "HqOUdKigPDHYLRo=\n"
+    "-----END CERTIFICATE-----\n";
+
+static const char sns_msg[] =
+    "{\"Type\": \"Notification\", \"MessageId\": \"4504e649-d933-5aa9-8199-"
+    "bd14ccf05f0b\", \"TopicArn\": \"arn:aws:sns:us-east-2:295079676684:"
+    "publish-and-verify-530b26da-0687-4fe4-9f71-780bad3181e2\", \"Subject\": "
+    "\"Hello world\", \"Message\": \"Hello world\", \"Timestamp\": \"2022-07-"
+    "28T22:53:55.086Z\", \"SignatureVersion\": \"2\", \"Signature\": \"cETcSv"
+    "mmkt+My05qCLKexyl0+RyG83mSryKPqTfS+tYcxDJWVcjPJAr+qdpElzVaBl1aTGYVWMY64"
+    "i9JqZ/JES8pylNj8LGvdhuNQKO59/WCoIimZAsNhn0xEgOeeDU+W/0BU4sdpCGMNjo0S/F"
+    "uIiWaRe4E0YWRVrxeQevaQ70euDdfWgd5v1eCKQz8b367b9XBmMztL/CWUFI6YaKK/MV21"
+    "eyvJe3Y7CtVYiOKEYiAZnAEkynK7gUGO5TsgDjGNYhj6U3xYsWgI03bmioSl7kdFSUj+AZ"
+    "7ugas5fghqxgoDsdfqsjMYKRm5KKHQWsgzI619yIzpNKUiSMHxdZXpQ==\"}";
+#define SNS_TS 1659048835 /* 2022-07-28T22:53:55Z */
+
+static char tmpdir[] = "/tmp/test_webhook_pk.XXXXXX";
+
+static const char *write_tmp(const char *name, const char *text, size_t len)
+{
+    static char path[256];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, len, fp), len);
+    fclose(fp);
+    return path;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[300];
+
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* PEM text of pk as written by write_fn into a fresh buffer. */
+static char *pem_of(EVP_PKEY *pk, int which, size_t *len)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data, *out;
+    long n;
+
+    assert_non_null(bio);
+    if (which == 0)
+        assert_int_equal(PEM_write_bio_PUBKEY(bio, pk), 1);
+    else if (which == 1)
+        assert_int_equal(
+            PEM_write_bio_PrivateKey(bio, pk, NULL, NULL, 0, NULL, NULL), 1);
+    n = BIO_get_mem_data(bio, &data);
+    out = malloc((size_t)n + 1);
+    assert_non_null(out);
+    memcpy(out, data, (size_t)n);
+    out[n] = '\0';
+    *len = (size_t)n;
+    BIO_free(bio);
+    return out;
+}
+
+static void parse_ok(const char *text, const char *kind)
+{
+    ps_pubkey *k;
+    ps_err err;
+
+    assert_int_equal(ps_pubkey_parse(text, strlen(text), "t", &k, &err), 0);
+    assert_string_equal(ps_pubkey_kind(k), kind);
+    ps_pubkey_free(k);
+}
+
+static void parse_bad(const char *text, const char *why)
+{
+    ps_pubkey *k;
+    ps_err err;
+
+    assert_int_equal(ps_pubkey_parse(text, strlen(text), "t", &k, &err), -1);
+    assert_null(k);
+    assert_non_null(strstr(err.msg, why));
+}
+
+static void test_key_formats(void **state)
+{
+    EVP_PKEY *rsa = EVP_RSA_gen(2048), *small = EVP_RSA_gen(512);
+    EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    char *pem, rec[1024], *p;
+    size_t len;
+
+    (void)state;
+    parse_ok(sns_cert, "rsa");
+    parse_ok(SG_KEY, "ec");
+    parse_ok("  " SG_KEY "\n", "ec");
+    pem = pem_of(rsa, 0, &len);
+    parse_ok(pem, "rsa");
+    /* the p= tag of a DKIM record, as Postal shows its key */
+    p = strstr(pem, "\n") + 1;
+    snprintf(rec, sizeof(rec), "v=DKIM1; k=rsa; p=%.*s",
+             (int)(strstr(p, "-----END") - p), p);
+    for (char *q = rec; *q; q++)
+        if (*q == '\n')
+            memmove(q, q + 1, strlen(q));
+    parse_ok(rec, "rsa");
+    free(pem);
+    pem = pem_of(small, 0, &len);
+    parse_bad(pem, "RSA key of 512 bits");
+    free(pem);
+    pem = pem_of(ed, 0, &len);
+    parse_bad(pem, "unsupported key type");
+    free(pem);
+    pem = pem_of(rsa, 1, &len);
+    parse_bad(pem, "no PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE block");
+    free(pem);
+    parse_bad("hello", "no PEM public key");
+    parse_bad("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+              "garbled PUBLIC KEY");
+    parse_bad("", "no PEM public key");
+    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(small);
+    EVP_PKEY_free(ed);
+}
+
+static ps_wh_config *key_config(ps_wh_scheme scheme, const char *text)
+{
+    ps_wh_config *cfg;
+    ps_err err;
+
+    cfg = ps_wh_config_new(scheme, &err);
+    assert_non_null(cfg);
+    assert_int_equal(ps_wh_config_add_key_file(
+                         cfg, write_tmp("key", text, strlen(text)), &err),
+                     0);
+    return cfg;
+}
+
+static void test_sendgrid_vector(void **state)
+{
+    ps_wh_header h[] = {
+        HDR("X-Twilio-Email-Event-Webhook-Signature", SG_SIG),
+        HDR("X-Twilio-Email-Event-Webhook-Timestamp", "1600112502")};
+    ps_wh_config *cfg = key_config(PS_WH_SENDGRID, SG_KEY);
+    ps_wh_result res;
+
+    (void)state;
+    assert_int_equal(ps_webhook_verify(cfg, h, 2, sg_body, sizeof(sg_body) - 1,
+                                       1600112502, &res),
+                     PS_WH_OK);
+    assert_int_equal(
+        ps_webhook_verify(cfg, h, 2, "payload", 7, 1600112502, &res),
+        PS_WH_DENIED);
+    assert_int_equal(ps_webhook_verify(cfg, h, 2, sg_body, sizeof(sg_body) - 1,
+                                       1600112502 + 301, &res),
+                     PS_WH_DENIED);
+    h[1] = (ps_wh_header)HDR("X-Twilio-Email-Event-Webhook-Timestamp",
+                             "timestamp");
+    assert_int_equal(ps_webhook_verify(cfg, h, 2, sg_body, sizeof(sg_body) - 1,
+                                       1600112502, &res),
+                     PS_WH_MALFORMED);
+    ps_wh_config_free(cfg);
+}
+
+static void test_sns_vector(void **state)
+{
+    ps_wh_header h[] = {HDR("x-amz-sns-message-type", "Notification")};
+    ps_wh_config *cfg = key_config(PS_WH_SNS, sns_cert);
+    char altered[sizeof(sns_msg)];
+    ps_wh_result res;
+    ps_err err;
+
+    (void)state;
+    assert_int_equal(ps_webhook_verify(cfg, h, 1, sns_msg, sizeof(sns_msg) - 1,
+                                       SNS_TS, &res),
+                     PS_WH_OK);
+    assert_string_equal(res.id, "4504e649-d933-5aa9-8199-bd14ccf05f0b");
+    assert_int_equal(res.expires, SNS_TS + 300);
+    assert_int_equal(ps_webhook_verify(cfg, h, 1, sns_msg, sizeof(sns_msg) - 1,
+                                       SNS_TS + 400, &res),
+                     PS_WH_DENIED);
+    memcpy(altered, sns_msg, sizeof(sns_msg));
+    memcpy(strstr(altered, "Hello world"), "Hello World", 11);
+    assert_int_equal(ps_webhook_verify(cfg, h, 1, altered, sizeof(sns_msg) - 1,
+                                       SNS_TS, &res),
+                     PS_WH_DENIED);
+    h[0] =
+        (ps_wh_header)HDR("x-amz-sns-message-type", "SubscriptionConfirmation");
+    assert_int_equal(ps_webhook_verify(cfg, h, 1, sns_msg, sizeof(sns_msg) - 1,
+                                       SNS_TS, &res),
+                     PS_WH_MALFORMED);
+    assert_int_equal(ps_webhook_sign(cfg, NULL, NULL, 0, "", 0, altered,
+                                     sizeof(altered), &err),
+                     -1);
+    ps_wh_config_free(cfg);
+}
+
+/* Signs with a fresh private key through the core, verifies with its
+ * public half. */
+static void sign_verify(ps_wh_scheme scheme, EVP_PKEY *priv)
+{
+    ps_wh_header h[4];
+    char *pem, out[4096], *line, *save = NULL;
+    const char *body = "{\"event\":\"MessageSent\"}";
+    ps_wh_config *cfg;
+    ps_wh_result res;
+    size_t len, n = 0;
+    ps_err err;
+
+    pem = pem_of(priv, 0, &len);
+    cfg = key_config(scheme, pem);
+    free(pem);
+    assert_int_equal(ps_webhook_sign(cfg, priv, NULL, 1700000000, body,
+                                     strlen(body), out, sizeof(out), &err),
+                     0);
+    for (line = strtok_r(out, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save), n++) {
+        h[n].name = line;
+        h[n].name_len = (size_t)(strchr(line, ':') - line);
+        h[n].value = line + h[n].name_len + 2;
+        h[n].value_len = strlen(h[n].value);
+    }
+    assert_int_equal(
+        ps_webhook_verify(cfg, h, n, body, strlen(body), 1700000000, &res),
+        PS_WH_OK);
+    assert_int_equal(ps_webhook_verify(cfg, h, n, "{}", 2, 1700000000, &res),
+                     PS_WH_DENIED);
+    assert_int_equal(ps_webhook_sign(cfg, NULL, NULL, 1700000000, body,
+                                     strlen(body), out, sizeof(out), &err),
+                     -1);
+    ps_wh_config_free(cfg);
+}
+
+static void test_postal_sendgrid_round_trips(void **state)
+{
+    EVP_PKEY *rsa = EVP_RSA_gen(1024), *ec = EVP_EC_gen("P-256");
+
+    (void)state;
+    sign_verify(PS_WH_POSTAL, rsa);
+    sign_verify(PS_WH_SENDGRID, ec);
+    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(ec);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_key_formats),
+        cmocka_unit_test(test_sendgrid_vector),
+        cmocka_unit_test(test_sns_vector),
+        cmocka_unit_test(test_postal_sendgrid_round_trips),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
