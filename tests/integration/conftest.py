@@ -2,7 +2,7 @@
 test (from $POSTSEAL_BUILD) and throw-away dnsmasq servers on loopback
 ports serving exactly the records a test gives them.
 
-Run: POSTSEAL_BUILD=/work/main/build /usr/bin/python3 -m pytest tests/integration
+Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest tests/integration
 """
 
 import os

@@ -15,7 +15,7 @@ writes, and b= covers the header itself. tests/unit/test_dkim_sign.c feeds
 the RFC's own header text through the signing step and gets both published
 b= values byte for byte.)
 
-Run: POSTSEAL_BUILD=/work/main/build /usr/bin/python3 -m pytest
+Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest
 tests/integration/test_dkim_oracles.py
 """
 

@@ -9,7 +9,7 @@ Mail::DKIM (RSA only on Debian 12) and opendkim -t with TestPublicKeys,
 using the oracle helpers of test_dkim_oracles.  A message changed after
 signing must fail with each oracle.
 
-Run: POSTSEAL_BUILD=/work/main/build /usr/bin/python3 -m pytest -q
+Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest -q
 tests/integration/test_milter_corpus.py
 """
 

@@ -3,7 +3,7 @@ domain is accepted only with a valid, unexpired token (made by `postseal
 retpath encode`); tampered, expired or token-less addresses get 550 with the
 reason, other recipients of the same message are untouched.
 
-Run: POSTSEAL_BUILD=/work/main/build /usr/bin/python3 -m pytest tests/integration/test_milter_retpath.py
+Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest tests/integration/test_milter_retpath.py
 """
 
 import os

@@ -5,7 +5,7 @@ fixed test RSA key), SendGrid (ECDSA P-256), SNS (pinned certificates,
 SignatureVersion 1 and 2), and Basic/Bearer; plus `postseal webhook sign`
 output accepted by nginx.
 
-Run: POSTSEAL_BUILD=/work/main/build /usr/bin/python3 -m pytest tests/integration/test_nginx_schemes.py
+Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest tests/integration/test_nginx_schemes.py
 """
 
 import base64

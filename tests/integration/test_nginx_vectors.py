@@ -3,7 +3,7 @@ through a real nginx with ngx_http_webhook_verify_module (tolerance off, as
 for recorded fixtures) and through `postseal webhook verify` (at the
 vector's time): the valid ones pass, the negative ones fail.
 
-Run: POSTSEAL_BUILD=/work/main/build /usr/bin/python3 -m pytest tests/integration/test_nginx_vectors.py
+Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest tests/integration/test_nginx_vectors.py
 """
 
 import os

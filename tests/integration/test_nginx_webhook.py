@@ -4,7 +4,7 @@ signatures from Python's hmac, a flipped byte anywhere, timestamps either
 side of the window, rotation, replays, 413 before the body, the spill
 bypass with a 10 MB body, chunked bodies, HTTP/2 and satisfy any.
 
-Run: POSTSEAL_BUILD=/work/main/build /usr/bin/python3 -m pytest tests/integration/test_nginx_webhook.py
+Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest tests/integration/test_nginx_webhook.py
 """
 
 import base64

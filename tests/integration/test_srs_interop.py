@@ -2,7 +2,7 @@
 independent implementations (Mail::SRS from libmail-srs-perl, and postsrsd's
 own binary over its TCP table protocol), and theirs checked by postseal.
 
-Run: POSTSEAL_BUILD=/work/main/build /usr/bin/python3 -m pytest tests/integration/test_srs_interop.py
+Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest tests/integration/test_srs_interop.py
 """
 
 import os

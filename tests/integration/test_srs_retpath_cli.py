@@ -1,7 +1,7 @@
 """postseal srs and postseal retpath from the shell: the SRS vector, round
 trips, tampered or expired addresses (exit 1) and bad usage (exit 2).
 
-Run: POSTSEAL_BUILD=/work/main/build /usr/bin/python3 -m pytest tests/integration/test_srs_retpath_cli.py
+Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest tests/integration/test_srs_retpath_cli.py
 """
 
 import pytest
