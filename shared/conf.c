@@ -3,15 +3,14 @@
  * one "file:line: reason" error. */
 #include "conf.h"
 
-#include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "conf_int.h"
+#include "textfile.h"
 
 /* Where the reader is in the text, and the first error seen (err_line 0:
  * none yet). inih calls the handler for a line before it reads the next,
@@ -255,35 +254,6 @@ int ps_conf_parse(const char *text, size_t len, const char *name, ps_conf **out,
 
 /* The whole file in memory (it is small and bounded), so parsing and
  * error reporting share one path with ps_conf_parse. */
-static int ps_conf_read_file(const char *path, char **buf, size_t *len,
-                             ps_err *err)
-{
-    FILE *fp = fopen(path, "re");
-    struct stat sb;
-    int rc = -1;
-
-    if (fp == NULL)
-        return ps_err_set(err, "%s: cannot open: %s", path, strerror(errno));
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        ps_err_set(err, "%s: not a regular file", path);
-        goto out;
-    }
-    if ((*buf = malloc(PS_CONF_MAX_FILE + 1)) == NULL) {
-        ps_err_set(err, "%s: out of memory", path);
-        goto out;
-    }
-    *len = fread(*buf, 1, PS_CONF_MAX_FILE + 1, fp);
-    if (ferror(fp))
-        ps_err_set(err, "%s: cannot read: %s", path, strerror(errno));
-    else if (*len > PS_CONF_MAX_FILE)
-        ps_err_set(err, "%s: larger than %d bytes", path, PS_CONF_MAX_FILE);
-    else
-        rc = 0;
-out:
-    fclose(fp);
-    return rc;
-}
-
 int ps_conf_load(const char *path, ps_conf **out, ps_err *err)
 {
     char *buf = NULL;
@@ -291,7 +261,7 @@ int ps_conf_load(const char *path, ps_conf **out, ps_err *err)
     int rc;
 
     *out = NULL;
-    if (ps_conf_read_file(path, &buf, &len, err) != 0) {
+    if (ps_textfile_read(path, PS_CONF_MAX_FILE, &buf, &len, err) != 0) {
         free(buf);
         return -1;
     }
