@@ -192,7 +192,7 @@ int ps_b32_decode(const char *in, size_t n, uint8_t *out, size_t outcap,
     return radix_decode(&b32, in, n, out, outcap, outlen, err);
 }
 
-static int hex_value(unsigned char c)
+int ps_hex_digit(unsigned char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -207,15 +207,15 @@ int ps_hex_decode(const char *in, size_t n, uint8_t *out, size_t outcap,
                   size_t *outlen, ps_err *err)
 {
     for (size_t i = 0; i < n; i++)
-        if (hex_value((unsigned char)in[i]) < 0)
+        if (ps_hex_digit((unsigned char)in[i]) < 0)
             return bad_char("hex", (unsigned char)in[i], i, err);
     if (n % 2 != 0)
         return ps_err_set(err, "hex: odd number of digits (%zu)", n);
     if (check_outcap("hex", n / 2, outcap, err) < 0)
         return -1;
     for (size_t i = 0; i < n / 2; i++)
-        out[i] = (uint8_t)(hex_value((unsigned char)in[2 * i]) << 4 |
-                           hex_value((unsigned char)in[2 * i + 1]));
+        out[i] = (uint8_t)(ps_hex_digit((unsigned char)in[2 * i]) << 4 |
+                           ps_hex_digit((unsigned char)in[2 * i + 1]));
     *outlen = n / 2;
     return 0;
 }

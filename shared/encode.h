@@ -38,4 +38,7 @@ int ps_b32_decode(const char *in, size_t n, uint8_t *out, size_t outcap,
 int ps_hex_decode(const char *in, size_t n, uint8_t *out, size_t outcap,
                   size_t *outlen, ps_err *err);
 
+/* Value of one hex digit (either case), or -1. */
+int ps_hex_digit(unsigned char c);
+
 #endif

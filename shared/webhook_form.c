@@ -1,6 +1,7 @@
 /* HTML form bodies for Mailgun's legacy webhooks and routes: one field out
  * of application/x-www-form-urlencoded or multipart/form-data, decoded,
  * bounded, and refused when it is repeated (two answers to one question). */
+#include "encode.h"
 #include "webhook_int.h"
 
 #include <string.h>
@@ -21,8 +22,9 @@ static int url_decode(const char *p, size_t n, char *out, size_t cap,
         if (p[i] == '+') {
             out[k++] = ' ';
         } else if (p[i] == '%') {
-            if (n - i < 3 || (hi = ps_wh_hexval(p[i + 1])) < 0 ||
-                (lo = ps_wh_hexval(p[i + 2])) < 0)
+            if (n - i < 3 ||
+                (hi = ps_hex_digit((unsigned char)p[i + 1])) < 0 ||
+                (lo = ps_hex_digit((unsigned char)p[i + 2])) < 0)
                 return -1;
             out[k++] = (char)(hi << 4 | lo);
             i += 2;

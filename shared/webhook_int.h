@@ -112,8 +112,6 @@ int ps_wh_parse_ts(const char *p, size_t n, int64_t *out);
 /* PS_WH_MORE if ts is within the tolerance of req->now, else DENIED. */
 ps_wh_verdict ps_wh_check_time(const ps_wh_req *req, int64_t ts,
                                ps_wh_result *res);
-/* The value of one hex digit, -1 for anything else. */
-int ps_wh_hexval(char c);
 /* 1 if the n bytes at p equal the NUL-terminated s, ignoring ASCII case. */
 int ps_wh_ieq(const char *p, size_t n, const char *s);
 

@@ -1,6 +1,7 @@
 /* A strict, bounded JSON reader for the schemes whose signed fields live in
  * the body (Mailgun's signature object, SNS messages): validates a whole
  * document once, then finds members and unescapes string values. */
+#include "encode.h"
 #include "webhook_int.h"
 
 #include <string.h>
@@ -32,7 +33,7 @@ static int hex4(const char *p, unsigned *cp)
     int d;
 
     for (int k = 0; k < 4; k++) {
-        if ((d = ps_wh_hexval(p[k])) < 0)
+        if ((d = ps_hex_digit((unsigned char)p[k])) < 0)
             return -1;
         v = v << 4 | (unsigned)d;
     }

@@ -74,17 +74,6 @@ int64_t ps_wh_expiry(const ps_wh_req *req, int64_t ts)
     return (ts < 0 ? req->now : ts) + tol;
 }
 
-int ps_wh_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int ps_wh_ieq(const char *p, size_t n, const char *s)
 {
     size_t k = strlen(s);
