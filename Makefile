@@ -150,9 +150,12 @@ demo: deps
 	$(MAKE) all
 	@scripts/demo.sh $(B)
 
+# Each benchmark script prints its own results and leaves them in build/bench*.
 bench: deps
 	$(MAKE) all
 	@scripts/run-bench.sh $(B)
+	@if [ -x scripts/bench-policyd.sh ]; then scripts/bench-policyd.sh $(B); fi
+	@if [ -x scripts/bench-webhook.sh ]; then scripts/bench-webhook.sh $(B); fi
 
 deps:
 	@scripts/deps.sh

@@ -12,6 +12,9 @@
 #include "milter.h"
 
 #define PS_CB_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS)
+/* Envelope changes (return paths, SRS): asked for when the MTA offers them;
+ * one that does not gets a temporary failure only when a change is due. */
+#define PS_CB_ENVELOPE (SMFIF_CHGFROM | SMFIF_ADDRCPT | SMFIF_DELRCPT)
 /* Steps we never look at: fewer round trips per message. */
 #define PS_CB_SKIP (SMFIP_NOUNKNOWN | SMFIP_NODATA)
 
@@ -183,18 +186,23 @@ static int ps_cb_verify_start(ps_conn *c, ps_err *err)
     return ps_verify_eoh(m->verify);
 }
 
-/* Only the return-path domain is checked here; one bad recipient is
- * refused alone, the others of the message go on. */
+/* Only return-path and SRS addresses are checked here; one bad recipient
+ * is refused alone, the others of the message go on. */
 static sfsistat ps_cb_envrcpt(SMFICTX *ctx, char **argv)
 {
     ps_conn *c = ps_cb_conn(ctx);
+    const char *arg = argv != NULL && argv[0] != NULL ? argv[0] : "";
+    int rc;
 
     if (c == NULL || c->msg.envfrom == NULL)
         return ps_cb_fail(c, "rcpt", NULL);
     ps_cb_qid(ctx, &c->msg);
-    if (ps_rp_rcpt(ctx, c, argv != NULL && argv[0] != NULL ? argv[0] : ""))
+    if (ps_rp_rcpt(ctx, c, arg))
         return SMFIS_REJECT;
-    return SMFIS_CONTINUE;
+    rc = ps_fwd_rcpt(ctx, c, arg, smfi_getsymval(ctx, "{rcpt_mailer}"));
+    if (rc < 0)
+        return ps_cb_fail(c, "rcpt", NULL);
+    return rc > 0 ? SMFIS_REJECT : SMFIS_CONTINUE;
 }
 
 static sfsistat ps_cb_eoh(SMFICTX *ctx)
@@ -206,6 +214,8 @@ static sfsistat ps_cb_eoh(SMFICTX *ctx)
     if (c == NULL || c->msg.envfrom == NULL)
         return ps_cb_fail(c, "eoh", NULL);
     ps_cb_qid(ctx, &c->msg);
+    if (ps_bounce_start(&c->msg) != 0)
+        return ps_cb_fail(c, "bounce", NULL);
     ps_arhdr_mark_forged(c);
     ps_policy_decide(c, &c->msg, &d);
     ps_cb_log_decision(c, &d);
@@ -228,6 +238,7 @@ static sfsistat ps_cb_body(SMFICTX *ctx, unsigned char *data, size_t n)
 
     if (c == NULL)
         return ps_cb_fail(c, "body", NULL);
+    ps_bounce_body(&c->msg, data, n);
     if (c->msg.action == PS_ACT_SIGN && ps_sign_body(c, data, n, &err) != 0)
         return ps_cb_fail(c, "sign", &err);
     if (c->msg.action == PS_ACT_VERIFY &&
@@ -236,10 +247,33 @@ static sfsistat ps_cb_body(SMFICTX *ctx, unsigned char *data, size_t n)
     return SMFIS_CONTINUE;
 }
 
+/* Envelope changes come last: a failure before them leaves the envelope
+ * as the client sent it. */
+static sfsistat ps_cb_envelope(SMFICTX *ctx, ps_conn *c)
+{
+    ps_err err = {""};
+    int rewritten = ps_rp_rewrite(ctx, c, &err);
+
+    if (rewritten < 0)
+        return ps_cb_fail(c, "return-path", &err);
+    if (ps_fwd_finish(ctx, c, rewritten, &err) != 0)
+        return ps_cb_fail(c, "srs", &err);
+    return SMFIS_CONTINUE;
+}
+
 static sfsistat ps_cb_finish(SMFICTX *ctx, ps_conn *c)
 {
     ps_err err = {""};
+    int discard;
 
+    ps_cb_qid(ctx, &c->msg);
+    if (ps_bounce_finish(c, &discard, &err) != 0)
+        return ps_cb_fail(c, "bounce", &err);
+    if (discard) {
+        ps_log_kv(ps_milter_log(), LOG_INFO, "discarded", "qid", c->msg.qid,
+                  "reason", "bounce-recorded", NULL);
+        return SMFIS_DISCARD;
+    }
     if (ps_arhdr_remove_forged(ctx, c) != 0)
         return ps_cb_fail(c, "authres", NULL);
     if (c->msg.action == PS_ACT_SIGN) {
@@ -250,7 +284,7 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_conn *c)
     }
     if (c->msg.action == PS_ACT_VERIFY && ps_arhdr_add(ctx, c, &err) != 0)
         return ps_cb_fail(c, "verify", &err);
-    return SMFIS_CONTINUE;
+    return ps_cb_envelope(ctx, c);
 }
 
 static sfsistat ps_cb_eom(SMFICTX *ctx)
@@ -303,7 +337,7 @@ static sfsistat ps_cb_negotiate(SMFICTX *ctx, unsigned long f0,
                   NULL);
         return SMFIS_REJECT;
     }
-    *pf0 = PS_CB_ACTIONS;
+    *pf0 = PS_CB_ACTIONS | (f0 & PS_CB_ENVELOPE);
     *pf1 = SMFIP_HDR_LEADSPC | (f1 & PS_CB_SKIP);
     *pf2 = 0;
     *pf3 = 0;
@@ -313,7 +347,7 @@ static sfsistat ps_cb_negotiate(SMFICTX *ctx, unsigned long f0,
 static struct smfiDesc ps_cb_desc = {
     .xxfi_name = PS_MILTER_NAME,
     .xxfi_version = SMFI_VERSION,
-    .xxfi_flags = PS_CB_ACTIONS,
+    .xxfi_flags = PS_CB_ACTIONS | PS_CB_ENVELOPE,
     .xxfi_connect = ps_cb_connect,
     .xxfi_helo = ps_cb_helo,
     .xxfi_envfrom = ps_cb_envfrom,

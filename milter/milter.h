@@ -17,6 +17,7 @@
 #include "hmac.h"
 #include "log.h"
 #include "mailbox.h"
+#include "retpath.h"
 #include "signrules.h"
 
 #define PS_MILTER_NAME "postseal-milter"
@@ -24,7 +25,8 @@
     PS_DKIM_MAX_HEADERS                     /* fields kept per message         \
                                              */
 #define PS_MILTER_MAX_HDRSIZE (1024 * 1024) /* their bytes, in all */
-#define PS_MILTER_MAX_VERIFY  PS_CONF_MAX_VERIFY_LIMIT /* ceiling of [milter] max_verify */
+#define PS_MILTER_MAX_VERIFY                                                   \
+    PS_CONF_MAX_VERIFY_LIMIT     /* ceiling of [milter] max_verify */
 #define PS_MILTER_DRAIN_SECS  60 /* SIGTERM: how long open messages may take */
 #define PS_MILTER_DNS_TIMEOUT 3  /* seconds per DNS try (two tries) */
 
@@ -60,8 +62,9 @@ typedef struct ps_snap {
     void *dkimlib;   /* DKIM_LIB *, verification only */
     void *spfserver; /* SPF_server_t * */
     void *spfdns;    /* its DNS layer, which libspf2 leaves to us to free */
-    ps_secrets *rp_secrets; /* [return_path] secret_file, or NULL */
-    int refs;        /* guarded by the snapshot lock */
+    ps_secrets *rp_secrets;  /* [return_path] secret_file, or NULL */
+    ps_secrets *srs_secrets; /* srs_secret_file when srs_domain is set */
+    int refs;                /* guarded by the snapshot lock */
 } ps_snap;
 
 /* Loads and checks everything the file names (keys, tables, lists) into a
@@ -121,6 +124,13 @@ typedef struct ps_hdr {
 
 typedef enum ps_action { PS_ACT_NONE, PS_ACT_SIGN, PS_ACT_VERIFY } ps_action;
 
+/* A recipient on our SRS domain, replaced at end of message by the address
+ * it reverses to. */
+typedef struct ps_rcpt_swap {
+    char *given;    /* the RCPT TO argument as received */
+    char *original; /* what it reverses to */
+} ps_rcpt_swap;
+
 typedef struct ps_msg {
     char qid[32];
     char *envfrom; /* MAIL FROM argument as given ("<a@b>") */
@@ -132,6 +142,15 @@ typedef struct ps_msg {
     ps_signrules_match match;
     ps_dkim_sign *signer;
     ps_verify *verify;
+    int outbound;    /* from an authenticated client or internal_hosts */
+    int remote_rcpt; /* a recipient whose transport is not a local one */
+    ps_rcpt_swap *swaps;
+    size_t nswaps;
+    /* A bounce: the reference of the first valid return path among the
+     * recipients, and the message as the DSN parser will read it. */
+    char bounce_ref[PS_RETPATH_REF_MAX + 1];
+    char *bounce;
+    size_t bounce_len;
 } ps_msg;
 
 typedef struct ps_conn {
@@ -163,6 +182,11 @@ typedef struct ps_decision {
 /* Decides at end of headers: sign (m->match filled), verify, or neither,
  * with the reason. */
 void ps_policy_decide(const ps_conn *c, ps_msg *m, ps_decision *d);
+/* 1 for a client we sign for: authenticated, or in internal_hosts. */
+int ps_policy_outbound(const ps_conn *c, const ps_msg *m);
+/* 1 when domain is one of ours: a signing rule, a rewrite pattern, the
+ * return-path or the SRS domain. */
+int ps_policy_our_domain(const ps_snap *s, const char *domain);
 
 /* ---- sign.c / arhdr.c: the libmilter side of each outcome -------------- */
 
@@ -184,13 +208,40 @@ char *ps_milter_lf(const char *value);
 
 /* ---- retpath.c: bounces to the return-path domain --------------------- */
 
-/* Loads the [return_path] secrets (when a domain is set); ps_rp_free
- * wipes them. */
+/* Loads the [return_path] secrets, for return paths and for SRS, each when
+ * its domain is set; ps_rp_free wipes them. */
 int ps_rp_load(ps_snap *s, ps_err *err);
 void ps_rp_free(ps_snap *s);
 /* 1 when arg (RCPT TO argument) is on the return-path domain without a
  * valid, unexpired token: the 550 reply is set on ctx; else 0. */
 int ps_rp_rcpt(void *ctx, ps_conn *c, const char *arg);
+/* At end of message: replaces the envelope sender of outbound mail from a
+ * rewrite domain with a signed return path. 1 when it did, 0 when the
+ * message is not one for it, -1 with err on failure. */
+int ps_rp_rewrite(void *ctx, ps_conn *c, ps_err *err);
+
+/* ---- bounce.c: bounces to a valid return path become events ------------ */
+
+/* Keeps the header fields (at end of headers) and then the body, up to
+ * PS_DSN_SCAN_MAX bytes, of a message with a bounce_ref. */
+int ps_bounce_start(ps_msg *m);
+int ps_bounce_body(ps_msg *m, const unsigned char *data, size_t n);
+/* Parses the kept bounce and writes one event per bounced recipient;
+ * *discard is set when the bounce should not be delivered. -1 with err
+ * when an event could not be written (the MTA then keeps the mail). */
+int ps_bounce_finish(const ps_conn *c, int *discard, ps_err *err);
+
+/* ---- forward.c: SRS for forwarded mail and its bounces ------------------ */
+
+/* At RCPT: notes whether the recipient is delivered here ({rcpt_mailer},
+ * NULL when the MTA gave none) and checks an SRS address on our SRS
+ * domain: 1 when refused (550 set on ctx), 0 when accepted, -1 out of
+ * memory. */
+int ps_fwd_rcpt(void *ctx, ps_conn *c, const char *arg, const char *mailer);
+/* At end of message: puts back the original recipients of SRS addresses,
+ * and gives forwarded mail (sender not ours, a recipient not local) an SRS
+ * sender unless rewritten says the return path was set already. */
+int ps_fwd_finish(void *ctx, ps_conn *c, int rewritten, ps_err *err);
 
 /* ---- callbacks.c -------------------------------------------------------- */
 

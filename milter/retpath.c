@@ -1,6 +1,9 @@
-/* Bounces to the return-path domain: a recipient there is accepted at RCPT
- * only with a valid, unexpired token (shared/retpath.c); anything else gets
- * a 550 saying why, so forged bounces (backscatter) never get in. */
+/* Return paths in the milter: outbound mail from a rewrite domain leaves
+ * with a signed, expiring bounce address as its envelope sender, and a
+ * recipient on the bounce domain is accepted at RCPT only with a valid,
+ * unexpired token (shared/retpath.c); anything else gets a 550 saying why,
+ * so forged bounces (backscatter) never get in. */
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -8,26 +11,44 @@
 
 #include <libmilter/mfapi.h>
 
+#include "encode.h"
 #include "milter.h"
 #include "retpath.h"
 
-int ps_rp_load(ps_snap *s, ps_err *err)
+/* A secret file is loaded only when its domain is set too: either alone
+ * has nothing to do in the milter. */
+static int ps_rp_secrets(const ps_snap *s, const ps_conf_str *domain,
+                         const ps_conf_str *file, const char *key,
+                         ps_secrets **out, ps_err *err)
 {
-    const ps_conf_str *file = &s->conf->return_path.secret_file;
     ps_err why = {""};
 
-    if (s->conf->return_path.domain.value == NULL || file->value == NULL)
+    if (domain->value == NULL || file->value == NULL)
         return 0;
-    if (ps_secrets_load(file->value, &s->rp_secrets, &why) != 0)
-        return ps_err_set(err, "%s:%d: secret_file: %s", s->conf->path,
-                          file->line, why.msg);
+    if (ps_secrets_load(file->value, out, &why) != 0)
+        return ps_err_set(err, "%s:%d: %s: %s", s->conf->path, file->line, key,
+                          why.msg);
     return 0;
+}
+
+int ps_rp_load(ps_snap *s, ps_err *err)
+{
+    const ps_conf *c = s->conf;
+
+    if (ps_rp_secrets(s, &c->return_path.domain, &c->return_path.secret_file,
+                      "secret_file", &s->rp_secrets, err) != 0)
+        return -1;
+    return ps_rp_secrets(s, &c->return_path.srs_domain,
+                         &c->return_path.srs_secret_file, "srs_secret_file",
+                         &s->srs_secrets, err);
 }
 
 void ps_rp_free(ps_snap *s)
 {
     ps_secrets_free(s->rp_secrets);
+    ps_secrets_free(s->srs_secrets);
     s->rp_secrets = NULL;
+    s->srs_secrets = NULL;
 }
 
 int ps_rp_rcpt(void *ctx, ps_conn *c, const char *arg)
@@ -43,14 +64,75 @@ int ps_rp_rcpt(void *ctx, ps_conn *c, const char *arg)
         strcasecmp(mb.domain, domain) != 0)
         return 0;
     snprintf(addr, sizeof(addr), "%s@%s", mb.local, mb.domain);
-    ps_retpath_cfg cfg = {c->snap->rp_secrets, domain, 0};
+    ps_retpath_cfg cfg = {c->snap->rp_secrets, domain,
+                          (unsigned)c->snap->conf->return_path.max_age};
     if (ps_retpath_decode(&cfg, addr, time(NULL), &tok, &err) == 0) {
         ps_log_kv(ps_milter_log(), LOG_INFO, "bounce-rcpt", "qid", c->msg.qid,
                   "verdict", "accept", "ref", tok.ref, NULL);
+        if (c->msg.bounce_ref[0] == '\0')
+            snprintf(c->msg.bounce_ref, sizeof(c->msg.bounce_ref), "%s",
+                     tok.ref);
         return 0;
     }
     ps_log_kv(ps_milter_log(), LOG_INFO, "bounce-rcpt", "qid", c->msg.qid,
               "verdict", "reject", "reason", err.msg, NULL);
     smfi_setreply(ctx, "550", "5.7.1", err.msg);
+    return 1;
+}
+
+/* The queue id is the reference a bounce is tied back to; an MTA that
+ * gives none gets a random one, still unique enough to find in the log. */
+static void ps_rp_ref(const ps_msg *m, char ref[PS_RETPATH_REF_MAX + 1])
+{
+    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "abcdefghijklmnopqrstuvwxyz0123456789";
+    size_t n = strspn(m->qid, alnum);
+    uint8_t raw[10];
+
+    if (n > 0 && n <= PS_RETPATH_REF_MAX && m->qid[n] == '\0') {
+        memcpy(ref, m->qid, n + 1);
+        return;
+    }
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        memset(raw, 0, sizeof(raw));
+    ref[ps_b32_encode(raw, sizeof(raw), ref)] = '\0';
+}
+
+static int ps_rp_wanted(const ps_conn *c, ps_mailbox *sender)
+{
+    const ps_conf_list *rw = &c->snap->conf->return_path.rewrite;
+    ps_err why = {""};
+
+    if (rw->n == 0 || c->snap->rp_secrets == NULL ||
+        !ps_policy_outbound(c, &c->msg) ||
+        ps_mailbox_parse_envelope(c->msg.envfrom, sender, &why) != 0 ||
+        sender->domain[0] == '\0')
+        return 0;
+    for (size_t i = 0; i < rw->n; i++)
+        if (ps_signrules_pattern_rank(rw->items[i], sender->domain) > 0)
+            return 1;
+    return 0;
+}
+
+int ps_rp_rewrite(void *ctx, ps_conn *c, ps_err *err)
+{
+    const char *domain = c->snap->conf->return_path.domain.value;
+    ps_mailbox sender;
+    char ref[PS_RETPATH_REF_MAX + 1], addr[PS_RETPATH_ADDR_MAX];
+    char arg[PS_RETPATH_ADDR_MAX + 2];
+
+    if (!ps_rp_wanted(c, &sender))
+        return 0;
+    ps_rp_ref(&c->msg, ref);
+    ps_retpath_cfg cfg = {c->snap->rp_secrets, domain, 0};
+    if (ps_retpath_encode(&cfg, ref, time(NULL), addr, sizeof(addr), err) != 0)
+        return -1;
+    snprintf(arg, sizeof(arg), "<%s>", addr);
+    if (smfi_chgfrom(ctx, arg, NULL) != MI_SUCCESS)
+        return ps_err_set(err, "the MTA refused to change the sender "
+                               "(milter_protocol 6 and Postfix 2.6 or later "
+                               "needed)");
+    ps_log_kv(ps_milter_log(), LOG_INFO, "return-path", "qid", c->msg.qid,
+              "sender_domain", sender.domain, "ref", ref, "to", addr, NULL);
     return 1;
 }

@@ -67,17 +67,41 @@ static void ps_policy_sign(const ps_conn *c, ps_msg *m, ps_decision *d)
     d->reason = m->auth != NULL ? "authenticated" : "internal";
 }
 
+int ps_policy_outbound(const ps_conn *c, const ps_msg *m)
+{
+    return m->auth != NULL || (c->addr[0] != '\0' &&
+                               ps_cidr_match_text(&c->snap->internal, c->addr));
+}
+
+static int ps_policy_in_list(const ps_conf_list *l, const char *domain)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (ps_signrules_pattern_rank(l->items[i], domain) > 0)
+            return 1;
+    return 0;
+}
+
+int ps_policy_our_domain(const ps_snap *s, const char *domain)
+{
+    const char *rp = s->conf->return_path.domain.value;
+    const char *srs = s->conf->return_path.srs_domain.value;
+    ps_signrules_match match;
+
+    return (rp != NULL && strcasecmp(rp, domain) == 0) ||
+           (srs != NULL && strcasecmp(srs, domain) == 0) ||
+           ps_policy_in_list(&s->conf->return_path.rewrite, domain) ||
+           ps_signrules_lookup(s->rules, NULL, domain, NULL, &match) > 0;
+}
+
 void ps_policy_decide(const ps_conn *c, ps_msg *m, ps_decision *d)
 {
     const ps_snap *s = c->snap;
-    int internal =
-        c->addr[0] != '\0' && ps_cidr_match_text(&s->internal, c->addr);
 
     memset(d, 0, sizeof(*d));
     d->action = PS_ACT_NONE;
     if (!(s->mode & PS_MODE_SIGN))
         d->reason = "verify-only-mode";
-    else if (m->auth == NULL && !internal)
+    else if (!ps_policy_outbound(c, m))
         d->reason = "not-internal-not-authenticated";
     else if (m->overflow)
         d->reason = "too-many-headers";

@@ -32,6 +32,7 @@ enum { PS_MODE_SIGN = 1, PS_MODE_VERIFY = 2 };
 /* canonicalization bits; 0 is relaxed/relaxed, the default. */
 enum { PS_CONF_CANON_HEADER_SIMPLE = 1, PS_CONF_CANON_BODY_SIMPLE = 2 };
 
+#define PS_CONF_RETPATH_MAX_AGE    7  /* days; [return_path] max_age default */
 #define PS_CONF_MAX_VERIFY_DEFAULT 5  /* DKIM signatures checked per message */
 #define PS_CONF_MAX_VERIFY_LIMIT   50 /* highest max_verify accepted */
 
@@ -76,6 +77,12 @@ typedef struct ps_conf {
     size_t nsigning;
     struct {
         ps_conf_str domain, secret_file, srs_domain, srs_secret_file, events;
+        ps_conf_list rewrite;          /* sender domains given return paths */
+        ps_conf_list local_transports; /* NULL items: local, virtual, lmtp */
+        int max_age;                   /* days a return path is accepted */
+        int max_age_line;
+        int discard_bounces; /* 1: a recognised bounce is not delivered */
+        int discard_bounces_line;
     } return_path;
     struct {
         ps_conf_str listen, store, over_quota, store_down;

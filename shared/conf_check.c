@@ -464,3 +464,57 @@ int ps_conf_check_oversign_headers(const char *const *items, size_t n,
 
     return ps_dkim_check_params(&in, &out, err);
 }
+
+/* "example.com" or "*.example.com", as [signing] and rewrite take them. */
+int ps_conf_check_domain_pattern(const char *pattern, ps_err *err)
+{
+    const char *domain = strncmp(pattern, "*.", 2) == 0 ? pattern + 2 : pattern;
+    ps_err why = {""};
+
+    if (ps_conf_check_domain(domain, &why) != 0)
+        return ps_err_set(err,
+                          "bad pattern '" PS_CONF_ECHO "' (expected "
+                          "example.com or *.example.com): %s",
+                          pattern, why.msg);
+    return 0;
+}
+
+int ps_conf_check_domain_patterns(const char *const *items, size_t n,
+                                  ps_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ps_conf_check_domain_pattern(items[i], err) != 0)
+            return -1;
+    return 0;
+}
+
+/* Postfix transport names ({rcpt_mailer}): master.cf service names. */
+int ps_conf_check_transports(const char *const *items, size_t n, ps_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ps_conf_check_token(items[i], err) != 0)
+            return -1;
+    return 0;
+}
+
+int ps_conf_parse_days(const char *v, int *days, ps_err *err)
+{
+    size_t digits = strspn(v, "0123456789");
+    int k = digits > 0 && digits <= 3 && v[digits] == '\0' ? atoi(v) : 0;
+
+    if (k < 1 || k > 365)
+        return ps_err_set(err, "expected a number of days from 1 to 365");
+    *days = k;
+    return 0;
+}
+
+int ps_conf_parse_yesno(const char *v, int *flag, ps_err *err)
+{
+    if (strcmp(v, "yes") == 0)
+        *flag = 1;
+    else if (strcmp(v, "no") == 0)
+        *flag = 0;
+    else
+        return ps_err_set(err, "expected yes or no");
+    return 0;
+}

@@ -58,6 +58,13 @@ static const ps_conf_field ps_conf_fields[] = {
     PS_STR("return_path", "srs_secret_file", return_path.srs_secret_file,
            ps_conf_check_path),
     PS_STR("return_path", "events", return_path.events, ps_conf_check_path),
+    PS_LIST("return_path", "rewrite", return_path.rewrite,
+            ps_conf_check_domain_patterns),
+    PS_NUM("return_path", "max_age", return_path.max_age, ps_conf_parse_days),
+    PS_NUM("return_path", "discard_bounces", return_path.discard_bounces,
+           ps_conf_parse_yesno),
+    PS_LIST("return_path", "local_transports", return_path.local_transports,
+            ps_conf_check_transports),
     PS_STR("policyd", "listen", policyd.listen, ps_conf_check_listen),
     PS_STR("policyd", "store", policyd.store, ps_conf_check_store),
     PS_STR("policyd", "over_quota", policyd.over_quota,
@@ -96,6 +103,7 @@ int ps_conf_defaults(ps_conf *conf, ps_err *err)
     conf->milter.mode = PS_MODE_SIGN | PS_MODE_VERIFY;
     conf->milter.max_verify = PS_CONF_MAX_VERIFY_DEFAULT;
     conf->policyd.warn_at = 80;
+    conf->return_path.max_age = PS_CONF_RETPATH_MAX_AGE;
     if (ps_conf_set_default(&conf->policyd.over_quota, "DEFER_IF_PERMIT",
                             err) != 0)
         return -1;

@@ -58,6 +58,12 @@ int ps_conf_parse_warn_at(const char *v, int *percent, ps_err *err);
 int ps_conf_parse_canon(const char *v, int *bits, ps_err *err);
 int ps_conf_parse_max_verify(const char *v, int *n, ps_err *err);
 int ps_conf_parse_expire(const char *v, int *seconds, ps_err *err);
+int ps_conf_parse_days(const char *v, int *days, ps_err *err);
+int ps_conf_parse_yesno(const char *v, int *flag, ps_err *err);
+int ps_conf_check_domain_pattern(const char *pattern, ps_err *err);
+int ps_conf_check_domain_patterns(const char *const *items, size_t n,
+                                  ps_err *err);
+int ps_conf_check_transports(const char *const *items, size_t n, ps_err *err);
 /* Lists are checked once split (items trimmed, n may be 0). */
 int ps_conf_check_sign_headers(const char *const *items, size_t n, ps_err *err);
 int ps_conf_check_oversign_headers(const char *const *items, size_t n,

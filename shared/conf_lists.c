@@ -138,17 +138,12 @@ int ps_conf_add_key(ps_conf *conf, const char *name, const char *value,
     return ps_conf_store_key(conf, name, word, line, err);
 }
 
-/* "example.com" or "*.example.com". */
 static int ps_conf_check_pattern(const char *pattern, ps_err *err)
 {
-    const char *domain = strncmp(pattern, "*.", 2) == 0 ? pattern + 2 : pattern;
     ps_err why = {""};
 
-    if (ps_conf_check_domain(domain, &why) != 0)
-        return ps_err_set(err,
-                          "bad pattern '" PS_CONF_ECHO "' in [signing] "
-                          "(expected example.com or *.example.com): %s",
-                          pattern, why.msg);
+    if (ps_conf_check_domain_pattern(pattern, &why) != 0)
+        return ps_err_set(err, "[signing]: %s", why.msg);
     return 0;
 }
 
@@ -305,8 +300,24 @@ int ps_conf_add_limit(ps_conf *conf, const char *key, const char *value,
     return ps_conf_store_limit(conf, kind, match, value, line, err);
 }
 
+/* A rewrite list without the bounce domain and its secrets would silently
+ * leave every return path as it is. */
+static int ps_conf_check_rewrite(const ps_conf *conf, int *line, ps_err *err)
+{
+    const ps_conf_list *rw = &conf->return_path.rewrite;
+
+    if (rw->n == 0 || (conf->return_path.domain.value != NULL &&
+                       conf->return_path.secret_file.value != NULL))
+        return 0;
+    *line = rw->line;
+    return ps_err_set(err, "rewrite in [return_path] needs domain and "
+                           "secret_file there");
+}
+
 int ps_conf_check_refs(const ps_conf *conf, int *line, ps_err *err)
 {
+    if (ps_conf_check_rewrite(conf, line, err) != 0)
+        return -1;
     for (size_t i = 0; i < conf->nsigning; i++) {
         const ps_conf_signing *s = &conf->signing[i];
         for (size_t k = 0; k < s->nkeys; k++) {

@@ -220,6 +220,10 @@ static void test_empty_gives_defaults(void **state)
         assert_null(c->milter.socket.value);
         assert_int_equal(c->milter.socket.line, 0);
         assert_null(c->return_path.domain.value);
+        assert_int_equal(c->return_path.max_age, PS_CONF_RETPATH_MAX_AGE);
+        assert_int_equal(c->return_path.discard_bounces, 0);
+        assert_int_equal(c->return_path.rewrite.n, 0);
+        assert_null(c->return_path.local_transports.items);
         assert_int_equal(c->nkeys + c->nsigning + c->nlimits, 0);
         assert_int_equal(c->milter.canonicalization, 0); /* relaxed/relaxed */
         assert_null(c->milter.sign_headers.items);
@@ -597,9 +601,51 @@ static void test_signing_section(void **state)
     expect_error("[signing]\nexample.org = a,,b\n",
                  "t.conf:2: empty item in comma-separated list");
     expect_error("[signing]\n*example.org = a\n",
-                 "t.conf:2: bad pattern '*example.org' in [signing] (expected "
+                 "t.conf:2: [signing]: bad pattern '*example.org' (expected "
                  "example.com or *.example.com): character '*' at offset 0 is "
                  "not allowed (letters, digits, '-' and '.' only)");
+}
+
+static void test_return_path_section(void **state)
+{
+    ps_conf *c;
+
+    (void)state;
+    c = parse_ok("[return_path]\ndomain = rp.example.com\n"
+                 "secret_file = /s\nrewrite = example.com, *.example.org\n"
+                 "max_age = 14\ndiscard_bounces = yes\n"
+                 "local_transports = local, dovecot\n");
+    assert_int_equal(c->return_path.rewrite.n, 2);
+    assert_string_equal(c->return_path.rewrite.items[1], "*.example.org");
+    assert_int_equal(c->return_path.rewrite.line, 4);
+    assert_int_equal(c->return_path.max_age, 14);
+    assert_int_equal(c->return_path.discard_bounces, 1);
+    assert_int_equal(c->return_path.local_transports.n, 2);
+    assert_string_equal(c->return_path.local_transports.items[1], "dovecot");
+    ps_conf_free(c);
+    expect_error("[return_path]\nrewrite = example.com\n",
+                 "t.conf:2: rewrite in [return_path] needs domain and "
+                 "secret_file there");
+    expect_error("[return_path]\ndomain = rp.example.com\n"
+                 "rewrite = example.com\n",
+                 "t.conf:3: rewrite in [return_path] needs domain and "
+                 "secret_file there");
+    expect_error("[return_path]\nrewrite = example.com, *example.org\n",
+                 "t.conf:2: bad rewrite 'example.com, *example.org': bad "
+                 "pattern '*example.org' (expected example.com or "
+                 "*.example.com): character '*' at offset 0 is not allowed "
+                 "(letters, digits, '-' and '.' only)");
+    expect_error("[return_path]\nmax_age = 0\n",
+                 "t.conf:2: bad max_age '0': expected a number of days from 1 "
+                 "to 365");
+    expect_error("[return_path]\nmax_age = 7d\n",
+                 "t.conf:2: bad max_age '7d': expected a number of days from "
+                 "1 to 365");
+    expect_error("[return_path]\ndiscard_bounces = true\n",
+                 "t.conf:2: bad discard_bounces 'true': expected yes or no");
+    expect_error("[return_path]\nlocal_transports = local, a/b\n",
+                 "t.conf:2: bad local_transports 'local, a/b': character '/' "
+                 "not allowed");
 }
 
 static void test_limits_section(void **state)
@@ -767,6 +813,7 @@ int main(void)
         cmocka_unit_test(test_crlf_and_bom),
         cmocka_unit_test(test_keys_section),
         cmocka_unit_test(test_signing_section),
+        cmocka_unit_test(test_return_path_section),
         cmocka_unit_test(test_limits_section),
         cmocka_unit_test(test_bad_bytes),
         cmocka_unit_test(test_size_limits),

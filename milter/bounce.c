@@ -1,0 +1,102 @@
+/* Bounces that came back to a valid return path: the message is kept (up
+ * to what the DSN parser reads), parsed at its end, and each bounced
+ * recipient becomes one log line and one fsync'd JSON event. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dsn.h"
+#include "events.h"
+#include "milter.h"
+
+/* Appends what still fits under PS_DSN_SCAN_MAX; the rest of a long
+ * bounce (usually the returned message) is not needed to find the DSN. */
+static int ps_bounce_append(ps_msg *m, const void *data, size_t n)
+{
+    size_t room = PS_DSN_SCAN_MAX - m->bounce_len;
+
+    if (n > room)
+        n = room;
+    if (n == 0)
+        return 0;
+    memcpy(m->bounce + m->bounce_len, data, n);
+    m->bounce_len += n;
+    return 0;
+}
+
+int ps_bounce_start(ps_msg *m)
+{
+    if (m->bounce_ref[0] == '\0')
+        return 0;
+    if ((m->bounce = malloc(PS_DSN_SCAN_MAX)) == NULL)
+        return -1;
+    m->bounce_len = 0;
+    /* Values keep their leading space (SMFIP_HDR_LEADSPC) and LF folding;
+     * the parser takes either line end. */
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        ps_bounce_append(m, m->hdrs[i].name, strlen(m->hdrs[i].name));
+        ps_bounce_append(m, ":", 1);
+        ps_bounce_append(m, m->hdrs[i].value, strlen(m->hdrs[i].value));
+        ps_bounce_append(m, "\r\n", 2);
+    }
+    return ps_bounce_append(m, "\r\n", 2);
+}
+
+int ps_bounce_body(ps_msg *m, const unsigned char *data, size_t n)
+{
+    if (m->bounce == NULL)
+        return 0;
+    return ps_bounce_append(m, data, n);
+}
+
+static int ps_bounce_record(const ps_conn *c, const ps_dsn *dsn,
+                            const ps_dsn_rcpt *r, ps_err *err)
+{
+    const char *path = c->snap->conf->return_path.events.value;
+    char line[PS_EVENT_LINE_MAX];
+    ps_bounce_event ev = {time(NULL), c->msg.bounce_ref, dsn->source, r};
+    int n;
+
+    ps_log_kv(ps_milter_log(), LOG_INFO, "bounce", "qid", c->msg.qid, "ref",
+              c->msg.bounce_ref, "recipient", r->recipient, "action", r->action,
+              "status", r->status[0] ? r->status : NULL, "source",
+              ps_dsn_source_name(dsn->source), "diagnostic",
+              r->diagnostic[0] ? r->diagnostic : NULL, NULL);
+    if (path == NULL)
+        return 0;
+    if ((n = ps_events_format(&ev, line, sizeof(line), err)) < 0 ||
+        ps_events_append(path, line, (size_t)n, err) != 0)
+        return -1;
+    return 0;
+}
+
+int ps_bounce_finish(const ps_conn *c, int *discard, ps_err *err)
+{
+    const ps_msg *m = &c->msg;
+    ps_dsn *dsn;
+    ps_err why = {""};
+
+    *discard = 0;
+    if (m->bounce == NULL)
+        return 0;
+    if ((dsn = malloc(sizeof(*dsn))) == NULL)
+        return ps_err_set(err, "out of memory");
+    if (ps_dsn_parse(m->bounce, m->bounce_len, dsn, &why) != 0) {
+        /* Not a bounce we can read (an auto-reply, say): delivered as it
+         * is, so a person can still look at it. */
+        ps_log_kv(ps_milter_log(), LOG_NOTICE, "bounce", "qid", m->qid, "ref",
+                  m->bounce_ref, "verdict", "unrecognised", "reason", why.msg,
+                  NULL);
+        free(dsn);
+        return 0;
+    }
+    for (size_t i = 0; i < dsn->n; i++)
+        if (ps_bounce_record(c, dsn, &dsn->rcpt[i], err) != 0) {
+            free(dsn);
+            return -1;
+        }
+    free(dsn);
+    *discard = c->snap->conf->return_path.discard_bounces;
+    return 0;
+}
