@@ -4,8 +4,9 @@
 #       the DNS records to publish;
 #  3.   sign a message with both keys through a private Postfix and
 #       postseal-milter, and verify the signatures with dkimpy;
-#  4.   hold a SASL login to 3 messages an hour with postseal-policyd.
-# Steps 3-4 are scripts/demo_mail.py (tests/integration/mailstack.py's
+#  4.   hold a SASL login to 3 messages an hour with postseal-policyd;
+#  5.   give outbound mail a signed return path and record a bounce to it.
+# Steps 3-5 are scripts/demo_mail.py (tests/integration/mailstack.py's
 # private Postfix and smtp-sink, all on 127.0.0.1, stopped at exit).
 # Usage: scripts/demo.sh BUILD_DIR
 set -eu
@@ -63,4 +64,7 @@ cat <<NEXT
   must print only "ok" lines; then start postseal-milter and
   postseal-policyd and add the main.cf lines shown in steps 3 and 4
   ('postfix reload').
+- For step 5 on a real host: make Postfix accept mail for the return-path
+  domain (relay_domains, or a transport that discards it once recorded:
+  discard_bounces = yes) and point its MX at this host.
 NEXT

@@ -12,6 +12,8 @@ output of `postseal dns` for each (dns.s2026r.txt, dns.s2026e.txt).
    records postseal printed.
 4. postseal-policyd holds a SASL login to 3 messages an hour: the 4th is
    deferred; `postseal quota show` prints the counter.
+5. The milter gives outbound mail a signed return path; a bounce to it
+   becomes one JSON event, a forged bounce address is refused at RCPT.
 
 Everything runs on 127.0.0.1 with files in WORK_DIR (the private Postfix
 lives in a slot of tests/integration/mailstack.py, removed at exit); every
@@ -236,7 +238,7 @@ class Demo:
         say("check the rsa-sha256 signature, the others either one (RFC 8463).")
         say(f"(The message is kept as {self.work}/delivered.eml until the demo ends;")
         say(" 'dkimverify < delivered.eml' checks it against the live DNS.)")
-        self.pf3 = pf
+        self.pf3 = self.pf = pf
 
     def _sink_dir(self):
         d = os.path.join(self.work, "sink")
@@ -275,6 +277,7 @@ class Demo:
         # a fresh private Postfix with these lines (and the milter, as before)
         self.pf3.close()
         pf = self.postfix(self.sink, main, f"inet:127.0.0.1:{self._milter_port()}")
+        self.pf = pf
         say()
         say(f"Postfix (now on 127.0.0.1:{pf.port}) gets these main.cf lines:")
         say(f"    smtpd_recipient_restrictions = {svc}")
@@ -316,11 +319,80 @@ class Demo:
         say("'postseal quota reset sasl_username:app1@example.test -c FILE' lets the")
         say("login send again at once.")
 
-    def _milter_port(self):
+    def _milter(self):
         for name, d in self.daemons:
             if name == "postseal-milter":
-                return d.port
+                return d
         raise DemoFailed("postseal-milter is not running")
+
+    def _milter_port(self):
+        return self._milter().port
+
+    # ---- step 5: return paths and bounces ----------------------------------
+
+    def step5(self):
+        step("5. Signed return paths and bounces (postseal-milter)")
+        secrets = os.path.join(self.work, "retpath.secrets")
+        events = os.path.join(self.work, "bounces.jsonl")
+        say("A secret for return-path tokens (one per line, the first signs; add a new")
+        say("first line to rotate, keep the old one below until its bounces are in):")
+        show_cmd(["openssl", "rand", "-base64", "32"])
+        with open(os.open(secrets, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write("base64:" + subprocess.run(["openssl", "rand", "-base64", "32"],
+                                               capture_output=True, text=True,
+                                               check=True).stdout)
+        rp = f"rp.{DOMAIN}"
+        with open(self.conf, "a") as f:
+            f.write(f"\n[return_path]\ndomain = {rp}\nsecret_file = {secrets}\n"
+                    f"rewrite = {DOMAIN}\nevents = {events}\n")
+        text = open(self.conf).read()
+        say(indent(text[text.index("[return_path]"):].rstrip()))
+        run([self.milter_bin, "-n", "-c", self.conf])
+        say("Reload the milter (SIGHUP: open connections keep going):")
+        milter = self._milter()
+        mark = len(milter.log())
+        milter.signal(signal.SIGHUP)
+        milter.wait_log(r"reload result=ok", after=mark)
+        say()
+        say(f"Send a message from alice@{DOMAIN}:")
+        rc, reply, text = swaks(self.pf.port, "--from", f"alice@{DOMAIN}", "--to",
+                                "carol@example.net", "--header", "Subject: return path demo")
+        if rc != 0:
+            raise DemoFailed(f"swaks failed ({rc}):\n{text}")
+        try:
+            [dump] = self.sink.wait_for(1)
+        except TimeoutError:
+            raise DemoFailed("the message never reached the sink:\n" + self.pf.log()[-2000:])
+        mail = ms.envelope_of(dump)["mail"].split(" ")[0].strip("<>")
+        say(f"The receiving server saw MAIL FROM:<{mail}>")
+        if not mail.endswith("@" + rp):
+            raise DemoFailed(f"the return path was not rewritten: {mail}")
+        run([self.postseal, "retpath", "decode", "--secret-file", secrets, "--domain", rp, mail])
+        say()
+        say("That server bounces it later; the bounce comes back to the return path:")
+        bounce = (f"From: MAILER-DAEMON@example.net\r\nTo: {mail}\r\n"
+                  "Subject: Undelivered Mail Returned to Sender\r\n\r\n"
+                  "This is the mail system at host example.net.\r\n\r\n"
+                  "                   The mail system\r\n\r\n"
+                  "<carol@example.net>: host mx.example.net[192.0.2.7] said: 550 5.1.1\r\n"
+                  "    <carol@example.net>: Recipient address rejected: User unknown\r\n")
+        code, text = self.pf.smtp_send(bounce.encode(), "<>", [mail],
+                                       xclient={"ADDR": "192.0.2.7"})
+        if code != 250:
+            raise DemoFailed(f"the bounce was not accepted: {code} {text}")
+        self.sink.wait_for(1)
+        say(f"One event per bounced recipient, appended to {events}:")
+        lines = open(events).read().splitlines() if os.path.exists(events) else []
+        say(indent("\n".join(lines)))
+        if len(lines) != 1 or "carol@example.net" not in lines[0]:
+            raise DemoFailed("expected one bounce event for carol@example.net")
+        say()
+        say("A bounce to a return path we never issued (backscatter) is refused:")
+        forged = "b.AAAAAAAAAA.aaaa.aaaaaaaaaa@" + rp
+        rc, reply, text = swaks(self.pf.port, "--from", "", "--to", forged)
+        say(f"  -> {reply}")
+        if not reply.startswith("550"):
+            raise DemoFailed(f"the forged bounce address was not refused: {reply}")
 
     # ---- main --------------------------------------------------------------
 
@@ -329,6 +401,7 @@ class Demo:
             try:
                 self.step3()
                 self.step4()
+                self.step5()
             except Exception as e:  # DemoFailed, or the harness's RuntimeError/TimeoutError
                 self.tail_logs()
                 say(f"\ndemo FAILED: {e}")
