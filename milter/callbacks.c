@@ -17,6 +17,10 @@
 #define PS_CB_ENVELOPE (SMFIF_CHGFROM | SMFIF_ADDRCPT | SMFIF_DELRCPT)
 /* Steps we never look at: fewer round trips per message. */
 #define PS_CB_SKIP (SMFIP_NOUNKNOWN | SMFIP_NODATA)
+/* Steps that never refuse anything on their own, so the MTA need not wait
+ * for an answer (a header field and a body chunk each cost a round trip
+ * otherwise); libmilter answers for us when the MTA cannot do without. */
+#define PS_CB_NOREPLY (SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_BODY)
 
 static ps_conn *ps_cb_conn(SMFICTX *ctx)
 {
@@ -78,14 +82,14 @@ static sfsistat ps_cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
     return SMFIS_CONTINUE;
 }
 
+/* No reply: a missing connection is refused at MAIL FROM instead. */
 static sfsistat ps_cb_helo(SMFICTX *ctx, char *helo)
 {
     ps_conn *c = ps_cb_conn(ctx);
 
-    if (c == NULL)
-        return ps_cb_fail(NULL, "helo", NULL);
-    snprintf(c->helo, sizeof(c->helo), "%s", helo != NULL ? helo : "");
-    return SMFIS_CONTINUE;
+    if (c != NULL)
+        snprintf(c->helo, sizeof(c->helo), "%s", helo != NULL ? helo : "");
+    return SMFIS_NOREPLY;
 }
 
 /* Each message takes the configuration current at its MAIL FROM, so a
@@ -126,17 +130,19 @@ static sfsistat ps_cb_envfrom(SMFICTX *ctx, char **argv)
     return SMFIS_CONTINUE;
 }
 
+/* No reply (SMFIP_NR_HDR): a failure is kept for end of headers. */
 static sfsistat ps_cb_header(SMFICTX *ctx, char *name, char *value)
 {
     ps_conn *c = ps_cb_conn(ctx);
 
-    if (c == NULL || c->msg.envfrom == NULL)
-        return ps_cb_fail(c, "header", NULL);
-    if (name == NULL || value == NULL)
-        return SMFIS_CONTINUE;
-    if (ps_msg_add_header(&c->msg, name, value) != 0)
-        return ps_cb_fail(c, "header", NULL);
-    return SMFIS_CONTINUE;
+    if (c == NULL || c->msg.envfrom == NULL || c->msg.failed ||
+        name == NULL || value == NULL)
+        return SMFIS_NOREPLY;
+    if (ps_msg_add_header(&c->msg, name, value) != 0) {
+        ps_cb_fail(c, "header", NULL);
+        c->msg.failed = 1;
+    }
+    return SMFIS_NOREPLY;
 }
 
 /* Postfix gives the queue id ("i") with the end-of-header macros; an
@@ -213,6 +219,8 @@ static sfsistat ps_cb_eoh(SMFICTX *ctx)
 
     if (c == NULL || c->msg.envfrom == NULL)
         return ps_cb_fail(c, "eoh", NULL);
+    if (c->msg.failed)
+        return SMFIS_TEMPFAIL; /* logged when it happened */
     ps_cb_qid(ctx, &c->msg);
     if (ps_bounce_start(&c->msg) != 0)
         return ps_cb_fail(c, "bounce", NULL);
@@ -231,20 +239,25 @@ static sfsistat ps_cb_eoh(SMFICTX *ctx)
     return SMFIS_CONTINUE;
 }
 
+/* No reply (SMFIP_NR_BODY): a failure is kept for end of message. */
 static sfsistat ps_cb_body(SMFICTX *ctx, unsigned char *data, size_t n)
 {
     ps_conn *c = ps_cb_conn(ctx);
     ps_err err = {""};
 
-    if (c == NULL)
-        return ps_cb_fail(c, "body", NULL);
+    if (c == NULL || c->msg.failed)
+        return SMFIS_NOREPLY;
     ps_bounce_body(&c->msg, data, n);
-    if (c->msg.action == PS_ACT_SIGN && ps_sign_body(c, data, n, &err) != 0)
-        return ps_cb_fail(c, "sign", &err);
+    if (c->msg.action == PS_ACT_SIGN && ps_sign_body(c, data, n, &err) != 0) {
+        ps_cb_fail(c, "sign", &err);
+        c->msg.failed = 1;
+    }
     if (c->msg.action == PS_ACT_VERIFY &&
-        ps_verify_body(c->msg.verify, data, n) != 0)
-        return ps_cb_fail(c, "verify", NULL);
-    return SMFIS_CONTINUE;
+        ps_verify_body(c->msg.verify, data, n) != 0) {
+        ps_cb_fail(c, "verify", NULL);
+        c->msg.failed = 1;
+    }
+    return SMFIS_NOREPLY;
 }
 
 /* Envelope changes come last: a failure before them leaves the envelope
@@ -266,6 +279,8 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_conn *c)
     ps_err err = {""};
     int discard;
 
+    if (c->msg.failed)
+        return SMFIS_TEMPFAIL; /* logged when it happened */
     ps_cb_qid(ctx, &c->msg);
     if (ps_bounce_finish(c, &discard, &err) != 0)
         return ps_cb_fail(c, "bounce", &err);
@@ -338,7 +353,7 @@ static sfsistat ps_cb_negotiate(SMFICTX *ctx, unsigned long f0,
         return SMFIS_REJECT;
     }
     *pf0 = PS_CB_ACTIONS | (f0 & PS_CB_ENVELOPE);
-    *pf1 = SMFIP_HDR_LEADSPC | (f1 & PS_CB_SKIP);
+    *pf1 = SMFIP_HDR_LEADSPC | (f1 & (PS_CB_SKIP | PS_CB_NOREPLY));
     *pf2 = 0;
     *pf3 = 0;
     return SMFIS_CONTINUE;

@@ -138,6 +138,9 @@ typedef struct ps_msg {
     ps_hdr *hdrs;
     size_t nhdrs, cap, hdr_bytes;
     int overflow; /* more fields or bytes than kept */
+    /* A step that sends no reply (header, body) failed: the message gets
+     * its temporary failure at the next step that answers. */
+    int failed;
     ps_action action;
     ps_signrules_match match;
     ps_dkim_sign *signer;
