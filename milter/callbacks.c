@@ -135,8 +135,8 @@ static sfsistat ps_cb_header(SMFICTX *ctx, char *name, char *value)
 {
     ps_conn *c = ps_cb_conn(ctx);
 
-    if (c == NULL || c->msg.envfrom == NULL || c->msg.failed ||
-        name == NULL || value == NULL)
+    if (c == NULL || c->msg.envfrom == NULL || c->msg.failed || name == NULL ||
+        value == NULL)
         return SMFIS_NOREPLY;
     if (ps_msg_add_header(&c->msg, name, value) != 0) {
         ps_cb_fail(c, "header", NULL);
