@@ -218,6 +218,11 @@ void ps_rp_free(ps_snap *s);
 /* 1 when arg (RCPT TO argument) is on the return-path domain without a
  * valid, unexpired token: the 550 reply is set on ctx; else 0. */
 int ps_rp_rcpt(void *ctx, ps_conn *c, const char *arg);
+/* The bounce domain of the best [return_path] rewrite pattern for a sender
+ * domain, or NULL when none matches. */
+const char *ps_rp_bounce_domain_for(const ps_snap *s, const char *domain);
+/* 1 for [return_path] domain and every bounce domain a rewrite item names. */
+int ps_rp_is_bounce_domain(const ps_snap *s, const char *domain);
 /* At end of message: replaces the envelope sender of outbound mail from a
  * rewrite domain with a signed return path. 1 when it did, 0 when the
  * message is not one for it, -1 with err on failure. */

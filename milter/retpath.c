@@ -51,20 +51,55 @@ void ps_rp_free(ps_snap *s)
     s->srs_secrets = NULL;
 }
 
+const char *ps_rp_bounce_domain_for(const ps_snap *s, const char *domain)
+{
+    const ps_conf_list *rw = &s->conf->return_path.rewrite;
+    const char *best = NULL, *bounce;
+    char pattern[PS_CONF_PATTERN_MAX];
+    int best_rank = 0, rank;
+
+    /* Exact beats *.domain, the longer wildcard the shorter, as in
+     * [signing]. */
+    for (size_t i = 0; i < rw->n; i++) {
+        if (ps_conf_rewrite_item(rw->items[i], pattern, sizeof(pattern),
+                                 &bounce) != 0 ||
+            (rank = ps_signrules_pattern_rank(pattern, domain)) <= best_rank)
+            continue;
+        best_rank = rank;
+        best = bounce != NULL ? bounce : s->conf->return_path.domain.value;
+    }
+    return best;
+}
+
+int ps_rp_is_bounce_domain(const ps_snap *s, const char *domain)
+{
+    const ps_conf_list *rw = &s->conf->return_path.rewrite;
+    const char *def = s->conf->return_path.domain.value, *bounce;
+    char pattern[PS_CONF_PATTERN_MAX];
+
+    if (def != NULL && strcasecmp(def, domain) == 0)
+        return 1;
+    for (size_t i = 0; i < rw->n; i++)
+        if (ps_conf_rewrite_item(rw->items[i], pattern, sizeof(pattern),
+                                 &bounce) == 0 &&
+            bounce != NULL && strcasecmp(bounce, domain) == 0)
+            return 1;
+    return 0;
+}
+
 int ps_rp_rcpt(void *ctx, ps_conn *c, const char *arg)
 {
-    const char *domain = c->snap->conf->return_path.domain.value;
     ps_mailbox mb;
     ps_err err = {""};
     char addr[PS_MAILBOX_LOCAL_MAX + PS_MAILBOX_DOMAIN_MAX + 2];
     ps_retpath_token tok;
 
-    if (domain == NULL || c->snap->rp_secrets == NULL ||
+    if (c->snap->rp_secrets == NULL ||
         ps_mailbox_parse_envelope(arg, &mb, &err) != 0 ||
-        strcasecmp(mb.domain, domain) != 0)
+        !ps_rp_is_bounce_domain(c->snap, mb.domain))
         return 0;
     snprintf(addr, sizeof(addr), "%s@%s", mb.local, mb.domain);
-    ps_retpath_cfg cfg = {c->snap->rp_secrets, domain,
+    ps_retpath_cfg cfg = {c->snap->rp_secrets, mb.domain,
                           (unsigned)c->snap->conf->return_path.max_age};
     if (ps_retpath_decode(&cfg, addr, time(NULL), &tok, &err) == 0) {
         ps_log_kv(ps_milter_log(), LOG_INFO, "bounce-rcpt", "qid", c->msg.qid,
@@ -98,30 +133,27 @@ static void ps_rp_ref(const ps_msg *m, char ref[PS_RETPATH_REF_MAX + 1])
     ref[ps_b32_encode(raw, sizeof(raw), ref)] = '\0';
 }
 
-static int ps_rp_wanted(const ps_conn *c, ps_mailbox *sender)
+/* The bounce domain for this message's return path, or NULL when its
+ * sender is not one to rewrite. */
+static const char *ps_rp_wanted(const ps_conn *c, ps_mailbox *sender)
 {
-    const ps_conf_list *rw = &c->snap->conf->return_path.rewrite;
     ps_err why = {""};
 
-    if (rw->n == 0 || c->snap->rp_secrets == NULL ||
-        !ps_policy_outbound(c, &c->msg) ||
+    if (c->snap->rp_secrets == NULL || !ps_policy_outbound(c, &c->msg) ||
         ps_mailbox_parse_envelope(c->msg.envfrom, sender, &why) != 0 ||
         sender->domain[0] == '\0')
-        return 0;
-    for (size_t i = 0; i < rw->n; i++)
-        if (ps_signrules_pattern_rank(rw->items[i], sender->domain) > 0)
-            return 1;
-    return 0;
+        return NULL;
+    return ps_rp_bounce_domain_for(c->snap, sender->domain);
 }
 
 int ps_rp_rewrite(void *ctx, ps_conn *c, ps_err *err)
 {
-    const char *domain = c->snap->conf->return_path.domain.value;
+    const char *domain;
     ps_mailbox sender;
     char ref[PS_RETPATH_REF_MAX + 1], addr[PS_RETPATH_ADDR_MAX];
     char arg[PS_RETPATH_ADDR_MAX + 2];
 
-    if (!ps_rp_wanted(c, &sender))
+    if ((domain = ps_rp_wanted(c, &sender)) == NULL)
         return 0;
     ps_rp_ref(&c->msg, ref);
     ps_retpath_cfg cfg = {c->snap->rp_secrets, domain, 0};

@@ -28,20 +28,21 @@ static const ps_hdr *ps_policy_from(const ps_msg *m, ps_decision *d)
 }
 
 /* Postal's fallback: the domain the return path will carry, i.e. the
- * [return_path] domain when the milter rewrites return paths, else the
- * envelope sender's. */
+ * bounce domain a rewrite rule gives the envelope sender, else the
+ * [return_path] domain, else the envelope sender's. */
 static const char *ps_policy_fallback(const ps_conn *c, const ps_msg *m,
                                       ps_mailbox *env)
 {
+    const char *def = c->snap->conf->return_path.domain.value, *bounce;
     ps_err why;
 
-    if (c->snap->conf->return_path.domain.value != NULL)
-        return c->snap->conf->return_path.domain.value;
     if (ps_mailbox_parse_envelope(m->envfrom != NULL ? m->envfrom : "", env,
                                   &why) != 0 ||
         env->domain[0] == '\0')
-        return NULL;
-    return env->domain;
+        return def;
+    if ((bounce = ps_rp_bounce_domain_for(c->snap, env->domain)) != NULL)
+        return bounce;
+    return def != NULL ? def : env->domain;
 }
 
 static void ps_policy_sign(const ps_conn *c, ps_msg *m, ps_decision *d)
@@ -73,23 +74,14 @@ int ps_policy_outbound(const ps_conn *c, const ps_msg *m)
                                ps_cidr_match_text(&c->snap->internal, c->addr));
 }
 
-static int ps_policy_in_list(const ps_conf_list *l, const char *domain)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (ps_signrules_pattern_rank(l->items[i], domain) > 0)
-            return 1;
-    return 0;
-}
-
 int ps_policy_our_domain(const ps_snap *s, const char *domain)
 {
-    const char *rp = s->conf->return_path.domain.value;
     const char *srs = s->conf->return_path.srs_domain.value;
     ps_signrules_match match;
 
-    return (rp != NULL && strcasecmp(rp, domain) == 0) ||
-           (srs != NULL && strcasecmp(srs, domain) == 0) ||
-           ps_policy_in_list(&s->conf->return_path.rewrite, domain) ||
+    return (srs != NULL && strcasecmp(srs, domain) == 0) ||
+           ps_rp_is_bounce_domain(s, domain) ||
+           ps_rp_bounce_domain_for(s, domain) != NULL ||
            ps_signrules_lookup(s->rules, NULL, domain, NULL, &match) > 0;
 }
 

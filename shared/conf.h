@@ -9,7 +9,8 @@
 #include "err.h"
 
 #define PS_CONF_DEFAULT_PATH "/etc/postseal/postseal.conf"
-#define PS_CONF_MAX_LIST     64 /* names in one comma-separated list */
+#define PS_CONF_MAX_LIST     64  /* names in one comma-separated list */
+#define PS_CONF_PATTERN_MAX  258 /* "*." and a domain of 255 bytes, NUL */
 
 /* A value and the line it came from, so later checks (a bad CIDR, a key
  * file that won't load) can still say file:line. line 0: not in the file
@@ -101,6 +102,11 @@ int ps_conf_parse(const char *text, size_t len, const char *name, ps_conf **out,
                   ps_err *err);
 /* The [keys] entry called name, or NULL. */
 const ps_conf_key *ps_conf_find_key(const ps_conf *conf, const char *name);
+/* Splits a [return_path] rewrite item, "PATTERN" or "PATTERN=BOUNCE", into
+ * pattern (copied) and *bounce (pointing into item, NULL when absent: the
+ * [return_path] domain serves). -1 when pattern does not fit. */
+int ps_conf_rewrite_item(const char *item, char *pattern, size_t size,
+                         const char **bounce);
 void ps_conf_free(ps_conf *conf);
 
 #endif

@@ -479,11 +479,41 @@ int ps_conf_check_domain_pattern(const char *pattern, ps_err *err)
     return 0;
 }
 
-int ps_conf_check_domain_patterns(const char *const *items, size_t n,
-                                  ps_err *err)
+int ps_conf_rewrite_item(const char *item, char *pattern, size_t size,
+                         const char **bounce)
+{
+    const char *eq = strchr(item, '=');
+    size_t n = eq != NULL ? (size_t)(eq - item) : strlen(item);
+
+    *bounce = eq != NULL ? eq + 1 : NULL;
+    if (n >= size)
+        return -1;
+    memcpy(pattern, item, n);
+    pattern[n] = '\0';
+    return 0;
+}
+
+static int ps_conf_check_rewrite_item(const char *item, ps_err *err)
+{
+    char pattern[PS_CONF_PATTERN_MAX];
+    const char *bounce;
+    ps_err why = {""};
+
+    if (ps_conf_rewrite_item(item, pattern, sizeof(pattern), &bounce) != 0)
+        return ps_err_set(err, "item too long");
+    if (ps_conf_check_domain_pattern(pattern, err) != 0)
+        return -1;
+    if (bounce != NULL && ps_conf_check_domain(bounce, &why) != 0)
+        return ps_err_set(err,
+                          "bad bounce domain '" PS_CONF_ECHO "' for '%s': %s",
+                          bounce, pattern, why.msg);
+    return 0;
+}
+
+int ps_conf_check_rewrite(const char *const *items, size_t n, ps_err *err)
 {
     for (size_t i = 0; i < n; i++)
-        if (ps_conf_check_domain_pattern(items[i], err) != 0)
+        if (ps_conf_check_rewrite_item(items[i], err) != 0)
             return -1;
     return 0;
 }

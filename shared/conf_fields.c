@@ -59,7 +59,7 @@ static const ps_conf_field ps_conf_fields[] = {
            ps_conf_check_path),
     PS_STR("return_path", "events", return_path.events, ps_conf_check_path),
     PS_LIST("return_path", "rewrite", return_path.rewrite,
-            ps_conf_check_domain_patterns),
+            ps_conf_check_rewrite),
     PS_NUM("return_path", "max_age", return_path.max_age, ps_conf_parse_days),
     PS_NUM("return_path", "discard_bounces", return_path.discard_bounces,
            ps_conf_parse_yesno),

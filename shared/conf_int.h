@@ -61,8 +61,7 @@ int ps_conf_parse_expire(const char *v, int *seconds, ps_err *err);
 int ps_conf_parse_days(const char *v, int *days, ps_err *err);
 int ps_conf_parse_yesno(const char *v, int *flag, ps_err *err);
 int ps_conf_check_domain_pattern(const char *pattern, ps_err *err);
-int ps_conf_check_domain_patterns(const char *const *items, size_t n,
-                                  ps_err *err);
+int ps_conf_check_rewrite(const char *const *items, size_t n, ps_err *err);
 int ps_conf_check_transports(const char *const *items, size_t n, ps_err *err);
 /* Lists are checked once split (items trimmed, n may be 0). */
 int ps_conf_check_sign_headers(const char *const *items, size_t n, ps_err *err);

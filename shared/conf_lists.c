@@ -302,21 +302,37 @@ int ps_conf_add_limit(ps_conf *conf, const char *key, const char *value,
 
 /* A rewrite list without the bounce domain and its secrets would silently
  * leave every return path as it is. */
-static int ps_conf_check_rewrite(const ps_conf *conf, int *line, ps_err *err)
+static int ps_conf_rewrite_needs_domain(const ps_conf_list *rw)
+{
+    char pattern[PS_CONF_PATTERN_MAX];
+    const char *bounce;
+
+    for (size_t i = 0; i < rw->n; i++)
+        if (ps_conf_rewrite_item(rw->items[i], pattern, sizeof(pattern),
+                                 &bounce) == 0 &&
+            bounce == NULL)
+            return 1;
+    return 0;
+}
+
+static int ps_conf_check_rewrite_refs(const ps_conf *conf, int *line,
+                                      ps_err *err)
 {
     const ps_conf_list *rw = &conf->return_path.rewrite;
 
-    if (rw->n == 0 || (conf->return_path.domain.value != NULL &&
-                       conf->return_path.secret_file.value != NULL))
+    if (rw->n == 0 || (conf->return_path.secret_file.value != NULL &&
+                       (conf->return_path.domain.value != NULL ||
+                        !ps_conf_rewrite_needs_domain(rw))))
         return 0;
     *line = rw->line;
-    return ps_err_set(err, "rewrite in [return_path] needs domain and "
-                           "secret_file there");
+    return ps_err_set(err, "rewrite in [return_path] needs secret_file, and "
+                           "domain for a pattern without its own "
+                           "=BOUNCE-DOMAIN");
 }
 
 int ps_conf_check_refs(const ps_conf *conf, int *line, ps_err *err)
 {
-    if (ps_conf_check_rewrite(conf, line, err) != 0)
+    if (ps_conf_check_rewrite_refs(conf, line, err) != 0)
         return -1;
     for (size_t i = 0; i < conf->nsigning; i++) {
         const ps_conf_signing *s = &conf->signing[i];

@@ -177,17 +177,10 @@ static int ps_dns_domain(const ps_dns_opts *o, const char *domain)
     return rc;
 }
 
-static int ps_dns_return_path(const ps_dns_opts *o)
+static int ps_dns_return_path(const ps_dns_opts *o, const char *rp)
 {
-    const char *rp = o->plan.return_path;
     char mx[PS_PLAN_NAME + 8];
 
-    if (rp[0] == '\0') {
-        printf("\n; No return-path domain (--return-path, or [return_path] "
-               "domain): MAIL FROM\n; keeps the sender's address, so SPF is "
-               "checked against the domain above.\n");
-        return 0;
-    }
     if (o->mx != NULL)
         ps_cli_name(mx, sizeof(mx), "", o->mx);
     else
@@ -210,8 +203,13 @@ static int ps_dns_print(const ps_dns_opts *o)
     for (size_t i = 0; i < o->plan.ndomains; i++)
         if (ps_dns_domain(o, o->plan.domains[i]) != 0)
             return PS_EXIT_USAGE;
-    if (ps_dns_return_path(o) != 0)
-        return PS_EXIT_USAGE;
+    if (o->plan.nreturn_paths == 0)
+        printf("\n; No return-path domain (--return-path, or [return_path] "
+               "domain): MAIL FROM\n; keeps the sender's address, so SPF is "
+               "checked against the domain above.\n");
+    for (size_t i = 0; i < o->plan.nreturn_paths; i++)
+        if (ps_dns_return_path(o, o->plan.return_paths[i]) != 0)
+            return PS_EXIT_USAGE;
     return fflush(stdout) == 0 ? PS_EXIT_OK
                                : ps_cli_fail("dns: cannot write the output");
 }

@@ -136,14 +136,15 @@ static int ps_check_domain(ps_check_run *r, const char *domain)
 
 static int ps_check_all(ps_check_run *r)
 {
-    const char *rp = r->plan.return_path;
-
     for (size_t i = 0; i < r->plan.ndomains; i++)
         if (ps_check_domain(r, r->plan.domains[i]) != 0)
             return PS_EXIT_USAGE;
-    if (rp[0] != '\0' && (ps_check_one(r, CHECK_MX, rp, NULL) != 0 ||
-                          ps_check_one(r, CHECK_SPF, rp, NULL) != 0))
-        return PS_EXIT_USAGE;
+    for (size_t i = 0; i < r->plan.nreturn_paths; i++) {
+        const char *rp = r->plan.return_paths[i];
+        if (ps_check_one(r, CHECK_MX, rp, NULL) != 0 ||
+            ps_check_one(r, CHECK_SPF, rp, NULL) != 0)
+            return PS_EXIT_USAGE;
+    }
     return r->failed ? PS_EXIT_NO : PS_EXIT_OK;
 }
 

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "dnsrec.h"
@@ -115,16 +116,41 @@ static int ps_plan_load_keys(ps_plan *p)
     return 0;
 }
 
+static int ps_plan_add_return_path(ps_plan *p, const char *rp)
+{
+    char name[PS_PLAN_NAME];
+
+    if (ps_cli_name(name, sizeof(name), "", rp) == NULL)
+        return ps_cli_fail("return-path domain '%.100s' is too long", rp);
+    for (size_t i = 0; i < p->nreturn_paths; i++)
+        if (strcasecmp(p->return_paths[i], name) == 0)
+            return 0;
+    if (p->nreturn_paths >= PS_PLAN_MAX)
+        return ps_cli_fail("more than %d return-path domains", PS_PLAN_MAX);
+    memcpy(p->return_paths[p->nreturn_paths++], name, sizeof(name));
+    return 0;
+}
+
 static int ps_plan_return_path(ps_plan *p)
 {
-    const char *rp = p->return_path_opt;
+    const ps_conf_list *rw;
+    char pattern[PS_CONF_PATTERN_MAX];
+    const char *bounce;
+    int rc;
 
-    if (rp == NULL && p->conf != NULL)
-        rp = p->conf->return_path.domain.value;
-    if (rp == NULL)
+    if (p->return_path_opt != NULL)
+        return ps_plan_add_return_path(p, p->return_path_opt);
+    if (p->conf == NULL)
         return 0;
-    if (ps_cli_name(p->return_path, sizeof(p->return_path), "", rp) == NULL)
-        return ps_cli_fail("return-path domain '%.100s' is too long", rp);
+    if (p->conf->return_path.domain.value != NULL &&
+        (rc = ps_plan_add_return_path(p, p->conf->return_path.domain.value)))
+        return rc;
+    rw = &p->conf->return_path.rewrite;
+    for (size_t i = 0; i < rw->n; i++)
+        if (ps_conf_rewrite_item(rw->items[i], pattern, sizeof(pattern),
+                                 &bounce) == 0 &&
+            bounce != NULL && (rc = ps_plan_add_return_path(p, bounce)) != 0)
+            return rc;
     return 0;
 }
 

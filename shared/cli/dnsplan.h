@@ -47,7 +47,10 @@ typedef struct ps_plan {
     size_t ndomains;
     ps_plan_key keys[PS_PLAN_MAX];
     size_t nkeys;
-    char return_path[PS_PLAN_NAME]; /* "" if none */
+    /* bounce domains: --return-path, or [return_path] domain and those
+     * rewrite items name */
+    char return_paths[PS_PLAN_MAX][PS_PLAN_NAME];
+    size_t nreturn_paths;
 } ps_plan;
 
 /* 1 if ch was one of the shared options (stored in p), 0 if not. */

@@ -107,6 +107,25 @@ def test_dns_from_config_prints_every_key_of_the_domain(postseal, keys, tmp_path
     assert (f"_dmarc.{DOMAIN}", "TXT") in records
 
 
+def test_dns_prints_every_bounce_domain(postseal, keys, tmp_path):
+    conf = tmp_path / "postseal.conf"
+    conf.write_text(
+        "[keys]\n"
+        f"rsa = {DOMAIN} s2026r {keys['s2026r']}\n"
+        f"elsewhere = other.example s1 {keys['other']}\n"
+        "[return_path]\n"
+        f"domain = {RP}\n"
+        f"secret_file = {tmp_path}/rp.secrets\n"
+        f"rewrite = {DOMAIN}, other.example=bounces.other.example, "
+        f"*.other.example=bounces.other.example\n")
+    out = postseal("dns", "-c", conf)
+    assert out.returncode == 0, out.stderr
+    records = zonetext.parse(out.stdout, origin=".")
+    for rp in (RP, "bounces.other.example"):
+        assert (rp, "MX") in records and (rp, "TXT") in records, out.stdout
+    assert out.stdout.count("bounces.other.example. ") == 2  # once each, MX and SPF
+
+
 def test_dns_bad_config_names_file_and_line(postseal, tmp_path):
     conf = tmp_path / "postseal.conf"
     conf.write_text("[keys]\nrsa = example.test s1 relative/key.pem\n")

@@ -25,6 +25,7 @@ BUILD = os.environ.get("POSTSEAL_BUILD", os.path.join(os.path.dirname(__file__),
 MILTER = os.path.join(BUILD, "postseal-milter")
 CLI = os.path.join(BUILD, "postseal")
 RP = "rp.example.com"
+RP_NET = "bounces.example.net"   # example.net's own bounce domain
 FWD = "fwd.example.com"
 OUTSIDE = {"ADDR": "203.0.113.9", "NAME": "[UNAVAILABLE]"}
 GONE = "gone.example.test"      # its MX (a second smtp-sink) refuses every RCPT
@@ -78,7 +79,7 @@ class Stack:
             "keys": {"own": f"example.com s2026e {self.key.path}"},
             "signing": {"example.com": "own"},
             "return_path": {"domain": RP, "secret_file": self.rp_secret,
-                            "rewrite": "example.com, *.example.org",
+                            "rewrite": f"example.com, *.example.org, example.net={RP_NET}",
                             "events": self.events, "discard_bounces": discard,
                             "srs_domain": FWD, "srs_secret_file": self.srs_secret},
         })
@@ -120,9 +121,9 @@ def sink_envelope(stack):
     return mail, rcpts
 
 
-def decode(stack, addr):
+def decode(stack, addr, domain=RP):
     return subprocess.run([CLI, "retpath", "decode", "--secret-file", stack.rp_secret,
-                           "--domain", RP, addr], capture_output=True, text=True)
+                           "--domain", domain, addr], capture_output=True, text=True)
 
 
 def srs_reverse(stack, addr):
@@ -157,6 +158,28 @@ def test_outbound_gets_signed_return_path(stack, sender):
     assert f"ref={qid}" in r.stdout, (r.stdout, qid)
     # the reference is Postfix's own queue id for this message
     stack.pf.wait_log(re.escape(qid) + r": from=<" + re.escape(mail) + ">")
+
+
+def test_per_domain_bounce_domain(stack):
+    """example.net has its own bounce domain (SPF-aligned return paths);
+    a token is bound to its domain, so it does not verify on another."""
+    mail, _ = send_outbound(stack, "app@example.net", ["user@remote.example"])
+    local, _, domain = mail.partition("@")
+    assert domain == RP_NET, mail
+    r = decode(stack, mail, RP_NET)
+    assert r.returncode == 0, r.stderr
+    before = len(stack.events_lines())
+    raw = "To: " + mail + "\r\n" + TEXT_BOUNCES["gmail"][1].format(rcpt="gone@remote.example")
+    code, text = bounce_in(stack, mail, raw.encode())
+    assert code == 250, text
+    ev = new_events(stack, before, 1)
+    assert [e["recipient"] for e in ev] == ["gone@remote.example"]
+    stack.sink.wait_for(1)
+    with smtplib.SMTP("127.0.0.1", stack.pf.port, timeout=60) as s:
+        s.ehlo("mx.remote.example")
+        s.mail("<>")
+        code, text = s.rcpt(local + "@" + RP)
+    assert code == 550 and b"does not verify" in text, (code, text)
 
 
 @pytest.mark.parametrize("sender,xclient", [

@@ -612,11 +612,26 @@ static void test_return_path_section(void **state)
 
     (void)state;
     c = parse_ok("[return_path]\ndomain = rp.example.com\n"
-                 "secret_file = /s\nrewrite = example.com, *.example.org\n"
+                 "secret_file = /s\nrewrite = example.com, *.example.org, "
+                 "example.net=rp.example.net\n"
                  "max_age = 14\ndiscard_bounces = yes\n"
                  "local_transports = local, dovecot\n");
-    assert_int_equal(c->return_path.rewrite.n, 2);
+    assert_int_equal(c->return_path.rewrite.n, 3);
     assert_string_equal(c->return_path.rewrite.items[1], "*.example.org");
+    {
+        char pattern[PS_CONF_PATTERN_MAX];
+        const char *bounce;
+        assert_int_equal(ps_conf_rewrite_item(c->return_path.rewrite.items[2],
+                                              pattern, sizeof(pattern),
+                                              &bounce),
+                         0);
+        assert_string_equal(pattern, "example.net");
+        assert_string_equal(bounce, "rp.example.net");
+        assert_int_equal(ps_conf_rewrite_item("a.example", pattern,
+                                              sizeof(pattern), &bounce),
+                         0);
+        assert_null(bounce);
+    }
     assert_int_equal(c->return_path.rewrite.line, 4);
     assert_int_equal(c->return_path.max_age, 14);
     assert_int_equal(c->return_path.discard_bounces, 1);
@@ -624,12 +639,23 @@ static void test_return_path_section(void **state)
     assert_string_equal(c->return_path.local_transports.items[1], "dovecot");
     ps_conf_free(c);
     expect_error("[return_path]\nrewrite = example.com\n",
-                 "t.conf:2: rewrite in [return_path] needs domain and "
-                 "secret_file there");
+                 "t.conf:2: rewrite in [return_path] needs secret_file, and "
+                 "domain for a pattern without its own =BOUNCE-DOMAIN");
     expect_error("[return_path]\ndomain = rp.example.com\n"
                  "rewrite = example.com\n",
-                 "t.conf:3: rewrite in [return_path] needs domain and "
-                 "secret_file there");
+                 "t.conf:3: rewrite in [return_path] needs secret_file, and "
+                 "domain for a pattern without its own =BOUNCE-DOMAIN");
+    expect_error("[return_path]\nsecret_file = /s\n"
+                 "rewrite = a.example=rp.a.example, b.example\n",
+                 "t.conf:3: rewrite in [return_path] needs secret_file, and "
+                 "domain for a pattern without its own =BOUNCE-DOMAIN");
+    c = parse_ok("[return_path]\nsecret_file = /s\n"
+                 "rewrite = a.example=rp.a.example\n");
+    ps_conf_free(c);
+    expect_error("[return_path]\nrewrite = a.example=rp_a\n",
+                 "t.conf:2: bad rewrite 'a.example=rp_a': bad bounce domain "
+                 "'rp_a' for 'a.example': character '_' at offset 2 is not "
+                 "allowed (letters, digits, '-' and '.' only)");
     expect_error("[return_path]\nrewrite = example.com, *example.org\n",
                  "t.conf:2: bad rewrite 'example.com, *example.org': bad "
                  "pattern '*example.org' (expected example.com or "
