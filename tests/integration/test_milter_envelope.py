@@ -72,7 +72,7 @@ class Stack:
             "virtual_minimum_uid": "1",
         }, master="virtual   unix  -       n       n       -       -       virtual\n")
 
-    def write_conf(self, discard="no"):
+    def write_conf(self, discard="no", events=None):
         ms.write_ini(self.conf, {
             "milter": {"socket": f"inet:{self.port}@127.0.0.1", "mode": "sign",
                        "internal_hosts": "127.0.0.0/8", "authserv_id": "mx.example.com"},
@@ -80,12 +80,12 @@ class Stack:
             "signing": {"example.com": "own"},
             "return_path": {"domain": RP, "secret_file": self.rp_secret,
                             "rewrite": f"example.com, *.example.org, example.net={RP_NET}",
-                            "events": self.events, "discard_bounces": discard,
+                            "events": events or self.events, "discard_bounces": discard,
                             "srs_domain": FWD, "srs_secret_file": self.srs_secret},
         })
 
-    def reload(self, discard):
-        self.write_conf(discard)
+    def reload(self, discard="no", events=None):
+        self.write_conf(discard, events)
         mark = len(self.milter.log())
         self.milter.signal(signal.SIGHUP)
         self.milter.wait_log(r"reload result=ok", after=mark)
@@ -326,6 +326,20 @@ def test_discard_bounces(stack):
             stack.sink.wait_for(1, timeout=3)
     finally:
         stack.reload("no")
+
+
+def test_unwritable_events_file_defers_the_bounce(stack):
+    """No event can be written: the bounce gets a 4xx, so the sending MTA
+    keeps it and retries; nothing is lost."""
+    mail, _ = send_outbound(stack, "app@example.com", ["w@remote.example"])
+    stack.reload(events="/nonexistent-postseal-dir/bounces.jsonl")
+    try:
+        raw = ("To: " + mail + "\r\n" + TEXT_BOUNCES["gmail"][1].format(rcpt="w@remote.example"))
+        code, text = bounce_in(stack, mail, raw.encode())
+        assert 400 <= code < 500, (code, text)
+        stack.milter.wait_log(r"error qid=\S+ stage=bounce reason=.*nonexistent-postseal-dir")
+    finally:
+        stack.reload()
 
 
 # ---- SRS ----------------------------------------------------------------------
