@@ -46,8 +46,8 @@ static EVP_MAC_CTX *mac_ctx_new(ps_hmac_alg alg, const uint8_t *key,
         ps_err_openssl(err, "HMAC: cannot allocate context");
         return NULL;
     }
-    params[0] = OSSL_PARAM_construct_utf8_string(
-        OSSL_MAC_PARAM_DIGEST, (char *)digest_name(alg), 0);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *)digest_name(alg), 0);
     params[1] = OSSL_PARAM_construct_end();
     if (!EVP_MAC_init(ctx, keylen > 0 ? key : empty_key, keylen, params)) {
         ps_err_openssl(err, "HMAC-%s: cannot set key", digest_name(alg));
@@ -73,6 +73,64 @@ ps_hmac *ps_hmac_new(ps_hmac_alg alg, const uint8_t *key, size_t keylen,
     }
     h->size = ps_hmac_size(alg);
     return h;
+}
+
+struct ps_hmac_key {
+    EVP_MAC_CTX *ctx; /* keyed and initialised; only ever copied */
+    ps_hmac_alg alg;
+};
+
+ps_hmac_key *ps_hmac_key_new(ps_hmac_alg alg, const uint8_t *key, size_t keylen,
+                             ps_err *err)
+{
+    ps_hmac_key *k = calloc(1, sizeof(*k));
+
+    if (k == NULL) {
+        ps_err_set(err, "HMAC: out of memory");
+        return NULL;
+    }
+    k->ctx = mac_ctx_new(alg, key, keylen, err);
+    if (k->ctx == NULL) {
+        free(k);
+        return NULL;
+    }
+    k->alg = alg;
+    return k;
+}
+
+ps_hmac_alg ps_hmac_key_alg(const ps_hmac_key *k)
+{
+    return k->alg;
+}
+
+/* EVP_MAC_CTX_dup copies the inner and outer digest states the key
+ * schedule left, so nothing is fetched and the key is not hashed again;
+ * it only reads the template, which is why a key can be shared. */
+ps_hmac *ps_hmac_start(const ps_hmac_key *k, ps_err *err)
+{
+    ps_hmac *h = calloc(1, sizeof(*h));
+
+    if (h == NULL) {
+        ps_err_set(err, "HMAC: out of memory");
+        return NULL;
+    }
+    h->ctx = EVP_MAC_CTX_dup(k->ctx);
+    if (h->ctx == NULL) {
+        ps_err_openssl(err, "HMAC: cannot copy the prepared key");
+        free(h);
+        return NULL;
+    }
+    h->size = ps_hmac_size(k->alg);
+    return h;
+}
+
+/* The template holds the key; EVP_MAC_CTX_free cleanses it. */
+void ps_hmac_key_free(ps_hmac_key *k)
+{
+    if (k == NULL)
+        return;
+    EVP_MAC_CTX_free(k->ctx);
+    free(k);
 }
 
 int ps_hmac_update(ps_hmac *h, const void *data, size_t n, ps_err *err)
@@ -109,11 +167,10 @@ void ps_hmac_free(ps_hmac *h)
     free(h);
 }
 
-int ps_hmac_compute(ps_hmac_alg alg, const uint8_t *key, size_t keylen,
-                    const void *data, size_t n, uint8_t out[PS_HMAC_MAX],
-                    ps_err *err)
+/* update, final and free of a fresh h (NULL: its creation failed). */
+static int hmac_once(ps_hmac *h, const void *data, size_t n,
+                     uint8_t out[PS_HMAC_MAX], ps_err *err)
 {
-    ps_hmac *h = ps_hmac_new(alg, key, keylen, err);
     int rc;
 
     if (h == NULL)
@@ -123,6 +180,19 @@ int ps_hmac_compute(ps_hmac_alg alg, const uint8_t *key, size_t keylen,
         rc = ps_hmac_final(h, out, err);
     ps_hmac_free(h);
     return rc;
+}
+
+int ps_hmac_compute(ps_hmac_alg alg, const uint8_t *key, size_t keylen,
+                    const void *data, size_t n, uint8_t out[PS_HMAC_MAX],
+                    ps_err *err)
+{
+    return hmac_once(ps_hmac_new(alg, key, keylen, err), data, n, out, err);
+}
+
+int ps_hmac_key_compute(const ps_hmac_key *k, const void *data, size_t n,
+                        uint8_t out[PS_HMAC_MAX], ps_err *err)
+{
+    return hmac_once(ps_hmac_start(k, err), data, n, out, err);
 }
 
 int ps_ct_equal(const void *a, const void *b, size_t n)
@@ -141,8 +211,7 @@ int ps_hmac_verify(ps_hmac_alg alg, const uint8_t *key, size_t keylen,
     uint8_t expected[PS_HMAC_MAX];
     int ok;
 
-    if (mac == NULL || maclen < PS_HMAC_MIN_TRUNC ||
-        maclen > ps_hmac_size(alg))
+    if (mac == NULL || maclen < PS_HMAC_MIN_TRUNC || maclen > ps_hmac_size(alg))
         return -1;
     if (ps_hmac_compute(alg, key, keylen, data, n, expected, NULL) < 0)
         return -1;

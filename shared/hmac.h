@@ -24,6 +24,24 @@ int ps_hmac_update(ps_hmac *h, const void *data, size_t n, ps_err *err);
 int ps_hmac_final(ps_hmac *h, uint8_t out[PS_HMAC_MAX], ps_err *err);
 void ps_hmac_free(ps_hmac *h);
 
+/* A prepared key: the HMAC implementation fetched and the key schedule
+ * done once, so each MAC under it starts with a copy instead (fetching
+ * HMAC and its digest through OpenSSL 3's provider store costs more than
+ * hashing a few kilobytes). For secrets used on every request (webhooks);
+ * owned by the caller (a webhook configuration), never global. Not changed
+ * after ps_hmac_key_new, so one key may be shared by concurrent users. */
+typedef struct ps_hmac_key ps_hmac_key;
+ps_hmac_key *ps_hmac_key_new(ps_hmac_alg alg, const uint8_t *key, size_t keylen,
+                             ps_err *err);
+ps_hmac_alg ps_hmac_key_alg(const ps_hmac_key *k);
+/* A streaming HMAC under k, as ps_hmac_new would make it. */
+ps_hmac *ps_hmac_start(const ps_hmac_key *k, ps_err *err);
+/* One-shot HMAC of data under k. */
+int ps_hmac_key_compute(const ps_hmac_key *k, const void *data, size_t n,
+                        uint8_t out[PS_HMAC_MAX], ps_err *err);
+/* Wipes the key material, then frees. NULL is fine. */
+void ps_hmac_key_free(ps_hmac_key *k);
+
 /* One-shot HMAC of data. */
 int ps_hmac_compute(ps_hmac_alg alg, const uint8_t *key, size_t keylen,
                     const void *data, size_t n, uint8_t out[PS_HMAC_MAX],

@@ -3,6 +3,7 @@
  * dispatch with the body limit enforced for every scheme alike. */
 #include "webhook_int.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,12 @@ ps_wh_config *ps_wh_config_new(ps_wh_scheme scheme, ps_err *err)
     cfg->ops = scheme_ops[scheme];
     cfg->tolerance = PS_WH_DEFAULT_TOLERANCE;
     cfg->max_body = PS_WH_DEFAULT_MAX_BODY;
+    cfg->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (cfg->sha256 == NULL) {
+        ps_err_openssl(err, "SHA-256: not available");
+        free(cfg);
+        return NULL;
+    }
     return cfg;
 }
 
@@ -99,6 +106,15 @@ int ps_wh_config_add_secret(ps_wh_config *cfg, const char *text, size_t len,
             return ps_err_set(err, "out of memory");
         memcpy(s->data, text, len);
         s->len = len;
+    }
+    if (cfg->ops->uses & PS_WH_USES_HMAC) {
+        s->mac = ps_hmac_key_new(PS_HMAC_SHA256, s->data, s->len, err);
+        if (s->mac == NULL) {
+            ps_wipe(s->data, s->len);
+            free(s->data);
+            memset(s, 0, sizeof(*s));
+            return -1;
+        }
     }
     cfg->nsecrets++;
     return 0;
@@ -188,12 +204,19 @@ void ps_wh_config_free(ps_wh_config *cfg)
     for (size_t i = 0; i < cfg->nsecrets; i++) {
         ps_wipe(cfg->secrets[i].data, cfg->secrets[i].len);
         free(cfg->secrets[i].data);
+        ps_hmac_key_free(cfg->secrets[i].mac);
     }
     for (size_t i = 0; i < cfg->nkeys; i++)
         ps_pubkey_free(cfg->keys[i]);
+    EVP_MD_free(cfg->sha256);
     ps_wipe(cfg, sizeof(*cfg));
     free(cfg);
 }
+
+/* Where a request's scheme state starts in its allocation. */
+#define REQ_STATE_OFFSET                                                       \
+    ((sizeof(ps_wh_req) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * \
+     _Alignof(max_align_t))
 
 void ps_webhook_free(ps_wh_req *req)
 {
@@ -201,10 +224,8 @@ void ps_webhook_free(ps_wh_req *req)
         return;
     if (req->ops->cleanup != NULL)
         req->ops->cleanup(req);
-    if (req->state != NULL) {
+    if (req->state != NULL)
         ps_wipe(req->state, req->ops->state_size);
-        free(req->state);
-    }
     free(req);
 }
 
@@ -223,19 +244,15 @@ ps_wh_verdict ps_webhook_begin(const ps_wh_config *cfg,
         return ps_wh_fail(res, PS_WH_TOO_LARGE,
                           "body of %lld bytes over the limit of %lld",
                           (long long)content_length, (long long)cfg->max_body);
-    req = calloc(1, sizeof(*req));
+    /* One allocation per request: the scheme's state follows the request. */
+    req = calloc(1, REQ_STATE_OFFSET + cfg->ops->state_size);
     if (req == NULL)
         return ps_wh_fail(res, PS_WH_INTERNAL, "out of memory");
     req->cfg = cfg;
     req->ops = cfg->ops;
     req->now = now;
-    if (req->ops->state_size > 0) {
-        req->state = calloc(1, req->ops->state_size);
-        if (req->state == NULL) {
-            free(req);
-            return ps_wh_fail(res, PS_WH_INTERNAL, "out of memory");
-        }
-    }
+    if (req->ops->state_size > 0)
+        req->state = (char *)req + REQ_STATE_OFFSET;
     v = req->ops->begin(req, &h, res);
     if (v != PS_WH_MORE) {
         ps_webhook_free(req);

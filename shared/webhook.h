@@ -57,7 +57,8 @@ const char *ps_wh_scheme_name(ps_wh_scheme scheme);
 /* What a scheme must be configured with. */
 int ps_wh_scheme_uses_secret(ps_wh_scheme scheme);
 int ps_wh_scheme_uses_key(ps_wh_scheme scheme);
-/* 1 if ps_webhook_sign can make this scheme's signature (not SNS's). */
+/* 1 if ps_webhook_sign can make this scheme's signature (SNS's is made
+ * by ps_webhook_sign_sns: it needs a certificate URL too). */
 int ps_wh_scheme_can_sign(ps_wh_scheme scheme);
 
 /* A verification configuration: one scheme, its secrets (every one is
@@ -152,9 +153,22 @@ int ps_wh_request_parse(const char *p, size_t n, ps_wh_header *headers,
  * (NUL-terminated). id and timestamp are used by the schemes that sign
  * them (NULL id: "msg_" + random; mailgun: the token). Key schemes sign
  * with priv (an EVP_PKEY *, passed as void * to keep OpenSSL out of this
- * header). Mailgun prints its JSON signature object; SNS is refused. */
+ * header). Mailgun prints its JSON signature object; SNS is refused here (see
+ * ps_webhook_sign_sns). */
 int ps_webhook_sign(const ps_wh_config *cfg, const void *priv, const char *id,
                     int64_t timestamp, const void *body, size_t len, char *out,
                     size_t outsize, ps_err *err);
+
+/* SNS signs the message itself, so its signing gives the body to POST:
+ * body is the JSON message without its signature (Message, TopicArn, ...;
+ * Subject, SubscribeURL, Token as its Type needs), and comes back in out
+ * (NUL-terminated, ending in a newline) with what it lacked added: Type
+ * Notification, MessageId id (NULL: random), Timestamp (ISO 8601 of
+ * timestamp), SignatureVersion 2 (a version 1 message says so itself), then
+ * Signature, made with priv (an RSA EVP_PKEY *), and SigningCertURL
+ * cert_url (the verifier never fetches it; it pins the certificate). */
+int ps_webhook_sign_sns(const void *priv, const char *cert_url, const char *id,
+                        int64_t timestamp, const void *body, size_t len,
+                        char *out, size_t outsize, ps_err *err);
 
 #endif

@@ -10,11 +10,16 @@
 #include "pubkey.h"
 #include "webhook.h"
 
+/* mac: the secret prepared as an HMAC-SHA256 key for the schemes that MAC
+ * with it (PS_WH_USES_HMAC), NULL for the others; made when the secret is
+ * added, so a request copies a keyed context instead of fetching HMAC. */
 typedef struct ps_wh_secret {
     uint8_t *data;
     size_t len;
+    ps_hmac_key *mac;
 } ps_wh_secret;
 
+/* sha256: fetched once here for the replay ids, for the same reason. */
 struct ps_wh_config {
     ps_wh_scheme scheme;
     const struct ps_wh_ops *ops;
@@ -24,6 +29,7 @@ struct ps_wh_config {
     size_t nkeys;
     int64_t tolerance;
     int64_t max_body;
+    EVP_MD *sha256;
 };
 
 typedef struct ps_wh_hdrs {
@@ -42,6 +48,7 @@ struct ps_wh_req {
 
 #define PS_WH_USES_SECRET 1
 #define PS_WH_USES_KEY    2
+#define PS_WH_USES_HMAC   4 /* the secrets are HMAC-SHA256 keys */
 
 typedef struct ps_wh_ops {
     const char *name;
@@ -77,7 +84,7 @@ ps_wh_verdict ps_wh_fail(ps_wh_result *res, ps_wh_verdict v, const char *fmt,
 void ps_wh_set_id(ps_wh_result *res, const char *p, size_t n);
 /* The replay key: text (NULL: hex of bytes) and the replay id derived from
  * the scheme name and bytes; kept until expires. */
-void ps_wh_set_replay(ps_wh_result *res, const char *scheme,
+void ps_wh_set_replay(const ps_wh_req *req, ps_wh_result *res,
                       const uint8_t *bytes, size_t n, const char *text,
                       int64_t expires);
 /* When a replay key may be forgotten: the signed timestamp ts (-1 for a

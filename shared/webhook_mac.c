@@ -30,14 +30,22 @@ int ps_wh_sigs_add(ps_wh_sigs *sigs, ps_wh_enc enc, const char *p, size_t n)
     return 0;
 }
 
+/* An HMAC under secret s: from its prepared key when there is one for alg
+ * (always, for the schemes that MAC), else keyed from scratch. */
+static ps_hmac *secret_hmac(const ps_wh_secret *s, ps_hmac_alg alg, ps_err *err)
+{
+    if (s->mac != NULL && ps_hmac_key_alg(s->mac) == alg)
+        return ps_hmac_start(s->mac, err);
+    return ps_hmac_new(alg, s->data, s->len, err);
+}
+
 int ps_wh_macs_start(ps_wh_macs *m, const ps_wh_config *cfg, ps_hmac_alg alg,
                      const void *prefix, size_t plen, ps_err *err)
 {
     memset(m, 0, sizeof(*m));
     m->alg = alg;
     for (size_t i = 0; i < cfg->nsecrets; i++) {
-        m->h[i] =
-            ps_hmac_new(alg, cfg->secrets[i].data, cfg->secrets[i].len, err);
+        m->h[i] = secret_hmac(&cfg->secrets[i], alg, err);
         if (m->h[i] == NULL)
             return -1;
         m->n = i + 1;
@@ -97,8 +105,7 @@ ps_wh_verdict ps_wh_macs_verdict(ps_wh_req *req, ps_wh_macs *m,
         return ps_wh_fail(res, PS_WH_INTERNAL, "%s", err.msg);
     if (!ps_wh_macs_match(m, sigs))
         return ps_wh_fail(res, PS_WH_DENIED, "signature does not match");
-    ps_wh_set_replay(res, req->ops->name, m->mac[0], ps_hmac_size(m->alg), NULL,
-                     expires);
+    ps_wh_set_replay(req, res, m->mac[0], ps_hmac_size(m->alg), NULL, expires);
     res->verdict = PS_WH_OK;
     snprintf(res->reason, sizeof(res->reason), "signature verified");
     return PS_WH_OK;
@@ -114,7 +121,7 @@ int ps_wh_mac_text(const ps_wh_config *cfg, ps_hmac_alg alg, ps_wh_enc enc,
 
     if (cfg->nsecrets == 0)
         return ps_err_set(err, "no secret to sign with");
-    h = ps_hmac_new(alg, cfg->secrets[0].data, cfg->secrets[0].len, err);
+    h = secret_hmac(&cfg->secrets[0], alg, err);
     if (h == NULL)
         return -1;
     if (ps_hmac_update(h, a, alen, err) < 0 ||
@@ -133,16 +140,32 @@ int ps_wh_mac_text(const ps_wh_config *cfg, ps_hmac_alg alg, ps_wh_enc enc,
     return 0;
 }
 
+/* The pieces of a signed prefix ("id" "." "ts" ".") are joined first when
+ * they fit in PREFIX_JOIN bytes: one update per secret, not one per piece. */
+#define PREFIX_JOIN 512
+
 ps_wh_verdict ps_wh_hmac_start(ps_wh_req *req, ps_hmac_alg alg,
                                const ps_wh_piece *pieces, size_t npieces,
                                ps_wh_result *res)
 {
     ps_wh_hmac_state *st = req->state;
+    char joined[PREFIX_JOIN];
+    ps_wh_piece one = {joined, 0};
+    size_t i;
     ps_err err;
 
+    for (i = 0; i < npieces && pieces[i].n <= sizeof(joined) - one.n; i++) {
+        if (pieces[i].n > 0)
+            memcpy(joined + one.n, pieces[i].p, pieces[i].n);
+        one.n += pieces[i].n;
+    }
+    if (i == npieces) {
+        pieces = &one;
+        npieces = 1;
+    }
     if (ps_wh_macs_start(&st->macs, req->cfg, alg, NULL, 0, &err) < 0)
         return ps_wh_fail(res, PS_WH_INTERNAL, "%s", err.msg);
-    for (size_t i = 0; i < npieces; i++)
+    for (i = 0; i < npieces; i++)
         if (ps_wh_macs_update(&st->macs, pieces[i].p, pieces[i].n, &err) < 0)
             return ps_wh_fail(res, PS_WH_INTERNAL, "%s", err.msg);
     return PS_WH_MORE;

@@ -64,7 +64,7 @@ ps_wh_verdict ps_wh_pk_verdict(ps_wh_req *req, const char *md,
                           "%s signature does not verify "
                           "with the configured key%s",
                           md, cfg->nkeys > 1 ? "s" : "");
-    ps_wh_set_replay(res, req->ops->name, digest, dlen, NULL, expires);
+    ps_wh_set_replay(req, res, digest, dlen, NULL, expires);
     res->verdict = PS_WH_OK;
     snprintf(res->reason, sizeof(res->reason), "%s signature verified", md);
     return PS_WH_OK;

@@ -34,16 +34,19 @@ void ps_wh_set_id(ps_wh_result *res, const char *p, size_t n)
     res->id[k] = '\0';
 }
 
-void ps_wh_set_replay(ps_wh_result *res, const char *scheme,
+/* With the configuration's fetched SHA-256: EVP_sha256() would be looked
+ * up in the provider store again on every init. */
+void ps_wh_set_replay(const ps_wh_req *req, ps_wh_result *res,
                       const uint8_t *bytes, size_t n, const char *text,
                       int64_t expires)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    const char *scheme = req->ops->name;
     unsigned int len = 0;
     size_t tn;
 
     res->has_replay_id = 0;
-    if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+    if (ctx != NULL && EVP_DigestInit_ex(ctx, req->cfg->sha256, NULL) == 1 &&
         EVP_DigestUpdate(ctx, "postseal-replay", 16) == 1 &&
         EVP_DigestUpdate(ctx, scheme, strlen(scheme) + 1) == 1 &&
         EVP_DigestUpdate(ctx, bytes, n) == 1 &&
@@ -74,13 +77,11 @@ int64_t ps_wh_expiry(const ps_wh_req *req, int64_t ts)
     return (ts < 0 ? req->now : ts) + tol;
 }
 
-int ps_wh_ieq(const char *p, size_t n, const char *s)
+/* The n bytes at p against the n bytes at s, ignoring ASCII case. */
+static int ieq_n(const char *p, const char *s, size_t n)
 {
-    size_t k = strlen(s);
     char a, b;
 
-    if (n != k)
-        return 0;
     for (size_t i = 0; i < n; i++) {
         a = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] + 32) : p[i];
         b = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i];
@@ -90,13 +91,21 @@ int ps_wh_ieq(const char *p, size_t n, const char *s)
     return 1;
 }
 
+int ps_wh_ieq(const char *p, size_t n, const char *s)
+{
+    return n == strlen(s) && ieq_n(p, s, n);
+}
+
+/* Every request header is looked at for every name a scheme needs: the
+ * length is compared first, and measured once. */
 int ps_wh_hdr_get(const ps_wh_hdrs *h, const char *name, const char **value,
                   size_t *len)
 {
+    size_t k = strlen(name);
     int found = 0;
 
     for (size_t i = 0; i < h->n; i++) {
-        if (!ps_wh_ieq(h->h[i].name, h->h[i].name_len, name))
+        if (h->h[i].name_len != k || !ieq_n(h->h[i].name, name, k))
             continue;
         if (found)
             return -1;

@@ -84,7 +84,7 @@ static int shopify_sign(const ps_wh_config *cfg, const void *priv,
 
 #define BODYMAC_OPS(nm, begin_fn, sign_fn)                                     \
     {                                                                          \
-        .name = nm, .uses = PS_WH_USES_SECRET,                                 \
+        .name = nm, .uses = PS_WH_USES_SECRET | PS_WH_USES_HMAC,               \
         .state_size = sizeof(ps_wh_hmac_state), .begin = begin_fn,             \
         .update = ps_wh_hmac_update, .final = ps_wh_hmac_final,                \
         .cleanup = ps_wh_hmac_cleanup, .sign = sign_fn                         \

@@ -200,7 +200,7 @@ static ps_wh_verdict mg_final(ps_wh_req *req, ps_wh_result *res)
         return ps_wh_fail(res, PS_WH_DENIED, "signature does not match");
     memcpy(token, f.token, f.tokenn);
     token[f.tokenn] = '\0';
-    ps_wh_set_replay(res, "mailgun", (const uint8_t *)f.token, f.tokenn, token,
+    ps_wh_set_replay(req, res, (const uint8_t *)f.token, f.tokenn, token,
                      ps_wh_expiry(req, ts));
     snprintf(res->reason, sizeof(res->reason), "signature verified");
     return PS_WH_OK;
@@ -242,7 +242,7 @@ static int mg_sign(const ps_wh_config *cfg, const void *priv, const char *id,
 
 const ps_wh_ops ps_wh_mailgun_ops = {
     .name = "mailgun",
-    .uses = PS_WH_USES_SECRET,
+    .uses = PS_WH_USES_SECRET | PS_WH_USES_HMAC,
     .state_size = sizeof(mg_state),
     .begin = mg_begin,
     .update = mg_update,

@@ -50,7 +50,7 @@ static int slack_sign(const ps_wh_config *cfg, const void *priv, const char *id,
 
 const ps_wh_ops ps_wh_slack_ops = {
     .name = "slack",
-    .uses = PS_WH_USES_SECRET,
+    .uses = PS_WH_USES_SECRET | PS_WH_USES_HMAC,
     .state_size = sizeof(ps_wh_hmac_state),
     .begin = slack_begin,
     .update = ps_wh_hmac_update,

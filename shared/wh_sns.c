@@ -1,11 +1,13 @@
 /* Amazon SNS deliveries: the canonical string of the JSON message signed
  * with RSA (SignatureVersion 1: SHA-1, 2: SHA-256), checked against a pinned
- * certificate; the certificate URL in the message is never fetched. */
+ * certificate; the certificate URL in the message is never fetched. Signing
+ * too, for testing an endpoint: the message comes back with its signature. */
 #include "webhook_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "encode.h"
 
@@ -122,14 +124,15 @@ static int str_member(const ps_json_val *root, const char *key, char **out,
     return 1;
 }
 
-/* Feeds the canonical string of the message into d. */
+/* The canonical string of the message ("Name\nvalue\n" for each signed
+ * field present, in order) into b; the verifier and the signer share it. */
 static ps_wh_verdict sns_canonical(const ps_json_val *root,
-                                   const sns_field *fields, ps_wh_digest *d,
+                                   const sns_field *fields, ps_wh_buf *b,
                                    ps_wh_result *res)
 {
     char *val;
     size_t len;
-    ps_err err;
+    ps_wh_verdict v;
     int rc;
 
     for (const sns_field *f = fields; f->name != NULL; f++) {
@@ -144,15 +147,30 @@ static ps_wh_verdict sns_canonical(const ps_json_val *root,
         if (rc == 0)
             return ps_wh_fail(res, PS_WH_MALFORMED, "no %s in the message",
                               f->name);
-        rc = ps_wh_digest_update(d, f->name, strlen(f->name), &err) < 0 ||
-             ps_wh_digest_update(d, "\n", 1, &err) < 0 ||
-             ps_wh_digest_update(d, val, len, &err) < 0 ||
-             ps_wh_digest_update(d, "\n", 1, &err) < 0;
+        if ((v = ps_wh_buf_add(b, (const uint8_t *)f->name, strlen(f->name),
+                               INT64_MAX, res)) == PS_WH_MORE &&
+            (v = ps_wh_buf_add(b, (const uint8_t *)"\n", 1, INT64_MAX, res)) ==
+                PS_WH_MORE &&
+            (v = ps_wh_buf_add(b, (const uint8_t *)val, len, INT64_MAX, res)) ==
+                PS_WH_MORE)
+            v = ps_wh_buf_add(b, (const uint8_t *)"\n", 1, INT64_MAX, res);
         free(val);
-        if (rc)
-            return ps_wh_fail(res, PS_WH_INTERNAL, "%s", err.msg);
+        if (v != PS_WH_MORE)
+            return v;
     }
     return PS_WH_MORE;
+}
+
+/* The signed fields of a message Type (compared as AWS spells them, in
+ * any case); NULL for an unknown one. */
+static const sns_field *fields_of(const char *type, size_t n)
+{
+    if (ps_wh_ieq(type, n, "Notification"))
+        return notification_fields;
+    if (ps_wh_ieq(type, n, "SubscriptionConfirmation") ||
+        ps_wh_ieq(type, n, "UnsubscribeConfirmation"))
+        return confirmation_fields;
+    return NULL;
 }
 
 /* Type, SignatureVersion, Signature, Timestamp and MessageId: the fields
@@ -203,6 +221,7 @@ static ps_wh_verdict sns_check(ps_wh_req *req, const ps_json_val *root,
     const sns_field *fields;
     sns_meta m;
     ps_wh_digest d = {0};
+    ps_wh_buf canon = {0};
     uint8_t sig[PS_WH_MAX_SIG], dgst[64];
     size_t siglen, dlen;
     const char *md;
@@ -213,12 +232,7 @@ static ps_wh_verdict sns_check(ps_wh_req *req, const ps_json_val *root,
     if ((v = sns_meta_of(root, &m, res)) != PS_WH_MORE)
         return v;
     ps_wh_set_id(res, m.id, m.idn);
-    if (ps_wh_ieq(m.type, m.typen, "Notification"))
-        fields = notification_fields;
-    else if (ps_wh_ieq(m.type, m.typen, "SubscriptionConfirmation") ||
-             ps_wh_ieq(m.type, m.typen, "UnsubscribeConfirmation"))
-        fields = confirmation_fields;
-    else
+    if ((fields = fields_of(m.type, m.typen)) == NULL)
         return ps_wh_fail(res, PS_WH_MALFORMED, "unknown Type");
     if (st->has_type_hdr &&
         (st->type_n != m.typen || memcmp(st->type_hdr, m.type, m.typen) != 0))
@@ -240,12 +254,16 @@ static ps_wh_verdict sns_check(ps_wh_req *req, const ps_json_val *root,
                           "UTC");
     if ((v = ps_wh_check_time(req, ts, res)) != PS_WH_MORE)
         return v;
-    if (ps_wh_digest_start(&d, md, &err) < 0)
-        return ps_wh_fail(res, PS_WH_INTERNAL, "%s", err.msg);
-    v = sns_canonical(root, fields, &d, res);
-    if (v == PS_WH_MORE && ps_wh_digest_final(&d, dgst, &dlen, &err) < 0)
+    if ((v = sns_canonical(root, fields, &canon, res)) != PS_WH_MORE) {
+        ps_wh_buf_free(&canon);
+        return v;
+    }
+    if (ps_wh_digest_start(&d, md, &err) < 0 ||
+        ps_wh_digest_update(&d, canon.p, canon.len, &err) < 0 ||
+        ps_wh_digest_final(&d, dgst, &dlen, &err) < 0)
         v = ps_wh_fail(res, PS_WH_INTERNAL, "%s", err.msg);
     ps_wh_digest_free(&d);
+    ps_wh_buf_free(&canon);
     if (v != PS_WH_MORE)
         return v;
     return ps_wh_pk_verdict(req, md, dgst, dlen, sig, siglen,
@@ -262,6 +280,218 @@ static ps_wh_verdict sns_final(ps_wh_req *req, ps_wh_result *res)
         return ps_wh_fail(res, PS_WH_MALFORMED, "%s", err.msg);
     root = ps_json_root((const char *)st->body.p, st->body.len);
     return sns_check(req, &root, res);
+}
+
+/* ---- signing -------------------------------------------------------- */
+
+/* Text that may go between JSON quotes as it is: printable ASCII, no quote
+ * or backslash (a URL, an id). */
+static int json_plain(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\')
+            return 0;
+    return 1;
+}
+
+/* The signed message as it is built: the text so far, without the
+ * closing brace of its object, and whether that object has a member yet. */
+typedef struct sns_out {
+    ps_wh_buf b;
+    int members;
+} sns_out;
+
+static int out_add(sns_out *o, const char *p, size_t n, ps_err *err)
+{
+    ps_wh_result res;
+
+    if (ps_wh_buf_add(&o->b, (const uint8_t *)p, n, INT64_MAX, &res) !=
+        PS_WH_MORE)
+        return ps_err_set(err, "sns: %s", res.reason);
+    return 0;
+}
+
+/* Appends "name":"value" (both plain, see json_plain). */
+static int add_member(sns_out *o, const char *name, const char *value,
+                      ps_err *err)
+{
+    if ((o->members && out_add(o, ",", 1, err) < 0) ||
+        out_add(o, "\"", 1, err) < 0 ||
+        out_add(o, name, strlen(name), err) < 0 ||
+        out_add(o, "\":\"", 3, err) < 0 ||
+        out_add(o, value, strlen(value), err) < 0 ||
+        out_add(o, "\"", 1, err) < 0)
+        return -1;
+    o->members = 1;
+    return 0;
+}
+
+/* 0 if key is absent or a string once; -1 with err set otherwise. */
+static int string_or_absent(const ps_json_val *root, const char *key,
+                            int *present, ps_err *err)
+{
+    ps_json_val v;
+    int rc = ps_json_member(root, key, &v);
+
+    *present = rc == 1;
+    if (rc < 0 || (rc == 1 && v.type != PS_JSON_STRING))
+        return ps_err_set(err, "sns: %s is repeated or not a string", key);
+    return 0;
+}
+
+/* A string member of the message, unescaped into out: 1, 0 if absent, -1
+ * (with err set) if repeated, not a string or too long. */
+static int sign_field(const ps_json_val *root, const char *key, char *out,
+                      size_t cap, size_t *len, ps_err *err)
+{
+    int rc = meta_field(root, key, out, cap, len);
+
+    if (rc < 0)
+        ps_err_set(err, "sns: %s is repeated, not a string or over %zu bytes",
+                   key, cap);
+    return rc;
+}
+
+/* "2026-01-05T10:00:00.000Z", as SNS writes its timestamps. */
+static int iso_time(int64_t t, char *out, size_t cap, ps_err *err)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (gmtime_r(&tt, &tm) == NULL ||
+        strftime(out, cap, "%Y-%m-%dT%H:%M:%S.000Z", &tm) == 0)
+        return ps_err_set(err, "sns: timestamp %lld out of range",
+                          (long long)t);
+    return 0;
+}
+
+/* Adds Type, MessageId and Timestamp when the message lacks them, and
+ * SignatureVersion; *md is the digest its version signs with. */
+static int sign_defaults(const ps_json_val *root, sns_out *o, const char *id,
+                         int64_t ts, const char **md, ps_err *err)
+{
+    char val[64], rid[64], when[40];
+    size_t n;
+    int rc, present;
+
+    if ((rc = sign_field(root, "Type", val, sizeof(val), &n, err)) < 0)
+        return -1;
+    if (rc == 0 && add_member(o, "Type", "Notification", err) < 0)
+        return -1;
+    if (rc == 1 && fields_of(val, n) == NULL)
+        return ps_err_set(err, "sns: Type is not Notification, "
+                               "SubscriptionConfirmation or "
+                               "UnsubscribeConfirmation");
+    if (string_or_absent(root, "MessageId", &present, err) < 0)
+        return -1;
+    if (!present) {
+        if (id == NULL && ps_wh_random_id("", rid, sizeof(rid), err) < 0)
+            return -1;
+        if (add_member(o, "MessageId", id != NULL ? id : rid, err) < 0)
+            return -1;
+    }
+    if (string_or_absent(root, "Timestamp", &present, err) < 0)
+        return -1;
+    if (!present && (iso_time(ts, when, sizeof(when), err) < 0 ||
+                     add_member(o, "Timestamp", when, err) < 0))
+        return -1;
+    if ((rc = sign_field(root, "SignatureVersion", val, sizeof(val), &n, err)) <
+        0)
+        return -1;
+    if (rc == 0 || (n == 1 && val[0] == '2'))
+        *md = "SHA256";
+    else if (n == 1 && val[0] == '1')
+        *md = "SHA1";
+    else
+        return ps_err_set(err, "sns: SignatureVersion is not 1 or 2");
+    return rc == 0 ? add_member(o, "SignatureVersion", "2", err) : 0;
+}
+
+/* The message as it stands gets its closing brace back for a moment, is
+ * read again as JSON, and its canonical string is signed: the defaults
+ * just added are signed as the verifier will read them. */
+static int sign_canonical(sns_out *o, const void *priv, const char *md,
+                          char *sig, size_t cap, ps_err *err)
+{
+    ps_wh_result res;
+    ps_wh_buf canon = {0};
+    const sns_field *fields;
+    ps_json_val root;
+    char type[32];
+    size_t n;
+    int rc = -1;
+
+    if (out_add(o, "}", 1, err) < 0)
+        return -1;
+    root = ps_json_root((const char *)o->b.p, o->b.len);
+    if (meta_field(&root, "Type", type, sizeof(type), &n) != 1 ||
+        (fields = fields_of(type, n)) == NULL)
+        ps_err_set(err, "sns: no Type in the message");
+    else if (sns_canonical(&root, fields, &canon, &res) != PS_WH_MORE)
+        ps_err_set(err, "sns: %s", res.reason);
+    else
+        rc = ps_wh_pk_sign_b64(priv, md, canon.p, canon.len, "", 0, sig, cap,
+                               err);
+    ps_wh_buf_free(&canon);
+    o->b.len--; /* the brace again, for the members still to come */
+    return rc;
+}
+
+static int blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int ps_webhook_sign_sns(const void *priv, const char *cert_url, const char *id,
+                        int64_t timestamp, const void *body, size_t len,
+                        char *out, size_t outsize, ps_err *err)
+{
+    sns_out o = {{0}, 0};
+    ps_json_val root, v;
+    const char *md = NULL, *p = body;
+    size_t first = 0, last = len;
+    char sig[PS_WH_MAX_SIG * 2];
+    int rc = -1;
+
+    if (priv == NULL || !EVP_PKEY_is_a(priv, "RSA"))
+        return ps_err_set(err, "sns: an RSA private key is needed to sign");
+    if (cert_url == NULL || cert_url[0] == '\0' || !json_plain(cert_url))
+        return ps_err_set(err, "sns: the certificate URL must be printable "
+                               "ASCII without quotes or backslashes");
+    if (id != NULL && (id[0] == '\0' || !json_plain(id)))
+        return ps_err_set(err, "sns: the id must be printable ASCII without "
+                               "quotes or backslashes");
+    if (ps_json_check(body, len, err) < 0)
+        return -1;
+    root = ps_json_root(body, len);
+    if (ps_json_member(&root, "Signature", &v) != 0 ||
+        ps_json_member(&root, "SigningCertURL", &v) != 0)
+        return ps_err_set(err, "sns: the message is signed already "
+                               "(Signature or SigningCertURL)");
+    /* ps_json_check saw one object: p[first] is its '{', p[last - 1] its
+     * '}'. The text is kept up to that brace; blanks after it are dropped. */
+    while (first < len && blank(p[first]))
+        first++;
+    while (last > first && blank(p[last - 1]))
+        last--;
+    for (size_t i = first + 1; i + 1 < last && !o.members; i++)
+        o.members = !blank(p[i]);
+    if (out_add(&o, p, last - 1, err) < 0 ||
+        sign_defaults(&root, &o, id, timestamp, &md, err) < 0 ||
+        sign_canonical(&o, priv, md, sig, sizeof(sig), err) < 0 ||
+        add_member(&o, "Signature", sig, err) < 0 ||
+        add_member(&o, "SigningCertURL", cert_url, err) < 0 ||
+        out_add(&o, "}\n", 3, err) < 0)
+        goto out;
+    if (o.b.len > outsize) {
+        ps_err_set(err, "sns: the signed message does not fit");
+        goto out;
+    }
+    memcpy(out, o.b.p, o.b.len);
+    rc = 0;
+out:
+    ps_wh_buf_free(&o.b);
+    return rc;
 }
 
 static void sns_cleanup(ps_wh_req *req)

@@ -158,10 +158,11 @@ static int svix_sign(const ps_wh_config *cfg, const void *priv, const char *id,
 
 #define STD_OPS(nm, begin_fn, sign_fn)                                         \
     {                                                                          \
-        .name = nm, .uses = PS_WH_USES_SECRET, .secret = std_secret,           \
-        .state_size = sizeof(ps_wh_hmac_state), .begin = begin_fn,             \
-        .update = ps_wh_hmac_update, .final = ps_wh_hmac_final,                \
-        .cleanup = ps_wh_hmac_cleanup, .sign = sign_fn                         \
+        .name = nm, .uses = PS_WH_USES_SECRET | PS_WH_USES_HMAC,               \
+        .secret = std_secret, .state_size = sizeof(ps_wh_hmac_state),          \
+        .begin = begin_fn, .update = ps_wh_hmac_update,                        \
+        .final = ps_wh_hmac_final, .cleanup = ps_wh_hmac_cleanup,              \
+        .sign = sign_fn                                                        \
     }
 
 const ps_wh_ops ps_wh_standard_ops = STD_OPS("standard", std_begin, std_sign);

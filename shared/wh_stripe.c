@@ -84,7 +84,7 @@ static int stripe_sign(const ps_wh_config *cfg, const void *priv,
 
 const ps_wh_ops ps_wh_stripe_ops = {
     .name = "stripe",
-    .uses = PS_WH_USES_SECRET,
+    .uses = PS_WH_USES_SECRET | PS_WH_USES_HMAC,
     .state_size = sizeof(ps_wh_hmac_state),
     .begin = stripe_begin,
     .update = ps_wh_hmac_update,

@@ -19,7 +19,7 @@
 
 typedef struct wh_opts {
     int verify;
-    const char *scheme_name, *id, *request;
+    const char *scheme_name, *id, *request, *cert_url;
     const char *secret_files[WH_MAX_FILES], *key_files[WH_MAX_FILES];
     size_t nsecret_files, nkey_files;
     int64_t timestamp, now, tolerance, max_body;
@@ -32,14 +32,17 @@ static void wh_usage(FILE *fp)
     fprintf(fp,
             "usage: " PS_CLI_NAME " webhook sign --scheme S (--secret-file F | "
             "--key-file PRIV)\n"
-            "                       [--timestamp T] [--id ID] < BODY\n"
+            "                       [--cert-url URL] [--timestamp T] [--id ID] "
+            "< BODY\n"
             "       " PS_CLI_NAME " webhook verify --scheme S (--secret-file F "
             "| --key-file PUB)...\n"
             "                       [--tolerance SECONDS|off] [--now T] "
             "[--max-body BYTES] [REQUEST]\n\n"
             "sign prints the headers (\"Name: value\" lines) S would send "
             "with BODY;\nmailgun prints its JSON signature object instead "
-            "(--id is the token).\nverify checks a saved request (request "
+            "(--id is the token),\nsns the whole message, signed: BODY is its "
+            "JSON without the signature\n(Type, MessageId and Timestamp are "
+            "added if missing).\nverify checks a saved request (request "
             "line optional, headers, an\nempty line, the body) read from "
             "REQUEST or stdin: exit 0 verified,\n1 refused, 2 bad usage or "
             "input.\n\n"
@@ -53,6 +56,8 @@ static void wh_usage(FILE *fp)
             "  -k, --key-file F        sign: the PEM private key; verify: "
             "a public key\n"
             "                          or certificate (repeatable)\n"
+            "  -u, --cert-url URL      sns: the SigningCertURL to put in "
+            "the message\n"
             "  -t, --timestamp T       unix time to sign with (default: "
             "now)\n"
             "  -i, --id ID             message id or token to sign "
@@ -97,6 +102,9 @@ static int wh_arg(wh_opts *o, int ch, const char *arg)
     case 'i':
         o->id = arg;
         return 0;
+    case 'u':
+        o->cert_url = arg;
+        return 0;
     case 't':
         o->has_timestamp = 1;
         return wh_number("--timestamp", arg, &o->timestamp);
@@ -123,6 +131,7 @@ static int wh_parse(int argc, char **argv, wh_opts *o)
         {"key-file", required_argument, NULL, 'k'},
         {"timestamp", required_argument, NULL, 't'},
         {"id", required_argument, NULL, 'i'},
+        {"cert-url", required_argument, NULL, 'u'},
         {"tolerance", required_argument, NULL, 'T'},
         {"now", required_argument, NULL, 'n'},
         {"max-body", required_argument, NULL, 'm'},
@@ -133,7 +142,7 @@ static int wh_parse(int argc, char **argv, wh_opts *o)
     int ch;
 
     ps_cli_getopt_reset();
-    while ((ch = getopt_long(argc, argv, ":s:f:k:t:i:T:n:m:h", longopts,
+    while ((ch = getopt_long(argc, argv, ":s:f:k:t:i:u:T:n:m:h", longopts,
                              NULL)) != -1) {
         if (ch == 'h')
             return wh_usage(stdout), PS_CLI_HELP;
@@ -155,10 +164,16 @@ static int wh_check(wh_opts *o)
     if (ps_wh_scheme_parse(o->scheme_name, strlen(o->scheme_name), &o->scheme) <
         0)
         return ps_cli_fail("webhook: unknown scheme '%.40s'", o->scheme_name);
-    if (!o->verify && !ps_wh_scheme_can_sign(o->scheme))
+    if (!o->verify && !ps_wh_scheme_can_sign(o->scheme) &&
+        o->scheme != PS_WH_SNS)
         return ps_cli_fail("webhook sign: signing %s is not supported (its "
                            "provider alone signs)",
                            o->scheme_name);
+    if (!o->verify && o->scheme == PS_WH_SNS && o->cert_url == NULL)
+        return ps_cli_fail("webhook sign: sns takes --cert-url URL (the "
+                           "message's SigningCertURL)");
+    if (o->cert_url != NULL && (o->verify || o->scheme != PS_WH_SNS))
+        return ps_cli_fail("webhook: --cert-url is for signing sns");
     if (ps_wh_scheme_uses_secret(o->scheme) &&
         (o->nsecret_files == 0 || o->nkey_files > 0))
         return ps_cli_fail("webhook: scheme %s takes --secret-file",
@@ -251,7 +266,8 @@ static int wh_private_key(const char *path, EVP_PKEY **out)
 static int wh_sign(const wh_opts *o, const ps_wh_config *cfg)
 {
     char *body = NULL, *out = NULL;
-    size_t len;
+    size_t len, outsize;
+    int64_t ts;
     EVP_PKEY *priv = NULL;
     ps_err err = {""};
     int rc = PS_EXIT_USAGE;
@@ -260,14 +276,19 @@ static int wh_sign(const wh_opts *o, const ps_wh_config *cfg)
         return PS_EXIT_USAGE;
     if (wh_read_all(stdin, "stdin", (size_t)o->max_body, &body, &len) != 0)
         goto out;
-    out = malloc(WH_SIGNED_MAX);
+    /* SNS's output is the message itself, signed: the body and more. */
+    outsize = WH_SIGNED_MAX + (o->scheme == PS_WH_SNS ? len : 0);
+    out = malloc(outsize);
     if (out == NULL) {
         ps_cli_fail("webhook sign: out of memory");
         goto out;
     }
-    if (ps_webhook_sign(cfg, priv, o->id,
-                        o->has_timestamp ? o->timestamp : (int64_t)time(NULL),
-                        body, len, out, WH_SIGNED_MAX, &err) < 0) {
+    ts = o->has_timestamp ? o->timestamp : (int64_t)time(NULL);
+    if ((o->scheme == PS_WH_SNS
+             ? ps_webhook_sign_sns(priv, o->cert_url, o->id, ts, body, len, out,
+                                   outsize, &err)
+             : ps_webhook_sign(cfg, priv, o->id, ts, body, len, out, outsize,
+                               &err)) < 0) {
         ps_cli_fail("webhook sign: %s", err.msg);
         goto out;
     }

@@ -31,7 +31,8 @@ VECTORS = ROOT / "tests" / "vectors" / "webhooks"
 
 
 def build_dir():
-    return pathlib.Path(os.environ.get("POSTSEAL_BUILD", ROOT / "build"))
+    # Absolute: nginx reads a relative load_module path from its prefix.
+    return pathlib.Path(os.environ.get("POSTSEAL_BUILD", ROOT / "build")).resolve()
 
 
 def module_path():

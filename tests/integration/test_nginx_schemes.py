@@ -21,7 +21,7 @@ import pytest
 from nginx_harness import (VECTORS, Nginx, Upstream, build_dir, flips,
                            location, mailgun_fields, mailgun_json, make_cert,
                            make_ec_key, make_rsa_key, needs_module,
-                           sign_postal, sign_sendgrid, sign_sns)
+                           sign_postal, sign_sendgrid, sign_sns, sns_canonical)
 
 pytestmark = needs_module
 
@@ -299,3 +299,21 @@ def test_cli_sign_is_accepted_by_nginx(ng, tmp_path, keys):
                           str(sgkey)], input=body, capture_output=True, check=True).stdout
     hdrs = dict(line.split(": ", 1) for line in out.decode().splitlines())
     assert ng.request("/sendgrid", body, hdrs)[0] == 200
+    # SNS: the CLI gives the whole message; checked with cryptography too.
+    snskey = tmp_path / "sns.key"
+    snskey.write_bytes(keys["sns_priv"])
+    os.chmod(snskey, 0o600)
+    msg = {k: v for k, v in sns_message(Subject="Amazon SES Email Event").items()
+           if k not in ("Signature", "SignatureVersion", "SigningCertURL", "MessageId",
+                        "Timestamp")}
+    out = subprocess.run([exe, "webhook", "sign", "--scheme", "sns", "--key-file", str(snskey),
+                          "--cert-url", "https://sns.us-east-1.amazonaws.com/x.pem"],
+                         input=json.dumps(msg).encode(), capture_output=True,
+                         check=True).stdout
+    signed = json.loads(out)
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    serialization.load_pem_private_key(keys["sns_priv"], None).public_key().verify(
+        base64.b64decode(signed["Signature"]), sns_canonical(signed), padding.PKCS1v15(),
+        hashes.SHA256())
+    assert sns_send(ng, signed) == 200

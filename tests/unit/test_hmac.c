@@ -1,6 +1,7 @@
 /* Unit tests for shared/hmac.c and shared/secrets.c: RFC 4231 and RFC 2202
- * vectors, streaming against one-shot, constant-time verdicts with
- * truncation, and secret-set files with their file:line errors. */
+ * vectors (fresh and through prepared keys), streaming against one-shot,
+ * constant-time verdicts with truncation, and secret-set files with their
+ * file:line errors. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -108,6 +109,61 @@ static void test_vectors(void **state)
     }
 }
 
+/* A prepared key gives the same MACs, as often as asked, in any order with
+ * other keys: every MAC starts from the unchanged template. */
+static void test_prepared_keys(void **state)
+{
+    size_t nv = sizeof(vectors) / sizeof(vectors[0]);
+    uint8_t key[256], data[256], want[PS_HMAC_MAX], got[PS_HMAC_MAX];
+    ps_hmac_key *k[sizeof(vectors) / sizeof(vectors[0])];
+    ps_hmac *h, *h2;
+    ps_err err;
+
+    (void)state;
+    for (size_t i = 0; i < nv; i++) {
+        vector_inputs(&vectors[i], key, data);
+        k[i] = ps_hmac_key_new(vectors[i].alg, key, vectors[i].keylen, &err);
+        assert_non_null(k[i]);
+        assert_int_equal(ps_hmac_key_alg(k[i]), vectors[i].alg);
+    }
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < nv; i++) {
+            const vector *v = &vectors[i];
+            const uint8_t *d = vector_inputs(v, key, data);
+            size_t n = unhex(v->mac_hex, want, sizeof(want));
+
+            assert_int_equal(
+                ps_hmac_key_compute(k[i], d, v->datalen, got, &err), 0);
+            if (memcmp(got, want, n) != 0)
+                fail_msg("vector %zu round %d: wrong MAC", i, round);
+            /* Two MACs under one key, interleaved, stay apart. */
+            h = ps_hmac_start(k[i], &err);
+            h2 = ps_hmac_start(k[i], &err);
+            assert_non_null(h);
+            assert_non_null(h2);
+            assert_int_equal(ps_hmac_update(h2, "other", 5, &err), 0);
+            assert_int_equal(ps_hmac_update(h, d, 1, &err), 0);
+            assert_int_equal(ps_hmac_update(h, d + 1, v->datalen - 1, &err), 0);
+            assert_int_equal(ps_hmac_final(h, got, &err), 0);
+            assert_memory_equal(got, want, n);
+            assert_int_equal(ps_hmac_final(h2, got, &err), 0);
+            assert_memory_not_equal(got, want, n);
+            ps_hmac_free(h);
+            ps_hmac_free(h2);
+        }
+    }
+    for (size_t i = 0; i < nv; i++)
+        ps_hmac_key_free(k[i]);
+    ps_hmac_key_free(NULL);
+    /* The empty key, as ps_hmac_compute takes it. */
+    k[0] = ps_hmac_key_new(PS_HMAC_SHA256, NULL, 0, &err);
+    assert_non_null(k[0]);
+    assert_int_equal(ps_hmac_key_compute(k[0], NULL, 0, got, &err), 0);
+    assert_int_equal(
+        ps_hmac_compute(PS_HMAC_SHA256, NULL, 0, NULL, 0, want, &err), 0);
+    assert_memory_equal(got, want, 32);
+    ps_hmac_key_free(k[0]);
+}
 static void test_sizes_and_empty_key(void **state)
 {
     uint8_t got[PS_HMAC_MAX], want[PS_HMAC_MAX];
@@ -393,6 +449,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors),
+        cmocka_unit_test(test_prepared_keys),
         cmocka_unit_test(test_sizes_and_empty_key),
         cmocka_unit_test(test_streaming_equals_oneshot),
         cmocka_unit_test(test_verify_truncation),

@@ -1,6 +1,6 @@
 /* Unit tests for shared/pubkey.c and the key schemes: every key format
  * accepted and the wrong ones refused, SendGrid's and AWS SNS's published
- * vectors, and Postal/SendGrid sign-then-verify with fresh keys. */
+ * vectors, and Postal/SendGrid/SNS sign-then-verify with fresh keys. */
 /* clang-format off: cmocka.h needs these first */
 #include <stdarg.h>
 #include <stddef.h>
@@ -324,6 +324,102 @@ static void test_postal_sendgrid_round_trips(void **state)
     EVP_PKEY_free(ec);
 }
 
+#define SNS_URL                                                                \
+    "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-x.pem"
+
+/* Signs body as SNS at SNS_TS into out (cap bytes) and verifies it with
+ * cfg: the verdict. */
+static ps_wh_verdict sns_round_trip(const ps_wh_config *cfg, EVP_PKEY *priv,
+                                    const char *body, char *out, size_t cap)
+{
+    ps_wh_result res;
+    ps_err err;
+
+    assert_int_equal(ps_webhook_sign_sns(priv, SNS_URL, NULL, SNS_TS, body,
+                                         strlen(body), out, cap, &err),
+                     0);
+    assert_int_equal(out[strlen(out) - 1], '\n');
+    return ps_webhook_verify(cfg, NULL, 0, out, strlen(out), SNS_TS + 1, &res);
+}
+
+/* The message comes back signed, with what it lacked added, and verifies
+ * by the same rules as AWS's own (test_sns_vector). */
+static void test_sns_sign(void **state)
+{
+    EVP_PKEY *rsa = EVP_RSA_gen(2048), *ec = EVP_EC_gen("P-256");
+    char *pem, out[8192], *p;
+    ps_wh_config *cfg;
+    size_t len;
+    ps_err err;
+
+    (void)state;
+    pem = pem_of(rsa, 0, &len);
+    cfg = key_config(PS_WH_SNS, pem);
+    free(pem);
+    assert_int_equal(
+        sns_round_trip(
+            cfg, rsa,
+            " {\"Message\":\"caf\\u00e9\\n\",\"TopicArn\":\"arn:t\"} \n", out,
+            sizeof(out)),
+        PS_WH_OK);
+    assert_non_null(strstr(out, "\"Type\":\"Notification\""));
+    assert_non_null(strstr(out, "\"Timestamp\":\"2022-07-28T22:53:55.000Z\""));
+    assert_non_null(strstr(out, "\"SignatureVersion\":\"2\""));
+    assert_non_null(strstr(out, "\"SigningCertURL\":\"" SNS_URL "\"}\n"));
+    /* A changed byte of the message no longer verifies. */
+    p = strstr(out, "caf");
+    p[0] = 'C';
+    assert_int_not_equal(ps_webhook_verify(cfg, NULL, 0, out, strlen(out),
+                                           SNS_TS + 1, &(ps_wh_result){0}),
+                         PS_WH_OK);
+    /* Version 1 and a confirmation, with the id and time it gives. */
+    assert_int_equal(
+        sns_round_trip(
+            cfg, rsa,
+            "{\"Type\":\"SubscriptionConfirmation\",\"Message\":\"m\","
+            "\"Token\":\"t\",\"SubscribeURL\":\"https://x/\","
+            "\"TopicArn\":\"a\",\"MessageId\":\"m-1\","
+            "\"Timestamp\":\"2022-07-28T22:53:50Z\","
+            "\"SignatureVersion\":\"1\"}",
+            out, sizeof(out)),
+        PS_WH_OK);
+    assert_null(strstr(out, "SignatureVersion\":\"2"));
+    /* Refused: signed already, bad Type or version, no key, EC key, no URL,
+     * an id that would need escaping, too small an output. */
+    const char *bad[] = {
+        "{\"Message\":\"m\",\"TopicArn\":\"a\",\"Signature\":\"x\"}",
+        "{\"Type\":\"Other\",\"Message\":\"m\",\"TopicArn\":\"a\"}",
+        "{\"Message\":\"m\",\"TopicArn\":\"a\",\"SignatureVersion\":\"3\"}",
+        "{\"Message\":\"m\"}",
+        "[]",
+        "{\"Message\":\"m\",\"TopicArn\":\"a\",\"MessageId\":1}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(ps_webhook_sign_sns(rsa, SNS_URL, NULL, SNS_TS, bad[i],
+                                             strlen(bad[i]), out, sizeof(out),
+                                             &err),
+                         -1);
+    const char *ok = "{\"Message\":\"m\",\"TopicArn\":\"a\"}";
+    assert_int_equal(ps_webhook_sign_sns(NULL, SNS_URL, NULL, 0, ok, strlen(ok),
+                                         out, sizeof(out), &err),
+                     -1);
+    assert_int_equal(ps_webhook_sign_sns(ec, SNS_URL, NULL, 0, ok, strlen(ok),
+                                         out, sizeof(out), &err),
+                     -1);
+    assert_int_equal(ps_webhook_sign_sns(rsa, "", NULL, 0, ok, strlen(ok), out,
+                                         sizeof(out), &err),
+                     -1);
+    assert_int_equal(ps_webhook_sign_sns(rsa, SNS_URL, "a\"b", 0, ok,
+                                         strlen(ok), out, sizeof(out), &err),
+                     -1);
+    assert_int_equal(ps_webhook_sign_sns(rsa, SNS_URL, NULL, 0, ok, strlen(ok),
+                                         out, 100, &err),
+                     -1);
+    ps_wh_config_free(cfg);
+    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(ec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_sendgrid_vector),
         cmocka_unit_test(test_sns_vector),
         cmocka_unit_test(test_postal_sendgrid_round_trips),
+        cmocka_unit_test(test_sns_sign),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
