@@ -82,19 +82,27 @@ size_t ps_hex_encode(const uint8_t *in, size_t n, char *out)
     return 2 * n;
 }
 
-/* Value of c in r's alphabet, or -1. A linear scan of at most 64 entries
- * keeps the code free of 256-entry tables that could drift from the
- * alphabet strings. */
+/* Value of c in r's alphabet, or -1. Both alphabets are runs of letters
+ * and digits in RFC 4648 order, so ranges find a value without a scan
+ * (decoding a webhook signature is on every request's path); only
+ * base64's last two characters differ between the variants. */
 static int radix_value(const radix *r, unsigned char c)
 {
-    const char *p;
-
     if (r->fold_case && c >= 'a' && c <= 'z')
         c = (unsigned char)(c - 'a' + 'A');
-    if (c == '\0')
-        return -1;
-    p = strchr(r->alphabet, c);
-    return p != NULL ? (int)(p - r->alphabet) : -1;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (r->bits == 5)
+        return c >= '2' && c <= '7' ? c - '2' + 26 : -1;
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c != '\0' && c == (unsigned char)r->alphabet[62])
+        return 62;
+    if (c != '\0' && c == (unsigned char)r->alphabet[63])
+        return 63;
+    return -1;
 }
 
 /* Says what is wrong with a character without echoing it. */

@@ -285,6 +285,46 @@ static void test_errors_do_not_echo(void **state)
     assert_null(strchr(err.msg, '$'));
 }
 
+/* Every byte value against the RFC 4648 alphabet strings: a character
+ * decodes exactly when it is in the alphabet, to its position there. */
+static void test_every_byte_value(void **state)
+{
+    static const char *const alpha[] = {
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"};
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        char in[8];
+        uint8_t out[8];
+        size_t len;
+        ps_err err = {""};
+        for (int a = 0; a < 3; a++) {
+            const char *pos = c != 0 ? strchr(alpha[a], c) : NULL;
+            int rc;
+            if (a < 2) {
+                in[0] = (char)c; /* "cA==": 6 bits of c, then zeros */
+                memcpy(in + 1, "A==", 3);
+                rc = a == 0 ? ps_b64_decode(in, 4, out, sizeof(out), &len, &err)
+                            : ps_b64url_decode(in, 2, out, sizeof(out), &len,
+                                               &err);
+                assert_int_equal(rc == 0, pos != NULL);
+                if (pos != NULL)
+                    assert_int_equal(out[0], (pos - alpha[a]) << 2);
+            } else {
+                /* "cA======": 5 bits of c, then zeros; lower case folds */
+                in[0] = (char)c;
+                memcpy(in + 1, "A======", 7);
+                rc = ps_b32_decode(in, 8, out, sizeof(out), &len, &err);
+                pos = c >= 'a' && c <= 'z' ? strchr(alpha[2], c - 32) : pos;
+                assert_int_equal(rc == 0, pos != NULL);
+                if (pos != NULL)
+                    assert_int_equal(out[0], (pos - alpha[2]) << 3);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_b32_rejects),
         cmocka_unit_test(test_hex_rejects),
         cmocka_unit_test(test_errors_do_not_echo),
+        cmocka_unit_test(test_every_byte_value),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
