@@ -49,4 +49,7 @@ if [ -f "objs/$mod.so" ] && [ "$lib" -nt "objs/$mod.so" ]; then
 fi
 
 make -f objs/Makefile modules >objs.make.log 2>&1 || { cat objs.make.log >&2; exit 1; }
-cp "objs/$mod.so" "$build/$mod.so"
+# A new file renamed into place: an nginx running the old module keeps its
+# mapping instead of crashing on a file rewritten under it.
+cp "objs/$mod.so" "$build/$mod.so.new"
+mv -f "$build/$mod.so.new" "$build/$mod.so"
