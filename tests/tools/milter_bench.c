@@ -5,6 +5,7 @@
  *
  * Usage: milter_bench --port PORT --message FILE [--messages N]
  *        [--connections C] [--per-conn K] [--expect S] [--host ADDR]
+ *        [--from ADDR]
  * Prints one key=value line; exits 1 if any message came back with fewer
  * than S signatures or failed, so a misconfigured milter cannot look fast. */
 #include <arpa/inet.h>
@@ -66,7 +67,8 @@ typedef struct opts {
     long messages;
     int connections;
     long per_conn; /* messages per milter connection; 0: one per worker */
-    int expect;    /* DKIM-Signature fields wanted per message */
+    int expect;    /* DKIM-Signature fields wanted per message, exactly */
+    const char *from; /* envelope sender and SASL login */
 } opts;
 
 /* One milter connection and what was negotiated on it. */
@@ -79,7 +81,7 @@ typedef struct conn {
     size_t incap;
 } conn;
 
-static opts o = {"127.0.0.1", 0, 1000, 4, 0, 1};
+static opts o = {"127.0.0.1", 0, 1000, 4, 0, 1, "bench@example.com"};
 static message msg;
 static atomic_long next_msg;
 static atomic_long n_ok, n_sigs, n_unsigned, n_failed;
@@ -412,17 +414,17 @@ static int conn_open(conn *c)
  * fields the milter added, or -1 if the connection is broken. */
 static int one_message(conn *c, long n)
 {
-    char qid[32], hbuf[8192];
+    char qid[32], hbuf[8192], env[300];
     int r, sigs = 0;
     uint32_t len;
 
     snprintf(qid, sizeof(qid), "B%09lX", n);
+    snprintf(env, sizeof(env), "<%s>", o.from);
     if (macros(c, SMFIC_MAIL, "i", qid, "{auth_type}", "PLAIN",
-               "{auth_authen}", "bench@example.com", "{mail_addr}",
-               "bench@example.com", NULL) != 0)
+               "{auth_authen}", o.from, "{mail_addr}", o.from, NULL) != 0)
         return -1;
-    if ((r = step(c, SMFIP_NOMAIL, SMFIP_NR_MAIL, SMFIC_MAIL,
-                  "<bench@example.com>", sizeof("<bench@example.com>"))) != 1)
+    if ((r = step(c, SMFIP_NOMAIL, SMFIP_NR_MAIL, SMFIC_MAIL, env,
+                  strlen(env) + 1)) != 1)
         goto early;
     if (macros(c, SMFIC_RCPT, "{rcpt_addr}", "rcpt@example.net", NULL) != 0)
         return -1;
@@ -522,7 +524,7 @@ static void *worker(void *arg)
             continue;
         }
         atomic_fetch_add(&n_sigs, sigs);
-        if (sigs < o.expect)
+        if (sigs != o.expect)
             atomic_fetch_add(&n_unsigned, 1);
         else
             atomic_fetch_add(&n_ok, 1);
@@ -553,8 +555,10 @@ static void usage(FILE *f)
 {
     fputs("usage: milter_bench --port PORT --message FILE [--messages N]\n"
           "         [--connections C] [--per-conn K] [--expect S] [--host ADDR]\n"
+          "         [--from ADDR]\n"
           "  --per-conn K  messages per milter connection (0: one connection per worker)\n"
-          "  --expect S    DKIM-Signature fields each message must get (default 1)\n",
+          "  --expect S    DKIM-Signature fields each message must get, exactly (default 1)\n"
+          "  --from ADDR   envelope sender and SASL login (default bench@example.com)\n",
           f);
 }
 
@@ -594,6 +598,8 @@ int main(int argc, char **argv)
             o.expect = (int)num(a, v, 0, 16);
         else if (strcmp(a, "--message") == 0)
             file = v;
+        else if (strcmp(a, "--from") == 0 && strlen(v) < 256)
+            o.from = v;
         else
             return usage(stderr), 2;
     }
