@@ -4,8 +4,18 @@
  * are both bounded; a bad request costs only its own DUNNO. */
 #include "policyd.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+
+/* Plain events and recv/send rather than a bufferevent: a request is one
+ * read and its reply one write, where the bufferevent spent an ioctl per
+ * read and two epoll_ctl calls per reply (it asks for writability before
+ * writing anything). Output the socket does not take waits in c->out,
+ * written when epoll says there is room, as the bufferevent did. */
 
 static void ps_conn_pump(ps_conn *c);
 
@@ -21,7 +31,10 @@ static void ps_conn_free(ps_conn *c)
         pd->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    bufferevent_free(c->bev);
+    event_free(c->rd);
+    event_free(c->wr);
+    evbuffer_free(c->out);
+    evutil_closesocket(c->fd);
     ps_policy_free(&c->parser);
     free(c);
     pd->nconns--;
@@ -29,16 +42,48 @@ static void ps_conn_free(ps_conn *c)
         event_base_loopexit(pd->base, NULL);
 }
 
+static void ps_conn_want_read(ps_conn *c, int on)
+{
+    struct timeval idle = {PS_POLICYD_IDLE_SECS, 0};
+
+    if (on && !c->reading)
+        c->reading = event_add(c->rd, &idle) == 0;
+    else if (!on && c->reading) {
+        event_del(c->rd);
+        c->reading = 0;
+    }
+}
+
+static void ps_conn_want_write(ps_conn *c, int on)
+{
+    struct timeval tv = {PS_POLICYD_WRITE_SECS, 0};
+
+    if (on && !c->writing)
+        c->writing = event_add(c->wr, &tv) == 0;
+    else if (!on && c->writing) {
+        event_del(c->wr);
+        c->writing = 0;
+    }
+}
+
+/* The socket failed or timed out: no more I/O; c goes once no request
+ * of it is at the store. */
+static void ps_conn_fail(ps_conn *c)
+{
+    c->dead = 1;
+    c->eof = 1;
+    ps_conn_want_read(c, 0);
+    ps_conn_want_write(c, 0);
+    ps_conn_pump(c);
+}
+
 /* Frees c once nothing more can come or go: no input, no request at the
  * store, no reply left to write (unless the socket is dead). */
 static void ps_conn_maybe_close(ps_conn *c)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-
     if (!c->eof || c->busy || c->in_pump)
         return;
-    if (evbuffer_get_length(out) > 0 &&
-        (bufferevent_get_enabled(c->bev) & EV_WRITE))
+    if (evbuffer_get_length(c->out) > 0 && !c->dead)
         return;
     if (ps_policy_pending(&c->parser))
         ps_log_kv(c->pd->lg, LOG_WARNING, "policy_malformed", "peer", c->peer,
@@ -49,34 +94,76 @@ static void ps_conn_maybe_close(ps_conn *c)
 
 static int ps_conn_output_full(ps_conn *c)
 {
-    return evbuffer_get_length(bufferevent_get_output(c->bev)) >
-           PS_POLICYD_MAX_OUTPUT;
+    return evbuffer_get_length(c->out) + c->reply_len > PS_POLICYD_MAX_OUTPUT;
+}
+
+/* Replies go straight to the socket when nothing waits before them; what
+ * it does not take waits in c->out for room. */
+void ps_conn_flush(ps_conn *c)
+{
+    ssize_t n = 0;
+
+    if (c->reply_len == 0)
+        return;
+    if (c->dead) { /* nobody to read them */
+        c->reply_len = 0;
+        return;
+    }
+    if (evbuffer_get_length(c->out) == 0) {
+        n = send(c->fd, c->reply, c->reply_len, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            c->reply_len = 0;
+            c->dead = 1; /* the pump that called us closes c */
+            c->eof = 1;
+            ps_conn_want_read(c, 0);
+            ps_conn_want_write(c, 0);
+            return;
+        }
+        if (n < 0)
+            n = 0;
+    }
+    if ((size_t)n < c->reply_len) {
+        evbuffer_add(c->out, c->reply + n, c->reply_len - (size_t)n);
+        ps_conn_want_write(c, 1);
+    }
+    c->reply_len = 0;
+}
+
+/* Reads while there is room for input and more can come. */
+static void ps_conn_read_control(ps_conn *c)
+{
+    if (c->in_off > 0) {
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->in_off = 0;
+    }
+    ps_conn_want_read(c, !c->eof && c->in_len < sizeof(c->in));
 }
 
 static void ps_conn_pump(ps_conn *c)
 {
-    struct evbuffer *in = bufferevent_get_input(c->bev);
-    struct evbuffer_iovec v;
     size_t used;
 
     if (c->in_pump)
         return;
     c->in_pump = 1;
-    while (!c->busy && !ps_conn_output_full(c) &&
-           evbuffer_peek(in, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
-        used = ps_policy_feed(&c->parser, v.iov_base, v.iov_len);
+    while (!c->busy && !ps_conn_output_full(c) && c->in_off < c->in_len) {
+        used = ps_policy_feed(&c->parser, c->in + c->in_off,
+                              c->in_len - c->in_off);
         if (used == (size_t)-1) {
             ps_log_kv(c->pd->lg, LOG_ERR, "connection_closed", "peer", c->peer,
                       "reason", "out of memory", NULL);
-            evbuffer_drain(in, evbuffer_get_length(in));
+            c->in_off = c->in_len;
             c->eof = 1;
             break;
         }
-        evbuffer_drain(in, used);
+        c->in_off += used;
         if (c->parser.done)
             ps_request_handle(c);
     }
     c->in_pump = 0;
+    ps_conn_flush(c);
+    ps_conn_read_control(c);
     ps_conn_maybe_close(c);
 }
 
@@ -89,30 +176,51 @@ void ps_conn_answered(ps_conn *c)
         ps_conn_pump(c);
 }
 
-static void ps_conn_read(struct bufferevent *bev, void *arg)
+static void ps_conn_on_read(evutil_socket_t fd, short what, void *arg)
 {
-    (void)bev;
-    ps_conn_pump(arg);
+    ps_conn *c = arg;
+    ssize_t n;
+
+    if (what & EV_TIMEOUT) {
+        ps_log_kv(c->pd->lg, LOG_INFO, "connection_closed", "peer", c->peer,
+                  "reason", "idle timeout", NULL);
+        ps_conn_fail(c);
+        return;
+    }
+    if (c->in_len == sizeof(c->in)) { /* no room: a recv of 0 would be EOF */
+        ps_conn_pump(c);
+        return;
+    }
+    n = recv(fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+    if (n > 0)
+        c->in_len += (size_t)n;
+    else if (n == 0)
+        c->eof = 1; /* answer what came, then close */
+    else if (errno != EAGAIN && errno != EINTR) {
+        ps_conn_fail(c);
+        return;
+    }
+    ps_conn_pump(c);
 }
 
-/* The output drained: go on with requests held back by a client that
- * sent many without reading the answers. */
-static void ps_conn_write(struct bufferevent *bev, void *arg)
-{
-    (void)bev;
-    ps_conn_pump(arg);
-}
-
-static void ps_conn_event(struct bufferevent *bev, short what, void *arg)
+/* Room in the socket: write what waits, then go on with requests held
+ * back by a client that sent many without reading the answers. */
+static void ps_conn_on_write(evutil_socket_t fd, short what, void *arg)
 {
     ps_conn *c = arg;
 
-    if (what & BEV_EVENT_TIMEOUT)
+    if (what & EV_TIMEOUT) {
         ps_log_kv(c->pd->lg, LOG_INFO, "connection_closed", "peer", c->peer,
                   "reason", "idle timeout", NULL);
-    if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-        bufferevent_disable(bev, EV_READ | EV_WRITE);
-    c->eof = 1;
+        ps_conn_fail(c);
+        return;
+    }
+    if (evbuffer_write(c->out, fd) < 0 && errno != EAGAIN && errno != EINTR) {
+        ps_conn_fail(c);
+        return;
+    }
+    if (evbuffer_get_length(c->out) == 0)
+        ps_conn_want_write(c, 0);
     ps_conn_pump(c);
 }
 
@@ -123,26 +231,44 @@ void ps_conn_destroy(ps_conn *c)
 
 void ps_conn_close_idle(ps_conn *c)
 {
-    bufferevent_disable(c->bev, EV_READ);
     c->eof = 1;
+    ps_conn_want_read(c, 0);
     ps_conn_pump(c);
 }
 
 void ps_conn_new(ps_pd *pd, evutil_socket_t fd, const char *peer)
 {
     ps_conn *c = calloc(1, sizeof(*c));
-    struct timeval rd = {PS_POLICYD_IDLE_SECS, 0};
-    struct timeval wr = {PS_POLICYD_WRITE_SECS, 0};
+    int one = 1;
 
-    if (c == NULL || (c->bev = bufferevent_socket_new(
-                          pd->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+    if (c != NULL) {
+        c->rd =
+            event_new(pd->base, fd, EV_READ | EV_PERSIST, ps_conn_on_read, c);
+        c->wr =
+            event_new(pd->base, fd, EV_WRITE | EV_PERSIST, ps_conn_on_write, c);
+        c->out = evbuffer_new();
+    }
+    if (c == NULL || c->rd == NULL || c->wr == NULL || c->out == NULL ||
+        evutil_make_socket_nonblocking(fd) != 0) {
         ps_log_kv(pd->lg, LOG_ERR, "connection_refused", "peer", peer, "reason",
                   "out of memory", NULL);
         evutil_closesocket(fd);
+        if (c != NULL) {
+            if (c->rd != NULL)
+                event_free(c->rd);
+            if (c->wr != NULL)
+                event_free(c->wr);
+            if (c->out != NULL)
+                evbuffer_free(c->out);
+        }
         free(c);
         return;
     }
+    /* A reply is one small write the client waits for: never hold it
+     * back for an ACK (fails harmlessly on a unix socket). */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->pd = pd;
+    c->fd = fd;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     ps_policy_init(&c->parser);
     c->next = pd->conns;
@@ -150,8 +276,5 @@ void ps_conn_new(ps_pd *pd, evutil_socket_t fd, const char *peer)
         pd->conns->prev = c;
     pd->conns = c;
     pd->nconns++;
-    bufferevent_setcb(c->bev, ps_conn_read, ps_conn_write, ps_conn_event, c);
-    bufferevent_setwatermark(c->bev, EV_READ, 0, PS_POLICYD_MAX_OUTPUT);
-    bufferevent_set_timeouts(c->bev, &rd, &wr);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    ps_conn_want_read(c, 1);
 }

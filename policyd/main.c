@@ -149,6 +149,7 @@ static void ps_pd_cleanup(ps_pd *pd)
         evconnlistener_free(pd->listener);
     if (pd->store != NULL)
         pd->store->free(pd->store);
+    ps_request_spares_free(pd); /* after the store: it may finish some */
     for (size_t i = 0; i < 4; i++)
         if (pd->signals[i] != NULL)
             event_free(pd->signals[i]);

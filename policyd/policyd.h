@@ -7,7 +7,6 @@
 #include <stdint.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -26,7 +25,10 @@
 #define PS_POLICYD_MAX_OUTPUT     (64 * 1024) /* unread replies: stop reading */
 #define PS_POLICYD_STATS_SECS     60
 #define PS_POLICYD_DRAIN_SECS     10
-#define PS_POLICYD_NO_EOD_AFTER   10 /* messages seen at RCPT, none at EOD */
+#define PS_POLICYD_NO_EOD_AFTER   10   /* messages seen at RCPT, none at EOD */
+#define PS_POLICYD_REQ_POOL       64   /* spare requests kept for reuse */
+#define PS_POLICYD_REPLY_BUF      1024 /* replies staged before a write */
+#define PS_POLICYD_READ_BUF       4096 /* input read but not yet parsed */
 
 /* What a reload may change; listen and store need a restart. */
 typedef struct ps_pd_cfg {
@@ -41,6 +43,19 @@ typedef struct ps_pd_stats {
 } ps_pd_stats;
 
 typedef struct ps_conn ps_conn;
+typedef struct ps_request ps_request;
+
+/* The attributes a request is decided on, found in one pass (request.c). */
+enum {
+    PS_ATTR_STATE,
+    PS_ATTR_INSTANCE,
+    PS_ATTR_SASL,
+    PS_ATTR_SENDER,
+    PS_ATTR_CLIENT,
+    PS_ATTR_RCPT_COUNT,
+    PS_ATTR_SIZE,
+    PS_ATTR_N
+};
 
 typedef struct ps_pd {
     struct event_base *base;
@@ -57,6 +72,8 @@ typedef struct ps_pd {
     unsigned long rcpt_messages; /* instances seen at RCPT, for the above */
     int store_was_down;
     struct event *timer, *signals[4];
+    ps_request *spare; /* finished requests, for the next ones */
+    unsigned nspare;
 } ps_pd;
 
 /* cfg.c */
@@ -73,17 +90,29 @@ void ps_server_drain(ps_pd *pd);
 /* conn.c */
 struct ps_conn {
     ps_pd *pd;
-    struct bufferevent *bev;
+    evutil_socket_t fd;
+    struct event *rd;     /* readable, with the idle timeout */
+    struct event *wr;     /* writable, with the write timeout */
+    int reading, writing; /* rd, wr added */
+    struct evbuffer *out; /* replies the socket did not take yet */
     ps_policy_parser parser;
     char peer[64];
-    int busy;               /* a request is with the store */
-    int in_pump;            /* ps_conn_pump is on the stack */
-    int eof;                /* no more input: close once answered */
-    char instance[64];      /* the message the RCPTs below belong to */
-    uint64_t pending_rcpts; /* recipients let through at RCPT so far */
-    char charged[64];       /* the message last charged */
-    struct ps_request *req; /* the one at the store, if busy */
+    int busy;                    /* a request is with the store */
+    int in_pump;                 /* ps_conn_pump is on the stack */
+    int eof;                     /* no more input: close once answered */
+    int dead;                    /* the socket failed: no more I/O at all */
+    char instance[64];           /* the message the RCPTs below belong to */
+    uint64_t pending_rcpts;      /* recipients let through at RCPT so far */
+    char charged[64];            /* the message last charged */
+    const char *attr[PS_ATTR_N]; /* of the request being handled, in parser */
+    struct ps_request *req;      /* the one at the store, if busy */
     ps_conn *prev, *next;
+    /* Replies not yet handed to the socket: written at the end of each
+     * pump in one send, or queued behind output already waiting. */
+    size_t reply_len;
+    char reply[PS_POLICYD_REPLY_BUF];
+    size_t in_off, in_len; /* in[in_off..in_len) is still to parse */
+    char in[PS_POLICYD_READ_BUF];
 };
 void ps_conn_new(ps_pd *pd, evutil_socket_t fd, const char *peer);
 /* Called by a request when its reply is written (busy ends). */
@@ -91,17 +120,22 @@ void ps_conn_answered(ps_conn *c);
 void ps_conn_close_idle(ps_conn *c);
 /* At exit: frees c now; a request still at the store is orphaned. */
 void ps_conn_destroy(ps_conn *c);
+/* Hands the staged replies to the socket (or behind queued output). */
+void ps_conn_flush(ps_conn *c);
 
 /* request.c: a request on its way to the store and back. */
-typedef struct ps_request {
+struct ps_request {
     ps_conn *c;
+    ps_request *next_spare;
     ps_quota_target targets[PS_QUOTA_NKINDS];
     size_t ntargets;
     int stage_eod, stage_rcpt;
     char instance[64];
-    ps_store_query q;
-} ps_request;
+    ps_store_query q; /* last: its big arrays are not cleared on reuse */
+};
 void ps_request_handle(ps_conn *c);
+/* At exit: frees the spare requests. */
+void ps_request_spares_free(ps_pd *pd);
 
 /* reply.c: "action=ACTION[ TEXT]" and the log line of the decision. */
 void ps_reply_send(ps_conn *c, const char *action, const char *text);

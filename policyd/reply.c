@@ -7,6 +7,8 @@
 #include <string.h>
 
 #define PS_REPLY_TEXT_MAX 400 /* Postfix keeps replies well under 512 */
+_Static_assert(PS_POLICYD_REPLY_BUF >= 2 * PS_REPLY_TEXT_MAX + 20,
+               "a whole reply fits in the staging buffer");
 
 /* Credentials come from the client: nothing but printable ASCII may reach
  * the SMTP reply. */
@@ -17,15 +19,31 @@ static void ps_reply_clean(char *s)
             *s = '?';
 }
 
+/* Staged in c->reply, sent when the pump is done with what it read. */
 void ps_reply_send(ps_conn *c, const char *action, const char *text)
 {
     char buf[PS_REPLY_TEXT_MAX + 1] = "";
+    size_t alen = strnlen(action, PS_REPLY_TEXT_MAX), tlen, need;
+    char *p;
 
     if (text != NULL)
         snprintf(buf, sizeof(buf), "%s", text);
     ps_reply_clean(buf);
-    evbuffer_add_printf(bufferevent_get_output(c->bev), "action=%s%s%s\n\n",
-                        action, buf[0] != '\0' ? " " : "", buf);
+    tlen = strlen(buf);
+    need = 7 + alen + (tlen > 0 ? 1 + tlen : 0) + 2;
+    if (c->reply_len + need > sizeof(c->reply))
+        ps_conn_flush(c);
+    p = c->reply + c->reply_len;
+    memcpy(p, "action=", 7);
+    memcpy(p += 7, action, alen);
+    p += alen;
+    if (tlen > 0) {
+        *p++ = ' ';
+        memcpy(p, buf, tlen);
+        p += tlen;
+    }
+    memcpy(p, "\n\n", 2);
+    c->reply_len += need;
 }
 
 static void ps_reply_store_down(ps_request *r)

@@ -4,21 +4,30 @@
  * refuse what is already over), and the answer. */
 #include "policyd.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *ps_request_attr(const ps_conn *c, const char *name)
-{
-    const char *v = ps_policy_get(&c->parser, name);
+static const char *const ps_attr_names[PS_ATTR_N] = {
+    [PS_ATTR_STATE] = "protocol_state",
+    [PS_ATTR_INSTANCE] = "instance",
+    [PS_ATTR_SASL] = "sasl_username",
+    [PS_ATTR_SENDER] = "sender",
+    [PS_ATTR_CLIENT] = "client_address",
+    [PS_ATTR_RCPT_COUNT] = "recipient_count",
+    [PS_ATTR_SIZE] = "size",
+};
 
-    return v != NULL ? v : "";
+static const char *ps_request_attr(const ps_conn *c, int id)
+{
+    return c->attr[id] != NULL ? c->attr[id] : "";
 }
 
 /* A decimal attribute ("size", "recipient_count"); 0 if absent or bad,
  * capped so no sum can overflow. */
-static uint64_t ps_request_number(const ps_conn *c, const char *name)
+static uint64_t ps_request_number(const ps_conn *c, int id)
 {
-    const char *v = ps_request_attr(c, name);
+    const char *v = ps_request_attr(c, id);
     uint64_t n = 0;
 
     for (; *v >= '0' && *v <= '9'; v++)
@@ -40,17 +49,66 @@ static void ps_request_malformed(ps_conn *c)
     ps_conn_answered(c);
 }
 
-/* Postfix adds attributes over the years: an unknown one is logged and
- * otherwise ignored, as the protocol asks. */
-static void ps_request_unknown(ps_conn *c)
+/* Names ps_policy_known() said yes to, by hash, each with the PS_ATTR_ it
+ * is (or -1): Postfix sends the same 30-odd names in every request, and
+ * checking each against the whole list of known names, then looking up
+ * the few we use one by one, was a tenth of the daemon's time. Only known
+ * names enter, so the table never holds more than that list. */
+#define PS_KNOWN_SLOTS 128 /* a power of two, well over the known names */
+#define PS_KNOWN_NAME  32  /* longer names are not cached */
+#define PS_UNKNOWN     (-2)
+
+static struct {
+    char name[PS_KNOWN_NAME];
+    int id; /* PS_ATTR_*, or -1: known, not used here */
+} ps_known_cache[PS_KNOWN_SLOTS];
+
+static int ps_request_known(const char *name)
 {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    size_t len = 0;
+    unsigned k, i = 0;
+    int id = -1;
+
+    for (const char *p = name; *p != '\0'; p++, len++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    for (k = 0; len < PS_KNOWN_NAME && k < PS_KNOWN_SLOTS; k++) {
+        i = (h + k) & (PS_KNOWN_SLOTS - 1);
+        if (ps_known_cache[i].name[0] == '\0')
+            break;
+        if (memcmp(ps_known_cache[i].name, name, len + 1) == 0)
+            return ps_known_cache[i].id;
+    }
+    if (!ps_policy_known(name))
+        return PS_UNKNOWN;
+    for (int a = 0; a < PS_ATTR_N; a++)
+        if (strcmp(name, ps_attr_names[a]) == 0)
+            id = a;
+    if (len < PS_KNOWN_NAME && k < PS_KNOWN_SLOTS) { /* k: the free slot */
+        memcpy(ps_known_cache[i].name, name, len + 1);
+        ps_known_cache[i].id = id;
+    }
+    return id;
+}
+
+/* One pass over the request: the values of the attributes used here, and
+ * the unknown ones, which are logged and otherwise ignored, as the
+ * protocol asks (Postfix adds attributes over the years). */
+static void ps_request_scan(ps_conn *c)
+{
+    const ps_policy_parser *p = &c->parser;
     const char *name, *first = NULL;
     char count[24];
     size_t n = 0;
+    int id;
 
-    for (size_t i = 0; (name = ps_policy_name_at(&c->parser, i)) != NULL; i++)
-        if (!ps_policy_known(name) && n++ == 0)
+    memset(c->attr, 0, sizeof(c->attr));
+    for (size_t i = 0; (name = ps_policy_name_at(p, i)) != NULL; i++) {
+        if ((id = ps_request_known(name)) >= 0)
+            c->attr[id] = p->buf + p->attrs[i].value;
+        else if (id == PS_UNKNOWN && n++ == 0)
             first = name;
+    }
     if (n == 0)
         return;
     snprintf(count, sizeof(count), "%zu", n);
@@ -65,7 +123,7 @@ static void ps_request_instance(ps_request *r)
     ps_conn *c = r->c;
 
     snprintf(r->instance, sizeof(r->instance), "%s",
-             ps_request_attr(c, "instance"));
+             ps_request_attr(c, PS_ATTR_INSTANCE));
     if (strcmp(r->instance, c->instance) != 0) {
         snprintf(c->instance, sizeof(c->instance), "%s", r->instance);
         c->pending_rcpts = 0;
@@ -81,8 +139,8 @@ static void ps_request_costs(ps_request *r)
 
     cost[PS_QUOTA_MESSAGES] = 1;
     if (r->stage_eod) {
-        cost[PS_QUOTA_RECIPIENTS] = ps_request_number(c, "recipient_count");
-        cost[PS_QUOTA_BYTES] = ps_request_number(c, "size");
+        cost[PS_QUOTA_RECIPIENTS] = ps_request_number(c, PS_ATTR_RCPT_COUNT);
+        cost[PS_QUOTA_BYTES] = ps_request_number(c, PS_ATTR_SIZE);
         return;
     }
     cost[PS_QUOTA_RECIPIENTS] = r->stage_rcpt ? c->pending_rcpts + 1 : 1;
@@ -98,7 +156,13 @@ static void ps_request_items(ps_request *r)
     for (size_t t = 0; t < r->ntargets; t++) {
         const ps_quota_rule *rule = r->targets[t].rule;
         for (size_t w = 0; w < rule->nwin; w++) {
-            q->items[q->nitems].win = rule->win[w];
+            ps_quota_item *it = &q->items[q->nitems];
+            /* what a reused request left here: an empty counter */
+            it->win = rule->win[w];
+            it->state.warned_until = 0;
+            it->state.nslots = 0;
+            it->used = 0;
+            it->warn = 0;
             q->owner[q->nitems] = r->targets[t].key;
             ps_store_key(q->keys[q->nitems], r->targets[t].key, &rule->win[w]);
             q->nitems++;
@@ -112,9 +176,9 @@ static void ps_request_items(ps_request *r)
 static int ps_request_targets(ps_request *r)
 {
     ps_conn *c = r->c;
-    ps_quota_subject s = {ps_request_attr(c, "sasl_username"),
-                          ps_request_attr(c, "sender"),
-                          ps_request_attr(c, "client_address")};
+    ps_quota_subject s = {ps_request_attr(c, PS_ATTR_SASL),
+                          ps_request_attr(c, PS_ATTR_SENDER),
+                          ps_request_attr(c, PS_ATTR_CLIENT)};
     unsigned too_long;
     int rc = ps_quota_rules_resolve(c->pd->cfg->rules, &s, r->targets,
                                     &r->ntargets, &too_long);
@@ -129,18 +193,58 @@ static int ps_request_targets(ps_request *r)
     return rc == PS_QUOTA_EXEMPT ? -1 : (int)r->ntargets;
 }
 
+/* A request costs some 30 KB (the store's copy of every window), too
+ * much to allocate and clear per request: finished ones are kept, a few,
+ * and only their small head is cleared for the next. */
+static ps_request *ps_request_new(ps_pd *pd)
+{
+    ps_request *r = pd->spare;
+
+    if (r != NULL) {
+        pd->spare = r->next_spare;
+        pd->nspare--;
+    } else if ((r = malloc(sizeof(*r))) == NULL) {
+        return NULL;
+    }
+    memset(r, 0, offsetof(ps_request, q) + offsetof(ps_store_query, owner));
+    return r;
+}
+
+static void ps_request_free(ps_pd *pd, ps_request *r)
+{
+    if (pd == NULL || pd->nspare >= PS_POLICYD_REQ_POOL) {
+        free(r);
+        return;
+    }
+    r->next_spare = pd->spare;
+    pd->spare = r;
+    pd->nspare++;
+}
+
+void ps_request_spares_free(ps_pd *pd)
+{
+    ps_request *r;
+
+    while ((r = pd->spare) != NULL) {
+        pd->spare = r->next_spare;
+        free(r);
+    }
+    pd->nspare = 0;
+}
+
 static void ps_request_stored(void *arg, int ok)
 {
     ps_request *r = arg;
+    ps_pd *pd = r->c != NULL ? r->c->pd : NULL;
 
-    if (r->c != NULL) /* NULL: the daemon is exiting */
+    if (r->c != NULL) /* NULL: the connection is gone (or the daemon) */
         ps_reply_done(r, ok);
-    free(r);
+    ps_request_free(pd, r);
 }
 
 void ps_request_handle(ps_conn *c)
 {
-    const char *state = ps_request_attr(c, "protocol_state");
+    const char *state;
     ps_request *r;
 
     c->busy = 1;
@@ -149,8 +253,9 @@ void ps_request_handle(ps_conn *c)
         ps_request_malformed(c);
         return;
     }
-    ps_request_unknown(c);
-    if ((r = calloc(1, sizeof(*r))) == NULL) {
+    ps_request_scan(c);
+    state = ps_request_attr(c, PS_ATTR_STATE);
+    if ((r = ps_request_new(c->pd)) == NULL) {
         ps_reply_send(c, c->pd->cfg->store_down, "policy service busy");
         ps_conn_answered(c);
         return;
@@ -164,7 +269,7 @@ void ps_request_handle(ps_conn *c)
     if ((r->stage_eod && r->instance[0] != '\0' &&
          strcmp(r->instance, c->charged) == 0) ||
         ps_request_targets(r) <= 0) {
-        free(r);
+        ps_request_free(c->pd, r);
         ps_reply_send(c, "DUNNO", NULL);
         ps_conn_answered(c);
         return;

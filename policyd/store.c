@@ -65,7 +65,7 @@ ps_store *ps_store_open(const char *spec, struct event_base *base, ps_log *lg,
     if (spec == NULL)
         return ps_err_set(err, "no store configured"), NULL;
     if (strncmp(spec, "lmdb:", 5) == 0)
-        return ps_store_lmdb_open(spec + 5, lg, err);
+        return ps_store_lmdb_open(spec + 5, base, lg, err);
     if (strncmp(spec, "redis://", 8) == 0)
         return ps_store_redis_open(spec, base, lg, err);
     return ps_err_set(err, "unknown store '%.80s'", spec), NULL;

@@ -19,16 +19,19 @@
 #define PS_STORE_MAX_KEY    (PS_QUOTA_MAX_KEY + 32)
 #define PS_STORE_TIMEOUT_MS 100 /* Redis: the answer or store_down by then */
 
+/* The arrays come last and only their first nitems entries are ever
+ * read, so a query can be reset by clearing the small part before them
+ * (all of it is some 30 KB, mostly the sub-windows of items[].state). */
 typedef struct ps_store_query {
     int charge;   /* END-OF-MESSAGE: charge if everything fits */
     int warn_pct; /* [policyd] warn_at */
     uint64_t cost[PS_QUOTA_NMEASURES];
+    uint64_t now;             /* out: the store's clock, ms */
+    ps_quota_verdict verdict; /* out */
     size_t nitems;
-    ps_quota_item items[PS_STORE_MAX_ITEMS]; /* state: filled by the store */
-    char keys[PS_STORE_MAX_ITEMS][PS_STORE_MAX_KEY];
     const char *owner[PS_STORE_MAX_ITEMS]; /* the counter: target key */
-    uint64_t now;                          /* out: the store's clock, ms */
-    ps_quota_verdict verdict;              /* out */
+    char keys[PS_STORE_MAX_ITEMS][PS_STORE_MAX_KEY];
+    ps_quota_item items[PS_STORE_MAX_ITEMS]; /* state: filled by the store */
 } ps_store_query;
 
 /* ok: 0 answered (verdict, used, warn filled), -1 the store is down. */
@@ -37,7 +40,9 @@ typedef void (*ps_store_done)(void *arg, int ok);
 typedef struct ps_store ps_store;
 struct ps_store {
     const char *kind; /* "lmdb" or "redis" */
-    /* Calls done exactly once, perhaps before returning. */
+    /* Calls done exactly once, perhaps before returning, perhaps later
+     * in the same turn of the event loop (LMDB) or on the store's answer
+     * (Redis). */
     void (*eval)(ps_store *s, ps_store_query *q, ps_store_done done, void *arg);
     void (*tick)(ps_store *s); /* once a minute: housekeeping */
     void (*free)(ps_store *s);
@@ -54,7 +59,8 @@ uint64_t ps_store_clock_ms(void);
 /* spec: "lmdb:PATH" or "redis://HOST[:PORT][/DB]". */
 ps_store *ps_store_open(const char *spec, struct event_base *base, ps_log *lg,
                         ps_err *err);
-ps_store *ps_store_lmdb_open(const char *path, ps_log *lg, ps_err *err);
+ps_store *ps_store_lmdb_open(const char *path, struct event_base *base,
+                             ps_log *lg, ps_err *err);
 ps_store *ps_store_redis_open(const char *url, struct event_base *base,
                               ps_log *lg, ps_err *err);
 

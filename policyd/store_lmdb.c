@@ -1,6 +1,6 @@
-/* Counters in an LMDB file: one write transaction per END-OF-MESSAGE
- * request makes check-and-charge atomic across every daemon on the host
- * (LMDB's writer lock lives in the lock file). */
+/* Counters in an LMDB file: each END-OF-MESSAGE request checks and
+ * charges inside a write transaction, so check-and-charge is atomic across
+ * every daemon on the host (LMDB's writer lock lives in the lock file). */
 #include "store.h"
 
 #include <errno.h>
@@ -10,9 +10,24 @@
 
 /* MDB_NOSYNC: a process restart keeps every count, an OS crash may lose
  * the last minute (synced once a minute, by the stats tick, and at exit).
- * RCPT-stage checks use read-only transactions, which take no lock. */
+ * RCPT-stage checks use read-only transactions, which take no lock.
+ *
+ * Group commit: the requests of one turn of the event loop share one write
+ * transaction, committed once the turn's I/O callbacks have run, and each
+ * is answered only after that commit. Committing writes every page the
+ * transaction touched (a few pwrite calls: leaf, branches, free list,
+ * meta); once per turn instead of once per message is about a fifth of the
+ * daemon's time under load. Each request still sees every charge before
+ * it, so counts stay exact; if the commit fails, every request of the turn
+ * gets the store_down answer and none is charged, as one would alone. */
 #define PS_LMDB_MAPSIZE  (1024UL * 1024 * 1024) /* 1 GB: ~1M windows */
 #define PS_LMDB_GC_BATCH 5000                   /* records looked at per tick */
+#define PS_LMDB_BATCH    64 /* requests per commit at most (each holds ~30 KB) */
+
+typedef struct ps_lmdb_wait {
+    ps_store_done done;
+    void *arg;
+} ps_lmdb_wait;
 
 typedef struct ps_lmdb {
     ps_store base;
@@ -21,6 +36,12 @@ typedef struct ps_lmdb {
     ps_log *lg;
     char gc_next[PS_STORE_MAX_KEY]; /* where the next sweep starts */
     size_t gc_next_len;
+    MDB_txn *rtxn; /* the read-only transaction, reset between requests */
+    MDB_txn *wtxn; /* the turn's write transaction, NULL if none is open */
+    int wrc;       /* its first error: then it is aborted, not committed */
+    ps_lmdb_wait wait[PS_LMDB_BATCH]; /* requests evaluated in wtxn */
+    size_t nwait;
+    struct event *commit; /* made active when wtxn opens */
 } ps_lmdb;
 
 static int ps_lmdb_env(const char *path, int flags, MDB_env **env, MDB_dbi *dbi,
@@ -81,29 +102,110 @@ static int ps_lmdb_save(MDB_txn *txn, MDB_dbi dbi, const ps_store_query *q)
     return 0;
 }
 
+/* RCPT-stage checks reuse one read-only transaction handle: renewing it
+ * takes a fresh snapshot like a new one, without allocating it again and
+ * again; reset lets go of the snapshot between requests. */
+static int ps_lmdb_read_begin(ps_lmdb *l, MDB_txn **txn)
+{
+    int rc;
+
+    if (l->rtxn != NULL && (rc = mdb_txn_renew(l->rtxn)) != 0) {
+        mdb_txn_abort(l->rtxn);
+        l->rtxn = NULL;
+    }
+    if (l->rtxn == NULL &&
+        (rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, &l->rtxn)) != 0) {
+        l->rtxn = NULL;
+        return rc;
+    }
+    *txn = l->rtxn;
+    return 0;
+}
+
+/* Ends the turn's write transaction, committed or (at exit, when no
+ * answer can reach anyone) aborted, and answers its requests. */
+static void ps_lmdb_end(ps_lmdb *l, int commit)
+{
+    ps_lmdb_wait w[PS_LMDB_BATCH];
+    size_t n = l->nwait;
+    int rc = l->wrc;
+
+    if (l->wtxn == NULL)
+        return;
+    if (commit && rc == 0)
+        rc = mdb_txn_commit(l->wtxn);
+    else
+        mdb_txn_abort(l->wtxn);
+    if (commit && rc != 0)
+        ps_log_kv(l->lg, LOG_ERR, "store_error", "store", "lmdb", "reason",
+                  mdb_strerror(rc), NULL);
+    if (!commit)
+        rc = -1;
+    /* An answer may start the connection's next request, and a new
+     * transaction: this one is closed and its list copied first. */
+    l->wtxn = NULL;
+    l->nwait = 0;
+    memcpy(w, l->wait, n * sizeof(w[0]));
+    for (size_t i = 0; i < n; i++)
+        w[i].done(w[i].arg, rc == 0 ? 0 : -1);
+}
+
+/* After the I/O callbacks of the turn in which the transaction opened
+ * (an event made active runs after those already queued). */
+static void ps_lmdb_on_commit(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    ps_lmdb_end(arg, 1);
+}
+
+static void ps_lmdb_check(ps_lmdb *l, MDB_txn *txn, ps_store_query *q)
+{
+    ps_lmdb_load(txn, l->dbi, q, l->lg);
+    q->now = ps_store_clock_ms();
+    ps_quota_eval(q->items, q->nitems, q->cost, q->charge, q->now, q->warn_pct,
+                  &q->verdict);
+}
+
 static void ps_lmdb_eval(ps_store *s, ps_store_query *q, ps_store_done done,
                          void *arg)
 {
     ps_lmdb *l = (ps_lmdb *)s;
     MDB_txn *txn;
-    int rc = mdb_txn_begin(l->env, NULL, q->charge ? 0 : MDB_RDONLY, &txn);
+    int rc;
 
-    if (rc == 0) {
-        ps_lmdb_load(txn, l->dbi, q, l->lg);
-        q->now = ps_store_clock_ms();
-        ps_quota_eval(q->items, q->nitems, q->cost, q->charge, q->now,
-                      q->warn_pct, &q->verdict);
-        if (q->charge && !q->verdict.over)
-            rc = ps_lmdb_save(txn, l->dbi, q);
-        if (rc == 0 && q->charge)
-            rc = mdb_txn_commit(txn);
-        else
-            mdb_txn_abort(txn);
+    if (l->nwait == PS_LMDB_BATCH)
+        ps_lmdb_end(l, 1);
+    /* A check with no transaction open: a read-only one, answered now. */
+    if (!q->charge && l->wtxn == NULL) {
+        if ((rc = ps_lmdb_read_begin(l, &txn)) == 0) {
+            ps_lmdb_check(l, txn, q);
+            mdb_txn_reset(txn);
+        } else {
+            ps_log_kv(l->lg, LOG_ERR, "store_error", "store", "lmdb", "reason",
+                      mdb_strerror(rc), NULL);
+        }
+        done(arg, rc == 0 ? 0 : -1);
+        return;
     }
-    if (rc != 0)
-        ps_log_kv(l->lg, LOG_ERR, "store_error", "store", "lmdb", "reason",
-                  mdb_strerror(rc), NULL);
-    done(arg, rc == 0 ? 0 : -1);
+    if (l->wtxn == NULL) {
+        if ((rc = mdb_txn_begin(l->env, NULL, 0, &l->wtxn)) != 0) {
+            l->wtxn = NULL;
+            ps_log_kv(l->lg, LOG_ERR, "store_error", "store", "lmdb", "reason",
+                      mdb_strerror(rc), NULL);
+            done(arg, -1);
+            return;
+        }
+        l->wrc = 0;
+        event_active(l->commit, EV_TIMEOUT, 1);
+    }
+    /* Checks too, once a transaction is open: they see its charges. */
+    if (l->wrc == 0) {
+        ps_lmdb_check(l, l->wtxn, q);
+        if (q->charge && !q->verdict.over)
+            l->wrc = ps_lmdb_save(l->wtxn, l->dbi, q);
+    }
+    l->wait[l->nwait++] = (ps_lmdb_wait){done, arg};
 }
 
 /* A record as the window its key names and the state it holds. */
@@ -164,6 +266,7 @@ static void ps_lmdb_tick(ps_store *s)
     ps_lmdb *l = (ps_lmdb *)s;
     int dead = 0;
 
+    ps_lmdb_end(l, 1); /* one write transaction at a time */
     mdb_reader_check(l->env, &dead);
     ps_lmdb_gc(l);
     mdb_env_sync(l->env, 1);
@@ -175,6 +278,11 @@ static void ps_lmdb_free(ps_store *s)
 
     if (l == NULL)
         return;
+    ps_lmdb_end(l, 0);
+    if (l->commit != NULL)
+        event_free(l->commit);
+    if (l->rtxn != NULL)
+        mdb_txn_abort(l->rtxn);
     if (l->env != NULL) {
         mdb_env_sync(l->env, 1);
         mdb_env_close(l->env);
@@ -182,18 +290,23 @@ static void ps_lmdb_free(ps_store *s)
     free(l);
 }
 
-ps_store *ps_store_lmdb_open(const char *path, ps_log *lg, ps_err *err)
+ps_store *ps_store_lmdb_open(const char *path, struct event_base *base,
+                             ps_log *lg, ps_err *err)
 {
     ps_lmdb *l = calloc(1, sizeof(*l));
 
-    if (l == NULL)
+    if (l == NULL ||
+        (l->commit = event_new(base, -1, 0, ps_lmdb_on_commit, l)) == NULL) {
+        free(l);
         return ps_err_set(err, "out of memory"), NULL;
+    }
     l->base.kind = "lmdb";
     l->base.eval = ps_lmdb_eval;
     l->base.tick = ps_lmdb_tick;
     l->base.free = ps_lmdb_free;
     l->lg = lg;
     if (ps_lmdb_env(path, MDB_NOSYNC, &l->env, &l->dbi, err) != 0) {
+        event_free(l->commit);
         free(l);
         return NULL;
     }

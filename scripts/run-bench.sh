@@ -54,28 +54,7 @@ trap 'exit 130' INT TERM
 log() { printf '%s\n' "$*" >&2; }
 scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); print (v < 20 ? 20 : v) }'; }
 
-# A loopback port nobody listens on (ports are only probed, so a race with
-# another process is possible but harmless: the daemon would fail to start).
-# Below the kernel's ephemeral range (32768 up), where a busy client's own
-# connections would make bind() fail on a port nobody listens on.
-free_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 12000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-}
-
-wait_port() {
-    local pid=$1 port=$2 i
-    for i in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    log "bench: daemon $pid did not listen on $port"
-    return 1
-}
+. "$ROOT/scripts/bench-lib.sh"
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
