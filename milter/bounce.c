@@ -12,17 +12,14 @@
 
 /* Appends what still fits under PS_DSN_SCAN_MAX; the rest of a long
  * bounce (usually the returned message) is not needed to find the DSN. */
-static int ps_bounce_append(ps_msg *m, const void *data, size_t n)
+static void ps_bounce_append(ps_msg *m, const void *data, size_t n)
 {
     size_t room = PS_DSN_SCAN_MAX - m->bounce_len;
 
     if (n > room)
         n = room;
-    if (n == 0)
-        return 0;
     memcpy(m->bounce + m->bounce_len, data, n);
     m->bounce_len += n;
-    return 0;
 }
 
 int ps_bounce_start(ps_msg *m)
@@ -40,14 +37,14 @@ int ps_bounce_start(ps_msg *m)
         ps_bounce_append(m, m->hdrs[i].value, strlen(m->hdrs[i].value));
         ps_bounce_append(m, "\r\n", 2);
     }
-    return ps_bounce_append(m, "\r\n", 2);
+    ps_bounce_append(m, "\r\n", 2);
+    return 0;
 }
 
-int ps_bounce_body(ps_msg *m, const unsigned char *data, size_t n)
+void ps_bounce_body(ps_msg *m, const unsigned char *data, size_t n)
 {
-    if (m->bounce == NULL)
-        return 0;
-    return ps_bounce_append(m, data, n);
+    if (m->bounce != NULL)
+        ps_bounce_append(m, data, n);
 }
 
 static int ps_bounce_record(const ps_conn *c, const ps_dsn *dsn,

@@ -145,7 +145,6 @@ typedef struct ps_msg {
     ps_signrules_match match;
     ps_dkim_sign *signer;
     ps_verify *verify;
-    int outbound;    /* from an authenticated client or internal_hosts */
     int remote_rcpt; /* a recipient whose transport is not a local one */
     ps_rcpt_swap *swaps;
     size_t nswaps;
@@ -230,10 +229,11 @@ int ps_rp_rewrite(void *ctx, ps_conn *c, ps_err *err);
 
 /* ---- bounce.c: bounces to a valid return path become events ------------ */
 
-/* Keeps the header fields (at end of headers) and then the body, up to
- * PS_DSN_SCAN_MAX bytes, of a message with a bounce_ref. */
+/* Keeps the header fields (at end of headers; -1 when out of memory) and
+ * then the body, up to PS_DSN_SCAN_MAX bytes, of a message with a
+ * bounce_ref. */
 int ps_bounce_start(ps_msg *m);
-int ps_bounce_body(ps_msg *m, const unsigned char *data, size_t n);
+void ps_bounce_body(ps_msg *m, const unsigned char *data, size_t n);
 /* Parses the kept bounce and writes one event per bounced recipient;
  * *discard is set when the bounce should not be delivered. -1 with err
  * when an event could not be written (the MTA then keeps the mail). */
