@@ -17,10 +17,17 @@
 #define PS_CB_ENVELOPE (SMFIF_CHGFROM | SMFIF_ADDRCPT | SMFIF_DELRCPT)
 /* Steps we never look at: fewer round trips per message. */
 #define PS_CB_SKIP (SMFIP_NOUNKNOWN | SMFIP_NODATA)
-/* Steps that never refuse anything on their own, so the MTA need not wait
- * for an answer (a header field and a body chunk each cost a round trip
- * otherwise); libmilter answers for us when the MTA cannot do without. */
-#define PS_CB_NOREPLY (SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_BODY)
+/* Steps whose failures and refusals wait for the next step that answers
+ * (MAIL FROM, or end of message), so the MTA need not wait for each
+ * answer: every round trip costs the MTA and us two context switches.
+ * Postfix gives a milter's verdict on the content at end of DATA anyway.
+ * MAIL FROM keeps its answer: it is when Postfix sends what it holds
+ * (the connection too), so a message counts as in flight, for SIGTERM's
+ * drain, from its MAIL FROM on. libmilter answers for us when the MTA
+ * cannot do without. */
+#define PS_CB_NOREPLY                                                     \
+    (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_EOH |        \
+     SMFIP_NR_BODY)
 
 static ps_conn *ps_cb_conn(SMFICTX *ctx)
 {
@@ -33,6 +40,41 @@ static sfsistat ps_cb_fail(ps_conn *c, const char *stage, const ps_err *err)
               c != NULL ? c->msg.qid : "-", "stage", stage, "reason",
               err != NULL && err->msg[0] ? err->msg : "out of memory", NULL);
     return SMFIS_TEMPFAIL;
+}
+
+/* For the steps without a reply: logs now, answers at end of message. */
+static sfsistat ps_cb_defer_fail(ps_conn *c, const char *stage,
+                                 const ps_err *err)
+{
+    ps_cb_fail(c, stage, err);
+    if (c != NULL)
+        c->msg.failed = 1;
+    return SMFIS_NOREPLY;
+}
+
+static void ps_cb_refuse(ps_msg *m, const char *code, const char *xcode,
+                         const char *text)
+{
+    m->failed = 1;
+    m->refuse_code = code;
+    m->refuse_xcode = xcode;
+    m->refuse_text = text;
+}
+
+static sfsistat ps_cb_restarting(SMFICTX *ctx)
+{
+    smfi_setreply(ctx, "451", "4.3.2", "signing service restarting");
+    return SMFIS_TEMPFAIL;
+}
+
+/* The answer kept for end of message. */
+static sfsistat ps_cb_deferred(SMFICTX *ctx, const ps_msg *m)
+{
+    if (m->refuse_code == NULL)
+        return SMFIS_TEMPFAIL;
+    smfi_setreply(ctx, (char *)m->refuse_code, (char *)m->refuse_xcode,
+                  (char *)m->refuse_text);
+    return m->refuse_code[0] == '5' ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
 static void ps_cb_free_conn(ps_conn *c)
@@ -68,18 +110,20 @@ static sfsistat ps_cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
     /* Postfix sends connect again after XCLIENT: start afresh. */
     ps_cb_free_conn(ps_cb_conn(ctx));
     smfi_setpriv(ctx, NULL);
+    /* Without a connection every message of it is refused at MAIL FROM. */
     if (ps_milter_draining()) {
         free(c);
-        return SMFIS_TEMPFAIL;
+        return SMFIS_NOREPLY;
     }
     if (c == NULL || (c->snap = ps_snap_acquire()) == NULL) {
         free(c);
-        return ps_cb_fail(NULL, "connect", NULL);
+        ps_cb_fail(NULL, "connect", NULL);
+        return SMFIS_NOREPLY;
     }
     snprintf(c->host, sizeof(c->host), "%s", host != NULL ? host : "");
     ps_cb_addr(c, sa);
     smfi_setpriv(ctx, c);
-    return SMFIS_CONTINUE;
+    return SMFIS_NOREPLY;
 }
 
 /* No reply: a missing connection is refused at MAIL FROM instead. */
@@ -109,16 +153,16 @@ static sfsistat ps_cb_envfrom(SMFICTX *ctx, char **argv)
 {
     ps_conn *c = ps_cb_conn(ctx);
 
+    if (c == NULL && ps_milter_draining())
+        return ps_cb_restarting(ctx);
     if (c == NULL)
         return ps_cb_fail(NULL, "mail", NULL);
     if (c->msg.envfrom != NULL) {
         ps_msg_reset(&c->msg);
         ps_milter_busy(-1);
     }
-    if (ps_milter_draining()) {
-        smfi_setreply(ctx, "451", "4.3.2", "signing service restarting");
-        return SMFIS_TEMPFAIL;
-    }
+    if (ps_milter_draining())
+        return ps_cb_restarting(ctx);
     ps_cb_refresh_snap(c);
     if (ps_msg_start(&c->msg, argv != NULL ? argv[0] : "",
                      smfi_getsymval(ctx, "{auth_authen}"),
@@ -138,10 +182,8 @@ static sfsistat ps_cb_header(SMFICTX *ctx, char *name, char *value)
     if (c == NULL || c->msg.envfrom == NULL || c->msg.failed || name == NULL ||
         value == NULL)
         return SMFIS_NOREPLY;
-    if (ps_msg_add_header(&c->msg, name, value) != 0) {
-        ps_cb_fail(c, "header", NULL);
-        c->msg.failed = 1;
-    }
+    if (ps_msg_add_header(&c->msg, name, value) != 0)
+        return ps_cb_defer_fail(c, "header", NULL);
     return SMFIS_NOREPLY;
 }
 
@@ -211,32 +253,31 @@ static sfsistat ps_cb_envrcpt(SMFICTX *ctx, char **argv)
     return rc > 0 ? SMFIS_REJECT : SMFIS_CONTINUE;
 }
 
+/* No reply (SMFIP_NR_EOH): the decision is acted on at end of message. */
 static sfsistat ps_cb_eoh(SMFICTX *ctx)
 {
     ps_conn *c = ps_cb_conn(ctx);
     ps_decision d;
     ps_err err = {""};
 
-    if (c == NULL || c->msg.envfrom == NULL)
-        return ps_cb_fail(c, "eoh", NULL);
-    if (c->msg.failed)
-        return SMFIS_TEMPFAIL; /* logged when it happened */
+    if (c == NULL || c->msg.envfrom == NULL || c->msg.failed)
+        return SMFIS_NOREPLY; /* answered at end of message */
     ps_cb_qid(ctx, &c->msg);
     if (ps_bounce_start(&c->msg) != 0)
-        return ps_cb_fail(c, "bounce", NULL);
+        return ps_cb_defer_fail(c, "bounce", NULL);
     ps_arhdr_mark_forged(c);
     ps_policy_decide(c, &c->msg, &d);
     ps_cb_log_decision(c, &d);
     c->msg.action = d.action;
     if (strcmp(d.reason, "too-many-headers") == 0) {
-        smfi_setreply(ctx, "552", "5.3.4", "too many header fields to sign");
-        return SMFIS_REJECT;
+        ps_cb_refuse(&c->msg, "552", "5.3.4", "too many header fields to sign");
+        return SMFIS_NOREPLY;
     }
     if (d.action == PS_ACT_SIGN && ps_sign_start(c, &err) != 0)
-        return ps_cb_fail(c, "sign", &err);
+        return ps_cb_defer_fail(c, "sign", &err);
     if (d.action == PS_ACT_VERIFY && ps_cb_verify_start(c, &err) != 0)
-        return ps_cb_fail(c, "verify", &err);
-    return SMFIS_CONTINUE;
+        return ps_cb_defer_fail(c, "verify", &err);
+    return SMFIS_NOREPLY;
 }
 
 /* No reply (SMFIP_NR_BODY): a failure is kept for end of message. */
@@ -248,15 +289,11 @@ static sfsistat ps_cb_body(SMFICTX *ctx, unsigned char *data, size_t n)
     if (c == NULL || c->msg.failed)
         return SMFIS_NOREPLY;
     ps_bounce_body(&c->msg, data, n);
-    if (c->msg.action == PS_ACT_SIGN && ps_sign_body(c, data, n, &err) != 0) {
-        ps_cb_fail(c, "sign", &err);
-        c->msg.failed = 1;
-    }
+    if (c->msg.action == PS_ACT_SIGN && ps_sign_body(c, data, n, &err) != 0)
+        return ps_cb_defer_fail(c, "sign", &err);
     if (c->msg.action == PS_ACT_VERIFY &&
-        ps_verify_body(c->msg.verify, data, n) != 0) {
-        ps_cb_fail(c, "verify", NULL);
-        c->msg.failed = 1;
-    }
+        ps_verify_body(c->msg.verify, data, n) != 0)
+        return ps_cb_defer_fail(c, "verify", NULL);
     return SMFIS_NOREPLY;
 }
 
@@ -280,7 +317,7 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_conn *c)
     int discard;
 
     if (c->msg.failed)
-        return SMFIS_TEMPFAIL; /* logged when it happened */
+        return ps_cb_deferred(ctx, &c->msg); /* logged when it happened */
     ps_cb_qid(ctx, &c->msg);
     if (ps_bounce_finish(c, &discard, &err) != 0)
         return ps_cb_fail(c, "bounce", &err);
@@ -319,10 +356,11 @@ static sfsistat ps_cb_abort(SMFICTX *ctx)
 {
     ps_conn *c = ps_cb_conn(ctx);
 
-    if (c != NULL && c->msg.envfrom != NULL) {
-        ps_msg_reset(&c->msg);
+    if (c == NULL)
+        return SMFIS_CONTINUE;
+    if (c->msg.envfrom != NULL)
         ps_milter_busy(-1);
-    }
+    ps_msg_reset(&c->msg);
     return SMFIS_CONTINUE;
 }
 
@@ -331,6 +369,19 @@ static sfsistat ps_cb_close(SMFICTX *ctx)
     ps_cb_free_conn(ps_cb_conn(ctx));
     smfi_setpriv(ctx, NULL);
     return SMFIS_CONTINUE;
+}
+
+/* Recipients matter only for return-path and SRS addresses (and SRS's
+ * test for forwarding): without either, the MTA need not send them. The
+ * configuration at connect decides for the connection's lifetime, so a
+ * reload that adds them reaches new SMTP sessions. */
+static int ps_cb_wants_rcpt(void)
+{
+    ps_snap *s = ps_snap_acquire();
+    int wants = s == NULL || s->rp_secrets != NULL || s->srs_secrets != NULL;
+
+    ps_snap_release(s);
+    return wants;
 }
 
 /* Header values byte for byte (SMFIP_HDR_LEADSPC keeps the space after
@@ -354,6 +405,8 @@ static sfsistat ps_cb_negotiate(SMFICTX *ctx, unsigned long f0,
     }
     *pf0 = PS_CB_ACTIONS | (f0 & PS_CB_ENVELOPE);
     *pf1 = SMFIP_HDR_LEADSPC | (f1 & (PS_CB_SKIP | PS_CB_NOREPLY));
+    if (!ps_cb_wants_rcpt())
+        *pf1 |= f1 & SMFIP_NORCPT;
     *pf2 = 0;
     *pf3 = 0;
     return SMFIS_CONTINUE;

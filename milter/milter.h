@@ -138,9 +138,13 @@ typedef struct ps_msg {
     ps_hdr *hdrs;
     size_t nhdrs, cap, hdr_bytes;
     int overflow; /* more fields or bytes than kept */
-    /* A step that sends no reply (header, body) failed: the message gets
-     * its temporary failure at the next step that answers. */
+    /* A step that sends no reply (header, end of headers, body)
+     * failed or refused the message: it gets that answer at end of
+     * message, the one step that always answers. failed: a temporary
+     * failure; refuse_code, if set, the reply to give with it (a 5xx
+     * code makes it a rejection). */
     int failed;
+    const char *refuse_code, *refuse_xcode, *refuse_text;
     ps_action action;
     ps_signrules_match match;
     ps_dkim_sign *signer;

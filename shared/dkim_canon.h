@@ -60,5 +60,11 @@ int ps_dkim_body_final(ps_dkim_body *b);
  * must be a byte of the same chunk. */
 const uint8_t *ps_dkim_scan(ps_canon canon, const uint8_t *p,
                             const uint8_t *end);
+/* The relaxed scan's 64-byte blocks alone, with the AVX2 compares if wide
+ * is set and the CPU has them (else SSE2): stops at the first block with
+ * an event, or 64 bytes or less before end. Separate so that tests check
+ * both ways on a CPU that would only ever take one. */
+const uint8_t *ps_dkim_scan_blocks(int wide, const uint8_t *p,
+                                   const uint8_t *end);
 
 #endif

@@ -1,14 +1,12 @@
 /* The scan behind streaming body canonicalisation: the next byte the
- * canonicaliser must look at, found for relaxed 16 (SSE2) or 8 (SWAR)
- * bytes at a time, for simple with memchr. Plain lines ending in CRLF are no event at all, so ordinary text
- * and base64 flow through one scan per chunk; a byte or line loop costs
- * more than the SHA-256 it feeds. */
+ * canonicaliser must look at, found for relaxed 64 bytes at a time (AVX2
+ * or SSE2 compares turned into bit masks), for simple with memchr. Plain
+ * lines ending in CRLF are no event at all, so ordinary text and base64
+ * flow through one scan per chunk; a byte or line loop costs more than
+ * the SHA-256 it feeds. */
 #include "dkim_canon.h"
 
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 static int is_wsp(uint8_t c)
 {
@@ -34,80 +32,123 @@ static int is_event(const uint8_t *p, const uint8_t *end, int relaxed)
     return *p == '\t' || last || is_wsp(p[1]) || is_eol(p[1]);
 }
 
-/* The relaxed events (is_event with relaxed set), 16 bytes at a time. */
-#if defined(__SSE2__)
-#define EQ(x, c) _mm_cmpeq_epi8((x), _mm_set1_epi8(c))
+/* The relaxed events 64 bytes at a time, as bit masks (bit i = byte i):
+ * one compare per special byte (SP, TAB, CR, LF) per vector, then the
+ * neighbour conditions of is_event are shifts of those masks. */
+typedef struct scan_masks {
+    uint64_t sp, tab, cr, lf;
+} scan_masks;
 
-static const uint8_t *scan16(const uint8_t *p, const uint8_t *end)
+static int is_special(uint8_t c)
 {
-    while (end - p >= 17) {
-        __m128i xp = _mm_loadu_si128((const __m128i *)(p - 1));
-        __m128i x0 = _mm_loadu_si128((const __m128i *)p);
-        __m128i x1 = _mm_loadu_si128((const __m128i *)(p + 1));
-        __m128i lf = EQ(x0, '\n');
-        __m128i n_eol = _mm_or_si128(EQ(x1, '\r'), EQ(x1, '\n'));
-        __m128i n_wsp = _mm_or_si128(EQ(x1, ' '), EQ(x1, '\t'));
-        __m128i lf_ev = _mm_or_si128(
-            _mm_andnot_si128(EQ(xp, '\r'), lf),
-            _mm_and_si128(lf, _mm_or_si128(n_eol, n_wsp)));
-        __m128i ws_ev = _mm_or_si128(
-            EQ(x0, '\t'), _mm_and_si128(EQ(x0, ' '), _mm_or_si128(n_eol, n_wsp)));
-        int m = _mm_movemask_epi8(_mm_or_si128(lf_ev, ws_ev));
-        if (m != 0)
-            return p + __builtin_ctz((unsigned)m);
-        p += 16;
+    return is_wsp(c) || is_eol(c);
+}
+
+/* An LF is an event unless a CR precedes it and no WSP, CR or LF follows;
+ * a SP is one when WSP, CR or LF follows; a TAB always. The bytes just
+ * before and after the block come in as single bits. */
+static uint64_t events64(scan_masks m, const uint8_t *p)
+{
+    uint64_t special = m.sp | m.tab | m.cr | m.lf;
+    uint64_t next = special >> 1 | (uint64_t)is_special(p[64]) << 63;
+    uint64_t prev_cr = m.cr << 1 | (uint64_t)(p[-1] == '\r');
+
+    return (m.lf & (~prev_cr | next)) | m.tab | (m.sp & next);
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+static uint64_t movemask16(__m128i x, char c)
+{
+    return (uint64_t)(unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(x, _mm_set1_epi8(c)));
+}
+
+static scan_masks masks_sse2(const uint8_t *p)
+{
+    scan_masks m = {0, 0, 0, 0};
+
+    for (int i = 0; i < 4; i++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + 16 * i));
+        m.sp |= movemask16(x, ' ') << (16 * i);
+        m.tab |= movemask16(x, '\t') << (16 * i);
+        m.cr |= movemask16(x, '\r') << (16 * i);
+        m.lf |= movemask16(x, '\n') << (16 * i);
     }
-    return p;
+    return m;
+}
+
+__attribute__((target("avx2"))) static uint64_t movemask32(__m256i x, char c)
+{
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(
+        _mm256_cmpeq_epi8(x, _mm256_set1_epi8(c)));
+}
+
+__attribute__((target("avx2"))) static scan_masks masks_avx2(const uint8_t *p)
+{
+    __m256i lo = _mm256_loadu_si256((const __m256i *)p);
+    __m256i hi = _mm256_loadu_si256((const __m256i *)(p + 32));
+    scan_masks m;
+
+    m.sp = movemask32(lo, ' ') | movemask32(hi, ' ') << 32;
+    m.tab = movemask32(lo, '\t') | movemask32(hi, '\t') << 32;
+    m.cr = movemask32(lo, '\r') | movemask32(hi, '\r') << 32;
+    m.lf = movemask32(lo, '\n') | movemask32(hi, '\n') << 32;
+    return m;
+}
+
+/* The same loop in each instruction set, so the compares inline into it. */
+#define SCAN_LOOP(masks)                                                    \
+    while (end - p >= 65) {                                                 \
+        uint64_t ev = events64(masks(p), p);                                \
+        if (ev != 0)                                                        \
+            return p + __builtin_ctzll(ev);                                 \
+        p += 64;                                                            \
+    }                                                                       \
+    return p
+
+__attribute__((target("avx2"))) static const uint8_t *
+scan_avx2(const uint8_t *p, const uint8_t *end)
+{
+    SCAN_LOOP(masks_avx2);
+}
+
+static const uint8_t *scan_sse2(const uint8_t *p, const uint8_t *end)
+{
+    SCAN_LOOP(masks_sse2);
+}
+
+const uint8_t *ps_dkim_scan_blocks(int wide, const uint8_t *p,
+                                   const uint8_t *end)
+{
+    return wide && __builtin_cpu_supports("avx2") ? scan_avx2(p, end)
+                                                   : scan_sse2(p, end);
 }
 #else
-static const uint8_t *scan16(const uint8_t *p, const uint8_t *end)
+static scan_masks masks_sse2(const uint8_t *p)
 {
-    (void)end;
-    return p;
-}
-#endif
+    scan_masks m = {0, 0, 0, 0};
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define HIGH 0x8080808080808080ULL
-
-/* 0x80 in each byte of x that equals c, exactly: no borrow runs from one
- * byte into the next. */
-static uint64_t eq8(uint64_t x, uint8_t c)
-{
-    const uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL;
-    uint64_t v = x ^ (0x0101010101010101ULL * c);
-
-    return ~(((v & low7) + low7) | v | low7);
-}
-
-static uint64_t load8(const uint8_t *p)
-{
-    uint64_t x;
-
-    memcpy(&x, p, sizeof(x));
-    return x;
-}
-
-static const uint8_t *scan8(const uint8_t *p, const uint8_t *end)
-{
-    while (end - p >= 9) {
-        uint64_t xp = load8(p - 1), x0 = load8(p), x1 = load8(p + 1);
-        uint64_t lf = eq8(x0, '\n');
-        uint64_t n_eol = eq8(x1, '\r') | eq8(x1, '\n');
-        uint64_t n_wsp = eq8(x1, ' ') | eq8(x1, '\t');
-        uint64_t lf_ev = (lf & ~eq8(xp, '\r')) | (lf & (n_eol | n_wsp));
-        uint64_t ws_ev = eq8(x0, '\t') | (eq8(x0, ' ') & (n_eol | n_wsp));
-        uint64_t hit = (lf_ev | ws_ev) & HIGH;
-        if (hit != 0)
-            return p + (__builtin_ctzll(hit) >> 3);
-        p += 8;
+    for (int i = 0; i < 64; i++) {
+        m.sp |= (uint64_t)(p[i] == ' ') << i;
+        m.tab |= (uint64_t)(p[i] == '\t') << i;
+        m.cr |= (uint64_t)(p[i] == '\r') << i;
+        m.lf |= (uint64_t)(p[i] == '\n') << i;
     }
-    return p;
+    return m;
 }
-#else
-static const uint8_t *scan8(const uint8_t *p, const uint8_t *end)
+
+const uint8_t *ps_dkim_scan_blocks(int wide, const uint8_t *p,
+                                   const uint8_t *end)
 {
-    (void)end;
+    (void)wide;
+    while (end - p >= 65) {
+        uint64_t ev = events64(masks_sse2(p), p);
+        if (ev != 0)
+            return p + __builtin_ctzll(ev);
+        p += 64;
+    }
     return p;
 }
 #endif
@@ -126,13 +167,14 @@ static const uint8_t *scan_lf(const uint8_t *p, const uint8_t *end)
     return end;
 }
 
-/* A hit found by a wide scan is found again at once by the next one. */
+/* AVX2 where the CPU has it (asked each time: the answer is a load from
+ * what libgcc read at start, and the core keeps no state of its own). */
 const uint8_t *ps_dkim_scan(ps_canon canon, const uint8_t *p,
                             const uint8_t *end)
 {
     if (canon != PS_CANON_RELAXED)
         return scan_lf(p, end);
-    p = scan8(scan16(p, end), end);
+    p = ps_dkim_scan_blocks(1, p, end);
     while (p < end && !is_event(p, end, 1))
         p++;
     return p;

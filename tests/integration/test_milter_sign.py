@@ -266,6 +266,25 @@ def test_bad_from_not_signed_never_rejected(stack, headers, reason):
     assert ms.header_values(msg, "DKIM-Signature") == []
 
 
+def test_refusal_at_end_of_headers_reaches_client(stack):
+    """End of headers sends no reply (SMFIP_NR_EOH): a message with more
+    header fields than can be signed is still refused, with its reason, at
+    the end of DATA, and nothing of it is delivered; the connection goes on."""
+    client = {"ADDR": "192.0.2.7", "NAME": "c.example.net", "LOGIN": "app@example.com"}
+    many = b"".join(b"X-N: %d\n" % i for i in range(1001))
+    code, text = stack.pf.smtp_send(b"From: app@example.com\n" + many +
+                                    b"Subject: too many\n\nbody\n",
+                                    "app@example.com", ["bob@example.net"],
+                                    xclient=client)
+    assert code == 552 and b"too many header fields" in text, (code, text)
+    code, text = stack.pf.smtp_send(b"From: app@example.com\nSubject: after\n\nok\n",
+                                    "app@example.com", ["bob@example.net"],
+                                    xclient=client)
+    assert code == 250, text
+    [dump] = stack.sink.wait_for(1)
+    assert [v.strip() for v in ms.header_values(ms.message_of(dump), "Subject")] == ["after"]
+
+
 def test_message_shapes_verify(stack):
     """A handful of shapes through Postfix: folded headers, long lines,
     trailing blank lines, 8-bit body, an empty body."""

@@ -389,6 +389,66 @@ static void random_long_bodies(void **state)
     }
 }
 
+/* The 64-byte block scans, AVX2 and SSE2 alike, against the definition
+ * in dkim_canon.h byte by byte: from every start, on text dense with
+ * events and on text with single events at every position of a block. */
+static int scan_event_ref(const uint8_t *p, const uint8_t *end)
+{
+    int next_special = p + 1 < end && (p[1] == ' ' || p[1] == '\t' ||
+                                       p[1] == '\r' || p[1] == '\n');
+
+    if (*p == '\n')
+        return p[-1] != '\r' || p + 1 == end || next_special;
+    if (*p == '\t')
+        return 1;
+    return *p == ' ' && (p + 1 == end || next_special);
+}
+
+/* Either the event itself, or (no event in the whole blocks scanned) a
+ * block boundary with 64 bytes or less left for the byte loop. */
+static void expect_blocks_stop_right(const uint8_t *d, size_t n)
+{
+    const uint8_t *end = d + n;
+
+    for (size_t start = 1; start < n; start++) {
+        const uint8_t *want = d + start;
+        while (want < end && !scan_event_ref(want, end))
+            want++;
+        for (int wide = 0; wide < 2; wide++) {
+            const uint8_t *got = ps_dkim_scan_blocks(wide, d + start, end);
+            if (got != want && (got > want || end - got > 64 ||
+                                (got - (d + start)) % 64 != 0))
+                fail_msg("wide=%d start=%zu: stopped at %td, event at %td",
+                         wide, start, got - d, want - d);
+        }
+        assert_ptr_equal(ps_dkim_scan(PS_CANON_RELAXED, d + start, end),
+                         want);
+    }
+}
+
+static void scan_blocks_match_reference(void **state)
+{
+    static const char alphabet[] = "ab \t\r\n";
+    static const char plain[] = "ab cd\r\n";
+    static const char *const evs[] = {"\t", "  ", "\n", " \r", "\r\n "};
+    uint8_t d[300];
+    unsigned seed = 4242;
+
+    (void)state;
+    for (int iter = 0; iter < 200; iter++) {
+        for (size_t i = 0; i < sizeof(d); i++)
+            d[i] = (uint8_t)alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+        expect_blocks_stop_right(d, sizeof(d));
+    }
+    for (size_t pos = 0; pos < 150; pos++)
+        for (size_t k = 0; k < sizeof(evs) / sizeof(evs[0]); k++) {
+            for (size_t i = 0; i < sizeof(d); i++)
+                d[i] = (uint8_t)plain[i % (sizeof(plain) - 1)];
+            memcpy(d + pos + 1, evs[k], strlen(evs[k]));
+            expect_blocks_stop_right(d, 200);
+        }
+}
+
 /* ---- runs, not bytes ------------------------------------------------------ */
 
 /* Ordinary text (CRLF lines, single spaces) reaches the sink once per
@@ -456,6 +516,7 @@ int main(void)
         cmocka_unit_test(chunking_is_invisible),
         cmocka_unit_test(random_bodies),
         cmocka_unit_test(random_long_bodies),
+        cmocka_unit_test(scan_blocks_match_reference),
         cmocka_unit_test(long_runs),
         cmocka_unit_test(many_empty_lines),
     };
