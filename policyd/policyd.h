@@ -5,6 +5,7 @@
 #define PS_POLICYD_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -75,6 +76,16 @@ typedef struct ps_pd {
     ps_request *spare; /* finished requests, for the next ones */
     unsigned nspare;
 } ps_pd;
+
+/* snprintf(dst, size, "%s", src) without the format machinery: instance
+ * names are copied two or three times per request. size > 0. */
+static inline void ps_pd_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
 
 /* cfg.c */
 int ps_pd_cfg_load(const char *path, ps_pd_cfg **out, ps_err *err);

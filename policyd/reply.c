@@ -118,7 +118,7 @@ static void ps_reply_charged(ps_request *r)
                                 t ? "," : "", r->targets[t].key);
     for (int m = 0; m < PS_QUOTA_NMEASURES; m++)
         snprintf(n[m], sizeof(n[m]), "%llu", (unsigned long long)r->q.cost[m]);
-    snprintf(r->c->charged, sizeof(r->c->charged), "%s", r->instance);
+    ps_pd_copy(r->c->charged, sizeof(r->c->charged), r->instance);
     r->c->pd->stats.charged++;
     ps_log_kv(r->c->pd->lg, LOG_INFO, "charged", "instance", r->instance,
               "keys", keys, "messages", n[0], "recipients", n[1], "bytes", n[2],

@@ -8,12 +8,32 @@
 #include <string.h>
 #include <time.h>
 
+/* "OWNER#MEASURE/SECONDS", as snprintf("%.*s#%s/%llu") wrote it: built by
+ * hand because it runs for every window of every request. */
 void ps_store_key(char out[PS_STORE_MAX_KEY], const char *owner,
                   const ps_quota_window *w)
 {
-    snprintf(out, PS_STORE_MAX_KEY, "%.*s#%s/%llu", PS_QUOTA_MAX_KEY, owner,
-             ps_quota_measure_name(w->measure),
-             (unsigned long long)(w->period_ms / 1000));
+    const char *m = ps_quota_measure_name(w->measure);
+    size_t o = strnlen(owner, PS_QUOTA_MAX_KEY), ml = strlen(m), d = 0;
+    char digits[24];
+    unsigned long long secs = w->period_ms / 1000;
+
+    /* 10: "recipients"; 8: the digits of PS_QUOTA_MAX_PERIOD in seconds.
+     * A longer period (none parses) is cut, as snprintf cut it. */
+    _Static_assert(PS_STORE_MAX_KEY >= PS_QUOTA_MAX_KEY + 1 + 10 + 1 + 8 + 1 &&
+                       PS_QUOTA_MAX_PERIOD / 1000 < 100000000ULL,
+                   "owner, the longest measure and the longest period fit");
+    do
+        digits[d++] = (char)('0' + secs % 10);
+    while ((secs /= 10) != 0);
+    memcpy(out, owner, o);
+    out[o++] = '#';
+    memcpy(out + o, m, ml);
+    o += ml;
+    out[o++] = '/';
+    while (d > 0 && o < PS_STORE_MAX_KEY - 1)
+        out[o++] = digits[--d];
+    out[o] = '\0';
 }
 
 int ps_store_key_window(const char *key, size_t len, ps_quota_window *w,

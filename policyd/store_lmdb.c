@@ -5,11 +5,18 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* MDB_NOSYNC: a process restart keeps every count, an OS crash may lose
- * the last minute (synced once a minute, by the stats tick, and at exit).
+ * the last minute (synced once a minute, by a thread of its own, and at
+ * exit). The sync is an fdatasync of the whole file: with a few hundred
+ * thousand credentials it took 60 ms, which on the event loop was 60 ms
+ * of every connection waiting. Off the loop, it only competes for the
+ * disk; LMDB's commits stay atomic whenever it runs (write order is kept).
  * RCPT-stage checks use read-only transactions, which take no lock.
  *
  * Group commit: the requests of one turn of the event loop share one write
@@ -23,6 +30,16 @@
 #define PS_LMDB_MAPSIZE  (1024UL * 1024 * 1024) /* 1 GB: ~1M windows */
 #define PS_LMDB_GC_BATCH 5000                   /* records looked at per tick */
 #define PS_LMDB_BATCH    64 /* requests per commit at most (each holds ~30 KB) */
+#define PS_LMDB_SYNC_SECS 60 /* the OS-crash loss the man page promises */
+
+/* The thread that syncs the file once a minute, and how to stop it. */
+typedef struct ps_lmdb_syncer {
+    MDB_env *env;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* on CLOCK_MONOTONIC: a clock step changes nothing */
+    int running, stop;
+} ps_lmdb_syncer;
 
 typedef struct ps_lmdb_wait {
     ps_store_done done;
@@ -42,6 +59,7 @@ typedef struct ps_lmdb {
     ps_lmdb_wait wait[PS_LMDB_BATCH]; /* requests evaluated in wtxn */
     size_t nwait;
     struct event *commit; /* made active when wtxn opens */
+    ps_lmdb_syncer sync;
 } ps_lmdb;
 
 static int ps_lmdb_env(const char *path, int flags, MDB_env **env, MDB_dbi *dbi,
@@ -261,6 +279,71 @@ static void ps_lmdb_gc(ps_lmdb *l)
     mdb_txn_commit(txn);
 }
 
+static void *ps_lmdb_sync_main(void *arg)
+{
+    ps_lmdb_syncer *y = arg;
+    struct timespec due;
+
+    pthread_mutex_lock(&y->mu);
+    while (!y->stop) {
+        clock_gettime(CLOCK_MONOTONIC, &due);
+        due.tv_sec += PS_LMDB_SYNC_SECS;
+        while (!y->stop &&
+               pthread_cond_timedwait(&y->cv, &y->mu, &due) != ETIMEDOUT)
+            ;
+        if (y->stop)
+            break;
+        pthread_mutex_unlock(&y->mu);
+        mdb_env_sync(y->env, 1); /* thread-safe: an fdatasync of the file */
+        pthread_mutex_lock(&y->mu);
+    }
+    pthread_mutex_unlock(&y->mu);
+    return NULL;
+}
+
+/* Signals stay with the event loop's thread: the syncer blocks them all. */
+static int ps_lmdb_sync_start(ps_lmdb_syncer *y, MDB_env *env)
+{
+    pthread_condattr_t ca;
+    sigset_t all, old;
+    int rc;
+
+    y->env = env;
+    if (pthread_condattr_init(&ca) != 0)
+        return -1;
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    rc = pthread_cond_init(&y->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0)
+        return -1;
+    pthread_mutex_init(&y->mu, NULL);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&y->thread, NULL, ps_lmdb_sync_main, y);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        pthread_cond_destroy(&y->cv);
+        pthread_mutex_destroy(&y->mu);
+        return -1;
+    }
+    y->running = 1;
+    return 0;
+}
+
+static void ps_lmdb_sync_stop(ps_lmdb_syncer *y)
+{
+    if (!y->running)
+        return;
+    pthread_mutex_lock(&y->mu);
+    y->stop = 1;
+    pthread_cond_signal(&y->cv);
+    pthread_mutex_unlock(&y->mu);
+    pthread_join(y->thread, NULL);
+    pthread_cond_destroy(&y->cv);
+    pthread_mutex_destroy(&y->mu);
+    y->running = 0;
+}
+
 static void ps_lmdb_tick(ps_store *s)
 {
     ps_lmdb *l = (ps_lmdb *)s;
@@ -269,7 +352,6 @@ static void ps_lmdb_tick(ps_store *s)
     ps_lmdb_end(l, 1); /* one write transaction at a time */
     mdb_reader_check(l->env, &dead);
     ps_lmdb_gc(l);
-    mdb_env_sync(l->env, 1);
 }
 
 static void ps_lmdb_free(ps_store *s)
@@ -279,6 +361,7 @@ static void ps_lmdb_free(ps_store *s)
     if (l == NULL)
         return;
     ps_lmdb_end(l, 0);
+    ps_lmdb_sync_stop(&l->sync);
     if (l->commit != NULL)
         event_free(l->commit);
     if (l->rtxn != NULL)
@@ -309,6 +392,11 @@ ps_store *ps_store_lmdb_open(const char *path, struct event_base *base,
         event_free(l->commit);
         free(l);
         return NULL;
+    }
+    if (ps_lmdb_sync_start(&l->sync, l->env) != 0) {
+        ps_lmdb_free(&l->base);
+        return ps_err_set(err, "lmdb:%s: cannot start the sync thread", path),
+               NULL;
     }
     return &l->base;
 }

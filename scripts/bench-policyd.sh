@@ -11,7 +11,11 @@
 # count; 0.2 for a quick look), BENCH_CREDENTIALS (the big credential count,
 # default 1000000 x BENCH_SCALE), BENCH_PACED_RATE (requests/s of the
 # fixed-load latency runs, default 5000), BENCH_ROUNDS (runs of DUNNO, LMDB
-# and Redis at each connection count, the best kept, default 3).
+# and Redis at each connection count, and of 1 vs many credentials, the best
+# kept, default 3), BENCH_PIN=1 (every server on CPU 0, the client on CPU 1:
+# on an otherwise idle machine the client no longer takes the servers' CPU
+# in the middle of a request, which is most of the paced runs' tail; on a
+# machine where something else keeps one CPU busy it makes things worse).
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -29,6 +33,10 @@ POLICYD=$B/postseal-policyd
 CONNS="1 10 50 100 300"
 USERS=1000 # credentials of the comparison with the ceiling and the peers
 HZ=$(getconf CLK_TCK)
+SRV=() CLI=() PINNED=no
+if [ "${BENCH_PIN:-0}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    SRV=(taskset -c 0) CLI=(taskset -c 1) PINNED="servers on CPU 0, client on CPU 1"
+fi
 
 for f in "$POLICYD" "$LOAD" "$DUNNO"; do
     [ -x "$f" ] || { echo "bench-policyd: $f not built (make $f)" >&2; exit 2; }
@@ -77,7 +85,7 @@ run() {
     local s=$1 conns=$2 n=$3 line t0 t1
     shift 3
     t0=$(ticks "$s")
-    if ! line=$("$LOAD" -p "${PORT[$s]}" -c "$conns" -n "$n" "$@"); then
+    if ! line=$("${CLI[@]}" "$LOAD" -p "${PORT[$s]}" -c "$conns" -n "$n" "$@"); then
         log "bench-policyd: $s: policy_load -c $conns -n $n $*: failed"
         exit 1
     fi
@@ -131,7 +139,7 @@ store = $store
 [limits]
 sasl_username = messages 1000000000/1h
 EOF
-    "$POLICYD" -c "$W/$name.conf" -f 2>"$W/$name.log" &
+    "${SRV[@]}" "$POLICYD" -c "$W/$name.conf" -f 2>"$W/$name.log" &
     PID[$name]=$!
     PIDS+=("$!")
     wait_port "$!" "${PORT[$name]}"
@@ -140,7 +148,7 @@ EOF
 START=$(date +%s)
 
 PORT[dunno]=$(free_port)
-"$DUNNO" -p "${PORT[dunno]}" &
+"${SRV[@]}" "$DUNNO" -p "${PORT[dunno]}" &
 PID[dunno]=$!
 PIDS+=("$!")
 wait_port "$!" "${PORT[dunno]}"
@@ -153,7 +161,7 @@ start_policyd big "lmdb:$W/big.mdb"
 REDIS=""
 if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
     PORT[redis-server]=$(free_port)
-    redis-server --port "${PORT[redis-server]}" --bind 127.0.0.1 --save '' \
+    "${SRV[@]}" redis-server --port "${PORT[redis-server]}" --bind 127.0.0.1 --save '' \
         --appendonly no --daemonize no >"$W/redis-server.log" 2>&1 &
     PIDS+=("$!")
     wait_port "$!" "${PORT[redis-server]}"
@@ -279,8 +287,8 @@ N2=$(scaled 40000)
 N21=$(scaled 15000)
 for c in $CONNS; do
     n=$([ "$c" = 1 ] && echo "$N21" || echo "$N2")
-    log "bench-policyd: $c connections: LMDB, 1 credential and $BIG credentials: $n requests (best of 2)"
-    for r in 1 2; do
+    log "bench-policyd: $c connections: LMDB, 1 credential and $BIG credentials: $n requests (best of $ROUNDS, alternating)"
+    for r in $(seq 1 "$ROUNDS"); do
         keep "one,$c" lmdb "$c" "$n" -u 1
         keep "big,$c" big "$c" "$n" -u "$BIG" -s $((r * 7919 + c * 104729))
     done
@@ -308,7 +316,7 @@ if [ -n "$REDIS" ]; then
         NB=$(scaled 100000)
         rb() { # the rate of redis-benchmark running one of the two commands
             # shellcheck disable=SC2086
-            redis-benchmark -p "${PORT[redis-server]}" -c 50 -n "$NB" -r "$USERS" --csv $1 2>/dev/null |
+            "${CLI[@]}" redis-benchmark -p "${PORT[redis-server]}" -c 50 -n "$NB" -r "$USERS" --csv $1 2>/dev/null |
                 awk -F'"' 'NR == 2 { printf "%d\n", $4 }'
         }
         log "bench-policyd: redis-benchmark: our script, 50 clients, $NB calls each for RCPT and END-OF-MESSAGE, beside ours (best of 2)"
@@ -332,8 +340,8 @@ fi
 
 NP=$(awk -v r="$PACED" -v s="$SCALE" 'BEGIN { v = int(r * 2 * s); print (v < 1000 ? 1000 : v) }')
 for c in 50 300; do
-    log "bench-policyd: DUNNO, LMDB${REDIS:+, Redis} at $PACED requests/s over $c connections, $NP requests (best of 2)"
-    for r in 1 2; do
+    log "bench-policyd: DUNNO, LMDB${REDIS:+, Redis} at $PACED requests/s over $c connections, $NP requests (best of $ROUNDS)"
+    for r in $(seq 1 "$ROUNDS"); do
         for s in dunno lmdb ${REDIS:+redis}; do
             keep_p99 "$s,paced$c" "$s" "$c" "$NP" -u "$USERS" -R "$PACED" -s $((r * 7919))
         done
@@ -356,7 +364,7 @@ cpu() { if has "$1"; then field "${R[$1]}" 4; else printf -- '-'; fi; }
 
 {
 echo
-echo "postseal-policyd benchmark: $(nproc) CPUs, one run, BENCH_SCALE=$SCALE; client: policy_load"
+echo "postseal-policyd benchmark: $(nproc) CPUs, one run, BENCH_SCALE=$SCALE; client: policy_load; pinned: $PINNED"
 echo "(a message = 1 RCPT request + 1 END-OF-MESSAGE request with one instance; every"
 echo " answer DUNNO: the rule is 1000000000 messages/1h per sasl_username, never reached)"
 echo
@@ -381,12 +389,12 @@ for c in $CONNS; do
         "$(cpu "dunno,$c")" "$(cpu "lmdb,$c")" "$(cpu "redis,$c")"
 done
 for c in 50 300; do
-    printf '%5s | %12s %12s %12s   paced: %s requests/s over %s connections, best of 2\n' "$c" \
-        "$(lat "dunno,paced$c")" "$(lat "lmdb,paced$c")" "$(lat "redis,paced$c")" "$PACED" "$c"
+    printf '%5s | %12s %12s %12s   paced: %s requests/s over %s connections, best of %s\n' "$c" \
+        "$(lat "dunno,paced$c")" "$(lat "lmdb,paced$c")" "$(lat "redis,paced$c")" "$PACED" "$c" "$ROUNDS"
 done
 echo
 echo "ours on LMDB by distinct credentials: requests/s (p99 ms) [CPU us per request],"
-echo "best of 2, the two daemons side by side"
+echo "best of $ROUNDS, alternating, the two daemons side by side"
 printf '%5s | %24s %24s | %8s\n' conns "1" "$BIG" "$BIG/1"
 for c in $CONNS; do
     printf '%5s | %24s %24s | %8s\n' "$c" "$(rate "one,$c") ($(p99 "one,$c")) [$(cpu "one,$c")]" \

@@ -11,7 +11,10 @@ typedef struct ps_log ps_log;
 
 /* ident names the program in every line. to_stderr: write to stderr
  * (foreground mode); otherwise syslog with facility (e.g. LOG_MAIL).
- * min_prio: drop events less important than this (LOG_DEBUG keeps all). */
+ * min_prio: drop events less important than this (LOG_DEBUG keeps all).
+ * On a stream, each line is handed to the OS (one write on stderr) before
+ * ps_log_kv returns, and carries the pid of the process that opened the
+ * log: open it after any fork. */
 ps_log *ps_log_open(const char *ident, int to_stderr, int facility,
                     int min_prio);
 /* Same, writing to an open stream (tests). */

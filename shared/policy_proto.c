@@ -94,12 +94,42 @@ const char *ps_policy_name_at(const ps_policy_parser *p, size_t i)
     return i < p->nattrs ? p->buf + p->attrs[i].name : NULL;
 }
 
+_Static_assert(PS_POLICY_INDEX_SLOTS >= 2 * PS_POLICY_MAX_ATTRS &&
+                   PS_POLICY_MAX_ATTRS < 255 &&
+                   (PS_POLICY_INDEX_SLOTS & (PS_POLICY_INDEX_SLOTS - 1)) == 0,
+               "the name index has room to spare and fits its numbers");
+
+static unsigned ps_policy_hash(const char *name)
+{
+    unsigned h = 2166136261u; /* FNV-1a */
+
+    for (; *name != '\0'; name++)
+        h = (h ^ (unsigned char)*name) * 16777619u;
+    return h;
+}
+
+/* The slot of name in the index: the one holding it, or the free one
+ * where it would go (the index is never full: see the assertion). */
+static size_t ps_policy_slot(const ps_policy_parser *p, const char *name,
+                             unsigned h)
+{
+    size_t i = h & (PS_POLICY_INDEX_SLOTS - 1);
+
+    for (;; i = (i + 1) & (PS_POLICY_INDEX_SLOTS - 1)) {
+        const ps_policy_attr *a;
+        if (p->index[i] == 0)
+            return i;
+        a = &p->attrs[p->index[i] - 1];
+        if (a->hash == h && strcmp(p->buf + a->name, name) == 0)
+            return i;
+    }
+}
+
 const char *ps_policy_get(const ps_policy_parser *p, const char *name)
 {
-    for (size_t i = 0; i < p->nattrs; i++)
-        if (strcmp(p->buf + p->attrs[i].name, name) == 0)
-            return p->buf + p->attrs[i].value;
-    return NULL;
+    size_t i = ps_policy_slot(p, name, ps_policy_hash(name));
+
+    return p->index[i] != 0 ? p->buf + p->attrs[p->index[i] - 1].value : NULL;
 }
 
 static int ps_policy_fail(ps_policy_parser *p, ps_policy_error e)
@@ -133,7 +163,8 @@ static int ps_policy_reserve(ps_policy_parser *p, size_t more)
 static int ps_policy_line(ps_policy_parser *p)
 {
     char *line = p->buf + p->len, *eq;
-    size_t n = p->line_len;
+    size_t n = p->line_len, slot;
+    unsigned h;
 
     if (n > 0 && line[n - 1] == '\r')
         n--;
@@ -146,11 +177,15 @@ static int ps_policy_line(ps_policy_parser *p)
     if (eq == NULL || eq == line)
         return ps_policy_fail(p, PS_POLICY_ESYNTAX);
     *eq = '\0';
-    if (ps_policy_get(p, line) != NULL)
+    h = ps_policy_hash(line);
+    slot = ps_policy_slot(p, line, h);
+    if (p->index[slot] != 0)
         return ps_policy_fail(p, PS_POLICY_EREPEAT);
     p->attrs[p->nattrs].name = p->len;
     p->attrs[p->nattrs].value = p->len + (size_t)(eq + 1 - line);
+    p->attrs[p->nattrs].hash = h;
     p->nattrs++;
+    p->index[slot] = (unsigned char)p->nattrs;
     p->len += n + 1;
     return 0;
 }

@@ -11,6 +11,9 @@
  * reported once, so the connection goes on with the next request. */
 #define PS_POLICY_MAX_LINE  2048 /* bytes of one line, without its \n */
 #define PS_POLICY_MAX_ATTRS 100  /* attribute lines in one request */
+/* Slots of the name index: a power of two, over twice PS_POLICY_MAX_ATTRS
+ * so probes stay short, each small enough for an attribute number + 1. */
+#define PS_POLICY_INDEX_SLOTS 256
 
 typedef enum ps_policy_error {
     PS_POLICY_OK = 0,
@@ -24,6 +27,7 @@ typedef enum ps_policy_error {
 
 typedef struct ps_policy_attr {
     size_t name, value; /* offsets of NUL-terminated strings in buf */
+    unsigned hash;      /* of the name, compared before the bytes */
 } ps_policy_attr;
 
 typedef struct ps_policy_parser {
@@ -33,6 +37,10 @@ typedef struct ps_policy_parser {
     int skip_line;   /* discarding the rest of an over-long line */
     ps_policy_attr attrs[PS_POLICY_MAX_ATTRS];
     size_t nattrs;
+    /* Open addressing over the names kept: attribute number + 1, 0 free.
+     * A repeated name and a lookup cost a probe or two, not a pass over
+     * every name before (a request has 30-odd). */
+    unsigned char index[PS_POLICY_INDEX_SLOTS];
     size_t nlines;         /* attribute lines seen, kept or not */
     ps_policy_error error; /* the first problem in this request */
     size_t error_line;     /* its line number in the request (from 1) */

@@ -1,6 +1,7 @@
 /* libFuzzer target for shared/policy_proto.c: any bytes, fed in chunks
  * whose sizes the input itself picks, give requests whose attributes are
- * sound (a name without '=', no newline anywhere), never more than the
+ * sound (a name without '=', no newline anywhere, no name twice, each
+ * found again by ps_policy_get), never more than the
  * limits allow, and a parser whose memory stays bounded. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +21,9 @@ static void ps_fuzz_check(const ps_policy_parser *p)
     for (size_t i = 0; i < p->nattrs; i++) {
         const char *name = ps_policy_name_at(p, i);
         const char *value = ps_policy_get(p, name);
+        /* the name index finds this very attribute: names are distinct */
+        if (value != p->buf + p->attrs[i].value)
+            abort();
         if (name[0] == '\0' || strchr(name, '=') != NULL ||
             strchr(name, '\n') != NULL || value == NULL ||
             strchr(value, '\n') != NULL ||

@@ -235,6 +235,41 @@ static void test_stderr(void **state)
     assert_string_equal(line, expect);
 }
 
+/* Each line reaches the file when the call returns, even on a fully
+ * buffered stream (a crash right after a decision must not lose its
+ * line), and lines on a line-buffered stream arrive whole. */
+static void test_line_reaches_file(void **state)
+{
+    char path[] = "/tmp/ps-test-log-XXXXXX", buf[4096], expect[128];
+    int fd = mkstemp(path);
+    FILE *fp;
+    ps_log *lg;
+    ssize_t n;
+
+    (void)state;
+    assert_true(fd >= 0);
+    unlink(path);
+    fp = fdopen(dup(fd), "w");
+    assert_non_null(fp);
+    for (int mode = 0; mode < 2; mode++) {
+        assert_int_equal(setvbuf(fp, NULL, mode ? _IOLBF : _IOFBF, 8192), 0);
+        lg = ps_log_open_stream("ps-buf", fp, LOG_INFO);
+        assert_non_null(lg);
+        assert_int_equal(ftruncate(fd, 0), 0);
+        lseek(fileno(fp), 0, SEEK_SET);
+        ps_log_kv(lg, LOG_NOTICE, "over_quota", "key", "app", NULL);
+        n = pread(fd, buf, sizeof(buf) - 1, 0);
+        assert_true(n > 0);
+        buf[n] = '\0';
+        snprintf(expect, sizeof(expect),
+                 "ps-buf[%ld]: event=over_quota key=app\n", (long)getpid());
+        assert_string_equal(buf, expect);
+        ps_log_close(lg);
+    }
+    fclose(fp);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_null_handle_and_stream),
         cmocka_unit_test(test_syslog_open_close),
         cmocka_unit_test(test_stderr),
+        cmocka_unit_test(test_line_reaches_file),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -170,6 +170,58 @@ static void test_refusals(void **state)
     ps_policy_free(&p);
 }
 
+/* The name index behind the repeat check and ps_policy_get: a repeat is
+ * found wherever it is (first line, far apart, the last line allowed),
+ * names that differ in one byte or in case are distinct, and a full
+ * request of distinct names (colliding slots included) is kept whole. */
+static void test_repeats(void **state)
+{
+    ps_policy_parser p;
+    char line[32];
+
+    (void)state;
+    ps_policy_init(&p);
+    assert_int_equal(FEED(&p, "request=smtpd_access_policy\n"
+                              "request=smtpd_access_policy\n\n"),
+                     PS_POLICY_EREPEAT);
+    assert_int_equal(p.error_line, 2);
+    assert_int_equal(FEED(&p, "request=smtpd_access_policy\nsender=a\n"
+                              "size=1\nrecipient=b\nsender=\n\n"),
+                     PS_POLICY_EREPEAT);
+    assert_int_equal(p.error_line, 5);
+    assert_int_equal(FEED(&p, "request=smtpd_access_policy\nx=1\nX=2\n"
+                              "x1=3\nx2=4\n1x=5\n\n"),
+                     PS_POLICY_OK);
+    assert_string_equal(ps_policy_get(&p, "X"), "2");
+    assert_string_equal(ps_policy_get(&p, "1x"), "5");
+    assert_null(ps_policy_get(&p, "x3"));
+    /* 99 distinct names after request=: every one found again */
+    assert_int_equal(feed_attrs(&p, PS_POLICY_MAX_ATTRS), PS_POLICY_OK);
+    for (int i = 1; i < PS_POLICY_MAX_ATTRS; i++) {
+        char want[16];
+        snprintf(line, sizeof(line), "a%d", i);
+        snprintf(want, sizeof(want), "%d", i);
+        assert_string_equal(ps_policy_get(&p, line), want);
+    }
+    assert_null(ps_policy_get(&p, "a100"));
+    /* a repeat on the last line a request may have */
+    ps_policy_reset(&p);
+    ps_policy_feed(&p, "request=smtpd_access_policy\n", 28);
+    for (int i = 1; i < PS_POLICY_MAX_ATTRS - 1; i++) {
+        int len = snprintf(line, sizeof(line), "a%d=%d\n", i, i);
+        ps_policy_feed(&p, line, (size_t)len);
+    }
+    ps_policy_feed(&p, "a1=again\n\n", 10);
+    assert_true(p.done);
+    assert_int_equal(p.error, PS_POLICY_EREPEAT);
+    assert_int_equal(p.error_line, PS_POLICY_MAX_ATTRS);
+    /* and the next request on the parser starts with an empty index */
+    assert_int_equal(FEED(&p, "request=smtpd_access_policy\na1=x\n\n"),
+                     PS_POLICY_OK);
+    assert_string_equal(ps_policy_get(&p, "a1"), "x");
+    ps_policy_free(&p);
+}
+
 static void test_known_names(void **state)
 {
     (void)state;
@@ -188,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_line_limit),
         cmocka_unit_test(test_attr_limit),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_repeats),
         cmocka_unit_test(test_known_names),
     };
 
