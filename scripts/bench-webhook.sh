@@ -6,8 +6,10 @@
 # Usage: scripts/bench-webhook.sh BUILD_DIR   (a benchmark, never part of make test)
 #
 # Environment: BENCH_SCALE (multiplies the number of rounds; 0.2 for a quick
-# look), BENCH_ROUNDS (default 12), BENCH_SECONDS (per wrk run, default 2),
-# BENCH_CONNECTIONS (default 8). Results: BUILD_DIR/bench-webhook/results.txt.
+# look), BENCH_ROUNDS (default 16), BENCH_SECONDS (per wrk run, default 2),
+# BENCH_CONNECTIONS (default 8), BENCH_PIN (default 1: the servers under test
+# on CPU 0, the upstream and wrk on CPU 1; 0 leaves placement to the
+# scheduler). Results: BUILD_DIR/bench-webhook/results.txt.
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -25,6 +27,8 @@ log() { printf '%s\n' "$*" >&2; }
 [ -f "$B/ngx_http_webhook_verify_module.so" ] ||
     { log "bench-webhook: $B/ngx_http_webhook_verify_module.so not built (make)"; exit 2; }
 command -v wrk >/dev/null || { log "bench-webhook: wrk not installed (make deps)"; exit 2; }
+command -v taskset >/dev/null || [ "${BENCH_PIN:-1}" = 0 ] ||
+    { log "bench-webhook: taskset (util-linux) missing: install it or set BENCH_PIN=0"; exit 2; }
 [ -x /usr/sbin/nginx ] || { log "bench-webhook: nginx not installed (make deps)"; exit 2; }
 /usr/bin/python3 -c 'import pytest' 2>/dev/null ||
     { log "bench-webhook: python3-pytest not installed (make deps)"; exit 2; }
@@ -48,7 +52,7 @@ else
 fi
 [ -z "$BENCH_NODE_SKIPPED" ] || log "bench-webhook: $BENCH_NODE_SKIPPED: the Node cases are skipped"
 
-log "bench-webhook: rounds of 5 wrk runs (12 x BENCH_SCALE unless BENCH_ROUNDS); results in $W/results.txt"
+log "bench-webhook: rounds of 5 wrk runs (16 x BENCH_SCALE unless BENCH_ROUNDS); results in $W/results.txt"
 cd "$ROOT"
 POSTSEAL_BENCH=1 POSTSEAL_BUILD=$B POSTSEAL_NODE_MODULES=$NODE_MODULES BENCH_OUT=$W \
     /usr/bin/python3 -m pytest -p no:cacheprovider -q -s tests/integration/test_nginx_bench.py

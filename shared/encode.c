@@ -12,7 +12,7 @@ typedef struct radix {
     unsigned bits;        /* bits per character: 6 or 5 */
     size_t block;         /* characters per padded block: 4 or 8 */
     int pad_required;     /* decode refuses unpadded input */
-    int fold_case;        /* decode accepts lower case (base32) */
+    const signed char *values; /* by byte: its value, or -1 (decode) */
 } radix;
 
 static const char b64_chars[] =
@@ -22,9 +22,35 @@ static const char b64url_chars[] =
 static const char b32_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 static const char hex_chars[] = "0123456789abcdef";
 
-static const radix b64 = {"base64", b64_chars, 6, 4, 1, 0};
-static const radix b64url = {"base64url", b64url_chars, 6, 4, 0, 0};
-static const radix b32 = {"base32", b32_chars, 5, 8, 0, 1};
+/* Decoding tables, made by the compiler from the alphabets' ranges: a
+ * lookup per character instead of a chain of range tests (a webhook
+ * signature is decoded on every request). base32 accepts lower case. */
+#define V64(c, c62, c63)                                                   \
+    ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                               \
+     : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                          \
+     : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                          \
+     : (c) == (c62)             ? 62                                      \
+     : (c) == (c63)             ? 63                                      \
+                                : -1)
+#define V32(c)                                                             \
+    ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                               \
+     : (c) >= 'a' && (c) <= 'z' ? (c) - 'a'                               \
+     : (c) >= '2' && (c) <= '7' ? (c) - '2' + 26                          \
+                                : -1)
+#define VB64(c)    V64(c, '+', '/')
+#define VB64URL(c) V64(c, '-', '_')
+#define T4(F, c)   F(c), F((c) + 1), F((c) + 2), F((c) + 3)
+#define T16(F, c)  T4(F, c), T4(F, (c) + 4), T4(F, (c) + 8), T4(F, (c) + 12)
+#define T64(F, c)  T16(F, c), T16(F, (c) + 16), T16(F, (c) + 32), T16(F, (c) + 48)
+#define T256(F)    T64(F, 0), T64(F, 64), T64(F, 128), T64(F, 192)
+
+static const signed char b64_values[256] = {T256(VB64)};
+static const signed char b64url_values[256] = {T256(VB64URL)};
+static const signed char b32_values[256] = {T256(V32)};
+
+static const radix b64 = {"base64", b64_chars, 6, 4, 1, b64_values};
+static const radix b64url = {"base64url", b64url_chars, 6, 4, 0, b64url_values};
+static const radix b32 = {"base32", b32_chars, 5, 8, 0, b32_values};
 
 size_t ps_b64_encoded_size(size_t n) { return (n + 2) / 3 * 4 + 1; }
 size_t ps_b32_encoded_size(size_t n) { return (n + 4) / 5 * 8 + 1; }
@@ -82,27 +108,10 @@ size_t ps_hex_encode(const uint8_t *in, size_t n, char *out)
     return 2 * n;
 }
 
-/* Value of c in r's alphabet, or -1. Both alphabets are runs of letters
- * and digits in RFC 4648 order, so ranges find a value without a scan
- * (decoding a webhook signature is on every request's path); only
- * base64's last two characters differ between the variants. */
+/* Value of c in r's alphabet, or -1. */
 static int radix_value(const radix *r, unsigned char c)
 {
-    if (r->fold_case && c >= 'a' && c <= 'z')
-        c = (unsigned char)(c - 'a' + 'A');
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (r->bits == 5)
-        return c >= '2' && c <= '7' ? c - '2' + 26 : -1;
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c != '\0' && c == (unsigned char)r->alphabet[62])
-        return 62;
-    if (c != '\0' && c == (unsigned char)r->alphabet[63])
-        return 63;
-    return -1;
+    return r->values[c];
 }
 
 /* Says what is wrong with a character without echoing it. */

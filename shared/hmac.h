@@ -1,4 +1,4 @@
-/* HMAC-SHA1/SHA256 through OpenSSL 3's EVP_MAC, constant-time verdicts, and
+/* HMAC-SHA1/SHA256 on OpenSSL 3's EVP digests, constant-time verdicts, and
  * secret sets: several secrets from one file, the first signs, all verify. */
 #ifndef PS_HMAC_H
 #define PS_HMAC_H
@@ -24,10 +24,10 @@ int ps_hmac_update(ps_hmac *h, const void *data, size_t n, ps_err *err);
 int ps_hmac_final(ps_hmac *h, uint8_t out[PS_HMAC_MAX], ps_err *err);
 void ps_hmac_free(ps_hmac *h);
 
-/* A prepared key: the HMAC implementation fetched and the key schedule
- * done once, so each MAC under it starts with a copy instead (fetching
- * HMAC and its digest through OpenSSL 3's provider store costs more than
- * hashing a few kilobytes). For secrets used on every request (webhooks);
+/* A prepared key: the digest fetched and the key schedule (the inner and
+ * outer padded-key states) done once, so each MAC under it starts with a
+ * copy of one digest state instead (fetching through OpenSSL 3's provider
+ * store costs more than hashing a few kilobytes). For secrets used on every request (webhooks);
  * owned by the caller (a webhook configuration), never global. Not changed
  * after ps_hmac_key_new, so one key may be shared by concurrent users. */
 typedef struct ps_hmac_key ps_hmac_key;

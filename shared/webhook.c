@@ -171,6 +171,11 @@ void ps_wh_config_set_max_body(ps_wh_config *cfg, int64_t bytes)
     cfg->max_body = bytes > PS_WH_MAX_MAX_BODY ? PS_WH_MAX_MAX_BODY : bytes;
 }
 
+void ps_wh_config_set_replay_ids(ps_wh_config *cfg, int on)
+{
+    cfg->no_replay_ids = !on;
+}
+
 int ps_wh_config_check(const ps_wh_config *cfg, ps_err *err)
 {
     if ((cfg->ops->uses & PS_WH_USES_SECRET) && cfg->nsecrets == 0)
@@ -229,12 +234,20 @@ void ps_webhook_free(ps_wh_req *req)
     free(req);
 }
 
+/* Out of line so that the compiler cannot fuse malloc and this memset
+ * back into the calloc ps_webhook_begin avoids. */
+__attribute__((noinline)) static void zero(void *p, size_t n)
+{
+    memset(p, 0, n);
+}
+
 ps_wh_verdict ps_webhook_begin(const ps_wh_config *cfg,
                                const ps_wh_header *headers, size_t nheaders,
                                int64_t content_length, int64_t now,
                                ps_wh_req **out, ps_wh_result *res)
 {
     ps_wh_hdrs h = {headers, nheaders};
+    size_t size = REQ_STATE_OFFSET + cfg->ops->state_size;
     ps_wh_req *req;
     ps_wh_verdict v;
 
@@ -244,10 +257,13 @@ ps_wh_verdict ps_webhook_begin(const ps_wh_config *cfg,
         return ps_wh_fail(res, PS_WH_TOO_LARGE,
                           "body of %lld bytes over the limit of %lld",
                           (long long)content_length, (long long)cfg->max_body);
-    /* One allocation per request: the scheme's state follows the request. */
-    req = calloc(1, REQ_STATE_OFFSET + cfg->ops->state_size);
+    /* One allocation per request: the scheme's state follows the request.
+     * Not calloc: glibc serves a small malloc (the HMAC schemes' state
+     * fits) from its per-thread cache, a calloc never. */
+    req = malloc(size);
     if (req == NULL)
         return ps_wh_fail(res, PS_WH_INTERNAL, "out of memory");
+    zero(req, size);
     req->cfg = cfg;
     req->ops = cfg->ops;
     req->now = now;

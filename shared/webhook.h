@@ -82,6 +82,9 @@ int ps_wh_config_add_key_file(ps_wh_config *cfg, const char *path, ps_err *err);
  * PS_WH_TOLERANCE_OFF. */
 void ps_wh_config_set_tolerance(ps_wh_config *cfg, int64_t seconds);
 void ps_wh_config_set_max_body(ps_wh_config *cfg, int64_t bytes);
+/* Whether verdicts carry replay_id (on by default): off where no replay
+ * cache reads it, sparing a digest per verified request. */
+void ps_wh_config_set_replay_ids(ps_wh_config *cfg, int on);
 /* 0 if cfg has what its scheme needs, -1 with the reason otherwise. */
 int ps_wh_config_check(const ps_wh_config *cfg, ps_err *err);
 ps_wh_scheme ps_wh_config_scheme(const ps_wh_config *cfg);

@@ -29,6 +29,7 @@ struct ps_wh_config {
     size_t nkeys;
     int64_t tolerance;
     int64_t max_body;
+    int no_replay_ids; /* ps_wh_config_set_replay_ids(cfg, 0) */
     EVP_MD *sha256;
 };
 
@@ -124,7 +125,8 @@ int ps_wh_ieq(const char *p, size_t n, const char *s);
 
 /* ---- the MAC set: every secret against every signature (webhook_mac.c) */
 
-#define PS_WH_SIG_CAP 64 /* decoded HMAC signature bytes kept */
+/* Decoded HMAC signature bytes kept: a longer one can never match. */
+#define PS_WH_SIG_CAP PS_HMAC_MAX
 
 typedef struct ps_wh_sigs {
     size_t n;
@@ -139,21 +141,23 @@ typedef enum ps_wh_enc { PS_WH_ENC_HEX, PS_WH_ENC_B64 } ps_wh_enc;
  * are kept and simply never match. */
 int ps_wh_sigs_add(ps_wh_sigs *sigs, ps_wh_enc enc, const char *p, size_t n);
 
+/* Only the first secret's MAC is kept (the replay key): the others are
+ * compared as they are finished, so a request's state stays small. */
 typedef struct ps_wh_macs {
     ps_hmac_alg alg;
     size_t n;
     ps_hmac *h[PS_WH_MAX_SECRETS];
-    uint8_t mac[PS_WH_MAX_SECRETS][PS_HMAC_MAX];
+    uint8_t first[PS_HMAC_MAX];
+    int match; /* set by ps_wh_macs_final */
 } ps_wh_macs;
 
 /* One HMAC per configured secret, each fed prefix first. */
 int ps_wh_macs_start(ps_wh_macs *m, const ps_wh_config *cfg, ps_hmac_alg alg,
                      const void *prefix, size_t plen, ps_err *err);
 int ps_wh_macs_update(ps_wh_macs *m, const void *p, size_t n, ps_err *err);
-int ps_wh_macs_final(ps_wh_macs *m, ps_err *err);
-/* 1 if any signature equals any MAC; every pair is compared, in constant
- * time, whatever matched first. */
-int ps_wh_macs_match(const ps_wh_macs *m, const ps_wh_sigs *sigs);
+/* Finishes every MAC and sets m->match if any signature equals any of
+ * them: every pair is compared, in constant time, whatever matched first. */
+int ps_wh_macs_final(ps_wh_macs *m, const ps_wh_sigs *sigs, ps_err *err);
 void ps_wh_macs_free(ps_wh_macs *m);
 
 /* The common tail of the HMAC schemes: finishes the MACs, compares, and on

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "encode.h"
+#include "secfile.h"
 
 int ps_wh_sigs_add(ps_wh_sigs *sigs, ps_wh_enc enc, const char *p, size_t n)
 {
@@ -63,36 +64,45 @@ int ps_wh_macs_update(ps_wh_macs *m, const void *p, size_t n, ps_err *err)
     return 0;
 }
 
-int ps_wh_macs_final(ps_wh_macs *m, ps_err *err)
+/* 1 if any signature equals mac; every one is compared, in constant time. */
+static int sigs_match(const ps_wh_sigs *sigs, const uint8_t *mac, size_t size)
 {
-    for (size_t i = 0; i < m->n; i++) {
-        if (ps_hmac_final(m->h[i], m->mac[i], err) < 0)
-            return -1;
-        ps_hmac_free(m->h[i]);
-        m->h[i] = NULL;
-    }
-    return 0;
-}
-
-int ps_wh_macs_match(const ps_wh_macs *m, const ps_wh_sigs *sigs)
-{
-    size_t size = ps_hmac_size(m->alg);
     int match = 0;
 
     for (size_t s = 0; s < sigs->n; s++) {
         if (sigs->len[s] != size)
             continue; /* length is public: not a secret-dependent branch */
-        for (size_t i = 0; i < m->n; i++)
-            match |= ps_ct_equal(sigs->sig[s], m->mac[i], size);
+        match |= ps_ct_equal(sigs->sig[s], mac, size);
     }
     return match;
+}
+
+int ps_wh_macs_final(ps_wh_macs *m, const ps_wh_sigs *sigs, ps_err *err)
+{
+    uint8_t mac[PS_HMAC_MAX];
+    size_t size = ps_hmac_size(m->alg);
+    int rc = 0;
+
+    m->match = 0;
+    for (size_t i = 0; i < m->n && rc == 0; i++) {
+        rc = ps_hmac_final(m->h[i], mac, err);
+        ps_hmac_free(m->h[i]);
+        m->h[i] = NULL;
+        if (rc < 0)
+            break;
+        m->match |= sigs_match(sigs, mac, size);
+        if (i == 0)
+            memcpy(m->first, mac, size);
+    }
+    ps_wipe(mac, sizeof(mac));
+    return rc;
 }
 
 void ps_wh_macs_free(ps_wh_macs *m)
 {
     for (size_t i = 0; i < m->n; i++)
         ps_hmac_free(m->h[i]);
-    memset(m, 0, sizeof(*m));
+    ps_wipe(m, sizeof(*m));
 }
 
 ps_wh_verdict ps_wh_macs_verdict(ps_wh_req *req, ps_wh_macs *m,
@@ -101,11 +111,11 @@ ps_wh_verdict ps_wh_macs_verdict(ps_wh_req *req, ps_wh_macs *m,
 {
     ps_err err;
 
-    if (ps_wh_macs_final(m, &err) < 0)
+    if (ps_wh_macs_final(m, sigs, &err) < 0)
         return ps_wh_fail(res, PS_WH_INTERNAL, "%s", err.msg);
-    if (!ps_wh_macs_match(m, sigs))
+    if (!m->match)
         return ps_wh_fail(res, PS_WH_DENIED, "signature does not match");
-    ps_wh_set_replay(req, res, m->mac[0], ps_hmac_size(m->alg), NULL, expires);
+    ps_wh_set_replay(req, res, m->first, ps_hmac_size(m->alg), NULL, expires);
     res->verdict = PS_WH_OK;
     snprintf(res->reason, sizeof(res->reason), "signature verified");
     return PS_WH_OK;

@@ -190,11 +190,11 @@ static ps_wh_verdict mg_final(ps_wh_req *req, ps_wh_result *res)
                           "not hex");
     if (ps_wh_macs_start(&m, req->cfg, PS_HMAC_SHA256, f.ts, f.tsn, &err) < 0 ||
         ps_wh_macs_update(&m, f.token, f.tokenn, &err) < 0 ||
-        ps_wh_macs_final(&m, &err) < 0) {
+        ps_wh_macs_final(&m, &sigs, &err) < 0) {
         ps_wh_macs_free(&m);
         return ps_wh_fail(res, PS_WH_INTERNAL, "%s", err.msg);
     }
-    ok = ps_wh_macs_match(&m, &sigs);
+    ok = m.match;
     ps_wh_macs_free(&m);
     if (!ok)
         return ps_wh_fail(res, PS_WH_DENIED, "signature does not match");

@@ -18,15 +18,21 @@ locations reach it through the same keepalive upstream block; the front
 nginx runs one worker with the access log off and error_log at nginx's
 default level (error); Node runs one process.
 
-Cases alternate in short rounds (BENCH_ROUNDS, default 12 x BENCH_SCALE) so
-that a change in the machine's load hits all of them alike; each wrk run
-lasts BENCH_SECONDS (default 2), with BENCH_CONNECTIONS (default 8).
-Reported: requests/s (all rounds' requests over all rounds' time), the
+Cases alternate in short rounds (BENCH_ROUNDS, default 16 x BENCH_SCALE) so
+that a change in the machine's load hits all of them alike, every other
+round in reverse order so that a drift within a round favours no case;
+each wrk run lasts BENCH_SECONDS (default 2), with BENCH_CONNECTIONS
+(default 8). With two CPUs or more (and BENCH_PIN not 0) the servers under
+test, the front nginx worker and the node process, run on CPU 0 and the
+upstream worker and wrk on CPU 1: the plain and the verifying case are the
+same worker on the same CPU, and the scheduler can no longer move wrk onto
+the measured worker's CPU in some runs and not in others.
+Reported: requests/s (the median of the rounds, and their range), the
 servers' CPU per request from /proc (front + upstream worker for nginx, the
 node process for Node), and each ratio as the median of the rounds' own
-ratios with their spread. Machines are shared: quote ratios from one run
-only. Correctness is asserted (statuses, no forged request upstream);
-timing never is.
+ratios with their range and middle half. Machines are shared: quote ratios
+from one run only. Correctness is asserted (statuses, no forged request
+upstream); timing never is.
 
 Skipped unless POSTSEAL_BENCH=1 and wrk is installed; Node's cases need
 POSTSEAL_NODE_MODULES=DIR (a node_modules holding standardwebhooks) and are
@@ -60,9 +66,12 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 BODY_BYTES = 4096
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 SECONDS = max(1, int(os.environ.get("BENCH_SECONDS", "2")))
-ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", max(2, round(12 * SCALE)))))
+ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", max(2, round(16 * SCALE)))))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 HZ = os.sysconf("SC_CLK_TCK")
+# CPU 0: the servers under test; CPU 1: the upstream and the client.
+PIN = os.environ.get("BENCH_PIN", "1") != "0" and len(os.sched_getaffinity(0)) >= 2
+SERVER_CPU, CLIENT_CPU = (sorted(os.sched_getaffinity(0))[:2] if PIN else (None, None))
 
 # The same app as a Standard Webhooks user would write: read the body,
 # verify, answer. It does not even parse the JSON.
@@ -140,9 +149,10 @@ def wrk(port, path, body_file, headers, tmp):
     lua.write_text(f'wrk.method = "POST"\nlocal f = io.open("{body_file}", "rb")\n'
                    f'wrk.body = f:read("*a")\nf:close()\n'
                    f'wrk.headers["Content-Type"] = "application/json"\n{hdrs}')
-    out = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "-s", str(lua),
-                          f"http://127.0.0.1:{port}{path}"], capture_output=True,
-                         text=True, timeout=SECONDS + 60).stdout
+    pin = ["taskset", "-c", str(CLIENT_CPU)] if PIN else []
+    out = subprocess.run(pin + ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "-s",
+                                str(lua), f"http://127.0.0.1:{port}{path}"],
+                         capture_output=True, text=True, timeout=SECONDS + 60).stdout
     assert "Socket errors" not in out, out
     m = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
     assert m, out
@@ -151,18 +161,33 @@ def wrk(port, path, body_file, headers, tmp):
     return int(m.group(1)), secs, int(bad.group(1)) if bad else 0
 
 
+def pin(pid, cpu):
+    if cpu is not None:
+        os.sched_setaffinity(pid, {cpu})
+
+
+def spread(values):
+    """median, and the range and middle half of values, as text."""
+    v = sorted(values)
+    if not v:
+        return 0.0, ""
+    q = statistics.quantiles(v, n=4, method="inclusive") if len(v) > 1 else [v[0]] * 3
+    return statistics.median(v), (v[0], v[-1], q[0], q[2])
+
+
 class Case:
     def __init__(self, name, port, path, forged, pids):
         self.name, self.port, self.path, self.forged, self.pids = name, port, path, forged, pids
-        self.requests = self.seconds = self.ticks = 0
+        self.requests = self.seconds = self.ticks = self.first_ticks = 0
         self.upstream = 0
         self.rounds = []  # req/s of each round
 
     def rps(self):
-        return self.requests / self.seconds if self.seconds else 0.0
+        return statistics.median(self.rounds) if self.rounds else 0.0
 
-    def cpu_us(self):
-        return self.ticks / HZ * 1e6 / self.requests if self.requests else 0.0
+    def cpu_us(self, ticks=None):
+        ticks = self.ticks if ticks is None else ticks
+        return ticks / HZ * 1e6 / self.requests if self.requests else 0.0
 
 
 def run_case(case, body, body_file, tmp, up_port):
@@ -174,26 +199,26 @@ def run_case(case, body, body_file, tmp, up_port):
     status = post(case.port, case.path, body, dict(hdrs, **{"Content-Type": "application/json"}))
     assert status == expect, f"{case.name}: {status}"
     hits0 = upstream_hits(up_port)
-    t0 = sum(cpu_ticks(p) for p in case.pids)
+    t0 = [cpu_ticks(p) for p in case.pids]
     n, secs, bad = wrk(case.port, case.path, body_file, hdrs, tmp)
-    t1 = sum(cpu_ticks(p) for p in case.pids)
+    t1 = [cpu_ticks(p) for p in case.pids]
     hits = upstream_hits(up_port) - hits0 - 1
     assert bad == (n if case.forged else 0), f"{case.name}: {bad} of {n} not 2xx"
     case.requests += n
     case.seconds += secs
     case.rounds.append(n / secs)
-    case.ticks += t1 - t0
+    case.ticks += sum(t1) - sum(t0)
+    case.first_ticks += t1[0] - t0[0]
     case.upstream += hits
 
 
 def ratio_line(label, a, b, target):
-    """The median of the rounds' own a / b, and their spread: the cases of a
-    round ran within seconds of each other, so a burst of other load on the
-    machine moves one round's ratio, not the median."""
-    each = sorted(x / y for x, y in zip(a.rounds, b.rounds) if y)
-    r = statistics.median(each) if each else 0.0
-    spread = f"rounds {each[0]:.2f}-{each[-1]:.2f}" if each else ""
-    return (f"  {label:44s} {r:6.2f}  ({spread})  target >= {target:g}: "
+    """The median of the rounds' own a / b, their range and middle half: the
+    cases of a round ran within seconds of each other, so a burst of other
+    load on the machine moves one round's ratio, not the median."""
+    r, sp = spread([x / y for x, y in zip(a.rounds, b.rounds) if y])
+    text = f"rounds {sp[0]:.2f}-{sp[1]:.2f}, middle half {sp[2]:.2f}-{sp[3]:.2f}" if sp else ""
+    return (f"  {label:44s} {r:6.2f}  ({text})  target >= {target:g}: "
             f"{'met' if r >= target else 'MISSED'}")
 
 
@@ -233,6 +258,8 @@ def test_webhook_bench(tmp_path, monkeypatch):
     node = None
     with upstream, front:
         pids = [worker_pid(front.proc.pid), worker_pid(upstream.proc.pid)]
+        pin(pids[0], SERVER_CPU)
+        pin(pids[1], CLIENT_CPU)
         cases = [Case("nginx plain proxy (ceiling)", front.port, "/plain", False, pids),
                  Case("nginx + webhook_verify, valid", front.port, "/verify", False, pids),
                  Case("nginx + webhook_verify, forged", front.port, "/verify", True, pids)]
@@ -243,6 +270,7 @@ def test_webhook_bench(tmp_path, monkeypatch):
                 node = subprocess.Popen(["node", str(tmp_path / "app.js"), modules, SECRET,
                                          str(node_port)])
                 assert wait_port(node_port, node), "node did not start"
+                pin(node.pid, SERVER_CPU)
                 cases += [Case("node standardwebhooks, valid", node_port, "/", False,
                                [node.pid]),
                           Case("node standardwebhooks, forged", node_port, "/", True,
@@ -250,8 +278,8 @@ def test_webhook_bench(tmp_path, monkeypatch):
             # Warm-up (JIT, connection pools), not counted.
             for c in cases:
                 post(c.port, c.path, body, sign_standard(SECRET, "warm", int(time.time()), body))
-            for _ in range(ROUNDS):
-                for c in cases:
+            for i in range(ROUNDS):
+                for c in (cases if i % 2 == 0 else cases[::-1]):
                     run_case(c, body, body_file, tmp_path, upstream.port)
         finally:
             if node:
@@ -264,19 +292,30 @@ def test_webhook_bench(tmp_path, monkeypatch):
 
     lines = [f"webhook verification: {BODY_BYTES}-byte JSON bodies, Standard Webhooks "
              f"(HMAC-SHA256), wrk -t1 -c{CONNECTIONS},",
-             f"{ROUNDS} rounds x {SECONDS} s per case, alternating; one nginx worker "
-             f"(+ one upstream worker), one node process; {os.cpu_count()} CPUs",
+             f"{ROUNDS} rounds x {SECONDS} s per case, alternating (every other round "
+             f"reversed); one nginx worker",
+             f"(+ one upstream worker), one node process; {os.cpu_count()} CPUs; " +
+             (f"front worker and node on CPU {SERVER_CPU}, upstream worker and wrk on "
+              f"CPU {CLIENT_CPU}" if PIN else "not pinned"),
              "",
-             f"  {'case':36s} {'req/s':>9s} {'CPU us/req':>11s} {'upstream hits':>14s}"]
+             f"  {'case':36s} {'req/s':>9s} {'(rounds range)':>17s} {'CPU us/req':>11s} "
+             f"{'front':>6s} {'upstream hits':>14s}"]
     for c in cases:
-        hits = str(c.upstream) if c.port == front.port else "-"
-        lines.append(f"  {c.name:36s} {c.rps():9.0f} {c.cpu_us():11.1f} {hits:>14s}")
+        ngx = c.port == front.port
+        hits = str(c.upstream) if ngx else "-"
+        first = f"{c.cpu_us(c.first_ticks):6.1f}" if ngx else "     -"
+        _, sp = spread(c.rounds)
+        rng = f"{sp[0]:.0f}-{sp[1]:.0f}" if sp else ""
+        lines.append(f"  {c.name:36s} {c.rps():9.0f} {rng:>17s} {c.cpu_us():11.1f} "
+                     f"{first} {hits:>14s}")
     lines += ["",
-              "  CPU us/req: the servers' own CPU (front + upstream nginx worker, or the "
-              "node process),",
-              "  from /proc; wrk's is not in it. It grows as requests/s falls (fewer "
-              "requests per",
-              "  wake-up), so compare it between cases of similar rates only.",
+              "  req/s: the median of the rounds. CPU us/req: the servers' own CPU from "
+              "/proc (front +",
+              "  upstream nginx worker, or the node process; front: the front worker "
+              "alone); wrk's is",
+              "  not in it. It grows as requests/s falls (fewer requests per wake-up), so "
+              "compare it",
+              "  between cases of similar rates only.",
               "",
               ratio_line("valid through the module / plain proxy", valid, plain, 0.9)]
     if node_note is None:

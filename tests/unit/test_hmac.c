@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "encode.h"
 #include "hmac.h"
 
@@ -164,6 +167,43 @@ static void test_prepared_keys(void **state)
     assert_memory_equal(got, want, 32);
     ps_hmac_key_free(k[0]);
 }
+/* The HMAC built from digest states against OpenSSL's own one-shot HMAC,
+ * for every key length around the block size (64: padded, 65: hashed
+ * first) and data lengths around it, both algorithms, fresh and prepared. */
+static void test_against_openssl_hmac(void **state)
+{
+    uint8_t key[130], data[200], got[PS_HMAC_MAX], want[EVP_MAX_MD_SIZE];
+    unsigned int wlen;
+    ps_hmac_key *k;
+    ps_err err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(key); i++)
+        key[i] = (uint8_t)(i * 7 + 1);
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 13 + 5);
+    for (int a = 0; a < 2; a++) {
+        ps_hmac_alg alg = a ? PS_HMAC_SHA1 : PS_HMAC_SHA256;
+        const EVP_MD *md = a ? EVP_sha1() : EVP_sha256();
+
+        for (size_t kl = 0; kl <= sizeof(key); kl++) {
+            size_t dl = (kl * 3) % sizeof(data);
+
+            assert_non_null(HMAC(md, key, (int)kl, data, dl, want, &wlen));
+            assert_int_equal(wlen, ps_hmac_size(alg));
+            assert_int_equal(
+                ps_hmac_compute(alg, key, kl, data, dl, got, &err), 0);
+            if (memcmp(got, want, wlen) != 0)
+                fail_msg("alg %d key %zu data %zu: wrong MAC", a, kl, dl);
+            k = ps_hmac_key_new(alg, key, kl, &err);
+            assert_non_null(k);
+            assert_int_equal(ps_hmac_key_compute(k, data, dl, got, &err), 0);
+            assert_memory_equal(got, want, wlen);
+            ps_hmac_key_free(k);
+        }
+    }
+}
+
 static void test_sizes_and_empty_key(void **state)
 {
     uint8_t got[PS_HMAC_MAX], want[PS_HMAC_MAX];
@@ -450,6 +490,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors),
         cmocka_unit_test(test_prepared_keys),
+        cmocka_unit_test(test_against_openssl_hmac),
         cmocka_unit_test(test_sizes_and_empty_key),
         cmocka_unit_test(test_streaming_equals_oneshot),
         cmocka_unit_test(test_verify_truncation),

@@ -146,6 +146,15 @@ static void test_standard_signature_lists(void **state)
         {"g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", PS_WH_DENIED},
         {"", PS_WH_DENIED},
         {"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE", PS_WH_MALFORMED},
+        /* one spelling per signature: stray trailing bits, '=' inside,
+         * extra padding, whitespace, the URL alphabet */
+        {"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OF=", PS_WH_MALFORMED},
+        {"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJE=VlNIOLJ1OE=", PS_WH_MALFORMED},
+        {"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE==", PS_WH_MALFORMED},
+        {"v1,\tg0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE", PS_WH_MALFORMED},
+        {"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1O\nE=", PS_WH_MALFORMED},
+        {"v1,g0hM9SsE-OTPJTGt_tmIKtSyZlE3uFJELVlNIOLJ1OE=", PS_WH_MALFORMED},
+        {"v1,Zg==Zg==", PS_WH_MALFORMED},
     };
     ps_wh_config *cfg = config(PS_WH_STANDARD, STD_SECRET);
     ps_wh_result res;
@@ -439,6 +448,11 @@ static void test_replay_ids(void **state)
     assert_memory_equal(r1.replay_id, r2.replay_id, PS_WH_REPLAY_ID);
     assert_int_equal(verify(b, one, 3, STD_BODY, STD_TS, &r3), PS_WH_OK);
     assert_memory_not_equal(r1.replay_id, r3.replay_id, PS_WH_REPLAY_ID);
+    /* off where no replay cache reads them; the key text stays */
+    ps_wh_config_set_replay_ids(a, 0);
+    assert_int_equal(verify(a, one, 3, STD_BODY, STD_TS, &r3), PS_WH_OK);
+    assert_false(r3.has_replay_id);
+    assert_string_equal(r3.key, r1.key);
     ps_wh_config_free(a);
     ps_wh_config_free(b);
 }
