@@ -25,3 +25,16 @@ wait_port() {
     log "$(basename "$0"): server $pid did not listen on $port"
     return 1
 }
+
+# wait_socket PID PATH: the same for a unix-domain socket (the file exists
+# and is a socket; the servers create it only once they listen).
+wait_socket() {
+    local pid=$1 path=$2
+    for _ in $(seq 1 150); do
+        [ -S "$path" ] && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    log "$(basename "$0"): server $pid did not listen on $path"
+    return 1
+}

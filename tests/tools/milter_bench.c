@@ -5,7 +5,7 @@
  *
  * Usage: milter_bench --port PORT --message FILE [--messages N]
  *        [--connections C] [--per-conn K] [--expect S] [--host ADDR]
- *        [--from ADDR]
+ *        [--from ADDR] [--socket PATH]
  * Prints one key=value line; exits 1 if any message came back with fewer
  * than S signatures or failed, so a misconfigured milter cannot look fast. */
 #include <arpa/inet.h>
@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,6 +70,7 @@ typedef struct opts {
     long per_conn; /* messages per milter connection; 0: one per worker */
     int expect;    /* DKIM-Signature fields wanted per message, exactly */
     const char *from; /* envelope sender and SASL login */
+    const char *socket; /* a unix-domain socket instead of host:port */
 } opts;
 
 /* One milter connection and what was negotiated on it. */
@@ -81,7 +83,7 @@ typedef struct conn {
     size_t incap;
 } conn;
 
-static opts o = {"127.0.0.1", 0, 1000, 4, 0, 1, "bench@example.com"};
+static opts o = {"127.0.0.1", 0, 1000, 4, 0, 1, "bench@example.com", NULL};
 static message msg;
 static atomic_long next_msg;
 static atomic_long n_ok, n_sigs, n_unsigned, n_failed;
@@ -281,7 +283,7 @@ static int reply(conn *c, uint32_t *plen)
 
         if (c->olen > 0 && flush_out(c) != 0)
             return -1;
-        if (quickack)
+        if (quickack && o.socket == NULL)
             setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one_int, sizeof(one_int));
         if (read_all(c->fd, (char *)head, 5) != 0)
             return -1;
@@ -366,30 +368,50 @@ static void conn_close(conn *c, int polite)
     c->olen = 0;
 }
 
+/* A connected socket to the milter: TCP to --host:--port, or the unix
+ * socket at --socket (Postfix's unix:PATH milters). */
+static int conn_socket(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o.port)};
+    struct sockaddr_un su = {.sun_family = AF_UNIX};
+    int fd, one = 1;
+
+    if (o.socket != NULL) {
+        snprintf(su.sun_path, sizeof(su.sun_path), "%s", o.socket);
+        if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0 &&
+            connect(fd, (struct sockaddr *)&su, sizeof(su)) == 0)
+            return fd;
+        tell("connect to %s: %s", o.socket, strerror(errno));
+    } else {
+        if (inet_pton(AF_INET, o.host, &sa.sin_addr) != 1)
+            die("bad --host %s", o.host);
+        /* Small replies must not wait for Nagle. */
+        if ((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0 &&
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0 &&
+            connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+            return fd;
+        tell("connect to %s:%d: %s", o.host, o.port, strerror(errno));
+    }
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
 /* Connects, negotiates and sends the SMTP connection's CONNECT and HELO,
  * with the macros Postfix sends by default at each stage. */
 static int conn_open(conn *c)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o.port)};
     struct timeval tv = {IO_TIMEOUT_SEC, 0};
     uint32_t neg[3] = {htonl(6), htonl(OFFER_ACTIONS), htonl(OFFER_PROTO)};
     uint32_t len;
-    int one = 1, r;
+    int r;
     /* CONNECT: host name, family '4', client port, address. */
     static const char cbuf[] = "localhost\0" "4" "\x63\x21" "127.0.0.1";
 
-    if (inet_pton(AF_INET, o.host, &sa.sin_addr) != 1)
-        die("bad --host %s", o.host);
-    if ((c->fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+    if ((c->fd = conn_socket()) < 0)
         return -1;
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    /* Small replies must not wait for Nagle. */
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        tell("connect to %s:%d: %s", o.host, o.port, strerror(errno));
-        return -1;
-    }
     if (put(c, SMFIC_OPTNEG, (char *)neg, sizeof(neg), NULL, 0) != 0 ||
         (r = reply(c, &len)) != SMFIC_OPTNEG || len < 12) {
         tell("option negotiation failed");
@@ -555,7 +577,8 @@ static void usage(FILE *f)
 {
     fputs("usage: milter_bench --port PORT --message FILE [--messages N]\n"
           "         [--connections C] [--per-conn K] [--expect S] [--host ADDR]\n"
-          "         [--from ADDR]\n"
+          "         [--from ADDR] [--socket PATH]\n"
+          "  --socket PATH a unix-domain socket instead of --host/--port\n"
           "  --per-conn K  messages per milter connection (0: one connection per worker)\n"
           "  --expect S    DKIM-Signature fields each message must get, exactly (default 1)\n"
           "  --from ADDR   envelope sender and SASL login (default bench@example.com)\n",
@@ -588,6 +611,8 @@ int main(int argc, char **argv)
             o.port = (int)num(a, v, 1, 65535);
         else if (strcmp(a, "--host") == 0)
             o.host = v;
+        else if (strcmp(a, "--socket") == 0 && strlen(v) < 100)
+            o.socket = v;
         else if (strcmp(a, "--messages") == 0)
             o.messages = num(a, v, 1, 100000000);
         else if (strcmp(a, "--connections") == 0)
@@ -603,7 +628,7 @@ int main(int argc, char **argv)
         else
             return usage(stderr), 2;
     }
-    if (o.port == 0 || file == NULL)
+    if ((o.port == 0 && o.socket == NULL) || file == NULL)
         return usage(stderr), 2;
     load_message(file);
 
