@@ -37,8 +37,10 @@ static const char hex_chars[] = "0123456789abcdef";
      : (c) >= 'a' && (c) <= 'z' ? (c) - 'a'                               \
      : (c) >= '2' && (c) <= '7' ? (c) - '2' + 26                          \
                                 : -1)
-#define VB64(c)    V64(c, '+', '/')
-#define VB64URL(c) V64(c, '-', '_')
+/* Explicit casts: clang checks the arms not taken for range too. */
+#define VB64(c)    ((signed char)V64(c, '+', '/'))
+#define VB64URL(c) ((signed char)V64(c, '-', '_'))
+#define VB32(c)    ((signed char)V32(c))
 #define T4(F, c)   F(c), F((c) + 1), F((c) + 2), F((c) + 3)
 #define T16(F, c)  T4(F, c), T4(F, (c) + 4), T4(F, (c) + 8), T4(F, (c) + 12)
 #define T64(F, c)  T16(F, c), T16(F, (c) + 16), T16(F, (c) + 32), T16(F, (c) + 48)
@@ -46,7 +48,7 @@ static const char hex_chars[] = "0123456789abcdef";
 
 static const signed char b64_values[256] = {T256(VB64)};
 static const signed char b64url_values[256] = {T256(VB64URL)};
-static const signed char b32_values[256] = {T256(V32)};
+static const signed char b32_values[256] = {T256(VB32)};
 
 static const radix b64 = {"base64", b64_chars, 6, 4, 1, b64_values};
 static const radix b64url = {"base64url", b64url_chars, 6, 4, 0, b64url_values};
