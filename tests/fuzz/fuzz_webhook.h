@@ -15,7 +15,7 @@
 #include "webhook.h"
 
 /* The secrets or key a scheme is fuzzed with (two secrets: rotation). */
-static ps_wh_config *fuzz_config(ps_wh_scheme scheme)
+static inline ps_wh_config *fuzz_config(ps_wh_scheme scheme)
 {
     int basic = scheme == PS_WH_BASIC;
     const char *s1 =
@@ -49,9 +49,10 @@ static ps_wh_config *fuzz_config(ps_wh_scheme scheme)
     return cfg;
 }
 
-static ps_wh_verdict fuzz_feed(const ps_wh_config *cfg, const ps_wh_header *h,
-                               size_t nh, const char *body, size_t blen,
-                               size_t split, ps_wh_result *res)
+static inline ps_wh_verdict fuzz_feed(const ps_wh_config *cfg,
+                                      const ps_wh_header *h, size_t nh,
+                                      const char *body, size_t blen,
+                                      size_t split, ps_wh_result *res)
 {
     ps_wh_req *req;
     ps_wh_verdict v;
@@ -68,7 +69,8 @@ static ps_wh_verdict fuzz_feed(const ps_wh_config *cfg, const ps_wh_header *h,
     return v;
 }
 
-static int fuzz_scheme(ps_wh_scheme scheme, const uint8_t *data, size_t size)
+static inline int fuzz_scheme(ps_wh_scheme scheme, const uint8_t *data,
+                              size_t size)
 {
     static ps_wh_config *cfg[PS_WH_NSCHEMES];
     ps_wh_header h[PS_WH_REQUEST_MAX_HEADERS];
