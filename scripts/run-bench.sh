@@ -95,26 +95,33 @@ sed 's/^From: .*/From: Other <other@example.org>\r/' "$W/m1k.eml" >"$W/m1k-nosig
 # ---- the daemons --------------------------------------------------------------
 
 # Sets EP (milter_bench's arguments), SOCK (the milter's socket setting,
-# in postseal/libmilter spelling) and WAIT for a server on transport $1
-# (unix or tcp), named $2.
+# in postseal/libmilter spelling) and ADDR (socket path or port) for a
+# server on transport $1 (unix or tcp), named $2.
 endpoint() {
-    local port
     if [ "$1" = unix ]; then
-        EP="--socket $W/$2.sock"
-        SOCK="unix:$W/$2.sock"
-        WAIT="wait_socket \$pid $W/$2.sock"
+        ADDR=$W/$2.sock
+        EP="--socket $ADDR"
+        SOCK="unix:$ADDR"
     else
-        port=$(free_port)
-        EP="--port $port"
-        SOCK="inet:$port@127.0.0.1"
-        WAIT="wait_port \$pid $port"
+        ADDR=$(free_port)
+        EP="--port $ADDR"
+        SOCK="inet:$ADDR@127.0.0.1"
+    fi
+}
+
+# wait_endpoint PID VIA ADDR: until the server listens (bench-lib.sh).
+wait_endpoint() {
+    if [ "$2" = unix ]; then
+        wait_socket "$1" "$3"
+    else
+        wait_port "$1" "$3"
     fi
 }
 
 # Starts one postseal-milter and one opendkim signing with the key of
 # algorithm $1, listening on transport $2; sets PS_PID PS_EP OD_PID OD_EP.
 start_pair() {
-    local alg=$1 via=$2 key sel pid
+    local alg=$1 via=$2 key sel
     key=$(eval echo "\$KEY_$alg")
     sel=$(eval echo "\$SEL_$alg")
     endpoint "$via" "postseal-$alg"
@@ -134,8 +141,7 @@ EOF
     "$B/postseal-milter" -f -c "$W/postseal-$alg.conf" 2>"$W/postseal-$alg.log" &
     PS_PID=$!
     PIDS+=("$PS_PID")
-    pid=$PS_PID
-    eval "$WAIT"
+    wait_endpoint "$PS_PID" "$via" "$ADDR"
 
     endpoint "$via" "opendkim-$alg"
     while [ "$EP" = "$PS_EP" ]; do endpoint "$via" "opendkim-$alg"; done
@@ -156,8 +162,7 @@ EOF
     opendkim -f -x "$W/opendkim-$alg.conf" 2>"$W/opendkim-$alg.log" &
     OD_PID=$!
     PIDS+=("$OD_PID")
-    pid=$OD_PID
-    eval "$WAIT"
+    wait_endpoint "$OD_PID" "$via" "$ADDR"
 
     # Warm-up, which also proves both sign (the client fails otherwise).
     # shellcheck disable=SC2086 # EP is two words on purpose
