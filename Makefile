@@ -26,7 +26,9 @@ PS_CFLAGS  = -std=c11 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror $(CFLAGS) $(SANF
 PS_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 PS_LDLIBS  = $(PKG_LDLIBS) -lresolv
 
-LIB_SRC := $(wildcard shared/*.c)
+# The core's parts, one folder each (shared/cli is the CLI, not the library).
+LIB_PARTS := $(filter-out shared/cli/,$(sort $(dir $(wildcard shared/*/*.c))))
+LIB_SRC := $(wildcard $(addsuffix *.c,$(LIB_PARTS)))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 LIB     := $(B)/shared/libpostseal.a
 
@@ -56,10 +58,13 @@ POLICYD_LIBS   := $(shell pkg-config --libs libevent lmdb hiredis 2>/dev/null)
 # The nginx module is built by nginx's own build system against Debian's
 # nginx sources (nginx-dev), linking the core library (hence -fPIC above).
 NGX_MOD := $(B)/ngx_http_webhook_verify_module.so
-NGX_MOD_SRC := $(wildcard nginx-module/*.c nginx-module/*.h nginx-module/config) shared/webhook.h
+NGX_MOD_SRC := $(wildcard nginx-module/*.c nginx-module/*.h nginx-module/config) shared/webhook/webhook.h
 
-# Headers that are internal to the core and not installed.
-PRIVATE_HDR := %_int.h shared/keys_pem.h shared/dkim_canon.h
+# A part's public headers are installed under its name; *_int.h never.
+PUBLIC_HDR := $(filter-out %_int.h,$(wildcard $(addsuffix *.h,$(LIB_PARTS))))
+
+# Each man page sits beside the code it documents.
+MAN_PAGES := $(wildcard shared/*/*.[158] milter/*.[158] policyd/*.[158] nginx-module/*.[158])
 
 PROGRAMS := $(CLI) $(if $(MILTER_SRC),$(MILTER)) $(if $(POLICYD_SRC),$(POLICYD))
 MODULES  := $(if $(NGX_MOD_SRC),$(NGX_MOD))
@@ -81,7 +86,10 @@ $(CLI): $(CLI_OBJ) $(LIB)
 	$(CC) $(PS_LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(PS_LDLIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(LIB)
-	$(CC) $(PS_LDFLAGS) -o $@ $< $(LIB) $(PS_LDLIBS) $(UNIT_LIBS)
+	$(CC) $(PS_LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PS_LDLIBS) $(UNIT_LIBS)
+
+# The Postfix policy protocol parser is policyd's; its unit test links it.
+$(B)/tests/unit/test_policy_proto: $(B)/policyd/policy_proto.o
 
 $(B)/milter/%.o: milter/%.c
 	@mkdir -p $(@D)
@@ -98,7 +106,7 @@ $(POLICYD): $(POLICYD_OBJ) $(LIB)
 	$(CC) $(PS_LDFLAGS) -o $@ $(POLICYD_OBJ) $(LIB) $(PS_LDLIBS) $(POLICYD_LIBS)
 
 $(NGX_MOD): $(NGX_MOD_SRC) $(LIB)
-	scripts/build-nginx-module.sh $(abspath $(B)) $(abspath $(LIB))
+	nginx-module/build.sh $(abspath $(B)) $(abspath $(LIB))
 
 # Test drivers: small programs the integration tests run (not installed).
 $(B)/tests/tools/%: $(B)/tests/tools/%.o $(LIB)
@@ -115,10 +123,10 @@ test: deps
 	$(MAKE) integration
 
 unit: $(UNIT_BIN)
-	@scripts/run-unit.sh $(UNIT_BIN)
+	@tests/run-unit.sh $(UNIT_BIN)
 
 integration: all
-	POSTSEAL_BUILD=$(abspath $(B)) scripts/run-integration.sh
+	POSTSEAL_BUILD=$(abspath $(B)) tests/run-integration.sh
 
 # ---- fuzzing (clang + libFuzzer) ------------------------------------------
 
@@ -130,7 +138,7 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(FB)/%)
 FUZZ_LOBJ := $(LIB_SRC:%.c=$(FB)/%.o)
 
-$(FB)/shared/%.o: shared/%.c
+$(FB)/%.o: %.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
@@ -138,27 +146,29 @@ $(FB)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LOBJ)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PS_LDLIBS)
 
+$(FB)/fuzz_policy_proto: $(FB)/policyd/policy_proto.o
+
 fuzz: $(FUZZ_BIN)
-	@scripts/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_BIN)
+	@tests/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_BIN)
 
 fuzz-smoke: $(FUZZ_BIN)
-	@scripts/run-fuzz.sh 5 $(FUZZ_BIN)
+	@tests/run-fuzz.sh 5 $(FUZZ_BIN)
 
 # ---- the rest --------------------------------------------------------------
 
 demo: deps
 	$(MAKE) all
-	@scripts/demo.sh $(B)
+	@tests/demo/demo.sh $(B)
 
 # Each benchmark script prints its own results and leaves them in build/bench*.
 bench: deps
 	$(MAKE) all
-	@scripts/run-bench.sh $(B)
-	@if [ -x scripts/bench-policyd.sh ]; then scripts/bench-policyd.sh $(B); fi
-	@if [ -x scripts/bench-webhook.sh ]; then scripts/bench-webhook.sh $(B); fi
+	@tests/bench/run-bench.sh $(B)
+	@tests/bench/bench-policyd.sh $(B)
+	@tests/bench/bench-webhook.sh $(B)
 
 deps:
-	@scripts/deps.sh
+	@tests/deps.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
@@ -167,8 +177,9 @@ install: all
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	$(if $(MODULES),install -d $(DESTDIR)$(PREFIX)/lib/nginx/modules && install -m 644 $(MODULES) $(DESTDIR)$(PREFIX)/lib/nginx/modules/)
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(filter-out $(PRIVATE_HDR),$(wildcard shared/*.h)) $(DESTDIR)$(PREFIX)/include/postseal/
-	for m in man/*.[158]; do \
+	for h in $(PUBLIC_HDR:shared/%=%); do \
+	    install -D -m 644 shared/$$h $(DESTDIR)$(PREFIX)/include/postseal/$$h; done
+	for m in $(MAN_PAGES); do \
 	    install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; done
 
 clean:

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "dsn.h"
-#include "events.h"
+#include "mail/dsn.h"
+#include "mail/events.h"
 #include "milter.h"
 
 /* Appends what still fits under PS_DSN_SCAN_MAX; the rest of a long

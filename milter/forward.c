@@ -11,7 +11,7 @@
 #include <libmilter/mfapi.h>
 
 #include "milter.h"
-#include "srs.h"
+#include "mail/srs.h"
 
 /* Transports that deliver on this host; anything else (smtp, relay, and
  * error, which Postfix gives virtual alias domains) is forwarding. */

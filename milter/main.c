@@ -16,8 +16,8 @@
 
 #include <libmilter/mfapi.h>
 
-#include "confcheck.h"
-#include "daemon.h"
+#include "check/check.h"
+#include "base/daemon.h"
 #include "milter.h"
 
 #define PS_MILTER_DEFAULT_SOCKET "inet:8891@127.0.0.1"

@@ -9,16 +9,16 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "authres.h"
-#include "cidr.h"
-#include "conf.h"
-#include "dkim.h"
-#include "err.h"
-#include "hmac.h"
-#include "log.h"
-#include "mailbox.h"
-#include "retpath.h"
-#include "signrules.h"
+#include "mail/authres.h"
+#include "base/cidr.h"
+#include "conf/conf.h"
+#include "dkim/dkim.h"
+#include "base/err.h"
+#include "crypto/hmac.h"
+#include "base/log.h"
+#include "mail/mailbox.h"
+#include "mail/retpath.h"
+#include "signing/signrules.h"
 
 #define PS_MILTER_NAME "postseal-milter"
 #define PS_MILTER_MAX_HEADERS                                                  \

@@ -11,9 +11,9 @@
 
 #include <libmilter/mfapi.h>
 
-#include "encode.h"
+#include "base/encode.h"
 #include "milter.h"
-#include "retpath.h"
+#include "mail/retpath.h"
 
 /* A secret file is loaded only when its domain is set too: either alone
  * has nothing to do in the milter. */

@@ -12,7 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "webhook.h"
+#include "webhook/webhook.h"
 
 
 extern ngx_module_t  ngx_http_webhook_verify_module;

@@ -4,7 +4,7 @@
  * dropping a connection, SIGTERM stops accepting and drains. */
 #include "policyd.h"
 
-#include "daemon.h"
+#include "base/daemon.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -11,10 +11,10 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "conf.h"
-#include "log.h"
+#include "conf/conf.h"
+#include "base/log.h"
 #include "policy_proto.h"
-#include "quota_rules.h"
+#include "quota/quota_rules.h"
 #include "store.h"
 
 #define PS_POLICYD_NAME           "postseal-policyd"

@@ -9,10 +9,10 @@
 
 #include <event2/event.h>
 
-#include "err.h"
-#include "log.h"
-#include "quota.h"
-#include "quota_rules.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "quota/quota.h"
+#include "quota/quota_rules.h"
 
 #define PS_STORE_MAX_ITEMS (PS_QUOTA_NKINDS * PS_QUOTA_MAX_WINDOWS)
 /* "KEY#messages/31622400" */

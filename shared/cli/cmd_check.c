@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "conf.h"
-#include "confcheck.h"
+#include "conf/conf.h"
+#include "check/check.h"
 
 static void ps_check_usage(FILE *fp)
 {

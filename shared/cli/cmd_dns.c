@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "dnsplan.h"
-#include "dnsrec.h"
+#include "dns/dnsrec.h"
 
 /* SPF allows ten DNS lookups per check; "mx" is one, and each include at
  * least one more. */

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "dns.h"
-#include "dnscheck.h"
+#include "dns/dns.h"
+#include "dns/published.h"
 #include "dnsplan.h"
 
 enum { OPT_RESOLVER = 256 }; /* long option only */

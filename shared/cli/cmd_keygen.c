@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "dnsrec.h"
-#include "keys.h"
+#include "dns/dnsrec.h"
+#include "crypto/keys.h"
 
 #define PS_KEYGEN_PATH_MAX 4096
 

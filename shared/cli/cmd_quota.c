@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "conf.h"
+#include "conf/conf.h"
 
 #define PS_QUOTA_DAEMON "postseal-policyd"
 

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "hmac.h"
-#include "retpath.h"
+#include "crypto/hmac.h"
+#include "mail/retpath.h"
 #include "tokenopts.h"
 
 static void ps_retpath_usage(FILE *fp)

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "hmac.h"
-#include "srs.h"
+#include "crypto/hmac.h"
+#include "mail/srs.h"
 #include "tokenopts.h"
 
 static void ps_srs_usage(FILE *fp)

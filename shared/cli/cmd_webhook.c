@@ -9,9 +9,9 @@
 #include <time.h>
 
 #include "cli.h"
-#include "keys_pem.h"
-#include "secfile.h"
-#include "webhook.h"
+#include "crypto/pem_int.h"
+#include "base/secfile.h"
+#include "webhook/webhook.h"
 
 #define WH_MAX_FILES  16
 #define WH_HEADROOM   (256 * 1024) /* request line and headers */

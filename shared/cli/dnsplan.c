@@ -8,7 +8,7 @@
 #include <strings.h>
 
 #include "cli.h"
-#include "dnsrec.h"
+#include "dns/dnsrec.h"
 
 int ps_plan_option(ps_plan *p, int ch, const char *arg)
 {

@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-#include "conf.h"
-#include "keys.h"
+#include "conf/conf.h"
+#include "crypto/keys.h"
 
 #define PS_PLAN_MAX     64 /* keys or domains in one run */
 #define PS_PLAN_NAME    256 /* a DNS name and its NUL */

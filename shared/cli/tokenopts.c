@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "hmac.h"
+#include "crypto/hmac.h"
 #include "tokenopts.h"
 
 static int parse_epoch(const char *cmd, const char *s, time_t *out)

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "dkim.h"
-#include "keys.h"
+#include "dkim/dkim.h"
+#include "crypto/keys.h"
 
 #define MAX_FIELDS 200
 #define CHUNK 65536

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authres.h"
+#include "mail/authres.h"
 
 static void check_field(const char *v, size_t nresults)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cidr.h"
+#include "base/cidr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dkim.h"
-#include "dkim_canon.h"
-#include "keys.h"
+#include "dkim/dkim.h"
+#include "dkim/canon_int.h"
+#include "crypto/keys.h"
 
 static ps_key *fuzz_key; /* made once: test code, not the core */
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dns.h"
+#include "dns/dns.h"
 
 /* A TXT record cannot outgrow the reply, but compression pointers can
  * make an MX name longer than it: up to NS_MAXDNAME in text form. */

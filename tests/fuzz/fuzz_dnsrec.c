@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dnsrec.h"
+#include "dns/dnsrec.h"
 
 /* Reads one quoted string starting at *q; returns its raw length. */
 static size_t unquote_one(const char **q, char *out)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keys.h"
+#include "crypto/keys.h"
 
 static void check_accepted(ps_key *key)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mailbox.h"
+#include "mail/mailbox.h"
 
 static void check_mailbox(const ps_mailbox *mb)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "odkim.h"
+#include "signing/odkim.h"
 
 static void check_keytable(const ps_odkim_keytable *kt)
 {

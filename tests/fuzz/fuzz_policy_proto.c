@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_proto.h"
+#include "../../policyd/policy_proto.h"
 
 #define PS_FUZZ_MAX_BUF                                                        \
     (PS_POLICY_MAX_ATTRS * (PS_POLICY_MAX_LINE + 2) * 2 + 1024)

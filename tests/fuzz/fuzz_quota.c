@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quota.h"
+#include "quota/quota.h"
 
 static void ps_fuzz_parse(const char *text)
 {

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hmac.h"
-#include "retpath.h"
+#include "crypto/hmac.h"
+#include "mail/retpath.h"
 
 #define T0 1700000000
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
-#include "dnsrec.h"
-#include "signrules.h"
+#include "conf/conf.h"
+#include "dns/dnsrec.h"
+#include "signing/signrules.h"
 
 static void check_match(const ps_signrules_match *m, size_t n)
 {

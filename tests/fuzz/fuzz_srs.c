@@ -6,8 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hmac.h"
-#include "srs.h"
+#include "crypto/hmac.h"
+#include "mail/srs.h"
 
 #define T0 1577836860
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tagval.h"
+#include "dns/tagval.h"
 
 static int inside(const char *buf, size_t size, const char *p, size_t n)
 {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "webhook.h"
+#include "webhook/webhook.h"
 
 /* The secrets or key a scheme is fuzzed with (two secrets: rotation). */
 static inline ps_wh_config *fuzz_config(ps_wh_scheme scheme)

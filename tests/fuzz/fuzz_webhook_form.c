@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "webhook_int.h"
+#include "webhook/webhook_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

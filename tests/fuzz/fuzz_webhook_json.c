@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "webhook_int.h"
+#include "webhook/webhook_int.h"
 
 static void walk(const ps_json_val *obj)
 {

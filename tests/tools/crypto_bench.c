@@ -15,7 +15,7 @@
 
 #include <openssl/evp.h>
 
-#include "keys.h"
+#include "crypto/keys.h"
 
 #define HEADER_BLOCK 1024
 

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "dkim.h"
-#include "keys.h"
+#include "dkim/dkim.h"
+#include "crypto/keys.h"
 
 #define MAX_MSG (512u * 1024 * 1024)
 #define MAX_LIST PS_DKIM_MAX_SIGNED

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authres.h"
+#include "mail/authres.h"
 
 static char *format_ok(const char *id, const ps_authres_result *r, size_t n)
 {

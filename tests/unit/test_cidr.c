@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cidr.h"
+#include "base/cidr.h"
 
 static ps_cidr_list *parse_ok(const char *text)
 {

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "conf/conf.h"
 
 /* DESIGN.md's example, verbatim: line numbers below refer to it. */
 static const char design_conf[] =

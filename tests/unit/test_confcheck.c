@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "confcheck.h"
-#include "keys.h"
+#include "check/check.h"
+#include "crypto/keys.h"
 
 typedef struct fixture {
     char dir[64];

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dkim_canon.h"
-#include "encode.h"
+#include "dkim/canon_int.h"
+#include "base/encode.h"
 
 /* ---- a sink that keeps what it is given --------------------------------- */
 

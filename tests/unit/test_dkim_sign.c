@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dkim.h"
-#include "dkim_int.h"
-#include "encode.h"
-#include "keys.h"
-#include "tagval.h"
+#include "dkim/dkim.h"
+#include "dkim/dkim_int.h"
+#include "base/encode.h"
+#include "crypto/keys.h"
+#include "dns/tagval.h"
 
 static ps_key *rsa_key, *ed_key;
 

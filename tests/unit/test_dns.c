@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dns.h"
+#include "dns/dns.h"
 
 typedef struct pkt {
     uint8_t b[16384];

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dnscheck.h"
+#include "dns/published.h"
 
 typedef struct keys {
     ps_key *rsa, *ed, *ed2;

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dnsrec.h"
-#include "keys.h"
+#include "dns/dnsrec.h"
+#include "crypto/keys.h"
 
 /* Reads quoted zone-file strings back the way a zone loader does,
  * checking each is at most 255 bytes; returns the joined bytes

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dsn.h"
+#include "mail/dsn.h"
 
 static const char rfc3464_msg[] =
     "From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\r\n"

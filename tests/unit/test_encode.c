@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "encode.h"
+#include "base/encode.h"
 
 typedef int (*decode_fn)(const char *in, size_t n, uint8_t *out,
                          size_t outcap, size_t *outlen, ps_err *err);

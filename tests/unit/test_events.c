@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "events.h"
+#include "mail/events.h"
 
 static void test_format(void **state)
 {

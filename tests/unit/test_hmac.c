@@ -17,8 +17,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "encode.h"
-#include "hmac.h"
+#include "base/encode.h"
+#include "crypto/hmac.h"
 
 typedef struct vector {
     ps_hmac_alg alg;

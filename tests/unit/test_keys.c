@@ -20,8 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "encode.h"
-#include "keys.h"
+#include "base/encode.h"
+#include "crypto/keys.h"
 
 static char tmpdir[64];
 

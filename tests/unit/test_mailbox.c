@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mailbox.h"
+#include "mail/mailbox.h"
 
 static void expect_from(const char *value, const char *local,
                         const char *domain)

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "odkim.h"
+#include "signing/odkim.h"
 
 static const char keytable[] =
     "# OpenDKIM KeyTable\n"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_proto.h"
+#include "../../policyd/policy_proto.h"
 
 static const char REQ[] = "request=smtpd_access_policy\n"
                           "protocol_state=RCPT\n"

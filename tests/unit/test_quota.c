@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quota.h"
-#include "quota_rules.h"
+#include "quota/quota.h"
+#include "quota/quota_rules.h"
 
 #define H  3600000ULL
 #define T0 1700000000000ULL /* a wall-clock ms */

@@ -10,8 +10,8 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "hmac.h"
-#include "retpath.h"
+#include "crypto/hmac.h"
+#include "mail/retpath.h"
 
 #define T0 1700000000
 #define DAY 86400

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "secfile.h"
+#include "base/secfile.h"
 
 /* Writes n bytes to a fresh /tmp file with the given mode; path receives
  * its name. */

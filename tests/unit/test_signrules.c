@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "keys.h"
-#include "signrules.h"
+#include "conf/conf.h"
+#include "crypto/keys.h"
+#include "signing/signrules.h"
 
 typedef struct fixture {
     char dir[32];

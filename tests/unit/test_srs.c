@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hmac.h"
-#include "srs.h"
+#include "crypto/hmac.h"
+#include "mail/srs.h"
 
 #define T0 1577836860 /* 2020-01-01, day stamp 2W */
 #define DAY 86400

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tagval.h"
+#include "dns/tagval.h"
 
 static ps_tagval parse_ok(const char *text)
 {

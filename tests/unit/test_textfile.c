@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "textfile.h"
+#include "base/textfile.h"
 
 static void write_file(const char *path, const char *text)
 {

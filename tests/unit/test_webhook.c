@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "webhook.h"
+#include "webhook/webhook.h"
 
 #define STD_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 #define STD_ID     "msg_p5jXN8AQM9LWM0D4loKWxJek"

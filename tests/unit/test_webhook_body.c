@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "webhook_int.h"
+#include "webhook/webhook_int.h"
 
 static int check(const char *s)
 {

@@ -18,9 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "encode.h"
-#include "pubkey.h"
-#include "webhook.h"
+#include "base/encode.h"
+#include "crypto/pubkey.h"
+#include "webhook/webhook.h"
 
 #define HDR(n, v)                                                              \
     {                                                                          \

@@ -1,0 +1,38 @@
+/* The "does everything the config names load?" check: parsing the file
+ * proves its syntax; this proves the keys, tables and secrets behind it,
+ * with the config line to blame when one of them does not load. */
+#include "check/check.h"
+
+#include "crypto/hmac.h"
+#include "signing/signrules.h"
+
+/* A secret file is loaded and wiped at once: only its validity matters. */
+static int ps_confcheck_secrets(const ps_conf *conf, const ps_conf_str *file,
+                                const char *key, ps_err *err)
+{
+    ps_secrets *s = NULL;
+    ps_err why = {""};
+
+    if (file->value == NULL)
+        return 0;
+    if (ps_secrets_load(file->value, &s, &why) < 0)
+        return ps_err_set(err, "%s:%d: %s: %s", conf->path, file->line, key,
+                          why.msg);
+    ps_secrets_free(s);
+    return 0;
+}
+
+int ps_confcheck_run(const ps_conf *conf, ps_err *err)
+{
+    ps_signrules *rules = NULL;
+
+    if (ps_signrules_load(conf, 0, &rules, err) < 0)
+        return -1;
+    ps_signrules_free(rules);
+    if (ps_confcheck_secrets(conf, &conf->return_path.secret_file,
+                             "secret_file", err) < 0 ||
+        ps_confcheck_secrets(conf, &conf->return_path.srs_secret_file,
+                             "srs_secret_file", err) < 0)
+        return -1;
+    return 0;
+}

@@ -1,0 +1,112 @@
+/* postseal.conf: one INI file for every front-end (sections [milter],
+ * [keys], [signing], [return_path], [policyd], [limits]), read through
+ * libinih. Unknown sections and keys are errors, reported as file:line. */
+#ifndef PS_CONF_H
+#define PS_CONF_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+
+#define PS_CONF_DEFAULT_PATH "/etc/postseal/postseal.conf"
+#define PS_CONF_MAX_LIST     64  /* names in one comma-separated list */
+#define PS_CONF_PATTERN_MAX  258 /* "*." and a domain of 255 bytes, NUL */
+
+/* A value and the line it came from, so later checks (a bad CIDR, a key
+ * file that won't load) can still say file:line. line 0: not in the file
+ * (value NULL, or the default for keys that have one). */
+typedef struct ps_conf_str {
+    char *value;
+    int line;
+} ps_conf_str;
+
+/* A comma-separated value split into names. items is NULL when the key
+ * is not in the file (the caller's default applies) and a NULL-terminated
+ * array otherwise, even for an empty value (n 0: "none"). */
+typedef struct ps_conf_list {
+    char **items;
+    size_t n;
+    int line;
+} ps_conf_list;
+
+enum { PS_MODE_SIGN = 1, PS_MODE_VERIFY = 2 };
+/* canonicalization bits; 0 is relaxed/relaxed, the default. */
+enum { PS_CONF_CANON_HEADER_SIMPLE = 1, PS_CONF_CANON_BODY_SIMPLE = 2 };
+
+#define PS_CONF_RETPATH_MAX_AGE    7  /* days; [return_path] max_age default */
+#define PS_CONF_MAX_VERIFY_DEFAULT 5  /* DKIM signatures checked per message */
+#define PS_CONF_MAX_VERIFY_LIMIT   50 /* highest max_verify accepted */
+
+typedef struct ps_conf_key { /* [keys] name = domain selector keyfile */
+    char *name, *domain, *selector, *keyfile;
+    int line;
+} ps_conf_key;
+
+typedef struct ps_conf_signing { /* [signing] pattern = key, key... */
+    char *pattern;               /* "example.com" or "*.example.com" */
+    char **keys;                 /* names from [keys], checked to exist */
+    size_t nkeys;
+    int line;
+} ps_conf_signing;
+
+typedef struct ps_conf_limit { /* [limits] KIND[:MATCH] = ... */
+    char *kind;  /* sasl_username | sender_domain | client_address | exempt */
+    char *match; /* NULL for the default of a kind */
+    char *value; /* kept as written; the quota module parses it */
+    int line;
+} ps_conf_limit;
+
+typedef struct ps_conf {
+    char *path;
+    struct {
+        ps_conf_str socket, internal_hosts, authserv_id, resolver, keytable,
+            signingtable;
+        int mode; /* PS_MODE_* bits; default sign|verify */
+        int mode_line;
+        int canonicalization; /* PS_CONF_CANON_* bits */
+        int canonicalization_line;
+        ps_conf_list sign_headers;     /* NULL items: the core's defaults */
+        ps_conf_list oversign_headers; /* n 0: oversigning turned off */
+        int max_verify;                /* 1..PS_CONF_MAX_VERIFY_LIMIT */
+        int max_verify_line;
+        int signature_expire; /* seconds from t= to x=; 0: no x= */
+        int signature_expire_line;
+    } milter;
+    ps_conf_key *keys;
+    size_t nkeys;
+    ps_conf_signing *signing;
+    size_t nsigning;
+    struct {
+        ps_conf_str domain, secret_file, srs_domain, srs_secret_file, events;
+        ps_conf_list rewrite;          /* sender domains given return paths */
+        ps_conf_list local_transports; /* NULL items: local, virtual, lmtp */
+        int max_age;                   /* days a return path is accepted */
+        int max_age_line;
+        int discard_bounces; /* 1: a recognised bounce is not delivered */
+        int discard_bounces_line;
+    } return_path;
+    struct {
+        ps_conf_str listen, store, over_quota, store_down;
+        int warn_at; /* percent, default 80 */
+        int warn_at_line;
+    } policyd;
+    ps_conf_limit *limits;
+    size_t nlimits;
+} ps_conf;
+
+/* Reads and checks path. Errors: "path:line: reason", or "path: reason"
+ * when the file can't be read or is over 1 MB. *out is NULL on error. */
+int ps_conf_load(const char *path, ps_conf **out, ps_err *err);
+/* The same from a buffer; name stands for the file in messages. */
+int ps_conf_parse(const char *text, size_t len, const char *name, ps_conf **out,
+                  ps_err *err);
+/* The [keys] entry called name, or NULL. */
+const ps_conf_key *ps_conf_find_key(const ps_conf *conf, const char *name);
+/* Splits a [return_path] rewrite item, "PATTERN" or "PATTERN=BOUNCE", into
+ * pattern (copied) and *bounce (pointing into item, NULL when absent: the
+ * [return_path] domain serves). -1 when pattern does not fit. */
+int ps_conf_rewrite_item(const char *item, char *pattern, size_t size,
+                         const char **bounce);
+void ps_conf_free(ps_conf *conf);
+
+#endif

@@ -1,0 +1,71 @@
+/* Internals of the postseal.conf reader shared by conf.c (the inih driver),
+ * conf_fields.c (single-valued keys), conf_lists.c ([keys], [signing],
+ * [limits]) and conf_check.c (value syntax). Not installed for callers. */
+#ifndef PS_CONF_INT_H
+#define PS_CONF_INT_H
+
+#include <stddef.h>
+
+#include "conf/conf.h"
+#include "base/err.h"
+
+#define PS_CONF_MAX_FILE    (1024 * 1024) /* bytes in the whole file */
+#define PS_CONF_MAX_VALUE   4096          /* bytes in one value */
+#define PS_CONF_MAX_NAME    256           /* bytes in one key */
+#define PS_CONF_MAX_LINE    (PS_CONF_MAX_VALUE + PS_CONF_MAX_NAME + 64)
+#define PS_CONF_MAX_ENTRIES 10000   /* key = value lines in the file */
+#define PS_CONF_ECHO        "%.80s" /* how much of a bad value to echo */
+
+/* conf_fields.c: the sections that exist, one entry, end-of-file checks. */
+int ps_conf_section_known(const char *section);
+int ps_conf_defaults(ps_conf *conf, ps_err *err);
+int ps_conf_set(ps_conf *conf, const char *section, const char *key,
+                const char *value, int line, ps_err *err);
+void ps_conf_free_fields(ps_conf *conf);
+
+/* conf_lists.c: the sections whose entries form lists. */
+int ps_conf_add_key(ps_conf *conf, const char *name, const char *value,
+                    int line, ps_err *err);
+int ps_conf_add_signing(ps_conf *conf, const char *pattern, const char *value,
+                        int line, ps_err *err);
+int ps_conf_add_limit(ps_conf *conf, const char *key, const char *value,
+                      int line, ps_err *err);
+/* Checks what needs the whole file (names used before they are defined);
+ * on error *line is the line to blame. */
+int ps_conf_check_refs(const ps_conf *conf, int *line, ps_err *err);
+void ps_conf_free_lists(ps_conf *conf);
+
+/* conf_check.c: value syntax. Each returns 0, or -1 with a short reason
+ * ("port must be 1..65535") the caller puts after the key and value. */
+typedef int (*ps_conf_each_fn)(const char *item, void *arg, ps_err *err);
+int ps_conf_each_item(const char *list, ps_conf_each_fn fn, void *arg,
+                      ps_err *err);
+int ps_conf_check_milter_socket(const char *v, ps_err *err);
+int ps_conf_check_listen(const char *v, ps_err *err);
+int ps_conf_check_store(const char *v, ps_err *err);
+int ps_conf_check_hosts(const char *v, ps_err *err);
+int ps_conf_check_resolver(const char *v, ps_err *err);
+int ps_conf_check_token(const char *v, ps_err *err);
+int ps_conf_check_path(const char *v, ps_err *err);
+int ps_conf_check_keytable(const char *v, ps_err *err);
+int ps_conf_check_signingtable(const char *v, ps_err *err);
+int ps_conf_check_domain(const char *v, ps_err *err);
+int ps_conf_check_selector(const char *v, ps_err *err);
+int ps_conf_check_over_quota(const char *v, ps_err *err);
+int ps_conf_check_store_down(const char *v, ps_err *err);
+int ps_conf_parse_mode(const char *v, int *mode, ps_err *err);
+int ps_conf_parse_warn_at(const char *v, int *percent, ps_err *err);
+int ps_conf_parse_canon(const char *v, int *bits, ps_err *err);
+int ps_conf_parse_max_verify(const char *v, int *n, ps_err *err);
+int ps_conf_parse_expire(const char *v, int *seconds, ps_err *err);
+int ps_conf_parse_days(const char *v, int *days, ps_err *err);
+int ps_conf_parse_yesno(const char *v, int *flag, ps_err *err);
+int ps_conf_check_domain_pattern(const char *pattern, ps_err *err);
+int ps_conf_check_rewrite(const char *const *items, size_t n, ps_err *err);
+int ps_conf_check_transports(const char *const *items, size_t n, ps_err *err);
+/* Lists are checked once split (items trimmed, n may be 0). */
+int ps_conf_check_sign_headers(const char *const *items, size_t n, ps_err *err);
+int ps_conf_check_oversign_headers(const char *const *items, size_t n,
+                                   ps_err *err);
+
+#endif

@@ -1,0 +1,550 @@
+/* The syntax of postseal.conf values whose format is simple enough to check
+ * at load time (sockets, addresses, paths, enumerations), so a typo fails
+ * `-n` with file:line instead of surfacing at the first message. */
+#include "conf/conf_int.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "dkim/dkim_int.h"
+#include "dns/dnsrec.h"
+
+#define PS_CONF_MAX_PATH 4095
+
+static int ps_conf_starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static char *ps_conf_trim(char *s)
+{
+    char *end;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+        *--end = '\0';
+    return s;
+}
+
+/* Items are cut out of a stack copy, so the callback sees each trimmed
+ * item NUL-terminated without any allocation. */
+int ps_conf_each_item(const char *list, ps_conf_each_fn fn, void *arg,
+                      ps_err *err)
+{
+    char buf[PS_CONF_MAX_VALUE + 1], *item, *next;
+    size_t n = 0;
+
+    if (strlen(list) > PS_CONF_MAX_VALUE)
+        return ps_err_set(err, "list longer than %d bytes", PS_CONF_MAX_VALUE);
+    strcpy(buf, list);
+    for (item = buf; item != NULL; item = next) {
+        next = strchr(item, ',');
+        if (next != NULL)
+            *next++ = '\0';
+        item = ps_conf_trim(item);
+        if (*item == '\0')
+            return ps_err_set(err, "empty item in comma-separated list");
+        if (++n > PS_CONF_MAX_LIST)
+            return ps_err_set(err, "more than %d items in one list",
+                              PS_CONF_MAX_LIST);
+        if (fn(item, arg, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A working copy of a short value, to cut in place. */
+static int ps_conf_copy(char *buf, size_t size, const char *v, ps_err *err)
+{
+    if (strlen(v) >= size)
+        return ps_err_set(err, "'" PS_CONF_ECHO "' is too long", v);
+    strcpy(buf, v);
+    return 0;
+}
+
+/* A decimal port, 1..65535, digits only. */
+static int ps_conf_check_port(const char *p, ps_err *err)
+{
+    long port = 0;
+
+    if (*p == '\0' || strlen(p) > 5 || strspn(p, "0123456789") != strlen(p))
+        return ps_err_set(err, "port must be a number from 1 to 65535");
+    port = strtol(p, NULL, 10);
+    if (port < 1 || port > 65535)
+        return ps_err_set(err, "port must be a number from 1 to 65535");
+    return 0;
+}
+
+/* A host name or an IPv4 literal: letters, digits, '-' and '.'. */
+static int ps_conf_check_hostname(const char *h, ps_err *err)
+{
+    size_t n = strlen(h);
+
+    if (n == 0 || n > 253)
+        return ps_err_set(err, "host name must be 1 to 253 bytes");
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '.')
+            return ps_err_set(err, "bad character '%c' in host name", h[i]);
+    return 0;
+}
+
+static int ps_conf_is_ip(int af, const char *s)
+{
+    unsigned char addr[16];
+
+    return inet_pton(af, s, addr) == 1;
+}
+
+static int ps_conf_check_unix_path(const char *p, ps_err *err)
+{
+    if (*p != '/')
+        return ps_err_set(err, "socket path must be absolute");
+    if (strlen(p) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return ps_err_set(err, "socket path longer than %zu bytes",
+                          sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+    return 0;
+}
+
+/* libmilter's "PORT@HOST" (HOST optional: every address). */
+static int ps_conf_check_port_at(const char *v, int af, ps_err *err)
+{
+    char buf[300];
+    char *at;
+
+    if (ps_conf_copy(buf, sizeof(buf), v, err) != 0)
+        return -1;
+    at = strchr(buf, '@');
+    if (at != NULL)
+        *at++ = '\0';
+    if (ps_conf_check_port(buf, err) != 0)
+        return -1;
+    if (at == NULL || (af == AF_INET6 && ps_conf_is_ip(AF_INET6, at)))
+        return 0;
+    return ps_conf_check_hostname(at, err);
+}
+
+int ps_conf_check_milter_socket(const char *v, ps_err *err)
+{
+    if (ps_conf_starts(v, "unix:"))
+        return ps_conf_check_unix_path(v + 5, err);
+    if (ps_conf_starts(v, "local:"))
+        return ps_conf_check_unix_path(v + 6, err);
+    if (ps_conf_starts(v, "inet:"))
+        return ps_conf_check_port_at(v + 5, AF_INET, err);
+    if (ps_conf_starts(v, "inet6:"))
+        return ps_conf_check_port_at(v + 6, AF_INET6, err);
+    return ps_err_set(err, "expected inet:PORT@HOST, inet6:PORT@HOST, "
+                           "unix:PATH or local:PATH");
+}
+
+/* "HOST:PORT" where HOST is a name, an IPv4 literal or [IPv6]. */
+static int ps_conf_check_host_port(const char *v, ps_err *err)
+{
+    char buf[300];
+    char *colon;
+    size_t n;
+
+    if (ps_conf_copy(buf, sizeof(buf), v, err) != 0)
+        return -1;
+    colon = strrchr(buf, ':');
+    if (colon == NULL)
+        return ps_err_set(err, "expected inet:HOST:PORT");
+    *colon = '\0';
+    if (ps_conf_check_port(colon + 1, err) != 0)
+        return -1;
+    n = strlen(buf);
+    if (n >= 2 && buf[0] == '[' && buf[n - 1] == ']') {
+        buf[n - 1] = '\0';
+        if (!ps_conf_is_ip(AF_INET6, buf + 1))
+            return ps_err_set(err, "bad IPv6 address in brackets");
+        return 0;
+    }
+    return ps_conf_check_hostname(buf, err);
+}
+
+int ps_conf_check_listen(const char *v, ps_err *err)
+{
+    if (ps_conf_starts(v, "unix:"))
+        return ps_conf_check_unix_path(v + 5, err);
+    if (ps_conf_starts(v, "inet:"))
+        return ps_conf_check_host_port(v + 5, err);
+    return ps_err_set(err, "expected inet:HOST:PORT or unix:PATH");
+}
+
+int ps_conf_check_store(const char *v, ps_err *err)
+{
+    if (ps_conf_starts(v, "lmdb:"))
+        return ps_conf_check_path(v + 5, err);
+    if (ps_conf_starts(v, "redis://")) {
+        if (v[8] == '\0' || strpbrk(v, " \t") != NULL)
+            return ps_err_set(err, "expected redis://HOST[:PORT][/DB]");
+        return 0;
+    }
+    return ps_err_set(err, "expected lmdb:PATH or redis://HOST[:PORT][/DB]");
+}
+
+/* One address or network: 192.0.2.1, 192.0.2.0/24, ::1, 2001:db8::/32. */
+static int ps_conf_check_cidr(const char *item, void *arg, ps_err *err)
+{
+    char buf[64];
+    char *slash;
+    int af, max;
+
+    (void)arg;
+    if (ps_conf_copy(buf, sizeof(buf), item, err) != 0)
+        return -1;
+    slash = strchr(buf, '/');
+    if (slash != NULL)
+        *slash++ = '\0';
+    af = strchr(buf, ':') != NULL ? AF_INET6 : AF_INET;
+    max = af == AF_INET6 ? 128 : 32;
+    if (!ps_conf_is_ip(af, buf))
+        return ps_err_set(err, "'%s' is not an IP address", buf);
+    if (slash != NULL &&
+        (*slash == '\0' || strlen(slash) > 3 ||
+         strspn(slash, "0123456789") != strlen(slash) || atoi(slash) > max))
+        return ps_err_set(err, "prefix length of '%s' must be 0 to %d", item,
+                          max);
+    return 0;
+}
+
+int ps_conf_check_hosts(const char *v, ps_err *err)
+{
+    return ps_conf_each_item(v, ps_conf_check_cidr, NULL, err);
+}
+
+/* A DNS server: IPv4[:PORT], IPv6, or [IPv6][:PORT]. */
+int ps_conf_check_resolver(const char *v, ps_err *err)
+{
+    char buf[64];
+    char *end;
+
+    if (ps_conf_copy(buf, sizeof(buf), v, err) != 0)
+        return -1;
+    if (buf[0] == '[') {
+        end = strchr(buf, ']');
+        if (end == NULL)
+            return ps_err_set(err, "missing ']' after IPv6 address");
+        *end++ = '\0';
+        if (!ps_conf_is_ip(AF_INET6, buf + 1))
+            return ps_err_set(err, "bad IPv6 address in brackets");
+        if (*end == '\0')
+            return 0;
+        if (*end != ':')
+            return ps_err_set(err, "expected ':PORT' after ']'");
+        return ps_conf_check_port(end + 1, err);
+    }
+    if (ps_conf_is_ip(AF_INET6, buf))
+        return 0;
+    end = strchr(buf, ':');
+    if (end != NULL) {
+        *end++ = '\0';
+        if (ps_conf_check_port(end, err) != 0)
+            return -1;
+    }
+    if (!ps_conf_is_ip(AF_INET, buf))
+        return ps_err_set(err, "expected IP, IP:PORT or [IPv6]:PORT");
+    return 0;
+}
+
+/* An RFC 2045 token: what an authserv-id may be without quoting. */
+int ps_conf_check_token(const char *v, ps_err *err)
+{
+    size_t n = strlen(v);
+
+    if (n > 255)
+        return ps_err_set(err, "longer than 255 bytes");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c <= ' ' || c >= 0x7f || strchr("()<>@,;:\\\"/[]?=", c) != NULL)
+            return ps_err_set(err, "character '%c' not allowed", c);
+    }
+    return 0;
+}
+
+/* Daemons change directory, so a relative path would change meaning. */
+int ps_conf_check_path(const char *v, ps_err *err)
+{
+    if (*v != '/')
+        return ps_err_set(err, "must be an absolute path");
+    if (strlen(v) > PS_CONF_MAX_PATH)
+        return ps_err_set(err, "path longer than %d bytes", PS_CONF_MAX_PATH);
+    if (strpbrk(v, " \t") != NULL)
+        return ps_err_set(err, "spaces are not allowed in paths");
+    return 0;
+}
+
+/* OpenDKIM data sets: a plain file, optionally written "file:PATH". */
+int ps_conf_check_keytable(const char *v, ps_err *err)
+{
+    return ps_conf_check_path(ps_conf_starts(v, "file:") ? v + 5 : v, err);
+}
+
+/* The SigningTable may also be "refile:PATH" (wildcard patterns). */
+int ps_conf_check_signingtable(const char *v, ps_err *err)
+{
+    if (ps_conf_starts(v, "refile:"))
+        return ps_conf_check_path(v + 7, err);
+    return ps_conf_check_keytable(v, err);
+}
+
+/* dnsrec's reasons open with the name ("domain \"x\": empty label ..."),
+ * which our messages already quote: keep only what follows. */
+static int ps_conf_dnsrec_reason(const ps_err *why, ps_err *err)
+{
+    const char *rest = strstr(why->msg, "\": ");
+
+    return ps_err_set(err, "%s", rest != NULL ? rest + 3 : why->msg);
+}
+
+int ps_conf_check_domain(const char *v, ps_err *err)
+{
+    ps_err why = {""};
+
+    if (ps_dnsrec_check_domain(v, &why) != 0)
+        return ps_conf_dnsrec_reason(&why, err);
+    return 0;
+}
+
+int ps_conf_check_selector(const char *v, ps_err *err)
+{
+    ps_err why = {""};
+
+    if (ps_dnsrec_check_selector(v, &why) != 0)
+        return ps_conf_dnsrec_reason(&why, err);
+    return 0;
+}
+
+static int ps_conf_check_word(const char *v, const char *const *words,
+                              const char *expect, ps_err *err)
+{
+    for (; *words != NULL; words++)
+        if (strcmp(v, *words) == 0)
+            return 0;
+    return ps_err_set(err, "expected %s", expect);
+}
+
+int ps_conf_check_over_quota(const char *v, ps_err *err)
+{
+    static const char *const words[] = {"DEFER_IF_PERMIT", "REJECT", "HOLD",
+                                        "DEFER", NULL};
+
+    return ps_conf_check_word(v, words,
+                              "DEFER_IF_PERMIT, REJECT, HOLD or DEFER", err);
+}
+
+int ps_conf_check_store_down(const char *v, ps_err *err)
+{
+    static const char *const words[] = {"DUNNO", "DEFER_IF_PERMIT", NULL};
+
+    return ps_conf_check_word(v, words, "DUNNO or DEFER_IF_PERMIT", err);
+}
+
+static int ps_conf_mode_item(const char *item, void *arg, ps_err *err)
+{
+    int *mode = arg, bit;
+
+    if (strcmp(item, "sign") == 0)
+        bit = PS_MODE_SIGN;
+    else if (strcmp(item, "verify") == 0)
+        bit = PS_MODE_VERIFY;
+    else
+        return ps_err_set(err, "expected sign, verify or sign,verify");
+    if (*mode & bit)
+        return ps_err_set(err, "'%s' named twice", item);
+    *mode |= bit;
+    return 0;
+}
+
+int ps_conf_parse_mode(const char *v, int *mode, ps_err *err)
+{
+    int bits = 0;
+
+    if (ps_conf_each_item(v, ps_conf_mode_item, &bits, err) != 0)
+        return -1;
+    *mode = bits;
+    return 0;
+}
+
+int ps_conf_parse_warn_at(const char *v, int *percent, ps_err *err)
+{
+    size_t digits = strspn(v, "0123456789");
+    int n;
+
+    if (digits == 0 || digits > 3 || strcmp(v + digits, "%") != 0)
+        return ps_err_set(err, "expected a percentage from 1%% to 100%%");
+    n = atoi(v);
+    if (n < 1 || n > 100)
+        return ps_err_set(err, "expected a percentage from 1%% to 100%%");
+    *percent = n;
+    return 0;
+}
+
+static int ps_conf_canon_word(const char *w, size_t n, int simple_bit,
+                              int *bits)
+{
+    if (n == 6 && strncmp(w, "simple", n) == 0)
+        *bits |= simple_bit;
+    else if (!(n == 7 && strncmp(w, "relaxed", n) == 0))
+        return -1;
+    return 0;
+}
+
+/* HEADER/BODY as in c=; one word is the header's and the body is simple,
+ * as RFC 6376 3.5 reads a c= without '/'. */
+int ps_conf_parse_canon(const char *v, int *bits, ps_err *err)
+{
+    const char *slash = strchr(v, '/');
+    int b = 0;
+
+    if (ps_conf_canon_word(v, slash ? (size_t)(slash - v) : strlen(v),
+                           PS_CONF_CANON_HEADER_SIMPLE, &b) != 0 ||
+        ps_conf_canon_word(slash ? slash + 1 : "simple",
+                           slash ? strlen(slash + 1) : 6,
+                           PS_CONF_CANON_BODY_SIMPLE, &b) != 0)
+        return ps_err_set(err, "expected HEADER/BODY, each simple or "
+                               "relaxed");
+    *bits = b;
+    return 0;
+}
+
+int ps_conf_parse_max_verify(const char *v, int *n, ps_err *err)
+{
+    size_t digits = strspn(v, "0123456789");
+    int k = digits > 0 && digits <= 3 && v[digits] == '\0' ? atoi(v) : 0;
+
+    if (k < 1 || k > PS_CONF_MAX_VERIFY_LIMIT)
+        return ps_err_set(err, "expected a number from 1 to %d",
+                          PS_CONF_MAX_VERIFY_LIMIT);
+    *n = k;
+    return 0;
+}
+
+/* Seconds, or a number with s, m, h or d; the core's own limit on x=
+ * (ten years) keeps the product well inside an int. */
+int ps_conf_parse_expire(const char *v, int *seconds, ps_err *err)
+{
+    static const char units[] = "smhd";
+    static const long long mult[] = {1, 60, 3600, 86400};
+    size_t digits = strspn(v, "0123456789");
+    const char *u = v[digits] != '\0' ? strchr(units, v[digits]) : units;
+    long long secs;
+
+    if (digits == 0 || digits > 10 || u == NULL ||
+        (v[digits] != '\0' && v[digits + 1] != '\0'))
+        return ps_err_set(err, "expected seconds, or a number with s, m, h "
+                               "or d (0: no x=)");
+    secs = strtoll(v, NULL, 10) * mult[u - units];
+    if (secs > PS_DKIM_MAX_EXPIRE)
+        return ps_err_set(err, "longer than %lld days",
+                          PS_DKIM_MAX_EXPIRE / 86400);
+    *seconds = (int)secs;
+    return 0;
+}
+
+/* The core's own checks (names h= can carry, From present), so the file
+ * is refused at load time for what signing would refuse later. */
+int ps_conf_check_sign_headers(const char *const *items, size_t n, ps_err *err)
+{
+    ps_dkim_params in = {.sign_headers = items, .nsign_headers = n}, out;
+
+    return ps_dkim_check_params(&in, &out, err);
+}
+
+int ps_conf_check_oversign_headers(const char *const *items, size_t n,
+                                   ps_err *err)
+{
+    ps_dkim_params in = {.oversign_headers = items, .noversign_headers = n},
+                   out;
+
+    return ps_dkim_check_params(&in, &out, err);
+}
+
+/* "example.com" or "*.example.com", as [signing] and rewrite take them. */
+int ps_conf_check_domain_pattern(const char *pattern, ps_err *err)
+{
+    const char *domain = strncmp(pattern, "*.", 2) == 0 ? pattern + 2 : pattern;
+    ps_err why = {""};
+
+    if (ps_conf_check_domain(domain, &why) != 0)
+        return ps_err_set(err,
+                          "bad pattern '" PS_CONF_ECHO "' (expected "
+                          "example.com or *.example.com): %s",
+                          pattern, why.msg);
+    return 0;
+}
+
+int ps_conf_rewrite_item(const char *item, char *pattern, size_t size,
+                         const char **bounce)
+{
+    const char *eq = strchr(item, '=');
+    size_t n = eq != NULL ? (size_t)(eq - item) : strlen(item);
+
+    *bounce = eq != NULL ? eq + 1 : NULL;
+    if (n >= size)
+        return -1;
+    memcpy(pattern, item, n);
+    pattern[n] = '\0';
+    return 0;
+}
+
+static int ps_conf_check_rewrite_item(const char *item, ps_err *err)
+{
+    char pattern[PS_CONF_PATTERN_MAX];
+    const char *bounce;
+    ps_err why = {""};
+
+    if (ps_conf_rewrite_item(item, pattern, sizeof(pattern), &bounce) != 0)
+        return ps_err_set(err, "item too long");
+    if (ps_conf_check_domain_pattern(pattern, err) != 0)
+        return -1;
+    if (bounce != NULL && ps_conf_check_domain(bounce, &why) != 0)
+        return ps_err_set(err,
+                          "bad bounce domain '" PS_CONF_ECHO "' for '%s': %s",
+                          bounce, pattern, why.msg);
+    return 0;
+}
+
+int ps_conf_check_rewrite(const char *const *items, size_t n, ps_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ps_conf_check_rewrite_item(items[i], err) != 0)
+            return -1;
+    return 0;
+}
+
+/* Postfix transport names ({rcpt_mailer}): master.cf service names. */
+int ps_conf_check_transports(const char *const *items, size_t n, ps_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ps_conf_check_token(items[i], err) != 0)
+            return -1;
+    return 0;
+}
+
+int ps_conf_parse_days(const char *v, int *days, ps_err *err)
+{
+    size_t digits = strspn(v, "0123456789");
+    int k = digits > 0 && digits <= 3 && v[digits] == '\0' ? atoi(v) : 0;
+
+    if (k < 1 || k > 365)
+        return ps_err_set(err, "expected a number of days from 1 to 365");
+    *days = k;
+    return 0;
+}
+
+int ps_conf_parse_yesno(const char *v, int *flag, ps_err *err)
+{
+    if (strcmp(v, "yes") == 0)
+        *flag = 1;
+    else if (strcmp(v, "no") == 0)
+        *flag = 0;
+    else
+        return ps_err_set(err, "expected yes or no");
+    return 0;
+}

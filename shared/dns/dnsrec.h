@@ -1,0 +1,47 @@
+/* The DNS records a sending domain publishes (DKIM, SPF, DMARC, return-path),
+ * formatted ready to paste into a zone file. */
+#ifndef PS_DNSREC_H
+#define PS_DNSREC_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+
+#define PS_DNS_STRING_MAX 255 /* bytes in one TXT character-string */
+
+/* Quotes txt as one or more zone-file character-strings of at most 255
+ * bytes each (counted before escaping), separated by spaces:
+ * "abc..." "def...". '"' and '\\' are escaped with a backslash, bytes
+ * outside printable ASCII as \DDD. Malloc'd; NULL if out of memory. */
+char *ps_dnsrec_quote(const char *txt);
+
+/* "v=spf1 mx include:X ... ~all" for the given includes (may be 0).
+ * Each include must pass ps_dnsrec_check_spf_include; NULL if one does
+ * not (or out of memory). */
+char *ps_dnsrec_spf(const char *const *includes, size_t n);
+/* Like ps_dnsrec_check_domain, but '_' is allowed in labels
+ * (_spf.example.net): an include is a name looked up, not a host. */
+int ps_dnsrec_check_spf_include(const char *name, ps_err *err);
+
+/* Validates a DMARC policy (none | quarantine | reject) and, if not NULL,
+ * a rua address (user@domain, with or without "mailto:"). */
+int ps_dnsrec_check_dmarc(const char *policy, const char *rua, ps_err *err);
+/* "v=DMARC1; p=none; rua=mailto:..." (rua may be NULL, and may be given
+ * with or without "mailto:"). NULL when ps_dnsrec_check_dmarc refuses the
+ * arguments (or out of memory). */
+char *ps_dnsrec_dmarc(const char *policy, const char *rua);
+
+/* A zone-file line: "<name>. <ttl> IN TXT "..." "..."" (malloc'd). name
+ * may end in '.' already; NULL if it is empty or holds whitespace or
+ * control bytes (or out of memory). */
+char *ps_dnsrec_txt_line(const char *name, unsigned ttl, const char *txt);
+
+/* Validates a DNS name as a domain we can build records under (LDH labels,
+ * 1..63 bytes each, no leading or trailing '-', at most 253 in all, at
+ * least two labels, not all-numeric at the end; one trailing '.' is
+ * accepted). */
+int ps_dnsrec_check_domain(const char *name, ps_err *err);
+/* Validates a DKIM selector (one or more dot-separated LDH labels). */
+int ps_dnsrec_check_selector(const char *sel, ps_err *err);
+
+#endif

@@ -1,0 +1,98 @@
+/* The bounce events file: JSON lines, formatted with escaping, appended
+ * with one write and made durable with fsync before we say "accepted". */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mail/events.h"
+
+typedef struct out_buf {
+    char *p;
+    size_t cap, n;
+    int full;
+} out_buf;
+
+static void put_c(out_buf *o, char c)
+{
+    if (o->n + 1 < o->cap)
+        o->p[o->n++] = c;
+    else
+        o->full = 1;
+}
+
+static void put_s(out_buf *o, const char *s)
+{
+    while (*s)
+        put_c(o, *s++);
+}
+
+/* JSON string escaping (RFC 8259): quotes, backslashes and controls;
+ * other bytes pass as they are. */
+static void put_json(out_buf *o, const char *key, const char *v)
+{
+    static const char hex[] = "0123456789abcdef";
+    put_s(o, ",\"");
+    put_s(o, key);
+    put_s(o, "\":\"");
+    for (const unsigned char *s = (const unsigned char *)(v ? v : ""); *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            put_c(o, '\\');
+            put_c(o, (char)*s);
+        } else if (*s < 0x20 || *s == 0x7f) {
+            put_s(o, "\\u00");
+            put_c(o, hex[*s >> 4]);
+            put_c(o, hex[*s & 15]);
+        } else {
+            put_c(o, (char)*s);
+        }
+    }
+    put_c(o, '"');
+}
+
+int ps_events_format(const ps_bounce_event *ev, char *out, size_t cap,
+                     ps_err *err)
+{
+    out_buf o = {out, cap, 0, 0};
+    char num[32];
+    if (cap == 0)
+        return ps_err_set(err, "events: no room");
+    snprintf(num, sizeof num, "%lld", (long long)ev->when);
+    put_s(&o, "{\"event\":\"bounce\",\"time\":");
+    put_s(&o, num);
+    put_json(&o, "ref", ev->ref);
+    put_json(&o, "recipient", ev->rcpt->recipient);
+    put_json(&o, "action", ev->rcpt->action);
+    put_json(&o, "status", ev->rcpt->status);
+    put_json(&o, "diagnostic", ev->rcpt->diagnostic);
+    put_json(&o, "source", ps_dsn_source_name(ev->source));
+    put_s(&o, "}\n");
+    out[o.n] = '\0';
+    if (o.full)
+        return ps_err_set(err, "events: line longer than %zu bytes", cap - 1);
+    return (int)o.n;
+}
+
+int ps_events_append(const char *path, const char *line, size_t n,
+                     ps_err *err)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return ps_err_set(err, "%s: %s", path, strerror(errno));
+    ssize_t w = write(fd, line, n);
+    int saved = errno;
+    if (w != (ssize_t)n) {
+        close(fd);
+        return ps_err_set(err, "%s: write: %s", path,
+                          w < 0 ? strerror(saved) : "short write");
+    }
+    if (fsync(fd) < 0) {
+        saved = errno;
+        close(fd);
+        return ps_err_set(err, "%s: fsync: %s", path, strerror(saved));
+    }
+    if (close(fd) < 0)
+        return ps_err_set(err, "%s: close: %s", path, strerror(errno));
+    return 0;
+}

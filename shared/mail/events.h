@@ -1,0 +1,33 @@
+/* Bounce events: one JSON object per line, appended and fsync'd to the
+ * events file ([return_path] events), so a consumer tailing it sees each
+ * bounced recipient once, whole, even after a crash. */
+#ifndef PS_EVENTS_H
+#define PS_EVENTS_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "mail/dsn.h"
+#include "base/err.h"
+
+#define PS_EVENT_LINE_MAX 2048 /* one event, newline and NUL included */
+
+typedef struct ps_bounce_event {
+    time_t when;
+    const char *ref;         /* message reference from the return path */
+    ps_dsn_source source;    /* how the bounce was read */
+    const ps_dsn_rcpt *rcpt; /* the bounced recipient */
+} ps_bounce_event;
+
+/* {"event":"bounce","time":EPOCH,"ref":...,"recipient":...,"action":...,
+ * "status":...,"diagnostic":...,"source":...} and a newline, into out.
+ * Strings are JSON-escaped. Returns the length, or -1 with err. */
+int ps_events_format(const ps_bounce_event *ev, char *out, size_t cap,
+                     ps_err *err);
+
+/* Appends n bytes to path (created 0640 if absent) with one write(), then
+ * fsync; O_APPEND keeps lines from several processes whole. */
+int ps_events_append(const char *path, const char *line, size_t n,
+                     ps_err *err);
+
+#endif
