@@ -69,7 +69,7 @@ MAN_PAGES := $(wildcard shared/*/*.[158] milter/*.[158] policyd/*.[158] nginx-mo
 PROGRAMS := $(CLI) $(if $(MILTER_SRC),$(MILTER)) $(if $(POLICYD_SRC),$(POLICYD))
 MODULES  := $(if $(NGX_MOD_SRC),$(NGX_MOD))
 
-.PHONY: all test unit integration demo fuzz fuzz-smoke bench install deps clean
+.PHONY: all test unit integration demo fuzz fuzz-smoke bench install deps clean format check-format
 
 all: $(LIB) $(PROGRAMS) $(MODULES) $(TOOL_BIN)
 
@@ -117,10 +117,17 @@ $(B)/tests/tools/%: $(B)/tests/tools/%.o $(LIB)
 # ---- tests -----------------------------------------------------------------
 
 test: deps
+	$(MAKE) check-format
 	$(MAKE) all unit
 	$(MAKE) SANITIZE=1 unit
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
+
+check-format:
+	@tests/check-format.sh
+
+format:
+	find shared milter policyd nginx-module tests -name '*.[ch]' | xargs clang-format --style=file -i
 
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)

@@ -25,8 +25,8 @@
  * (the connection too), so a message counts as in flight, for SIGTERM's
  * drain, from its MAIL FROM on. libmilter answers for us when the MTA
  * cannot do without. */
-#define PS_CB_NOREPLY                                                     \
-    (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_EOH |        \
+#define PS_CB_NOREPLY                                                          \
+    (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_EOH |             \
      SMFIP_NR_BODY)
 
 static ps_conn *ps_cb_conn(SMFICTX *ctx)

@@ -212,7 +212,8 @@ static int ps_run(const ps_opts *o)
         fprintf(stderr, "%s: %s\n", PS_MILTER_NAME, err.msg);
         return 1;
     }
-    if (ps_setup_milter(s) != 0 || (!o->foreground && ps_daemon_detach() != 0)) {
+    if (ps_setup_milter(s) != 0 ||
+        (!o->foreground && ps_daemon_detach() != 0)) {
         ps_snap_free(s);
         return 1;
     }

@@ -7,20 +7,17 @@
 #ifndef _NGX_HTTP_WEBHOOK_VERIFY_H_INCLUDED_
 #define _NGX_HTTP_WEBHOOK_VERIFY_H_INCLUDED_
 
-
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
 
 #include "webhook/webhook.h"
 
-
-extern ngx_module_t  ngx_http_webhook_verify_module;
-
+extern ngx_module_t ngx_http_webhook_verify_module;
 
 /* "webhook_verify_replay_zone NAME:SIZE" at http level */
 char *ngx_http_webhook_verify_replay_zone(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+                                          void *conf);
 
 /*
  * Remembers a verified request's replay id until expires: NGX_OK if it was
@@ -28,11 +25,11 @@ char *ngx_http_webhook_verify_replay_zone(ngx_conf_t *cf, ngx_command_t *cmd,
  * zone could not hold it even after forgetting its oldest entry.
  */
 ngx_int_t ngx_http_webhook_verify_replay_add(ngx_shm_zone_t *zone,
-    const u_char *id, time_t expires, ngx_log_t *log);
+                                             const u_char *id, time_t expires,
+                                             ngx_log_t *log);
 
 /* Forgets an id, so a delivery the upstream failed can be retried. */
 void ngx_http_webhook_verify_replay_forget(ngx_shm_zone_t *zone,
-    const u_char *id);
-
+                                           const u_char *id);
 
 #endif /* _NGX_HTTP_WEBHOOK_VERIFY_H_INCLUDED_ */

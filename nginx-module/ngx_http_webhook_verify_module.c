@@ -6,146 +6,124 @@
  * every scheme's rules are in libpostseal (shared/webhook.h).
  */
 
-
 #include "ngx_http_webhook_verify.h"
 
-
-#define NGX_HTTP_WV_OFF            PS_WH_NSCHEMES
-#define NGX_HTTP_WV_TOLERANCE_OFF  -2
+#define NGX_HTTP_WV_OFF           PS_WH_NSCHEMES
+#define NGX_HTTP_WV_TOLERANCE_OFF -2
 /* request headers passed to the core without a pool allocation */
-#define NGX_HTTP_WV_HEADERS        32
-
+#define NGX_HTTP_WV_HEADERS 32
 
 typedef struct {
-    ngx_uint_t                 scheme;
-    ngx_array_t               *secrets;     /* ngx_str_t */
-    ngx_array_t               *keys;        /* ngx_str_t, file names */
-    time_t                     tolerance;
-    off_t                      max_body;
-    ngx_shm_zone_t            *replay;
-    ps_wh_config              *cfg;         /* NULL: not verified here */
+    ngx_uint_t scheme;
+    ngx_array_t *secrets; /* ngx_str_t */
+    ngx_array_t *keys;    /* ngx_str_t, file names */
+    time_t tolerance;
+    off_t max_body;
+    ngx_shm_zone_t *replay;
+    ps_wh_config *cfg; /* NULL: not verified here */
 } ngx_http_webhook_verify_loc_conf_t;
 
-
 typedef struct {
-    ps_wh_req                 *req;         /* while the body streams */
-    ps_wh_result               res;
-    ngx_shm_zone_t            *replay;      /* where the id went, if it did */
-    ngx_int_t                  status;      /* the access phase answer */
-    ps_wh_scheme               scheme;
-    unsigned                   checked:1;
-    unsigned                   verified:1;
-    unsigned                   failed:1;
+    ps_wh_req *req; /* while the body streams */
+    ps_wh_result res;
+    ngx_shm_zone_t *replay; /* where the id went, if it did */
+    ngx_int_t status;       /* the access phase answer */
+    ps_wh_scheme scheme;
+    unsigned checked : 1;
+    unsigned verified : 1;
+    unsigned failed : 1;
 } ngx_http_webhook_verify_ctx_t;
-
 
 static ngx_int_t ngx_http_webhook_verify_handler(ngx_http_request_t *r);
 static void ngx_http_webhook_verify_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_webhook_verify_body_filter(ngx_http_request_t *r,
-    ngx_chain_t *in);
+                                                     ngx_chain_t *in);
 static ngx_int_t ngx_http_webhook_verify_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_webhook_verify_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_webhook_verify_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
+                                                  ngx_http_variable_value_t *v,
+                                                  uintptr_t data);
 static void *ngx_http_webhook_verify_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_webhook_verify_merge_loc_conf(ngx_conf_t *cf,
-    void *parent, void *child);
+                                                    void *parent, void *child);
 static char *ngx_http_webhook_verify(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+                                     void *conf);
 static char *ngx_http_webhook_verify_file_arg(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
+                                              ngx_command_t *cmd, void *conf);
 static char *ngx_http_webhook_verify_tolerance(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_webhook_verify_replay(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
+                                               ngx_command_t *cmd, void *conf);
+static char *ngx_http_webhook_verify_replay(ngx_conf_t *cf, ngx_command_t *cmd,
+                                            void *conf);
 static ngx_int_t ngx_http_webhook_verify_init(ngx_conf_t *cf);
 
+static ngx_command_t ngx_http_webhook_verify_commands[] = {
 
-static ngx_command_t  ngx_http_webhook_verify_commands[] = {
+    {ngx_string("webhook_verify"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF |
+         NGX_CONF_TAKE1,
+     ngx_http_webhook_verify, NGX_HTTP_LOC_CONF_OFFSET, 0, NULL},
 
-    { ngx_string("webhook_verify"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_webhook_verify,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
+    {ngx_string("webhook_verify_secret"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF |
+         NGX_CONF_TAKE1,
+     ngx_http_webhook_verify_file_arg, NGX_HTTP_LOC_CONF_OFFSET,
+     offsetof(ngx_http_webhook_verify_loc_conf_t, secrets), NULL},
 
-    { ngx_string("webhook_verify_secret"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_webhook_verify_file_arg,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_webhook_verify_loc_conf_t, secrets),
-      NULL },
+    {ngx_string("webhook_verify_key"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF |
+         NGX_CONF_TAKE1,
+     ngx_http_webhook_verify_file_arg, NGX_HTTP_LOC_CONF_OFFSET,
+     offsetof(ngx_http_webhook_verify_loc_conf_t, keys), NULL},
 
-    { ngx_string("webhook_verify_key"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_webhook_verify_file_arg,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_webhook_verify_loc_conf_t, keys),
-      NULL },
+    {ngx_string("webhook_verify_tolerance"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF |
+         NGX_CONF_TAKE1,
+     ngx_http_webhook_verify_tolerance, NGX_HTTP_LOC_CONF_OFFSET, 0, NULL},
 
-    { ngx_string("webhook_verify_tolerance"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_webhook_verify_tolerance,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
+    {ngx_string("webhook_verify_max_body"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF |
+         NGX_CONF_TAKE1,
+     ngx_conf_set_off_slot, NGX_HTTP_LOC_CONF_OFFSET,
+     offsetof(ngx_http_webhook_verify_loc_conf_t, max_body), NULL},
 
-    { ngx_string("webhook_verify_max_body"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_off_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_webhook_verify_loc_conf_t, max_body),
-      NULL },
+    {ngx_string("webhook_verify_replay"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF |
+         NGX_CONF_TAKE1,
+     ngx_http_webhook_verify_replay, NGX_HTTP_LOC_CONF_OFFSET, 0, NULL},
 
-    { ngx_string("webhook_verify_replay"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_webhook_verify_replay,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
+    {ngx_string("webhook_verify_replay_zone"),
+     NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_http_webhook_verify_replay_zone,
+     0, 0, NULL},
 
-    { ngx_string("webhook_verify_replay_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_webhook_verify_replay_zone,
-      0,
-      0,
-      NULL },
+    ngx_null_command};
 
-      ngx_null_command
-};
-
-
-static ngx_http_module_t  ngx_http_webhook_verify_module_ctx = {
+static ngx_http_module_t ngx_http_webhook_verify_module_ctx = {
     ngx_http_webhook_verify_add_variables, /* preconfiguration */
     ngx_http_webhook_verify_init,          /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
-    NULL,                                  /* init main configuration */
+    NULL, /* create main configuration */
+    NULL, /* init main configuration */
 
-    NULL,                                  /* create server configuration */
-    NULL,                                  /* merge server configuration */
+    NULL, /* create server configuration */
+    NULL, /* merge server configuration */
 
     ngx_http_webhook_verify_create_loc_conf, /* create location configuration */
     ngx_http_webhook_verify_merge_loc_conf   /* merge location configuration */
 };
 
-
-ngx_module_t  ngx_http_webhook_verify_module = {
+ngx_module_t ngx_http_webhook_verify_module = {
     NGX_MODULE_V1,
-    &ngx_http_webhook_verify_module_ctx,   /* module context */
-    ngx_http_webhook_verify_commands,      /* module directives */
-    NGX_HTTP_MODULE,                       /* module type */
-    NULL,                                  /* init master */
-    NULL,                                  /* init module */
-    NULL,                                  /* init process */
-    NULL,                                  /* init thread */
-    NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
-    NULL,                                  /* exit master */
-    NGX_MODULE_V1_PADDING
-};
-
+    &ngx_http_webhook_verify_module_ctx, /* module context */
+    ngx_http_webhook_verify_commands,    /* module directives */
+    NGX_HTTP_MODULE,                     /* module type */
+    NULL,                                /* init master */
+    NULL,                                /* init module */
+    NULL,                                /* init process */
+    NULL,                                /* init thread */
+    NULL,                                /* exit thread */
+    NULL,                                /* exit process */
+    NULL,                                /* exit master */
+    NGX_MODULE_V1_PADDING};
 
 enum {
     NGX_HTTP_WV_VAR_VERIFIED,
@@ -154,48 +132,38 @@ enum {
     NGX_HTTP_WV_VAR_KEY
 };
 
+static ngx_http_variable_t ngx_http_webhook_verify_vars[] = {
 
-static ngx_http_variable_t  ngx_http_webhook_verify_vars[] = {
+    {ngx_string("webhook_verified"), NULL, ngx_http_webhook_verify_variable,
+     NGX_HTTP_WV_VAR_VERIFIED, NGX_HTTP_VAR_NOCACHEABLE, 0},
 
-    { ngx_string("webhook_verified"), NULL,
-      ngx_http_webhook_verify_variable, NGX_HTTP_WV_VAR_VERIFIED,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    {ngx_string("webhook_scheme"), NULL, ngx_http_webhook_verify_variable,
+     NGX_HTTP_WV_VAR_SCHEME, NGX_HTTP_VAR_NOCACHEABLE, 0},
 
-    { ngx_string("webhook_scheme"), NULL,
-      ngx_http_webhook_verify_variable, NGX_HTTP_WV_VAR_SCHEME,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    {ngx_string("webhook_id"), NULL, ngx_http_webhook_verify_variable,
+     NGX_HTTP_WV_VAR_ID, NGX_HTTP_VAR_NOCACHEABLE, 0},
 
-    { ngx_string("webhook_id"), NULL,
-      ngx_http_webhook_verify_variable, NGX_HTTP_WV_VAR_ID,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    {ngx_string("webhook_key"), NULL, ngx_http_webhook_verify_variable,
+     NGX_HTTP_WV_VAR_KEY, NGX_HTTP_VAR_NOCACHEABLE, 0},
 
-    { ngx_string("webhook_key"), NULL,
-      ngx_http_webhook_verify_variable, NGX_HTTP_WV_VAR_KEY,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    ngx_http_null_variable};
 
-      ngx_http_null_variable
-};
+static ngx_http_request_body_filter_pt ngx_http_next_request_body_filter;
 
-
-static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
-
-
-static void
-ngx_http_webhook_verify_cleanup(void *data)
+static void ngx_http_webhook_verify_cleanup(void *data)
 {
-    ngx_http_webhook_verify_ctx_t  *ctx = data;
+    ngx_http_webhook_verify_ctx_t *ctx = data;
 
     ps_webhook_free(ctx->req);
     ngx_free(ctx);
 }
 
-
 /* the context survives internal redirects in its pool cleanup */
 static ngx_http_webhook_verify_ctx_t *
 ngx_http_webhook_verify_get_ctx(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t             *cln;
-    ngx_http_webhook_verify_ctx_t  *ctx;
+    ngx_pool_cleanup_t *cln;
+    ngx_http_webhook_verify_ctx_t *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_webhook_verify_module);
 
@@ -212,21 +180,20 @@ ngx_http_webhook_verify_get_ctx(ngx_http_request_t *r)
     return ctx;
 }
 
-
 /*
  * The request headers as the core wants them, in buf when they fit: the
  * core reads the array during ps_webhook_begin only, and a pool
  * allocation here would often cost the request pool another block.
  */
-static ps_wh_header *
-ngx_http_webhook_verify_headers(ngx_http_request_t *r, ps_wh_header *buf,
-    size_t nbuf, size_t *n)
+static ps_wh_header *ngx_http_webhook_verify_headers(ngx_http_request_t *r,
+                                                     ps_wh_header *buf,
+                                                     size_t nbuf, size_t *n)
 {
-    size_t            count;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-    ps_wh_header     *out;
+    size_t count;
+    ngx_uint_t i;
+    ngx_list_part_t *part;
+    ngx_table_elt_t *h;
+    ps_wh_header *out;
 
     count = 0;
     for (part = &r->headers_in.headers.part; part; part = part->next) {
@@ -247,9 +214,9 @@ ngx_http_webhook_verify_headers(ngx_http_request_t *r, ps_wh_header *buf,
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
-            out[*n].name = (const char *) h[i].key.data;
+            out[*n].name = (const char *)h[i].key.data;
             out[*n].name_len = h[i].key.len;
-            out[*n].value = (const char *) h[i].value.data;
+            out[*n].value = (const char *)h[i].value.data;
             out[*n].value_len = h[i].value.len;
             (*n)++;
         }
@@ -258,14 +225,12 @@ ngx_http_webhook_verify_headers(ngx_http_request_t *r, ps_wh_header *buf,
     return out;
 }
 
-
 /* the answer for a verdict: replay check, log line, status */
-static ngx_int_t
-ngx_http_webhook_verify_done(ngx_http_request_t *r,
-    ngx_http_webhook_verify_ctx_t *ctx, ps_wh_verdict v)
+static ngx_int_t ngx_http_webhook_verify_done(
+    ngx_http_request_t *r, ngx_http_webhook_verify_ctx_t *ctx, ps_wh_verdict v)
 {
-    ngx_int_t                            rc, status;
-    ngx_http_webhook_verify_loc_conf_t  *wlcf;
+    ngx_int_t rc, status;
+    ngx_http_webhook_verify_loc_conf_t *wlcf;
 
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_webhook_verify_module);
 
@@ -278,30 +243,29 @@ ngx_http_webhook_verify_done(ngx_http_request_t *r,
     case PS_WH_MALFORMED:
     case PS_WH_DENIED:
     case PS_WH_TOO_LARGE:
-        status = (ngx_int_t) v;
+        status = (ngx_int_t)v;
         break;
     default:
         status = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (status == NGX_OK && ctx->res.has_replay_id && wlcf->replay != NULL) {
-        rc = ngx_http_webhook_verify_replay_add(wlcf->replay,
-                                                ctx->res.replay_id,
-                                                (time_t) ctx->res.expires,
-                                                r->connection->log);
+        rc = ngx_http_webhook_verify_replay_add(
+            wlcf->replay, ctx->res.replay_id, (time_t)ctx->res.expires,
+            r->connection->log);
         if (rc == NGX_OK) {
             ctx->replay = wlcf->replay;
 
         } else if (rc == NGX_DECLINED) {
             status = NGX_HTTP_CONFLICT;
-            ngx_cpystrn((u_char *) ctx->res.reason,
-                        (u_char *) "replayed: seen within its time window",
+            ngx_cpystrn((u_char *)ctx->res.reason,
+                        (u_char *)"replayed: seen within its time window",
                         sizeof(ctx->res.reason));
 
         } else {
             status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-            ngx_cpystrn((u_char *) ctx->res.reason,
-                        (u_char *) "replay zone cannot hold the id",
+            ngx_cpystrn((u_char *)ctx->res.reason,
+                        (u_char *)"replay zone cannot hold the id",
                         sizeof(ctx->res.reason));
         }
     }
@@ -326,18 +290,16 @@ ngx_http_webhook_verify_done(ngx_http_request_t *r,
     return status;
 }
 
-
-static ngx_int_t
-ngx_http_webhook_verify_handler(ngx_http_request_t *r)
+static ngx_int_t ngx_http_webhook_verify_handler(ngx_http_request_t *r)
 {
-    size_t                               n;
-    ngx_int_t                            rc;
-    ps_wh_header                        *headers;
-    ps_wh_header                         buf[NGX_HTTP_WV_HEADERS];
-    ps_wh_verdict                        v;
-    ngx_pool_cleanup_t                  *cln;
-    ngx_http_webhook_verify_ctx_t       *ctx;
-    ngx_http_webhook_verify_loc_conf_t  *wlcf;
+    size_t n;
+    ngx_int_t rc;
+    ps_wh_header *headers;
+    ps_wh_header buf[NGX_HTTP_WV_HEADERS];
+    ps_wh_verdict v;
+    ngx_pool_cleanup_t *cln;
+    ngx_http_webhook_verify_ctx_t *ctx;
+    ngx_http_webhook_verify_loc_conf_t *wlcf;
 
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_webhook_verify_module);
 
@@ -383,22 +345,20 @@ ngx_http_webhook_verify_handler(ngx_http_request_t *r)
         return ctx->status;
     }
 
-    headers = ngx_http_webhook_verify_headers(r, buf, NGX_HTTP_WV_HEADERS,
-                                              &n);
+    headers = ngx_http_webhook_verify_headers(r, buf, NGX_HTTP_WV_HEADERS, &n);
     if (headers == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    v = ps_webhook_begin(wlcf->cfg, headers, n,
-                         r->headers_in.content_length_n, ngx_time(),
-                         &ctx->req, &ctx->res);
+    v = ps_webhook_begin(wlcf->cfg, headers, n, r->headers_in.content_length_n,
+                         ngx_time(), &ctx->req, &ctx->res);
 
     if (v != PS_WH_MORE) {
         return ngx_http_webhook_verify_done(r, ctx, v);
     }
 
-    rc = ngx_http_read_client_request_body(r,
-                                       ngx_http_webhook_verify_body_handler);
+    rc = ngx_http_read_client_request_body(
+        r, ngx_http_webhook_verify_body_handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
@@ -408,12 +368,10 @@ ngx_http_webhook_verify_handler(ngx_http_request_t *r)
     return NGX_DONE;
 }
 
-
-static void
-ngx_http_webhook_verify_body_handler(ngx_http_request_t *r)
+static void ngx_http_webhook_verify_body_handler(ngx_http_request_t *r)
 {
-    ps_wh_verdict                   v;
-    ngx_http_webhook_verify_ctx_t  *ctx;
+    ps_wh_verdict v;
+    ngx_http_webhook_verify_ctx_t *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_webhook_verify_module);
 
@@ -426,7 +384,7 @@ ngx_http_webhook_verify_body_handler(ngx_http_request_t *r)
         ps_webhook_free(ctx->req);
         ctx->req = NULL;
 
-        (void) ngx_http_webhook_verify_done(r, ctx, v);
+        (void)ngx_http_webhook_verify_done(r, ctx, v);
     }
 
     r->preserve_body = 1;
@@ -435,19 +393,18 @@ ngx_http_webhook_verify_body_handler(ngx_http_request_t *r)
     ngx_http_core_run_phases(r);
 }
 
-
 /*
  * Every byte of the body passes here on its way to memory or to the temp
  * file, so what is hashed is what the upstream gets, wherever it is kept.
  */
-static ngx_int_t
-ngx_http_webhook_verify_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+static ngx_int_t ngx_http_webhook_verify_body_filter(ngx_http_request_t *r,
+                                                     ngx_chain_t *in)
 {
-    size_t                          size;
-    ngx_buf_t                      *b;
-    ngx_chain_t                    *cl;
-    ps_wh_verdict                   v;
-    ngx_http_webhook_verify_ctx_t  *ctx;
+    size_t size;
+    ngx_buf_t *b;
+    ngx_chain_t *cl;
+    ps_wh_verdict v;
+    ngx_http_webhook_verify_ctx_t *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_webhook_verify_module);
 
@@ -486,18 +443,15 @@ failed:
     return ngx_http_webhook_verify_done(r, ctx, v);
 }
 
-
 /* a delivery the upstream did not take is forgotten, so its retry passes */
-static ngx_int_t
-ngx_http_webhook_verify_log_handler(ngx_http_request_t *r)
+static ngx_int_t ngx_http_webhook_verify_log_handler(ngx_http_request_t *r)
 {
-    ngx_http_webhook_verify_ctx_t  *ctx;
+    ngx_http_webhook_verify_ctx_t *ctx;
 
     ctx = ngx_http_webhook_verify_get_ctx(r);
 
-    if (ctx == NULL || ctx->replay == NULL
-        || r->headers_out.status < NGX_HTTP_INTERNAL_SERVER_ERROR)
-    {
+    if (ctx == NULL || ctx->replay == NULL ||
+        r->headers_out.status < NGX_HTTP_INTERNAL_SERVER_ERROR) {
         return NGX_OK;
     }
 
@@ -512,13 +466,12 @@ ngx_http_webhook_verify_log_handler(ngx_http_request_t *r)
     return NGX_OK;
 }
 
-
-static ngx_int_t
-ngx_http_webhook_verify_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
+static ngx_int_t ngx_http_webhook_verify_variable(ngx_http_request_t *r,
+                                                  ngx_http_variable_value_t *v,
+                                                  uintptr_t data)
 {
-    const char                     *s;
-    ngx_http_webhook_verify_ctx_t  *ctx;
+    const char *s;
+    ngx_http_webhook_verify_ctx_t *ctx;
 
     ctx = ngx_http_webhook_verify_get_ctx(r->main);
 
@@ -555,16 +508,14 @@ ngx_http_webhook_verify_variable(ngx_http_request_t *r,
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
-    v->data = (u_char *) s;
+    v->data = (u_char *)s;
 
     return NGX_OK;
 }
 
-
-static ngx_int_t
-ngx_http_webhook_verify_add_variables(ngx_conf_t *cf)
+static ngx_int_t ngx_http_webhook_verify_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
+    ngx_http_variable_t *var, *v;
 
     for (v = ngx_http_webhook_verify_vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);
@@ -579,11 +530,9 @@ ngx_http_webhook_verify_add_variables(ngx_conf_t *cf)
     return NGX_OK;
 }
 
-
-static void *
-ngx_http_webhook_verify_create_loc_conf(ngx_conf_t *cf)
+static void *ngx_http_webhook_verify_create_loc_conf(ngx_conf_t *cf)
 {
-    ngx_http_webhook_verify_loc_conf_t  *conf;
+    ngx_http_webhook_verify_loc_conf_t *conf;
 
     conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_webhook_verify_loc_conf_t));
     if (conf == NULL) {
@@ -606,31 +555,27 @@ ngx_http_webhook_verify_create_loc_conf(ngx_conf_t *cf)
     return conf;
 }
 
-
-static void
-ngx_http_webhook_verify_free_cfg(void *data)
+static void ngx_http_webhook_verify_free_cfg(void *data)
 {
     ps_wh_config_free(data);
 }
 
-
 /* the core's configuration for a location: files are read here, as root */
 static char *
 ngx_http_webhook_verify_build(ngx_conf_t *cf,
-    ngx_http_webhook_verify_loc_conf_t *conf)
+                              ngx_http_webhook_verify_loc_conf_t *conf)
 {
-    int                  rc;
-    char                *path;
-    ps_err               err;
-    ngx_str_t           *s;
-    ngx_uint_t           i;
-    ps_wh_config        *cfg;
-    ngx_pool_cleanup_t  *cln;
+    int rc;
+    char *path;
+    ps_err err;
+    ngx_str_t *s;
+    ngx_uint_t i;
+    ps_wh_config *cfg;
+    ngx_pool_cleanup_t *cln;
 
-    cfg = ps_wh_config_new((ps_wh_scheme) conf->scheme, &err);
+    cfg = ps_wh_config_new((ps_wh_scheme)conf->scheme, &err);
     if (cfg == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_verify: %s",
-                           err.msg);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_verify: %s", err.msg);
         return NGX_CONF_ERROR;
     }
 
@@ -643,23 +588,22 @@ ngx_http_webhook_verify_build(ngx_conf_t *cf,
     cln->handler = ngx_http_webhook_verify_free_cfg;
     cln->data = cfg;
 
-    ps_wh_config_set_tolerance(cfg,
-                               conf->tolerance == NGX_HTTP_WV_TOLERANCE_OFF
-                               ? PS_WH_TOLERANCE_OFF
-                               : (int64_t) conf->tolerance);
-    ps_wh_config_set_max_body(cfg, (int64_t) conf->max_body);
+    ps_wh_config_set_tolerance(cfg, conf->tolerance == NGX_HTTP_WV_TOLERANCE_OFF
+                                        ? PS_WH_TOLERANCE_OFF
+                                        : (int64_t)conf->tolerance);
+    ps_wh_config_set_max_body(cfg, (int64_t)conf->max_body);
     ps_wh_config_set_replay_ids(cfg, conf->replay != NULL);
 
     s = conf->secrets ? conf->secrets->elts : NULL;
 
     for (i = 0; s && i < conf->secrets->nelts; i++) {
         if (s[i].len > 5 && ngx_strncmp(s[i].data, "file=", 5) == 0) {
-            path = (char *) s[i].data + 5;
+            path = (char *)s[i].data + 5;
             rc = ps_wh_config_add_secret_file(cfg, path, &err);
 
         } else {
-            rc = ps_wh_config_add_secret(cfg, (const char *) s[i].data,
-                                         s[i].len, &err);
+            rc = ps_wh_config_add_secret(cfg, (const char *)s[i].data, s[i].len,
+                                         &err);
         }
 
         if (rc < 0) {
@@ -678,18 +622,15 @@ ngx_http_webhook_verify_build(ngx_conf_t *cf,
             return NGX_CONF_ERROR;
         }
 
-        if (ps_wh_config_add_key_file(cfg, (char *) s[i].data + 5, &err)
-            < 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "webhook_verify_key: %s", err.msg);
+        if (ps_wh_config_add_key_file(cfg, (char *)s[i].data + 5, &err) < 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_verify_key: %s",
+                               err.msg);
             return NGX_CONF_ERROR;
         }
     }
 
     if (ps_wh_config_check(cfg, &err) < 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_verify: %s",
-                           err.msg);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "webhook_verify: %s", err.msg);
         return NGX_CONF_ERROR;
     }
 
@@ -698,13 +639,11 @@ ngx_http_webhook_verify_build(ngx_conf_t *cf,
     return NGX_CONF_OK;
 }
 
-
-static char *
-ngx_http_webhook_verify_merge_loc_conf(ngx_conf_t *cf, void *parent,
-    void *child)
+static char *ngx_http_webhook_verify_merge_loc_conf(ngx_conf_t *cf,
+                                                    void *parent, void *child)
 {
-    ngx_http_webhook_verify_loc_conf_t  *prev = parent;
-    ngx_http_webhook_verify_loc_conf_t  *conf = child;
+    ngx_http_webhook_verify_loc_conf_t *prev = parent;
+    ngx_http_webhook_verify_loc_conf_t *conf = child;
 
     ngx_conf_merge_uint_value(conf->scheme, prev->scheme, NGX_HTTP_WV_OFF);
     ngx_conf_merge_value(conf->tolerance, prev->tolerance,
@@ -728,14 +667,13 @@ ngx_http_webhook_verify_merge_loc_conf(ngx_conf_t *cf, void *parent,
     return ngx_http_webhook_verify_build(cf, conf);
 }
 
-
-static char *
-ngx_http_webhook_verify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+static char *ngx_http_webhook_verify(ngx_conf_t *cf, ngx_command_t *cmd,
+                                     void *conf)
 {
     ngx_http_webhook_verify_loc_conf_t *wlcf = conf;
 
-    ngx_str_t     *value;
-    ps_wh_scheme   scheme;
+    ngx_str_t *value;
+    ps_wh_scheme scheme;
 
     if (wlcf->scheme != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
@@ -748,10 +686,8 @@ ngx_http_webhook_verify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    if (ps_wh_scheme_parse((const char *) value[1].data, value[1].len,
-                           &scheme)
-        < 0)
-    {
+    if (ps_wh_scheme_parse((const char *)value[1].data, value[1].len, &scheme) <
+        0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "unknown webhook scheme \"%V\"", &value[1]);
         return NGX_CONF_ERROR;
@@ -762,18 +698,16 @@ ngx_http_webhook_verify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     return NGX_CONF_OK;
 }
 
-
 /* webhook_verify_secret and webhook_verify_key: repeatable, kept as given */
-static char *
-ngx_http_webhook_verify_file_arg(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+static char *ngx_http_webhook_verify_file_arg(ngx_conf_t *cf,
+                                              ngx_command_t *cmd, void *conf)
 {
-    char  *p = conf;
+    char *p = conf;
 
-    ngx_str_t     *value, *s;
-    ngx_array_t  **a;
+    ngx_str_t *value, *s;
+    ngx_array_t **a;
 
-    a = (ngx_array_t **) (p + cmd->offset);
+    a = (ngx_array_t **)(p + cmd->offset);
 
     if (*a == NULL) {
         *a = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
@@ -798,15 +732,13 @@ ngx_http_webhook_verify_file_arg(ngx_conf_t *cf, ngx_command_t *cmd,
     return NGX_CONF_OK;
 }
 
-
-static char *
-ngx_http_webhook_verify_tolerance(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+static char *ngx_http_webhook_verify_tolerance(ngx_conf_t *cf,
+                                               ngx_command_t *cmd, void *conf)
 {
     ngx_http_webhook_verify_loc_conf_t *wlcf = conf;
 
-    ngx_str_t  *value;
-    time_t      t;
+    ngx_str_t *value;
+    time_t t;
 
     if (wlcf->tolerance != NGX_CONF_UNSET) {
         return "is duplicate";
@@ -824,7 +756,7 @@ ngx_http_webhook_verify_tolerance(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     t = ngx_parse_time(&value[1], 1);
-    if (t == (time_t) NGX_ERROR) {
+    if (t == (time_t)NGX_ERROR) {
         return "invalid value";
     }
 
@@ -833,14 +765,12 @@ ngx_http_webhook_verify_tolerance(ngx_conf_t *cf, ngx_command_t *cmd,
     return NGX_CONF_OK;
 }
 
-
-static char *
-ngx_http_webhook_verify_replay(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+static char *ngx_http_webhook_verify_replay(ngx_conf_t *cf, ngx_command_t *cmd,
+                                            void *conf)
 {
     ngx_http_webhook_verify_loc_conf_t *wlcf = conf;
 
-    ngx_str_t  *value, name;
+    ngx_str_t *value, name;
 
     if (wlcf->replay != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -860,8 +790,8 @@ ngx_http_webhook_verify_replay(ngx_conf_t *cf, ngx_command_t *cmd,
     name.data = value[1].data + 5;
     name.len = value[1].len - 5;
 
-    wlcf->replay = ngx_shared_memory_add(cf, &name, 0,
-                                         &ngx_http_webhook_verify_module);
+    wlcf->replay =
+        ngx_shared_memory_add(cf, &name, 0, &ngx_http_webhook_verify_module);
     if (wlcf->replay == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -869,12 +799,10 @@ ngx_http_webhook_verify_replay(ngx_conf_t *cf, ngx_command_t *cmd,
     return NGX_CONF_OK;
 }
 
-
-static ngx_int_t
-ngx_http_webhook_verify_init(ngx_conf_t *cf)
+static ngx_int_t ngx_http_webhook_verify_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt *h;
+    ngx_http_core_main_conf_t *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 

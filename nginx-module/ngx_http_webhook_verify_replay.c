@@ -5,53 +5,45 @@
  * it came with falls out of the tolerance window.
  */
 
-
 #include "ngx_http_webhook_verify.h"
 
-
-#define NGX_HTTP_WV_EXPIRE_BATCH  8    /* expired entries freed per add */
-
+#define NGX_HTTP_WV_EXPIRE_BATCH 8 /* expired entries freed per add */
 
 typedef struct {
-    ngx_rbtree_node_t            node;   /* key: the id's first bytes */
-    ngx_queue_t                  queue;  /* newest at the head */
-    time_t                       expires;
-    u_char                       id[PS_WH_REPLAY_ID];
+    ngx_rbtree_node_t node; /* key: the id's first bytes */
+    ngx_queue_t queue;      /* newest at the head */
+    time_t expires;
+    u_char id[PS_WH_REPLAY_ID];
 } ngx_http_wv_replay_node_t;
 
-
 typedef struct {
-    ngx_rbtree_t                 rbtree;
-    ngx_rbtree_node_t            sentinel;
-    ngx_queue_t                  queue;
+    ngx_rbtree_t rbtree;
+    ngx_rbtree_node_t sentinel;
+    ngx_queue_t queue;
 } ngx_http_wv_replay_sh_t;
 
-
 typedef struct {
-    ngx_http_wv_replay_sh_t     *sh;
-    ngx_slab_pool_t             *shpool;
+    ngx_http_wv_replay_sh_t *sh;
+    ngx_slab_pool_t *shpool;
 } ngx_http_wv_replay_ctx_t;
 
-
-static ngx_rbtree_key_t
-ngx_http_wv_replay_key(const u_char *id)
+static ngx_rbtree_key_t ngx_http_wv_replay_key(const u_char *id)
 {
-    ngx_rbtree_key_t  key;
+    ngx_rbtree_key_t key;
 
     ngx_memcpy(&key, id, sizeof(key));
 
     return key;
 }
 
-
-static void
-ngx_http_wv_replay_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+static void ngx_http_wv_replay_insert_value(ngx_rbtree_node_t *temp,
+                                            ngx_rbtree_node_t *node,
+                                            ngx_rbtree_node_t *sentinel)
 {
-    ngx_rbtree_node_t          **p;
-    ngx_http_wv_replay_node_t   *n, *t;
+    ngx_rbtree_node_t **p;
+    ngx_http_wv_replay_node_t *n, *t;
 
-    for ( ;; ) {
+    for (;;) {
 
         if (node->key < temp->key) {
             p = &temp->left;
@@ -60,11 +52,11 @@ ngx_http_wv_replay_insert_value(ngx_rbtree_node_t *temp,
             p = &temp->right;
 
         } else {
-            n = (ngx_http_wv_replay_node_t *) node;
-            t = (ngx_http_wv_replay_node_t *) temp;
+            n = (ngx_http_wv_replay_node_t *)node;
+            t = (ngx_http_wv_replay_node_t *)temp;
 
-            p = (ngx_memcmp(n->id, t->id, PS_WH_REPLAY_ID) < 0)
-                ? &temp->left : &temp->right;
+            p = (ngx_memcmp(n->id, t->id, PS_WH_REPLAY_ID) < 0) ? &temp->left
+                                                                : &temp->right;
         }
 
         if (*p == sentinel) {
@@ -81,14 +73,13 @@ ngx_http_wv_replay_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbt_red(node);
 }
 
-
 static ngx_http_wv_replay_node_t *
 ngx_http_wv_replay_lookup(ngx_http_wv_replay_ctx_t *ctx, const u_char *id)
 {
-    ngx_int_t                   rc;
-    ngx_rbtree_key_t            key;
-    ngx_rbtree_node_t          *node, *sentinel;
-    ngx_http_wv_replay_node_t  *n;
+    ngx_int_t rc;
+    ngx_rbtree_key_t key;
+    ngx_rbtree_node_t *node, *sentinel;
+    ngx_http_wv_replay_node_t *n;
 
     key = ngx_http_wv_replay_key(id);
     node = ctx->sh->rbtree.root;
@@ -106,7 +97,7 @@ ngx_http_wv_replay_lookup(ngx_http_wv_replay_ctx_t *ctx, const u_char *id)
             continue;
         }
 
-        n = (ngx_http_wv_replay_node_t *) node;
+        n = (ngx_http_wv_replay_node_t *)node;
         rc = ngx_memcmp(id, n->id, PS_WH_REPLAY_ID);
 
         if (rc == 0) {
@@ -119,24 +110,20 @@ ngx_http_wv_replay_lookup(ngx_http_wv_replay_ctx_t *ctx, const u_char *id)
     return NULL;
 }
 
-
-static void
-ngx_http_wv_replay_delete(ngx_http_wv_replay_ctx_t *ctx,
-    ngx_http_wv_replay_node_t *n)
+static void ngx_http_wv_replay_delete(ngx_http_wv_replay_ctx_t *ctx,
+                                      ngx_http_wv_replay_node_t *n)
 {
     ngx_queue_remove(&n->queue);
     ngx_rbtree_delete(&ctx->sh->rbtree, &n->node);
     ngx_slab_free_locked(ctx->shpool, n);
 }
 
-
 /* frees expired entries from the old end, a few at a time */
-static void
-ngx_http_wv_replay_expire(ngx_http_wv_replay_ctx_t *ctx, time_t now)
+static void ngx_http_wv_replay_expire(ngx_http_wv_replay_ctx_t *ctx, time_t now)
 {
-    ngx_uint_t                  i;
-    ngx_queue_t                *q;
-    ngx_http_wv_replay_node_t  *n;
+    ngx_uint_t i;
+    ngx_queue_t *q;
+    ngx_http_wv_replay_node_t *n;
 
     for (i = 0; i < NGX_HTTP_WV_EXPIRE_BATCH; i++) {
 
@@ -155,12 +142,11 @@ ngx_http_wv_replay_expire(ngx_http_wv_replay_ctx_t *ctx, time_t now)
     }
 }
 
-
 static ngx_http_wv_replay_node_t *
 ngx_http_wv_replay_alloc(ngx_http_wv_replay_ctx_t *ctx, ngx_log_t *log)
 {
-    ngx_queue_t                *q;
-    ngx_http_wv_replay_node_t  *n;
+    ngx_queue_t *q;
+    ngx_http_wv_replay_node_t *n;
 
     n = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_http_wv_replay_node_t));
     if (n != NULL || ngx_queue_empty(&ctx->sh->queue)) {
@@ -170,8 +156,8 @@ ngx_http_wv_replay_alloc(ngx_http_wv_replay_ctx_t *ctx, ngx_log_t *log)
     /* full: the oldest entry goes, and its replay window with it */
 
     q = ngx_queue_last(&ctx->sh->queue);
-    ngx_http_wv_replay_delete(ctx,
-                       ngx_queue_data(q, ngx_http_wv_replay_node_t, queue));
+    ngx_http_wv_replay_delete(
+        ctx, ngx_queue_data(q, ngx_http_wv_replay_node_t, queue));
 
     ngx_log_error(NGX_LOG_WARN, log, 0,
                   "webhook_verify: replay zone full, forgot an unexpired "
@@ -181,15 +167,14 @@ ngx_http_wv_replay_alloc(ngx_http_wv_replay_ctx_t *ctx, ngx_log_t *log)
                                  sizeof(ngx_http_wv_replay_node_t));
 }
 
-
-ngx_int_t
-ngx_http_webhook_verify_replay_add(ngx_shm_zone_t *zone, const u_char *id,
-    time_t expires, ngx_log_t *log)
+ngx_int_t ngx_http_webhook_verify_replay_add(ngx_shm_zone_t *zone,
+                                             const u_char *id, time_t expires,
+                                             ngx_log_t *log)
 {
-    time_t                      now;
-    ngx_int_t                   rc;
-    ngx_http_wv_replay_ctx_t   *ctx;
-    ngx_http_wv_replay_node_t  *n;
+    time_t now;
+    ngx_int_t rc;
+    ngx_http_wv_replay_ctx_t *ctx;
+    ngx_http_wv_replay_node_t *n;
 
     ctx = zone->data;
     now = ngx_time();
@@ -230,12 +215,11 @@ ngx_http_webhook_verify_replay_add(ngx_shm_zone_t *zone, const u_char *id,
     return rc;
 }
 
-
-void
-ngx_http_webhook_verify_replay_forget(ngx_shm_zone_t *zone, const u_char *id)
+void ngx_http_webhook_verify_replay_forget(ngx_shm_zone_t *zone,
+                                           const u_char *id)
 {
-    ngx_http_wv_replay_ctx_t   *ctx;
-    ngx_http_wv_replay_node_t  *n;
+    ngx_http_wv_replay_ctx_t *ctx;
+    ngx_http_wv_replay_node_t *n;
 
     ctx = zone->data;
 
@@ -249,14 +233,13 @@ ngx_http_webhook_verify_replay_forget(ngx_shm_zone_t *zone, const u_char *id)
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 }
 
-
-static ngx_int_t
-ngx_http_wv_replay_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+static ngx_int_t ngx_http_wv_replay_init_zone(ngx_shm_zone_t *shm_zone,
+                                              void *data)
 {
-    ngx_http_wv_replay_ctx_t  *octx = data;
+    ngx_http_wv_replay_ctx_t *octx = data;
 
-    size_t                     len;
-    ngx_http_wv_replay_ctx_t  *ctx;
+    size_t len;
+    ngx_http_wv_replay_ctx_t *ctx;
 
     ctx = shm_zone->data;
 
@@ -266,7 +249,7 @@ ngx_http_wv_replay_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_OK;
     }
 
-    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+    ctx->shpool = (ngx_slab_pool_t *)shm_zone->shm.addr;
 
     if (shm_zone->shm.exists) {
         ctx->sh = ctx->shpool->data;
@@ -285,8 +268,8 @@ ngx_http_wv_replay_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_queue_init(&ctx->sh->queue);
 
-    len = sizeof(" in webhook_verify_replay_zone \"\"")
-          + shm_zone->shm.name.len;
+    len =
+        sizeof(" in webhook_verify_replay_zone \"\"") + shm_zone->shm.name.len;
 
     ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
     if (ctx->shpool->log_ctx == NULL) {
@@ -302,20 +285,18 @@ ngx_http_wv_replay_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     return NGX_OK;
 }
 
-
-char *
-ngx_http_webhook_verify_replay_zone(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+char *ngx_http_webhook_verify_replay_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+                                          void *conf)
 {
-    u_char                    *p;
-    ssize_t                    size;
-    ngx_str_t                 *value, name, s;
-    ngx_shm_zone_t            *shm_zone;
-    ngx_http_wv_replay_ctx_t  *ctx;
+    u_char *p;
+    ssize_t size;
+    ngx_str_t *value, name, s;
+    ngx_shm_zone_t *shm_zone;
+    ngx_http_wv_replay_ctx_t *ctx;
 
     value = cf->args->elts;
 
-    p = (u_char *) ngx_strchr(value[1].data, ':');
+    p = (u_char *)ngx_strchr(value[1].data, ':');
     if (p == NULL || p == value[1].data) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid zone \"%V\", expected NAME:SIZE",
@@ -332,14 +313,14 @@ ngx_http_webhook_verify_replay_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     size = ngx_parse_size(&s);
 
     if (size == NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\"", &value[1]);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid zone size \"%V\"",
+                           &value[1]);
         return NGX_CONF_ERROR;
     }
 
-    if (size < (ssize_t) (8 * ngx_pagesize)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too small", &value[1]);
+    if (size < (ssize_t)(8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "zone \"%V\" is too small",
+                           &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -348,15 +329,15 @@ ngx_http_webhook_verify_replay_zone(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                     &ngx_http_webhook_verify_module);
+    shm_zone =
+        ngx_shared_memory_add(cf, &name, size, &ngx_http_webhook_verify_module);
     if (shm_zone == NULL) {
         return NGX_CONF_ERROR;
     }
 
     if (shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "duplicate zone \"%V\"", &name);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "duplicate zone \"%V\"",
+                           &name);
         return NGX_CONF_ERROR;
     }
 

@@ -27,9 +27,9 @@
  * daemon's time under load. Each request still sees every charge before
  * it, so counts stay exact; if the commit fails, every request of the turn
  * gets the store_down answer and none is charged, as one would alone. */
-#define PS_LMDB_MAPSIZE  (1024UL * 1024 * 1024) /* 1 GB: ~1M windows */
-#define PS_LMDB_GC_BATCH 5000                   /* records looked at per tick */
-#define PS_LMDB_BATCH    64 /* requests per commit at most (each holds ~30 KB) */
+#define PS_LMDB_MAPSIZE   (1024UL * 1024 * 1024) /* 1 GB: ~1M windows */
+#define PS_LMDB_GC_BATCH  5000 /* records looked at per tick */
+#define PS_LMDB_BATCH     64 /* requests per commit at most (each holds ~30 KB) */
 #define PS_LMDB_SYNC_SECS 60 /* the OS-crash loss the man page promises */
 
 /* The thread that syncs the file once a minute, and how to stop it. */

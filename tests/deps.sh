@@ -3,7 +3,7 @@
 # Idempotent: packages already present are not fetched again.
 set -eu
 
-PKGS="build-essential pkg-config clang libclang-rt-14-dev
+PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libssl-dev openssl libmilter-dev libopendkim-dev libspf2-dev liblmdb-dev lmdb-utils
 libhiredis-dev libevent-dev libinih-dev libcmocka-dev
 nginx-core nginx-dev

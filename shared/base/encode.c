@@ -7,11 +7,11 @@
 
 /* One radix-2^bits alphabet; base64 and base32 differ only in these. */
 typedef struct radix {
-    const char *name;     /* for error messages */
-    const char *alphabet; /* 2^bits characters */
-    unsigned bits;        /* bits per character: 6 or 5 */
-    size_t block;         /* characters per padded block: 4 or 8 */
-    int pad_required;     /* decode refuses unpadded input */
+    const char *name;          /* for error messages */
+    const char *alphabet;      /* 2^bits characters */
+    unsigned bits;             /* bits per character: 6 or 5 */
+    size_t block;              /* characters per padded block: 4 or 8 */
+    int pad_required;          /* decode refuses unpadded input */
     const signed char *values; /* by byte: its value, or -1 (decode) */
 } radix;
 
@@ -25,17 +25,17 @@ static const char hex_chars[] = "0123456789abcdef";
 /* Decoding tables, made by the compiler from the alphabets' ranges: a
  * lookup per character instead of a chain of range tests (a webhook
  * signature is decoded on every request). base32 accepts lower case. */
-#define V64(c, c62, c63)                                                   \
-    ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                               \
-     : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                          \
-     : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                          \
-     : (c) == (c62)             ? 62                                      \
-     : (c) == (c63)             ? 63                                      \
+#define V64(c, c62, c63)                                                       \
+    ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                                    \
+     : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                               \
+     : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                               \
+     : (c) == (c62)             ? 62                                           \
+     : (c) == (c63)             ? 63                                           \
                                 : -1)
-#define V32(c)                                                             \
-    ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                               \
-     : (c) >= 'a' && (c) <= 'z' ? (c) - 'a'                               \
-     : (c) >= '2' && (c) <= '7' ? (c) - '2' + 26                          \
+#define V32(c)                                                                 \
+    ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                                    \
+     : (c) >= 'a' && (c) <= 'z' ? (c) - 'a'                                    \
+     : (c) >= '2' && (c) <= '7' ? (c) - '2' + 26                               \
                                 : -1)
 /* Explicit casts: clang checks the arms not taken for range too. */
 #define VB64(c)    ((signed char)V64(c, '+', '/'))
@@ -43,8 +43,9 @@ static const char hex_chars[] = "0123456789abcdef";
 #define VB32(c)    ((signed char)V32(c))
 #define T4(F, c)   F(c), F((c) + 1), F((c) + 2), F((c) + 3)
 #define T16(F, c)  T4(F, c), T4(F, (c) + 4), T4(F, (c) + 8), T4(F, (c) + 12)
-#define T64(F, c)  T16(F, c), T16(F, (c) + 16), T16(F, (c) + 32), T16(F, (c) + 48)
-#define T256(F)    T64(F, 0), T64(F, 64), T64(F, 128), T64(F, 192)
+#define T64(F, c)                                                              \
+    T16(F, c), T16(F, (c) + 16), T16(F, (c) + 32), T16(F, (c) + 48)
+#define T256(F) T64(F, 0), T64(F, 64), T64(F, 128), T64(F, 192)
 
 static const signed char b64_values[256] = {T256(VB64)};
 static const signed char b64url_values[256] = {T256(VB64URL)};
@@ -54,11 +55,26 @@ static const radix b64 = {"base64", b64_chars, 6, 4, 1, b64_values};
 static const radix b64url = {"base64url", b64url_chars, 6, 4, 0, b64url_values};
 static const radix b32 = {"base32", b32_chars, 5, 8, 0, b32_values};
 
-size_t ps_b64_encoded_size(size_t n) { return (n + 2) / 3 * 4 + 1; }
-size_t ps_b32_encoded_size(size_t n) { return (n + 4) / 5 * 8 + 1; }
-size_t ps_hex_encoded_size(size_t n) { return n * 2 + 1; }
-size_t ps_b64_decoded_max(size_t n) { return (n + 3) / 4 * 3; }
-size_t ps_b32_decoded_max(size_t n) { return (n + 7) / 8 * 5; }
+size_t ps_b64_encoded_size(size_t n)
+{
+    return (n + 2) / 3 * 4 + 1;
+}
+size_t ps_b32_encoded_size(size_t n)
+{
+    return (n + 4) / 5 * 8 + 1;
+}
+size_t ps_hex_encoded_size(size_t n)
+{
+    return n * 2 + 1;
+}
+size_t ps_b64_decoded_max(size_t n)
+{
+    return (n + 3) / 4 * 3;
+}
+size_t ps_b32_decoded_max(size_t n)
+{
+    return (n + 7) / 8 * 5;
+}
 
 /* Bits are shifted through a small accumulator: at most bits + 7 of them
  * are ever pending, so 32 bits are plenty. */
@@ -132,7 +148,8 @@ static int check_outcap(const char *name, size_t need, size_t outcap,
                         ps_err *err)
 {
     if (need > outcap)
-        return ps_err_set(err, "%s: output too small (need %zu bytes, have %zu)",
+        return ps_err_set(err,
+                          "%s: output too small (need %zu bytes, have %zu)",
                           name, need, outcap);
     return 0;
 }
@@ -152,14 +169,15 @@ static int radix_check_pad(const radix *r, size_t n, size_t datalen,
     if (pad == 0 && want != 0 && r->pad_required)
         return ps_err_set(err, "%s: missing padding at offset %zu", r->name, n);
     if (pad != 0 && pad != want)
-        return ps_err_set(err, "%s: bad padding at offset %zu (%zu '=', "
-                          "expected %zu)", r->name, datalen, pad, want);
+        return ps_err_set(err,
+                          "%s: bad padding at offset %zu (%zu '=', "
+                          "expected %zu)",
+                          r->name, datalen, pad, want);
     return 0;
 }
 
-static int radix_decode(const radix *r, const char *in, size_t n,
-                        uint8_t *out, size_t outcap, size_t *outlen,
-                        ps_err *err)
+static int radix_decode(const radix *r, const char *in, size_t n, uint8_t *out,
+                        size_t outcap, size_t *outlen, ps_err *err)
 {
     uint32_t acc = 0;
     unsigned nbits = 0;

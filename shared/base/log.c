@@ -51,8 +51,8 @@ static void ps_log_putc(ps_log_buf *b, char c)
 /* n bytes at once, the same as n ps_log_putc calls. */
 static void ps_log_putn(ps_log_buf *b, const char *s, size_t n)
 {
-    size_t room = b->len + 4 < sizeof(b->text) ? sizeof(b->text) - 4 - b->len
-                                               : 0;
+    size_t room =
+        b->len + 4 < sizeof(b->text) ? sizeof(b->text) - 4 - b->len : 0;
 
     if (n > room) {
         n = room;

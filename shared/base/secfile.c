@@ -41,11 +41,15 @@ static int check_stat(const char *path, const struct stat *st, ps_err *err)
     if (!S_ISREG(st->st_mode))
         return ps_err_set(err, "%s: not a regular file", path);
     if ((mode & 044) != 0)
-        return ps_err_set(err, "%s: readable by group or others (mode %04o); "
-                          "run: chmod 600 %s", path, mode, path);
+        return ps_err_set(err,
+                          "%s: readable by group or others (mode %04o); "
+                          "run: chmod 600 %s",
+                          path, mode, path);
     if ((mode & 077) != 0)
-        return ps_err_set(err, "%s: writable or executable by group or others "
-                          "(mode %04o); run: chmod 600 %s", path, mode, path);
+        return ps_err_set(err,
+                          "%s: writable or executable by group or others "
+                          "(mode %04o); run: chmod 600 %s",
+                          path, mode, path);
     if (st->st_size > PS_SECFILE_MAX)
         return ps_err_set(err, "%s: too large (%lld bytes, at most %d)", path,
                           (long long)st->st_size, PS_SECFILE_MAX);

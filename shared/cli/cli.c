@@ -38,9 +38,10 @@ int ps_cli_bad_option(const char *cmd, int ch, char **argv)
         what = shortopt;
     if (ch == ':')
         return ps_cli_fail("%s: option %s needs a value (see " PS_CLI_NAME
-                           " %s --help)", cmd, what, cmd);
-    return ps_cli_fail("%s: unknown option %s (see " PS_CLI_NAME
-                       " %s --help)", cmd, what, cmd);
+                           " %s --help)",
+                           cmd, what, cmd);
+    return ps_cli_fail("%s: unknown option %s (see " PS_CLI_NAME " %s --help)",
+                       cmd, what, cmd);
 }
 
 int ps_cli_no_operands(const char *cmd, int argc, char **argv)
@@ -48,7 +49,8 @@ int ps_cli_no_operands(const char *cmd, int argc, char **argv)
     if (optind >= argc)
         return 0;
     return ps_cli_fail("%s: unexpected argument '%.100s' (see " PS_CLI_NAME
-                       " %s --help)", cmd, argv[optind], cmd);
+                       " %s --help)",
+                       cmd, argv[optind], cmd);
 }
 
 /* Lower case, so a name typed as Example.COM gives the same file names

@@ -11,13 +11,14 @@
 
 static void ps_check_usage(FILE *fp)
 {
-    fprintf(fp,
+    fprintf(
+        fp,
         "usage: " PS_CLI_NAME " check [-c FILE]\n\n"
         "Reads the configuration and loads every DKIM key, OpenDKIM table "
         "and secret\nfile it names; prints \"FILE: ok\", or the first error "
         "as FILE:LINE: reason.\n\n"
-        "  -c, --config FILE   the configuration (default "
-        PS_CONF_DEFAULT_PATH ")\n"
+        "  -c, --config FILE   the configuration (default " PS_CONF_DEFAULT_PATH
+        ")\n"
         "  -h, --help          this text\n");
 }
 

@@ -25,7 +25,8 @@ enum { OPT_MX = 'm', OPT_INCLUDE = 'i', OPT_RUA = 'u', OPT_POLICY = 'p' };
 
 static void ps_dns_usage(FILE *fp)
 {
-    fprintf(fp,
+    fprintf(
+        fp,
         "usage: " PS_CLI_NAME " dns --domain DOMAIN "
         "[--selector SEL --key FILE]\n"
         "                    [--return-path RPDOMAIN] [--mx HOST] "
@@ -64,14 +65,17 @@ static int ps_dns_arg(ps_dns_opts *o, int ch, const char *arg)
     case OPT_MX:
         o->mx = arg;
         return ps_dnsrec_check_domain(arg, &err) < 0
-                   ? ps_cli_fail("dns: --mx: %s", err.msg) : 0;
+                   ? ps_cli_fail("dns: --mx: %s", err.msg)
+                   : 0;
     case OPT_INCLUDE:
         if (o->nincludes == PS_DNS_MAX_INCLUDES)
             return ps_cli_fail("dns: at most %d --spf-include (SPF allows 10 "
-                               "DNS lookups)", PS_DNS_MAX_INCLUDES);
+                               "DNS lookups)",
+                               PS_DNS_MAX_INCLUDES);
         o->includes[o->nincludes++] = arg;
         return ps_dnsrec_check_spf_include(arg, &err) < 0
-                   ? ps_cli_fail("dns: --spf-include: %s", err.msg) : 0;
+                   ? ps_cli_fail("dns: --spf-include: %s", err.msg)
+                   : 0;
     case OPT_RUA:
         o->rua = arg;
         return 0;
@@ -115,8 +119,7 @@ static int ps_dns_parse(int argc, char **argv, ps_dns_opts *o)
 
 static int ps_dns_txt(const char *name, const char *txt)
 {
-    char *line = txt != NULL ? ps_dnsrec_txt_line(name, PS_CLI_TTL, txt)
-                             : NULL;
+    char *line = txt != NULL ? ps_dnsrec_txt_line(name, PS_CLI_TTL, txt) : NULL;
 
     if (line == NULL)
         return ps_cli_fail("dns: cannot format the record for %s", name);
@@ -163,7 +166,8 @@ static int ps_dns_domain(const ps_dns_opts *o, const char *domain)
             return PS_EXIT_USAGE;
     printf("\n; SPF for %s: the hosts that may send mail for it (\"mx\": its "
            "MX hosts).\n; A domain has exactly one v=spf1 record: merge with "
-           "any existing one.\n", domain);
+           "any existing one.\n",
+           domain);
     if (ps_dns_spf(o, domain) != 0)
         return PS_EXIT_USAGE;
     printf("\n; DMARC for %s: what receivers do with mail From it that has "
@@ -188,18 +192,21 @@ static int ps_dns_return_path(const ps_dns_opts *o, const char *rp)
     printf("\n; Return path %s: postseal-milter puts signed, expiring bounce "
            "addresses\n; under it in MAIL FROM, so bounces come back to its "
            "MX, which must be the\n; Postfix host running postseal-milter%s.\n"
-           "%s. %d IN MX 10 %s.\n", rp,
+           "%s. %d IN MX 10 %s.\n",
+           rp,
            o->mx != NULL ? "" : " (mail.DOMAIN by default: name it with --mx)",
            rp, PS_CLI_TTL, mx);
     printf("; SPF for %s: receivers check SPF against the MAIL FROM domain, "
-           "which is\n; this one; \"mx\" allows the host above to send.\n", rp);
+           "which is\n; this one; \"mx\" allows the host above to send.\n",
+           rp);
     return ps_dns_spf(o, rp);
 }
 
 static int ps_dns_print(const ps_dns_opts *o)
 {
     printf("; DNS records from " PS_CLI_NAME " dns, ready to paste into the "
-           "zone; TTL %d seconds.\n", PS_CLI_TTL);
+           "zone; TTL %d seconds.\n",
+           PS_CLI_TTL);
     for (size_t i = 0; i < o->plan.ndomains; i++)
         if (ps_dns_domain(o, o->plan.domains[i]) != 0)
             return PS_EXIT_USAGE;

@@ -12,8 +12,12 @@
 
 enum { OPT_RESOLVER = 256 }; /* long option only */
 
-typedef enum ps_check_kind { CHECK_DKIM, CHECK_SPF, CHECK_DMARC, CHECK_MX }
-    ps_check_kind;
+typedef enum ps_check_kind {
+    CHECK_DKIM,
+    CHECK_SPF,
+    CHECK_DMARC,
+    CHECK_MX
+} ps_check_kind;
 
 static const char *const ps_check_kinds[] = {"dkim", "spf", "dmarc", "mx"};
 
@@ -25,7 +29,8 @@ typedef struct ps_check_run {
 
 static void ps_check_usage(FILE *fp)
 {
-    fprintf(fp,
+    fprintf(
+        fp,
         "usage: " PS_CLI_NAME " dns check --domain DOMAIN [--selector SEL "
         "--key FILE]\n"
         "                          [--return-path RPDOMAIN] [-c "
@@ -107,8 +112,8 @@ static int ps_check_one(ps_check_run *r, ps_check_kind kind, const char *name,
         return ps_cli_fail("dns check: %s", err.msg);
     ps_check_judge(kind, &ans, key, &v);
     ps_dns_answer_free(&ans);
-    printf("%-4s %s %s%s%s\n", ps_dnscheck_label(v.state),
-           ps_check_kinds[kind], name, v.why[0] != '\0' ? ": " : "", v.why);
+    printf("%-4s %s %s%s%s\n", ps_dnscheck_label(v.state), ps_check_kinds[kind],
+           name, v.why[0] != '\0' ? ": " : "", v.why);
     fflush(stdout); /* before any error line on stderr */
     if (v.state != PS_DNSCHECK_OK)
         r->failed = 1;

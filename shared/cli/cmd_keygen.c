@@ -57,13 +57,15 @@ static int ps_keygen_arg(ps_keygen_opts *o, int ch, const char *arg)
             o->type = PS_KEY_ED25519;
         else
             return ps_cli_fail("keygen: --algorithm must be rsa or ed25519, "
-                               "not '%.40s'", arg);
+                               "not '%.40s'",
+                               arg);
         return 0;
     case 'b':
         if (strcmp(arg, "2048") != 0 && strcmp(arg, "3072") != 0 &&
             strcmp(arg, "4096") != 0)
             return ps_cli_fail("keygen: --bits must be 2048, 3072 or 4096, "
-                               "not '%.40s'", arg);
+                               "not '%.40s'",
+                               arg);
         o->bits = atoi(arg);
         return 0;
     }
@@ -137,8 +139,8 @@ static int ps_keygen_print(const ps_keygen_opts *o, const ps_key *key,
     }
     printf("; DKIM public key for %s, selector %s (%s, %d bits): publish "
            "this TXT record\n%s\n; private key written to %s (mode 0600)\n",
-           o->domain, o->selector, ps_key_dkim_k(key), ps_key_bits(key),
-           line, path);
+           o->domain, o->selector, ps_key_dkim_k(key), ps_key_bits(key), line,
+           path);
     rc = fflush(stdout) == 0 ? PS_EXIT_OK
                              : ps_cli_fail("keygen: cannot write the output");
 out:

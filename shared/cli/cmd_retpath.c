@@ -10,7 +10,8 @@
 
 static void ps_retpath_usage(FILE *fp)
 {
-    fprintf(fp,
+    fprintf(
+        fp,
         "usage: " PS_CLI_NAME " retpath encode --secret-file FILE --domain "
         "DOMAIN [--time EPOCH] REF\n"
         "       " PS_CLI_NAME " retpath decode --secret-file FILE --domain "
@@ -41,9 +42,9 @@ int ps_cmd_retpath(int argc, char **argv)
     ps_retpath_cfg cfg = {s, o.domain, 0};
     char out[PS_RETPATH_ADDR_MAX];
     ps_retpath_token tok;
-    rc = decode ? ps_retpath_decode(&cfg, o.operand, o.now, &tok, &err)
-                : ps_retpath_encode(&cfg, o.operand, o.now, out, sizeof out,
-                                    &err);
+    rc = decode
+             ? ps_retpath_decode(&cfg, o.operand, o.now, &tok, &err)
+             : ps_retpath_encode(&cfg, o.operand, o.now, out, sizeof out, &err);
     ps_secrets_free(s);
     if (rc < 0) {
         ps_cli_fail("retpath %s: %s", argv[1], err.msg);

@@ -10,7 +10,8 @@
 
 static void ps_srs_usage(FILE *fp)
 {
-    fprintf(fp,
+    fprintf(
+        fp,
         "usage: " PS_CLI_NAME " srs forward|reverse --secret-file FILE "
         "--domain DOMAIN [--time EPOCH] ADDRESS\n\n"
         "forward rewrites a sender into SRS0 (SRS1 if it already is SRS) on "
@@ -36,8 +37,9 @@ int ps_cmd_srs(int argc, char **argv)
     ps_secrets *s = o.secrets;
     ps_srs_cfg cfg = {s, o.domain, 0};
     char out[PS_SRS_ADDR_MAX];
-    rc = reverse ? ps_srs_reverse(&cfg, o.operand, o.now, out, sizeof out, &err)
-                 : ps_srs_forward(&cfg, o.operand, o.now, out, sizeof out, &err);
+    rc = reverse
+             ? ps_srs_reverse(&cfg, o.operand, o.now, out, sizeof out, &err)
+             : ps_srs_forward(&cfg, o.operand, o.now, out, sizeof out, &err);
     ps_secrets_free(s);
     if (rc < 0) {
         ps_cli_fail("srs %s: %s", argv[1], err.msg);

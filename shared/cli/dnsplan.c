@@ -37,8 +37,10 @@ static int ps_plan_check_options(const ps_plan *p, const char *cmd)
     ps_err err = {""};
 
     if (p->domain == NULL && p->conf_path == NULL)
-        return ps_cli_fail("%s: --domain or -c FILE is required (see "
-                           PS_CLI_NAME " %s --help)", cmd, cmd);
+        return ps_cli_fail(
+            "%s: --domain or -c FILE is required (see " PS_CLI_NAME
+            " %s --help)",
+            cmd, cmd);
     if ((p->selector == NULL) != (p->keyfile == NULL))
         return ps_cli_fail("%s: --selector and --key go together", cmd);
     if (p->keyfile != NULL && p->domain == NULL)
@@ -65,9 +67,8 @@ static int ps_plan_add_domain(ps_plan *p, const char *domain)
     return 0;
 }
 
-static int ps_plan_add_key(ps_plan *p, const char *domain,
-                           const char *selector, const char *keyfile,
-                           const char *where)
+static int ps_plan_add_key(ps_plan *p, const char *domain, const char *selector,
+                           const char *keyfile, const char *where)
 {
     ps_plan_key *k = &p->keys[p->nkeys];
 
@@ -102,7 +103,8 @@ static int ps_plan_from_conf(ps_plan *p)
     }
     if (p->ndomains == 0)
         return ps_cli_fail("%s: no [keys] entries, so no domain: give "
-                           "--domain", c->path);
+                           "--domain",
+                           c->path);
     return 0;
 }
 

@@ -9,9 +9,9 @@
 #include "conf/conf.h"
 #include "crypto/keys.h"
 
-#define PS_PLAN_MAX     64 /* keys or domains in one run */
-#define PS_PLAN_NAME    256 /* a DNS name and its NUL */
-#define PS_PLAN_WHERE   320 /* "FILE:LINE: key 'name': " */
+#define PS_PLAN_MAX   64  /* keys or domains in one run */
+#define PS_PLAN_NAME  256 /* a DNS name and its NUL */
+#define PS_PLAN_WHERE 320 /* "FILE:LINE: key 'name': " */
 
 /* The options shared by both commands, as getopt_long returns them. */
 enum {
@@ -22,13 +22,15 @@ enum {
     PS_PLAN_OPT_RETURN_PATH = 'r',
 };
 
-#define PS_PLAN_LONGOPTS                                                    \
-    {"domain", required_argument, NULL, PS_PLAN_OPT_DOMAIN},                \
-    {"selector", required_argument, NULL, PS_PLAN_OPT_SELECTOR},            \
-    {"key", required_argument, NULL, PS_PLAN_OPT_KEY},                      \
-    {"config", required_argument, NULL, PS_PLAN_OPT_CONF},                  \
-    {"return-path", required_argument, NULL, PS_PLAN_OPT_RETURN_PATH},      \
-    {"help", no_argument, NULL, 'h'}
+#define PS_PLAN_LONGOPTS                                                       \
+    {"domain", required_argument, NULL, PS_PLAN_OPT_DOMAIN},                   \
+        {"selector", required_argument, NULL, PS_PLAN_OPT_SELECTOR},           \
+        {"key", required_argument, NULL, PS_PLAN_OPT_KEY},                     \
+        {"config", required_argument, NULL, PS_PLAN_OPT_CONF},                 \
+        {"return-path", required_argument, NULL, PS_PLAN_OPT_RETURN_PATH},     \
+    {                                                                          \
+        "help", no_argument, NULL, 'h'                                         \
+    }
 #define PS_PLAN_SHORTOPTS "d:s:k:c:r:h"
 
 typedef struct ps_plan_key {

@@ -14,13 +14,17 @@ typedef struct ps_cli_cmd {
 
 static const ps_cli_cmd ps_cli_cmds[] = {
     {"keygen", ps_cmd_keygen, "generate a DKIM key and print its DNS record"},
-    {"dns", ps_cmd_dns, "print the DNS records to publish (DKIM, SPF, DMARC, "
-                        "return path)"},
+    {"dns", ps_cmd_dns,
+     "print the DNS records to publish (DKIM, SPF, DMARC, "
+     "return path)"},
     {"dns check", NULL, "look the records up and say what is missing or wrong"},
-    {"check", ps_cmd_check, "load a postseal.conf with every key and secret "
-                            "file it names"},
-    {"webhook", ps_cmd_webhook, "sign a webhook body, or verify a saved request"},
-    {"quota", ps_cmd_quota, "show or reset quota counters (postseal-policyd's store)"},
+    {"check", ps_cmd_check,
+     "load a postseal.conf with every key and secret "
+     "file it names"},
+    {"webhook", ps_cmd_webhook,
+     "sign a webhook body, or verify a saved request"},
+    {"quota", ps_cmd_quota,
+     "show or reset quota counters (postseal-policyd's store)"},
     {"srs", ps_cmd_srs, "SRS-rewrite a forwarded sender, or reverse one"},
     {"retpath", ps_cmd_retpath, "make or check a signed return path"},
 };
@@ -56,6 +60,6 @@ int main(int argc, char **argv)
         if (ps_cli_cmds[i].run != NULL &&
             strcmp(argv[1], ps_cli_cmds[i].name) == 0)
             return ps_cli_cmds[i].run(argc - 1, argv + 1);
-    return ps_cli_fail("unknown command '%.100s' (see " PS_CLI_NAME
-                       " --help)", argv[1]);
+    return ps_cli_fail("unknown command '%.100s' (see " PS_CLI_NAME " --help)",
+                       argv[1]);
 }

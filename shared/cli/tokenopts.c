@@ -39,15 +39,24 @@ static int ps_cli_tokenparse(const char *cmd, int argc, char **argv,
     ps_cli_getopt_reset();
     while ((ch = getopt_long(argc, argv, ":s:d:r:t:h", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'h': usage(stdout); return PS_CLI_HELP;
-        case 's': o->secret_file = optarg; break;
-        case 'd': o->domain = optarg; break;
-        case 'r': o->ref = optarg; break;
+        case 'h':
+            usage(stdout);
+            return PS_CLI_HELP;
+        case 's':
+            o->secret_file = optarg;
+            break;
+        case 'd':
+            o->domain = optarg;
+            break;
+        case 'r':
+            o->ref = optarg;
+            break;
         case 't':
             if (parse_epoch(cmd, optarg, &o->now) != 0)
                 return PS_EXIT_USAGE;
             break;
-        default: return ps_cli_bad_option(cmd, ch, argv);
+        default:
+            return ps_cli_bad_option(cmd, ch, argv);
         }
     }
     if (optind < argc)
@@ -58,7 +67,8 @@ static int ps_cli_tokenparse(const char *cmd, int argc, char **argv,
         o->operand = o->ref;
     if (!o->secret_file || !o->domain || !o->operand)
         return ps_cli_fail("%s: --secret-file, --domain and an operand are "
-                           "required (see " PS_CLI_NAME " %s --help)", cmd, cmd);
+                           "required (see " PS_CLI_NAME " %s --help)",
+                           cmd, cmd);
     return 0;
 }
 
@@ -74,8 +84,9 @@ int ps_cli_tokenopts(const char *cmd, const char *const verbs[2], int argc,
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
         return usage(stdout), -1;
     if (argc < 2 || (strcmp(argv[1], verbs[0]) && strcmp(argv[1], verbs[1]))) {
-        *exit_code = ps_cli_fail("%s: want %s or %s (see " PS_CLI_NAME
-                                 " %s --help)", cmd, verbs[0], verbs[1], cmd);
+        *exit_code =
+            ps_cli_fail("%s: want %s or %s (see " PS_CLI_NAME " %s --help)",
+                        cmd, verbs[0], verbs[1], cmd);
         return -1;
     }
     o->verb = strcmp(argv[1], verbs[1]) == 0;

@@ -22,9 +22,9 @@ struct ps_hmac_key {
 };
 
 struct ps_hmac {
-    EVP_MD_CTX *ctx;          /* inner hash, then the outer one */
-    const EVP_MD_CTX *outer;  /* the key's, read only */
-    ps_hmac_key *own;         /* set when made by ps_hmac_new */
+    EVP_MD_CTX *ctx;         /* inner hash, then the outer one */
+    const EVP_MD_CTX *outer; /* the key's, read only */
+    ps_hmac_key *own;        /* set when made by ps_hmac_new */
     size_t size;
     int finished; /* a second final would MAC the outer digest: refuse */
 };

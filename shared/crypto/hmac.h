@@ -27,9 +27,10 @@ void ps_hmac_free(ps_hmac *h);
 /* A prepared key: the digest fetched and the key schedule (the inner and
  * outer padded-key states) done once, so each MAC under it starts with a
  * copy of one digest state instead (fetching through OpenSSL 3's provider
- * store costs more than hashing a few kilobytes). For secrets used on every request (webhooks);
- * owned by the caller (a webhook configuration), never global. Not changed
- * after ps_hmac_key_new, so one key may be shared by concurrent users. */
+ * store costs more than hashing a few kilobytes). For secrets used on every
+ * request (webhooks); owned by the caller (a webhook configuration), never
+ * global. Not changed after ps_hmac_key_new, so one key may be shared by
+ * concurrent users. */
 typedef struct ps_hmac_key ps_hmac_key;
 ps_hmac_key *ps_hmac_key_new(ps_hmac_alg alg, const uint8_t *key, size_t keylen,
                              ps_err *err);

@@ -37,12 +37,16 @@ struct ps_key {
 static int check_rsa_sizes(EVP_PKEY *pkey, const char *name, int bits,
                            ps_err *err)
 {
-    static const char *const parts[] = {
-        OSSL_PKEY_PARAM_RSA_E, OSSL_PKEY_PARAM_RSA_D,
-        OSSL_PKEY_PARAM_RSA_FACTOR1, OSSL_PKEY_PARAM_RSA_FACTOR2,
-        OSSL_PKEY_PARAM_RSA_FACTOR3, OSSL_PKEY_PARAM_RSA_EXPONENT1,
-        OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_EXPONENT3,
-        OSSL_PKEY_PARAM_RSA_COEFFICIENT1, OSSL_PKEY_PARAM_RSA_COEFFICIENT2};
+    static const char *const parts[] = {OSSL_PKEY_PARAM_RSA_E,
+                                        OSSL_PKEY_PARAM_RSA_D,
+                                        OSSL_PKEY_PARAM_RSA_FACTOR1,
+                                        OSSL_PKEY_PARAM_RSA_FACTOR2,
+                                        OSSL_PKEY_PARAM_RSA_FACTOR3,
+                                        OSSL_PKEY_PARAM_RSA_EXPONENT1,
+                                        OSSL_PKEY_PARAM_RSA_EXPONENT2,
+                                        OSSL_PKEY_PARAM_RSA_EXPONENT3,
+                                        OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+                                        OSSL_PKEY_PARAM_RSA_COEFFICIENT2};
     BIGNUM *bn;
     int over;
 
@@ -53,8 +57,10 @@ static int check_rsa_sizes(EVP_PKEY *pkey, const char *name, int bits,
         over = BN_num_bits(bn) > bits;
         BN_clear_free(bn);
         if (over)
-            return ps_err_set(err, "%s: garbled RSA key (%s larger than the "
-                              "modulus)", name, parts[i]);
+            return ps_err_set(err,
+                              "%s: garbled RSA key (%s larger than the "
+                              "modulus)",
+                              name, parts[i]);
     }
     ERR_clear_error();
     return 0;
@@ -64,12 +70,15 @@ static int check_rsa(EVP_PKEY *pkey, const char *name, int *bits, ps_err *err)
 {
     *bits = EVP_PKEY_get_bits(pkey);
     if (*bits < PS_KEY_RSA_MIN_BITS)
-        return ps_err_set(err, "%s: RSA key of %d bits is too small "
-                          "(at least %d, 2048 recommended)", name, *bits,
-                          PS_KEY_RSA_MIN_BITS);
+        return ps_err_set(err,
+                          "%s: RSA key of %d bits is too small "
+                          "(at least %d, 2048 recommended)",
+                          name, *bits, PS_KEY_RSA_MIN_BITS);
     if (*bits > PS_KEY_RSA_MAX_BITS)
-        return ps_err_set(err, "%s: RSA key of %d bits is too large "
-                          "(at most %d)", name, *bits, PS_KEY_RSA_MAX_BITS);
+        return ps_err_set(err,
+                          "%s: RSA key of %d bits is too large "
+                          "(at most %d)",
+                          name, *bits, PS_KEY_RSA_MAX_BITS);
     return check_rsa_sizes(pkey, name, *bits, err);
 }
 
@@ -94,15 +103,16 @@ static int self_test(EVP_PKEY *pkey, const char *name, ps_err *err)
     EVP_MD_CTX_free(vctx);
     if (!ok) {
         ERR_clear_error();
-        return ps_err_set(err, "%s: inconsistent private key (its signatures "
-                          "do not verify with its public key)", name);
+        return ps_err_set(err,
+                          "%s: inconsistent private key (its signatures "
+                          "do not verify with its public key)",
+                          name);
     }
     return 0;
 }
 
 /* Takes ownership of pkey: wraps it, or frees it and says why not. */
-static int key_wrap(EVP_PKEY *pkey, const char *name, ps_key **out,
-                    ps_err *err)
+static int key_wrap(EVP_PKEY *pkey, const char *name, ps_key **out, ps_err *err)
 {
     ps_key *key;
     int bits = 256;
@@ -113,9 +123,10 @@ static int key_wrap(EVP_PKEY *pkey, const char *name, ps_key **out,
         if (check_rsa(pkey, name, &bits, err) < 0)
             goto fail;
     } else if (!EVP_PKEY_is_a(pkey, "ED25519")) {
-        ps_err_set(err, "%s: unsupported key type %s; use RSA or Ed25519",
-                   name, EVP_PKEY_get0_type_name(pkey) != NULL
-                             ? EVP_PKEY_get0_type_name(pkey) : "unknown");
+        ps_err_set(err, "%s: unsupported key type %s; use RSA or Ed25519", name,
+                   EVP_PKEY_get0_type_name(pkey) != NULL
+                       ? EVP_PKEY_get0_type_name(pkey)
+                       : "unknown");
         goto fail;
     }
     if (self_test(pkey, name, err) < 0)
@@ -171,8 +182,10 @@ int ps_key_generate(ps_key_type type, int bits, ps_key **out, ps_err *err)
     *out = NULL;
     if (type == PS_KEY_RSA) {
         if (bits != 2048 && bits != 3072 && bits != 4096)
-            return ps_err_set(err, "RSA key size %d not offered "
-                              "(use 2048, 3072 or 4096)", bits);
+            return ps_err_set(err,
+                              "RSA key size %d not offered "
+                              "(use 2048, 3072 or 4096)",
+                              bits);
         pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
     } else if (type == PS_KEY_ED25519) {
         pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
@@ -252,12 +265,13 @@ int ps_key_write_pem(const ps_key *key, const char *path, ps_err *err)
 
     if (mem == NULL)
         return -1;
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-              0600);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         rc = errno == EEXIST
-                 ? ps_err_set(err, "%s: already exists; an existing key is "
-                              "never overwritten", path)
+                 ? ps_err_set(err,
+                              "%s: already exists; an existing key is "
+                              "never overwritten",
+                              path)
                  : errno_err(err, path, "cannot create");
         BIO_free(mem);
         return rc;
@@ -273,9 +287,18 @@ int ps_key_write_pem(const ps_key *key, const char *path, ps_err *err)
 
 /* ---- accessors and the public half --------------------------------------- */
 
-ps_key_type ps_key_type_of(const ps_key *key) { return key->type; }
-int ps_key_bits(const ps_key *key) { return key->bits; }
-EVP_PKEY *ps_key_evp(const ps_key *key) { return key->pkey; }
+ps_key_type ps_key_type_of(const ps_key *key)
+{
+    return key->type;
+}
+int ps_key_bits(const ps_key *key)
+{
+    return key->bits;
+}
+EVP_PKEY *ps_key_evp(const ps_key *key)
+{
+    return key->pkey;
+}
 
 const char *ps_key_algorithm(const ps_key *key)
 {

@@ -10,7 +10,8 @@
 #include "base/err.h"
 
 #define PS_KEY_RSA_MIN_BITS 1024
-#define PS_KEY_RSA_MAX_BITS 8192 /* larger keys are refused: no DKIM use, slow to check */
+#define PS_KEY_RSA_MAX_BITS                                                    \
+    8192 /* larger keys are refused: no DKIM use, slow to check */
 
 typedef enum ps_key_type { PS_KEY_RSA, PS_KEY_ED25519 } ps_key_type;
 
@@ -34,10 +35,11 @@ int ps_key_generate(ps_key_type type, int bits, ps_key **out, ps_err *err);
 int ps_key_write_pem(const ps_key *key, const char *path, ps_err *err);
 
 ps_key_type ps_key_type_of(const ps_key *key);
-int ps_key_bits(const ps_key *key);           /* RSA modulus bits, 256 for Ed25519 */
-const char *ps_key_algorithm(const ps_key *key); /* "rsa-sha256" | "ed25519-sha256" */
-const char *ps_key_dkim_k(const ps_key *key);    /* "rsa" | "ed25519" */
-EVP_PKEY *ps_key_evp(const ps_key *key);         /* owned by key */
+int ps_key_bits(const ps_key *key); /* RSA modulus bits, 256 for Ed25519 */
+const char *
+ps_key_algorithm(const ps_key *key); /* "rsa-sha256" | "ed25519-sha256" */
+const char *ps_key_dkim_k(const ps_key *key); /* "rsa" | "ed25519" */
+EVP_PKEY *ps_key_evp(const ps_key *key);      /* owned by key */
 
 /* The p= value: base64 of the DER SubjectPublicKeyInfo for RSA (RFC 6376),
  * of the raw 32-byte public key for Ed25519 (RFC 8463). Malloc'd. */

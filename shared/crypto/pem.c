@@ -39,8 +39,10 @@ static int pem_read_error(const char *name, int seen_block, ps_err *err)
 
     ERR_clear_error();
     if (reason == PEM_R_NO_START_LINE)
-        return ps_err_set(err, seen_block ? "%s: no private key in the PEM file"
-                                          : "%s: not a PEM private key", name);
+        return ps_err_set(err,
+                          seen_block ? "%s: no private key in the PEM file"
+                                     : "%s: not a PEM private key",
+                          name);
     if (reason == PEM_R_BAD_END_LINE || reason == PEM_R_SHORT_HEADER)
         return ps_err_set(err, "%s: truncated PEM (no END line)", name);
     return ps_err_set(err, "%s: garbled PEM (bad base64 or header)", name);
@@ -78,20 +80,28 @@ static int pem_check_label(const pem_block *b, const char *name, ps_err *err)
 
     if (strcmp(b->label, "ENCRYPTED PRIVATE KEY") == 0 ||
         strstr(b->header, "ENCRYPTED") != NULL)
-        return ps_err_set(err, "%s: the key is encrypted; store it "
+        return ps_err_set(err,
+                          "%s: the key is encrypted; store it "
                           "unencrypted with mode 0600 "
-                          "(openssl pkey -in KEY -out NEWKEY)", name);
+                          "(openssl pkey -in KEY -out NEWKEY)",
+                          name);
     if (!PEM_get_EVP_CIPHER_INFO(b->header, &cipher) || cipher.cipher != NULL)
         return ps_err_set(err, "%s: garbled PEM header", name);
     if (strcmp(b->label, "OPENSSH PRIVATE KEY") == 0)
-        return ps_err_set(err, "%s: OpenSSH key format; convert it with "
-                          "ssh-keygen -p -m PKCS8 -f KEY", name);
+        return ps_err_set(err,
+                          "%s: OpenSSH key format; convert it with "
+                          "ssh-keygen -p -m PKCS8 -f KEY",
+                          name);
     if (strcmp(b->label, "EC PRIVATE KEY") == 0)
-        return ps_err_set(err, "%s: unsupported key type EC; "
-                          "use RSA or Ed25519", name);
+        return ps_err_set(err,
+                          "%s: unsupported key type EC; "
+                          "use RSA or Ed25519",
+                          name);
     if (strcmp(b->label, "DSA PRIVATE KEY") == 0)
-        return ps_err_set(err, "%s: unsupported key type DSA; "
-                          "use RSA or Ed25519", name);
+        return ps_err_set(err,
+                          "%s: unsupported key type DSA; "
+                          "use RSA or Ed25519",
+                          name);
     if (strcmp(b->label, "PRIVATE KEY") != 0 &&
         strcmp(b->label, "RSA PRIVATE KEY") != 0)
         return ps_err_set(err, "%s: not a PEM private key", name);
@@ -137,9 +147,10 @@ static int der_decode(const pem_block *b, const char *name, EVP_PKEY **pkey,
     EVP_PKEY_free(*pkey);
     *pkey = NULL;
     ERR_clear_error();
-    return ps_err_set(err, "%s: garbled private key (the PEM data does not "
-                      "decode as a %s key)", name, pkcs1 ? "PKCS#1 RSA"
-                                                         : "PKCS#8");
+    return ps_err_set(err,
+                      "%s: garbled private key (the PEM data does not "
+                      "decode as a %s key)",
+                      name, pkcs1 ? "PKCS#1 RSA" : "PKCS#8");
 }
 
 int ps_key_pem_decode(const char *pem, size_t len, const char *name,

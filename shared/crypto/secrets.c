@@ -71,14 +71,13 @@ static int is_skipped(const line *l)
     return 1;
 }
 
-typedef int (*decode_fn)(const char *in, size_t n, uint8_t *out,
-                         size_t outcap, size_t *outlen, ps_err *err);
+typedef int (*decode_fn)(const char *in, size_t n, uint8_t *out, size_t outcap,
+                         size_t *outlen, ps_err *err);
 
 /* Decodes the text after a "base64:" or "hex:" prefix into sec. The
  * decoder's message gives an offset and a class of fault, never bytes. */
 static int decode_secret(const line *l, size_t skip, const char *what,
-                         decode_fn decode, size_t cap, secret *sec,
-                         ps_err *err)
+                         decode_fn decode, size_t cap, secret *sec, ps_err *err)
 {
     ps_err derr;
     const char *why;
@@ -90,8 +89,8 @@ static int decode_secret(const line *l, size_t skip, const char *what,
     if (decode(l->p + skip, l->n - skip, sec->data, sec->cap, &sec->len,
                &derr) < 0) {
         why = strstr(derr.msg, ": "); /* drop the decoder's own "base64: " */
-        return ps_err_set(err, "%s:%zu: bad %s secret: %s", l->name,
-                          l->lineno, what, why != NULL ? why + 2 : derr.msg);
+        return ps_err_set(err, "%s:%zu: bad %s secret: %s", l->name, l->lineno,
+                          what, why != NULL ? why + 2 : derr.msg);
     }
     if (sec->len == 0)
         return ps_err_set(err, "%s:%zu: empty %s secret", l->name, l->lineno,

@@ -53,8 +53,7 @@ static void release(ps_dkim_body *b)
 /* Content at q: whatever was held back before it is written first. A
  * line start with nothing held back costs nothing, so CRLF lines stay in
  * one run. */
-static void content_at(ps_dkim_body *b, const uint8_t **run,
-                       const uint8_t *q)
+static void content_at(ps_dkim_body *b, const uint8_t **run, const uint8_t *q)
 {
     if (b->pending_crlf > 0 || b->pending_wsp) {
         flush(b, run, q);
@@ -83,9 +82,8 @@ static int is_wsp(uint8_t c)
  * writes only earlier lines); a CRLF inside this chunk stays in the run; a
  * bare LF, or an LF whose CR came in the previous chunk, is written as
  * CRLF. */
-static void line_end(ps_dkim_body *b, const uint8_t *data,
-                     const uint8_t *cend, const uint8_t *lf,
-                     const uint8_t **run)
+static void line_end(ps_dkim_body *b, const uint8_t *data, const uint8_t *cend,
+                     const uint8_t *lf, const uint8_t **run)
 {
     if (b->line_empty) {
         flush(b, run, cend);

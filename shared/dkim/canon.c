@@ -130,10 +130,9 @@ int ps_dkim_canon_header(ps_canon canon, const char *name, size_t nlen,
         buf_reserve(out, nlen + 1 + vlen + extra + 2) < 0)
         return -1;
     if (canon == PS_CANON_SIMPLE)
-        out->len += canon_simple(name, nlen, value, vlen,
-                                 out->data + out->len);
+        out->len += canon_simple(name, nlen, value, vlen, out->data + out->len);
     else
-        out->len += canon_relaxed(name, nlen, value, vlen,
-                                  out->data + out->len);
+        out->len +=
+            canon_relaxed(name, nlen, value, vlen, out->data + out->len);
     return 0;
 }

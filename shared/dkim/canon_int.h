@@ -38,8 +38,8 @@ typedef struct ps_dkim_body {
     ps_dkim_sink sink;
     void *arg;
     ps_canon canon;
-    uint64_t pending_crlf; /* empty lines held back: they may be trailing */
-    uint64_t emitted;      /* canonical bytes given to the sink */
+    uint64_t pending_crlf;     /* empty lines held back: they may be trailing */
+    uint64_t emitted;          /* canonical bytes given to the sink */
     unsigned char pending_cr;  /* the last chunk ended in CR */
     unsigned char pending_wsp; /* relaxed: whitespace seen, not yet written */
     unsigned char line_empty;  /* no content yet on the current line */

@@ -6,8 +6,7 @@
 #include <openssl/err.h>
 
 static int sign_rsa(EVP_PKEY *pkey, const char *hdr, size_t hlen,
-                    const char *sig, size_t slen, uint8_t *out,
-                    size_t *outlen)
+                    const char *sig, size_t slen, uint8_t *out, size_t *outlen)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok = ctx != NULL &&
@@ -27,8 +26,7 @@ static int sign_ed25519(EVP_PKEY *pkey, const char *hdr, size_t hlen,
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx != NULL &&
-             EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+    int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
              EVP_DigestUpdate(ctx, hdr, hlen) == 1 &&
              EVP_DigestUpdate(ctx, sig, slen) == 1 &&
              EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 &&

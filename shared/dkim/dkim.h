@@ -12,9 +12,11 @@
 #include "base/err.h"
 #include "crypto/keys.h"
 
-#define PS_DKIM_MAX_KEYS    4    /* signatures per message */
-#define PS_DKIM_MAX_HEADERS 1000 /* header fields per message; more: refused */
-#define PS_DKIM_MAX_SIGNED  64   /* names in a sign or oversign list */
+/* signatures per message; header fields per message (more: refused); names
+ * in a sign or oversign list */
+#define PS_DKIM_MAX_KEYS    4
+#define PS_DKIM_MAX_HEADERS 1000
+#define PS_DKIM_MAX_SIGNED  64
 /* Canonical bytes of the fields that may be signed (the others are not
  * kept); more: refused. */
 #define PS_DKIM_MAX_HEADER_BYTES (1024 * 1024)

@@ -9,10 +9,10 @@
 #include "dkim/dkim.h"
 #include "dkim/canon_int.h"
 
-#define PS_DKIM_HASH_LEN 32   /* SHA-256, the only hash DKIM still allows */
-#define PS_DKIM_SIG_MAX  (PS_KEY_RSA_MAX_BITS / 8)
-#define PS_DKIM_NAME_MAX 256  /* a header field name, in bytes */
-#define PS_DKIM_MAX_TIME 253402300799LL /* 9999-12-31: t= stays in range */
+#define PS_DKIM_HASH_LEN   32 /* SHA-256, the only hash DKIM still allows */
+#define PS_DKIM_SIG_MAX    (PS_KEY_RSA_MAX_BITS / 8)
+#define PS_DKIM_NAME_MAX   256              /* a header field name, in bytes */
+#define PS_DKIM_MAX_TIME   253402300799LL   /* 9999-12-31: t= stays in range */
 #define PS_DKIM_MAX_EXPIRE (3660LL * 86400) /* ten years of x= */
 
 /* A header field that may be signed: its name (trailing WSP removed) and
@@ -44,8 +44,7 @@ int ps_dkim_name_ok(const char *name, size_t len);
 /* Resolves NULL lists to the defaults into *out and checks everything. */
 int ps_dkim_check_params(const ps_dkim_params *in, ps_dkim_params *out,
                          ps_err *err);
-int ps_dkim_check_signers(const ps_dkim_signer *signers, size_t n,
-                          ps_err *err);
+int ps_dkim_check_signers(const ps_dkim_signer *signers, size_t n, ps_err *err);
 
 /* The h= list (names joined by ':') and, in the same order, the
  * canonical header fields it selects, bottom-up per RFC 6376 5.4.2. */

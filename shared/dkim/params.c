@@ -36,8 +36,8 @@ static int check_names(const char *const *names, size_t n, const char *what,
                        ps_err *err)
 {
     if (n > PS_DKIM_MAX_SIGNED)
-        return ps_err_set(err, "DKIM %s list has %zu names (at most %d)",
-                          what, n, PS_DKIM_MAX_SIGNED);
+        return ps_err_set(err, "DKIM %s list has %zu names (at most %d)", what,
+                          n, PS_DKIM_MAX_SIGNED);
     for (size_t i = 0; i < n; i++) {
         const char *p = names[i];
         size_t len = p != NULL ? strlen(p) : 0;
@@ -47,9 +47,10 @@ static int check_names(const char *const *names, size_t n, const char *what,
         while (j < body && is_hname_char((unsigned char)p[j]))
             j++;
         if (body == 0 || j < body || len >= PS_DKIM_NAME_MAX)
-            return ps_err_set(err, "DKIM %s list: \"%.64s\" is not a header "
-                              "field name (or NAME* prefix)", what,
-                              p != NULL ? p : "(null)");
+            return ps_err_set(err,
+                              "DKIM %s list: \"%.64s\" is not a header "
+                              "field name (or NAME* prefix)",
+                              what, p != NULL ? p : "(null)");
     }
     return 0;
 }
@@ -82,10 +83,12 @@ int ps_dkim_check_params(const ps_dkim_params *in, ps_dkim_params *out,
         (out->body_canon != PS_CANON_SIMPLE &&
          out->body_canon != PS_CANON_RELAXED))
         return ps_err_set(err, "DKIM canonicalisation must be simple or "
-                          "relaxed");
+                               "relaxed");
     if (out->expire_after < 0 || out->expire_after > PS_DKIM_MAX_EXPIRE)
-        return ps_err_set(err, "DKIM expiry must be 0 to %lld seconds, not "
-                          "negative or longer", PS_DKIM_MAX_EXPIRE);
+        return ps_err_set(err,
+                          "DKIM expiry must be 0 to %lld seconds, not "
+                          "negative or longer",
+                          PS_DKIM_MAX_EXPIRE);
     if (check_names(out->sign_headers, out->nsign_headers, "signed-header",
                     err) < 0 ||
         check_names(out->oversign_headers, out->noversign_headers,
@@ -93,7 +96,7 @@ int ps_dkim_check_params(const ps_dkim_params *in, ps_dkim_params *out,
         return -1;
     if (!has_from(out->sign_headers, out->nsign_headers))
         return ps_err_set(err, "DKIM signed-header list must name From "
-                          "(RFC 6376 5.4)");
+                               "(RFC 6376 5.4)");
     return 0;
 }
 
@@ -121,8 +124,7 @@ static int is_dns_name(const char *s)
     return label > 0;
 }
 
-int ps_dkim_check_signers(const ps_dkim_signer *signers, size_t n,
-                          ps_err *err)
+int ps_dkim_check_signers(const ps_dkim_signer *signers, size_t n, ps_err *err)
 {
     if (signers == NULL || n == 0 || n > PS_DKIM_MAX_KEYS)
         return ps_err_set(err, "DKIM signing needs 1 to %d keys, got %zu",
@@ -131,12 +133,16 @@ int ps_dkim_check_signers(const ps_dkim_signer *signers, size_t n,
         if (signers[i].key == NULL)
             return ps_err_set(err, "DKIM signer %zu has no key", i + 1);
         if (!is_dns_name(signers[i].domain))
-            return ps_err_set(err, "DKIM signer %zu: domain \"%.64s\" is "
-                              "not a domain name", i + 1,
+            return ps_err_set(err,
+                              "DKIM signer %zu: domain \"%.64s\" is "
+                              "not a domain name",
+                              i + 1,
                               signers[i].domain ? signers[i].domain : "");
         if (!is_dns_name(signers[i].selector))
-            return ps_err_set(err, "DKIM signer %zu: selector \"%.64s\" is "
-                              "not a valid selector", i + 1,
+            return ps_err_set(err,
+                              "DKIM signer %zu: selector \"%.64s\" is "
+                              "not a valid selector",
+                              i + 1,
                               signers[i].selector ? signers[i].selector : "");
     }
     return 0;

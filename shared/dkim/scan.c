@@ -57,13 +57,13 @@ static uint64_t events64(scan_masks m, const uint8_t *p)
 }
 
 /* The same loop in each instruction set, so the compares inline into it. */
-#define SCAN_LOOP(masks)                                                    \
-    while (end - p >= 65) {                                                 \
-        uint64_t ev = events64(masks(p), p);                                \
-        if (ev != 0)                                                        \
-            return p + __builtin_ctzll(ev);                                 \
-        p += 64;                                                            \
-    }                                                                       \
+#define SCAN_LOOP(masks)                                                       \
+    while (end - p >= 65) {                                                    \
+        uint64_t ev = events64(masks(p), p);                                   \
+        if (ev != 0)                                                           \
+            return p + __builtin_ctzll(ev);                                    \
+        p += 64;                                                               \
+    }                                                                          \
     return p
 
 #if defined(__x86_64__)
@@ -123,7 +123,7 @@ const uint8_t *ps_dkim_scan_blocks(int wide, const uint8_t *p,
                                    const uint8_t *end)
 {
     return wide && __builtin_cpu_supports("avx2") ? scan_avx2(p, end)
-                                                   : scan_sse2(p, end);
+                                                  : scan_sse2(p, end);
 }
 #else
 /* Elsewhere byte by byte into the same masks: correct, not fast. */

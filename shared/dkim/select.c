@@ -80,8 +80,8 @@ static int list_name(ps_dkim_buf *hlist, const sel_name *nm)
 }
 
 /* Every instance of one name, the last in the message first. */
-static int emit_instances(const sel *sl, const sel_name *nm,
-                          ps_dkim_buf *hlist, ps_dkim_buf *hdata)
+static int emit_instances(const sel *sl, const sel_name *nm, ps_dkim_buf *hlist,
+                          ps_dkim_buf *hdata)
 {
     const ps_dkim_sign *s = sl->s;
 
@@ -90,8 +90,8 @@ static int emit_instances(const sel *sl, const sel_name *nm,
         if (!same_name(nm->name, nm->len, hdr_name(s, h), h->name_len))
             continue;
         if (list_name(hlist, nm) < 0 ||
-            ps_dkim_buf_add(hdata, s->store.data + h->canon_off,
-                            h->canon_len) < 0)
+            ps_dkim_buf_add(hdata, s->store.data + h->canon_off, h->canon_len) <
+                0)
             return -1;
     }
     return 0;

@@ -12,16 +12,17 @@
 /* What a reader sees and a forwarder must not change; List-* for mailing
  * list software that signs as the list. */
 const char *const ps_dkim_default_headers[] = {
-    "From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To",
-    "In-Reply-To", "References", "MIME-Version", "Content-Type",
-    "Content-Transfer-Encoding", "List-*"};
+    "From",       "To",           "Cc",           "Subject",
+    "Date",       "Message-ID",   "Reply-To",     "In-Reply-To",
+    "References", "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+    "List-*"};
 const size_t ps_dkim_default_nheaders =
     sizeof(ps_dkim_default_headers) / sizeof(ps_dkim_default_headers[0]);
 
 /* The fields a replay would add a second copy of to change what is
  * displayed while the signature still verifies. */
-const char *const ps_dkim_default_oversign[] = {
-    "From", "Subject", "Date", "To", "Cc", "Reply-To"};
+const char *const ps_dkim_default_oversign[] = {"From", "Subject", "Date",
+                                                "To",   "Cc",      "Reply-To"};
 const size_t ps_dkim_default_noversign =
     sizeof(ps_dkim_default_oversign) / sizeof(ps_dkim_default_oversign[0]);
 
@@ -109,8 +110,10 @@ static int keep_header(ps_dkim_sign *s, const char *name, size_t nlen,
     return 0;
 full:
     s->store.len = mark;
-    return ps_err_set(err, "DKIM signing: header fields to sign exceed %d "
-                      "bytes (at \"%.*s\")", PS_DKIM_MAX_HEADER_BYTES,
+    return ps_err_set(err,
+                      "DKIM signing: header fields to sign exceed %d "
+                      "bytes (at \"%.*s\")",
+                      PS_DKIM_MAX_HEADER_BYTES,
                       (int)(trimmed > 64 ? 64 : trimmed), name);
 }
 
@@ -123,15 +126,15 @@ int ps_dkim_sign_header(ps_dkim_sign *s, const char *name, const char *value,
         return ps_err_set(err, "DKIM signing: header field after the body");
     if (name == NULL || value == NULL)
         return ps_err_set(err, "DKIM signing: header field without name or "
-                          "value");
+                               "value");
     nlen = strlen(name);
     trimmed = nlen;
-    while (trimmed > 0 && (name[trimmed - 1] == ' ' ||
-                           name[trimmed - 1] == '\t'))
+    while (trimmed > 0 &&
+           (name[trimmed - 1] == ' ' || name[trimmed - 1] == '\t'))
         trimmed--;
     if (trimmed == 0)
         return ps_err_set(err, "DKIM signing: header field with an empty "
-                          "name");
+                               "name");
     if (s->nfields >= PS_DKIM_MAX_HEADERS)
         return ps_err_set(err, "DKIM signing: more than %d header fields",
                           PS_DKIM_MAX_HEADERS);
@@ -162,12 +165,19 @@ static int sign_one(const ps_dkim_sign *s, size_t i, const ps_dkim_buf *hl,
     const ps_dkim_signer *sg = &s->signers[i];
     ps_dkim_buf text = {.max = PS_DKIM_MAX_HEADER_BYTES + 65536};
     ps_dkim_buf canon = {.max = 2 * text.max + 64};
-    ps_dkim_sigtext_in in = {
-        ps_key_algorithm(sg->key), s->params.header_canon,
-        s->params.body_canon, sg->domain, sg->selector, (long long)s->now,
-        s->params.expire_after > 0
-            ? (long long)s->now + (long long)s->params.expire_after : -1,
-        hl->data, hl->len, bh};
+    ps_dkim_sigtext_in in = {ps_key_algorithm(sg->key),
+                             s->params.header_canon,
+                             s->params.body_canon,
+                             sg->domain,
+                             sg->selector,
+                             (long long)s->now,
+                             s->params.expire_after > 0
+                                 ? (long long)s->now +
+                                       (long long)s->params.expire_after
+                                 : -1,
+                             hl->data,
+                             hl->len,
+                             bh};
     uint8_t sig[PS_DKIM_SIG_MAX];
     char b64[PS_DKIM_SIG_MAX * 4 / 3 + 8];
     size_t siglen = sizeof(sig);
@@ -224,8 +234,7 @@ int ps_dkim_sign_final(ps_dkim_sign *s, char ***values, size_t *count,
     if (s->done)
         return ps_err_set(err, "DKIM signing: message already signed");
     s->done = 1;
-    if (body_hash_b64(s, bh, err) < 0 ||
-        ps_dkim_select(s, &hl, &hd, err) < 0)
+    if (body_hash_b64(s, bh, err) < 0 || ps_dkim_select(s, &hl, &hd, err) < 0)
         goto done;
     v = calloc(s->nsigners, sizeof(*v));
     if (v == NULL) {

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define WIDTH 78
+#define WIDTH  78
 #define TABCOL 8
 
 typedef struct fold {
@@ -63,9 +63,8 @@ static void hlist(fold *f, const char *h, size_t len)
     while (i < len) {
         for (j = i; j < len && h[j] != ':'; j++)
             ;
-        size_t n = (size_t)snprintf(w, sizeof(w), "%s%.*s%s",
-                                    first ? "h=" : "", (int)(j - i), h + i,
-                                    j < len ? ":" : ";");
+        size_t n = (size_t)snprintf(w, sizeof(w), "%s%.*s%s", first ? "h=" : "",
+                                    (int)(j - i), h + i, j < len ? ":" : ";");
         word(f, w, n < sizeof(w) ? n : sizeof(w) - 1, first);
         first = 0;
         i = j + 1;

@@ -17,7 +17,7 @@
 
 _Static_assert(PS_DNS_TYPE_TXT == ns_t_txt && PS_DNS_TYPE_MX == ns_t_mx,
                "record type numbers");
-#define DNS_SPEC_MAX 64      /* "[IPv6]:PORT" fits with room to spare */
+#define DNS_SPEC_MAX 64 /* "[IPv6]:PORT" fits with room to spare */
 
 /* ---- the resolver address ----------------------------------------------- */
 
@@ -30,8 +30,10 @@ static int dns_port(const char *s, in_port_t *port, ps_err *err)
     v = strtol(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || v < 1 || v > 65535 ||
         s[0] == '+' || s[0] == '-')
-        return ps_err_set(err, "resolver port \"%.20s\" must be a number "
-                          "from 1 to 65535", s);
+        return ps_err_set(err,
+                          "resolver port \"%.20s\" must be a number "
+                          "from 1 to 65535",
+                          s);
     *port = htons((in_port_t)v);
     return 0;
 }
@@ -65,8 +67,7 @@ static int dns_split(char *buf, char **host, char **port, ps_err *err)
 }
 
 static int dns_parse_resolver(const char *spec, struct sockaddr_in *v4,
-                              struct sockaddr_in6 *v6, int *family,
-                              ps_err *err)
+                              struct sockaddr_in6 *v6, int *family, ps_err *err)
 {
     char buf[DNS_SPEC_MAX], *host = buf, *port = NULL;
     in_port_t p = htons(NS_DEFAULTPORT);
@@ -92,8 +93,10 @@ static int dns_parse_resolver(const char *spec, struct sockaddr_in *v4,
         *family = AF_INET6;
         return 0;
     }
-    return ps_err_set(err, "resolver \"%s\": expected IP, IP:PORT or "
-                      "[IPv6]:PORT", spec);
+    return ps_err_set(err,
+                      "resolver \"%s\": expected IP, IP:PORT or "
+                      "[IPv6]:PORT",
+                      spec);
 }
 
 /* Points the state at one server. An IPv6 server lives, as glibc keeps
@@ -198,8 +201,7 @@ static int dns_collect(const ns_msg *msg, int type, ps_dns_answer *ans,
         if ((int)ns_rr_type(rr) != type || ns_rr_class(rr) != ns_c_in)
             continue;
         if (ans->count == PS_DNS_MAX_RECORDS)
-            return ps_err_set(err, "more than %d records",
-                              PS_DNS_MAX_RECORDS);
+            return ps_err_set(err, "more than %d records", PS_DNS_MAX_RECORDS);
         rec = type == ns_t_txt
                   ? dns_txt_join(ns_rr_rdata(rr), ns_rr_rdlen(rr), err)
                   : dns_mx_name(&m, &rr, err);
@@ -241,8 +243,8 @@ static int dns_send(res_state st, const char *name, int type, uint8_t *buf,
                     int *len, ps_err *err)
 {
     uint8_t query[NS_PACKETSZ];
-    int qlen = res_nmkquery(st, ns_o_query, name, ns_c_in, type, NULL, 0,
-                            NULL, query, sizeof(query));
+    int qlen = res_nmkquery(st, ns_o_query, name, ns_c_in, type, NULL, 0, NULL,
+                            query, sizeof(query));
 
     if (qlen < 0)
         return ps_err_set(err, "not a name that can be looked up");
@@ -252,7 +254,7 @@ static int dns_send(res_state st, const char *name, int type, uint8_t *buf,
         return 0;
     if (errno == ECONNREFUSED)
         return ps_err_set(err, "connection refused (is a DNS server "
-                          "listening there?)");
+                               "listening there?)");
     return ps_err_set(err, "no answer (timed out, or the server failed)");
 }
 

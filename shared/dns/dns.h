@@ -10,8 +10,8 @@
 /* Records kept from one answer; a larger RRset is refused as an error
  * rather than cut, so "exactly one v=spf1 record" can't be misjudged. */
 #define PS_DNS_MAX_RECORDS 64
-#define PS_DNS_RETRANS 2 /* seconds before the first retry */
-#define PS_DNS_RETRY   2 /* attempts per server */
+#define PS_DNS_RETRANS     2 /* seconds before the first retry */
+#define PS_DNS_RETRY       2 /* attempts per server */
 
 typedef struct ps_dns_answer {
     char *records[PS_DNS_MAX_RECORDS]; /* each TXT record's strings joined */

@@ -7,11 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DNS_NAME_MAX 253
+#define DNS_NAME_MAX  253
 #define DNS_LABEL_MAX 63
-#define RUA_MAX 254
+#define RUA_MAX       254
 
-/* ---- character-strings ----------------------------------------------------- */
+/* ---- character-strings -----------------------------------------------------
+ */
 
 /* Writes one byte as zone-file text: '"' and '\' need a backslash, and
  * anything outside printable ASCII becomes \DDD so the line stays clean. */
@@ -33,16 +34,16 @@ static size_t put_escaped(char *o, unsigned char c)
 char *ps_dnsrec_quote(const char *txt)
 {
     size_t len = strlen(txt);
-    size_t chunks = len == 0 ? 1 : (len + PS_DNS_STRING_MAX - 1) /
-                                       PS_DNS_STRING_MAX;
+    size_t chunks =
+        len == 0 ? 1 : (len + PS_DNS_STRING_MAX - 1) / PS_DNS_STRING_MAX;
     char *out = malloc(len * 4 + chunks * 3 + 1), *o = out;
 
     if (out == NULL)
         return NULL;
     for (size_t c = 0; c < chunks; c++) {
         size_t start = c * PS_DNS_STRING_MAX;
-        size_t end = start + PS_DNS_STRING_MAX < len ? start + PS_DNS_STRING_MAX
-                                                     : len;
+        size_t end =
+            start + PS_DNS_STRING_MAX < len ? start + PS_DNS_STRING_MAX : len;
 
         if (c > 0)
             *o++ = ' ';
@@ -76,7 +77,8 @@ static int check_printable(const char *what, const char *s, ps_err *err)
 {
     for (size_t i = 0; s[i] != '\0'; i++)
         if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-            return ps_err_set(err, "%s: byte 0x%02x at offset %zu is not "
+            return ps_err_set(err,
+                              "%s: byte 0x%02x at offset %zu is not "
                               "allowed (whitespace, control or non-ASCII)",
                               what, (unsigned char)s[i], i);
     return 0;
@@ -91,17 +93,22 @@ static int check_label(const name_rule *r, const char *s, size_t start,
         return ps_err_set(err, "%s \"%.100s\": empty label at offset %zu",
                           r->what, s, start);
     if (len > DNS_LABEL_MAX)
-        return ps_err_set(err, "%s \"%.100s\": label \"%.*s\" is %zu bytes "
-                          "long (at most %d)", r->what, s, (int)len, l, len,
-                          DNS_LABEL_MAX);
+        return ps_err_set(err,
+                          "%s \"%.100s\": label \"%.*s\" is %zu bytes "
+                          "long (at most %d)",
+                          r->what, s, (int)len, l, len, DNS_LABEL_MAX);
     if (l[0] == '-' || l[len - 1] == '-')
-        return ps_err_set(err, "%s \"%.100s\": label \"%.*s\" starts or ends "
-                          "with '-'", r->what, s, (int)len, l);
+        return ps_err_set(err,
+                          "%s \"%.100s\": label \"%.*s\" starts or ends "
+                          "with '-'",
+                          r->what, s, (int)len, l);
     for (size_t i = 0; i < len; i++)
         if (!is_name_char(r, (unsigned char)l[i]))
-            return ps_err_set(err, "%s \"%.100s\": character '%c' at offset "
+            return ps_err_set(err,
+                              "%s \"%.100s\": character '%c' at offset "
                               "%zu is not allowed (letters, digits, '-'%s and "
-                              "'.' only)", r->what, s, l[i], start + i,
+                              "'.' only)",
+                              r->what, s, l[i], start + i,
                               r->underscore ? ", '_'" : "");
     return 0;
 }
@@ -117,8 +124,10 @@ static int check_labels(const name_rule *r, const char *s, size_t len,
     if (len == 0)
         return ps_err_set(err, "%s is empty", r->what);
     if (len > DNS_NAME_MAX)
-        return ps_err_set(err, "%s \"%.100s...\" is %zu bytes long (at most "
-                          "%d)", r->what, s, len, DNS_NAME_MAX);
+        return ps_err_set(err,
+                          "%s \"%.100s...\" is %zu bytes long (at most "
+                          "%d)",
+                          r->what, s, len, DNS_NAME_MAX);
     for (size_t i = 0; i <= len; i++) {
         if (i < len && s[i] != '.')
             continue;
@@ -155,11 +164,15 @@ static int check_fqdn(const name_rule *r, const char *name, ps_err *err)
     if (check_labels(r, name, len, &labels, &last, err) < 0)
         return -1;
     if (labels < 2)
-        return ps_err_set(err, "%s \"%s\": needs at least two labels "
-                          "(like example.com)", r->what, name);
+        return ps_err_set(err,
+                          "%s \"%s\": needs at least two labels "
+                          "(like example.com)",
+                          r->what, name);
     if (all_digits(name + last, len - last))
-        return ps_err_set(err, "%s \"%s\": looks like an IP address, "
-                          "not a domain", r->what, name);
+        return ps_err_set(err,
+                          "%s \"%s\": looks like an IP address, "
+                          "not a domain",
+                          r->what, name);
     return 0;
 }
 
@@ -236,11 +249,15 @@ static int check_rua(const char *rua, ps_err *err)
         return ps_err_set(err, "rua: address is longer than %d bytes", RUA_MAX);
     at = strrchr(addr, '@');
     if (at == NULL || at == addr)
-        return ps_err_set(err, "rua \"%.100s\": expected an address like "
-                          "dmarc@example.com", rua);
+        return ps_err_set(err,
+                          "rua \"%.100s\": expected an address like "
+                          "dmarc@example.com",
+                          rua);
     if (strcspn(addr, ",;!") < (size_t)(at - addr))
-        return ps_err_set(err, "rua \"%.100s\": one address only, without "
-                          "',', ';' or '!'", rua);
+        return ps_err_set(err,
+                          "rua \"%.100s\": one address only, without "
+                          "',', ';' or '!'",
+                          rua);
     if (ps_dnsrec_check_domain(at + 1, err) < 0)
         return -1;
     return 0;
@@ -248,11 +265,11 @@ static int check_rua(const char *rua, ps_err *err)
 
 int ps_dnsrec_check_dmarc(const char *policy, const char *rua, ps_err *err)
 {
-    if (policy == NULL || (strcmp(policy, "none") != 0 &&
-                           strcmp(policy, "quarantine") != 0 &&
-                           strcmp(policy, "reject") != 0))
+    if (policy == NULL ||
+        (strcmp(policy, "none") != 0 && strcmp(policy, "quarantine") != 0 &&
+         strcmp(policy, "reject") != 0))
         return ps_err_set(err, "DMARC policy must be none, quarantine or "
-                          "reject");
+                               "reject");
     return rua != NULL ? check_rua(rua, err) : 0;
 }
 

@@ -16,14 +16,12 @@
 /* At most 40 bytes of a tag's value, for messages. */
 #define PS_SHOW(t) (int)((t)->value_len > 40 ? 40 : (t)->value_len), (t)->value
 
-static ps_dnscheck_state ps_dnscheck_set(ps_dnscheck *v,
-                                         ps_dnscheck_state state,
-                                         const char *fmt, ...)
+static ps_dnscheck_state
+ps_dnscheck_set(ps_dnscheck *v, ps_dnscheck_state state, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static ps_dnscheck_state ps_dnscheck_set(ps_dnscheck *v,
-                                         ps_dnscheck_state state,
-                                         const char *fmt, ...)
+static ps_dnscheck_state
+ps_dnscheck_set(ps_dnscheck *v, ps_dnscheck_state state, const char *fmt, ...)
 {
     va_list ap;
 
@@ -71,8 +69,8 @@ static size_t ps_dnscheck_versioned(const ps_dns_answer *ans,
 
 /* ---- DKIM ---------------------------------------------------------------- */
 
-static ps_dnscheck_state ps_dnscheck_dkim_p(const ps_tag *p,
-                                            const ps_key *key, ps_dnscheck *v)
+static ps_dnscheck_state ps_dnscheck_dkim_p(const ps_tag *p, const ps_key *key,
+                                            ps_dnscheck *v)
 {
     char *got = ps_tagval_strip_ws(p), *want = NULL;
     ps_err err = {""};
@@ -80,7 +78,8 @@ static ps_dnscheck_state ps_dnscheck_dkim_p(const ps_tag *p,
     if (got == NULL)
         ps_dnscheck_set(v, PS_DNSCHECK_FAIL, "out of memory");
     else if (got[0] == '\0')
-        ps_dnscheck_set(v, PS_DNSCHECK_FAIL, "p= is empty: the key is "
+        ps_dnscheck_set(v, PS_DNSCHECK_FAIL,
+                        "p= is empty: the key is "
                         "revoked");
     else if (ps_key_public_b64(key, &want, &err) < 0)
         ps_dnscheck_set(v, PS_DNSCHECK_FAIL, "%s", err.msg);
@@ -102,16 +101,18 @@ static int ps_dnscheck_dkim_k(const ps_tag *k, const ps_key *key,
     if (k == NULL ? strcmp(want, "rsa") == 0 : ps_dnscheck_tag_is(k, want))
         return 0;
     if (k == NULL)
-        ps_dnscheck_set(v, PS_DNSCHECK_FAIL, "no k= (so rsa) but the key is "
-                        "%s", want);
+        ps_dnscheck_set(v, PS_DNSCHECK_FAIL,
+                        "no k= (so rsa) but the key is "
+                        "%s",
+                        want);
     else
         ps_dnscheck_set(v, PS_DNSCHECK_FAIL, "k=%.*s but the key is %s",
                         PS_SHOW(k), want);
     return -1;
 }
 
-ps_dnscheck_state ps_dnscheck_dkim(const ps_dns_answer *ans,
-                                   const ps_key *key, ps_dnscheck *v)
+ps_dnscheck_state ps_dnscheck_dkim(const ps_dns_answer *ans, const ps_key *key,
+                                   ps_dnscheck *v)
 {
     ps_tagval tv;
     ps_err err = {""};
@@ -121,11 +122,15 @@ ps_dnscheck_state ps_dnscheck_dkim(const ps_dns_answer *ans,
     if (ans->count == 0)
         return ps_dnscheck_set(v, PS_DNSCHECK_MISSING, "no TXT record");
     if (ans->count > 1)
-        return ps_dnscheck_set(v, PS_DNSCHECK_FAIL, "%zu TXT records; "
-                               "publish exactly one", ans->count);
+        return ps_dnscheck_set(v, PS_DNSCHECK_FAIL,
+                               "%zu TXT records; "
+                               "publish exactly one",
+                               ans->count);
     if (ps_tagval_parse(rec, strlen(rec), &tv, &err) < 0)
-        return ps_dnscheck_set(v, PS_DNSCHECK_FAIL, "the record does not "
-                               "parse: %s", err.msg);
+        return ps_dnscheck_set(v, PS_DNSCHECK_FAIL,
+                               "the record does not "
+                               "parse: %s",
+                               err.msg);
     t = ps_tagval_find(&tv, "v");
     if (t != NULL && !ps_dnscheck_tag_is(t, "DKIM1"))
         return ps_dnscheck_set(v, PS_DNSCHECK_FAIL, "v=%.*s is not DKIM1",
@@ -147,15 +152,16 @@ ps_dnscheck_state ps_dnscheck_spf(const ps_dns_answer *ans, ps_dnscheck *v)
     if (n == 0)
         return ps_dnscheck_set(v, PS_DNSCHECK_MISSING, "no v=spf1 record");
     if (n > 1)
-        return ps_dnscheck_set(v, PS_DNSCHECK_FAIL, "%zu v=spf1 records: "
+        return ps_dnscheck_set(v, PS_DNSCHECK_FAIL,
+                               "%zu v=spf1 records: "
                                "receivers treat that as a permanent error; "
-                               "merge them", n);
+                               "merge them",
+                               n);
     return ps_dnscheck_ok(v);
 }
 
 /* p= as a lower-case string, for ps_dnsrec_check_dmarc. */
-static ps_dnscheck_state ps_dnscheck_dmarc_p(const ps_tag *p,
-                                             ps_dnscheck *v)
+static ps_dnscheck_state ps_dnscheck_dmarc_p(const ps_tag *p, ps_dnscheck *v)
 {
     char policy[16];
     ps_err err = {""};
@@ -173,8 +179,7 @@ static ps_dnscheck_state ps_dnscheck_dmarc_p(const ps_tag *p,
     return ps_dnscheck_ok(v);
 }
 
-ps_dnscheck_state ps_dnscheck_dmarc(const ps_dns_answer *ans,
-                                    ps_dnscheck *v)
+ps_dnscheck_state ps_dnscheck_dmarc(const ps_dns_answer *ans, ps_dnscheck *v)
 {
     const char *rec;
     size_t n = ps_dnscheck_versioned(ans, "v=DMARC1", "; \t", &rec);
@@ -185,11 +190,15 @@ ps_dnscheck_state ps_dnscheck_dmarc(const ps_dns_answer *ans,
     if (n == 0)
         return ps_dnscheck_set(v, PS_DNSCHECK_MISSING, "no v=DMARC1 record");
     if (n > 1)
-        return ps_dnscheck_set(v, PS_DNSCHECK_FAIL, "%zu v=DMARC1 records: "
-                               "receivers then ignore DMARC; keep one", n);
+        return ps_dnscheck_set(v, PS_DNSCHECK_FAIL,
+                               "%zu v=DMARC1 records: "
+                               "receivers then ignore DMARC; keep one",
+                               n);
     if (ps_tagval_parse(rec, strlen(rec), &tv, &err) < 0)
-        return ps_dnscheck_set(v, PS_DNSCHECK_FAIL, "the record does not "
-                               "parse: %s", err.msg);
+        return ps_dnscheck_set(v, PS_DNSCHECK_FAIL,
+                               "the record does not "
+                               "parse: %s",
+                               err.msg);
     if ((p = ps_tagval_find(&tv, "p")) == NULL)
         return ps_dnscheck_set(v, PS_DNSCHECK_FAIL, "no p= tag");
     return ps_dnscheck_dmarc_p(p, v);
@@ -198,11 +207,13 @@ ps_dnscheck_state ps_dnscheck_dmarc(const ps_dns_answer *ans,
 ps_dnscheck_state ps_dnscheck_mx(const ps_dns_answer *ans, ps_dnscheck *v)
 {
     if (ans->count == 0)
-        return ps_dnscheck_set(v, PS_DNSCHECK_MISSING, "no MX record: "
+        return ps_dnscheck_set(v, PS_DNSCHECK_MISSING,
+                               "no MX record: "
                                "bounces cannot come back");
     for (size_t i = 0; i < ans->count; i++)
         if (strcmp(ans->records[i], ".") == 0)
-            return ps_dnscheck_set(v, PS_DNSCHECK_FAIL, "null MX: the "
+            return ps_dnscheck_set(v, PS_DNSCHECK_FAIL,
+                                   "null MX: the "
                                    "domain accepts no mail, bounces included");
     return ps_dnscheck_ok(v);
 }

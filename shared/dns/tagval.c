@@ -46,16 +46,20 @@ static int parse_name(const char *s, size_t n, size_t *i, ps_tag *t,
     size_t start = *i, j = *i;
 
     if (j >= n || !is_alpha((unsigned char)s[j]))
-        return ps_err_set(err, "tag list: tag name must start with a letter "
-                          "at offset %zu", j);
+        return ps_err_set(err,
+                          "tag list: tag name must start with a letter "
+                          "at offset %zu",
+                          j);
     while (j < n && is_name_char((unsigned char)s[j]))
         j++;
     t->name = s + start;
     t->name_len = j - start;
     j = skip_ws(s, j, n);
     if (j >= n || s[j] != '=')
-        return ps_err_set(err, "tag list: tag \"%.*s\" has no '=' "
-                          "(offset %zu)", (int)t->name_len, t->name, j);
+        return ps_err_set(err,
+                          "tag list: tag \"%.*s\" has no '=' "
+                          "(offset %zu)",
+                          (int)t->name_len, t->name, j);
     *i = j + 1;
     return 0;
 }
@@ -74,7 +78,8 @@ static int parse_value(const char *s, size_t n, size_t *i, ps_tag *t,
         if (is_ws(c))
             continue;
         if (!is_value_char(c))
-            return ps_err_set(err, "tag list: tag \"%.*s\": invalid byte "
+            return ps_err_set(err,
+                              "tag list: tag \"%.*s\": invalid byte "
                               "0x%02x in value at offset %zu",
                               (int)t->name_len, t->name, c, j);
         end = j + 1;

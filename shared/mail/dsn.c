@@ -51,7 +51,8 @@ static void field(group *g, const ps_dsn_line *l)
     }
     g->field = F_NONE;
     char *dst = field_is(l, "Final-Recipient", &v)      ? g->final
-              : field_is(l, "Original-Recipient", &v) ? g->orig : NULL;
+                : field_is(l, "Original-Recipient", &v) ? g->orig
+                                                        : NULL;
     if (dst) {
         tmp[0] = '\0';
         typed_value(l->p + v, l->n - v, tmp, sizeof tmp);
@@ -68,7 +69,8 @@ static void field(group *g, const ps_dsn_line *l)
         ps_dsn_find_status(s, g->r.status, sizeof g->r.status);
     } else if (field_is(l, "Diagnostic-Code", &v)) {
         g->r.diagnostic[0] = '\0';
-        typed_value(l->p + v, l->n - v, g->r.diagnostic, sizeof g->r.diagnostic);
+        typed_value(l->p + v, l->n - v, g->r.diagnostic,
+                    sizeof g->r.diagnostic);
         g->field = F_DIAG;
     }
 }
@@ -145,11 +147,17 @@ int ps_dsn_parse(const char *msg, size_t len, ps_dsn *out, ps_err *err)
 const char *ps_dsn_source_name(ps_dsn_source s)
 {
     switch (s) {
-    case PS_DSN_RFC3464: return "rfc3464";
-    case PS_DSN_POSTFIX: return "postfix";
-    case PS_DSN_EXIM: return "exim";
-    case PS_DSN_GMAIL: return "gmail";
-    case PS_DSN_MICROSOFT: return "microsoft";
-    default: return "none";
+    case PS_DSN_RFC3464:
+        return "rfc3464";
+    case PS_DSN_POSTFIX:
+        return "postfix";
+    case PS_DSN_EXIM:
+        return "exim";
+    case PS_DSN_GMAIL:
+        return "gmail";
+    case PS_DSN_MICROSOFT:
+        return "microsoft";
+    default:
+        return "none";
     }
 }

@@ -23,9 +23,9 @@ typedef enum ps_dsn_source {
 } ps_dsn_source;
 
 typedef struct ps_dsn_rcpt {
-    char recipient[PS_DSN_ADDR_MAX]; /* without "rfc822;" and <> */
-    char action[16];                 /* failed, delayed, delivered, ... */
-    char status[16];                 /* 5.1.1, or "" if none was found */
+    char recipient[PS_DSN_ADDR_MAX];  /* without "rfc822;" and <> */
+    char action[16];                  /* failed, delayed, delivered, ... */
+    char status[16];                  /* 5.1.1, or "" if none was found */
     char diagnostic[PS_DSN_DIAG_MAX]; /* one line, controls made spaces */
 } ps_dsn_rcpt;
 

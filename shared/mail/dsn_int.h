@@ -13,8 +13,7 @@ typedef struct ps_dsn_line {
 } ps_dsn_line;
 
 /* The next line from buf[*pos..len) without its CR LF or LF; 0 at the end. */
-int ps_dsn_next_line(const char *buf, size_t len, size_t *pos,
-                     ps_dsn_line *l);
+int ps_dsn_next_line(const char *buf, size_t len, size_t *pos, ps_dsn_line *l);
 /* 1 if the line holds needle (ASCII case ignored). */
 int ps_dsn_has(const char *p, size_t n, const char *needle);
 /* Where needle starts in p (case ignored), or NULL. */

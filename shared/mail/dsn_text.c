@@ -136,7 +136,8 @@ static void gmail(scan *s, ps_dsn *d)
         }
     }
     char diag[PS_DSN_DIAG_MAX] = "";
-    diag_after(s, "The response from the remote server was:", diag, sizeof diag);
+    diag_after(s, "The response from the remote server was:", diag,
+               sizeof diag);
     if (!diag[0])
         diag_after(s, "The response was:", diag, sizeof diag);
     if (!diag[0])
@@ -166,7 +167,8 @@ static void microsoft(scan *s, ps_dsn *d)
         }
         if (m && ps_dsn_has(l.p, l.n, "delivered")) {
             add_addr(d, m, (size_t)(l.p + l.n - m));
-        } else if (ps_dsn_has(l.p, l.n, "Delivery has failed to these recipients")) {
+        } else if (ps_dsn_has(l.p, l.n,
+                              "Delivery has failed to these recipients")) {
             on = 1;
         } else if (on && !ps_dsn_blank(&l)) {
             if (!memchr(l.p, '@', l.n) || !add_addr(d, l.p, l.n))
@@ -181,8 +183,10 @@ void ps_dsn_text_parse(const char *buf, size_t len, ps_dsn *d)
     static const struct {
         void (*fn)(scan *, ps_dsn *);
         ps_dsn_source src;
-    } tries[] = {{postfix, PS_DSN_POSTFIX}, {exim, PS_DSN_EXIM},
-                 {gmail, PS_DSN_GMAIL}, {microsoft, PS_DSN_MICROSOFT}};
+    } tries[] = {{postfix, PS_DSN_POSTFIX},
+                 {exim, PS_DSN_EXIM},
+                 {gmail, PS_DSN_GMAIL},
+                 {microsoft, PS_DSN_MICROSOFT}};
     for (size_t i = 0; i < sizeof tries / sizeof *tries && d->n == 0; i++) {
         scan s = {buf, len, 0};
         tries[i].fn(&s, d);

@@ -5,8 +5,7 @@
 
 #include "mail/dsn_int.h"
 
-int ps_dsn_next_line(const char *buf, size_t len, size_t *pos,
-                     ps_dsn_line *l)
+int ps_dsn_next_line(const char *buf, size_t len, size_t *pos, ps_dsn_line *l)
 {
     if (*pos >= len)
         return 0;
@@ -60,8 +59,8 @@ void ps_dsn_append(char *dst, size_t cap, const char *p, size_t n)
     for (size_t i = 0; i < n && len + 1 < cap; i++) {
         unsigned char c = (unsigned char)p[i];
         /* controls, DEL, quotes and backslashes never reach a log or JSON */
-        dst[len++] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
-                         ? ' ' : (char)c;
+        dst[len++] =
+            (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ? ' ' : (char)c;
     }
     dst[len] = '\0';
 }
@@ -139,7 +138,8 @@ void ps_dsn_complete(ps_dsn_rcpt *r)
         ps_dsn_find_status(r->diagnostic, r->status, sizeof r->status);
     if (r->action[0])
         return;
-    const char *a = r->status[0] == '2' ? "delivered"
-                  : r->status[0] == '4' ? "delayed" : "failed";
+    const char *a = r->status[0] == '2'   ? "delivered"
+                    : r->status[0] == '4' ? "delayed"
+                                          : "failed";
     strcpy(r->action, a);
 }

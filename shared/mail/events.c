@@ -36,7 +36,8 @@ static void put_json(out_buf *o, const char *key, const char *v)
     put_s(o, ",\"");
     put_s(o, key);
     put_s(o, "\":\"");
-    for (const unsigned char *s = (const unsigned char *)(v ? v : ""); *s; s++) {
+    for (const unsigned char *s = (const unsigned char *)(v ? v : ""); *s;
+         s++) {
         if (*s == '"' || *s == '\\') {
             put_c(o, '\\');
             put_c(o, (char)*s);
@@ -74,8 +75,7 @@ int ps_events_format(const ps_bounce_event *ev, char *out, size_t cap,
     return (int)o.n;
 }
 
-int ps_events_append(const char *path, const char *line, size_t n,
-                     ps_err *err)
+int ps_events_append(const char *path, const char *line, size_t n, ps_err *err)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0)

@@ -27,7 +27,6 @@ int ps_events_format(const ps_bounce_event *ev, char *out, size_t cap,
 
 /* Appends n bytes to path (created 0640 if absent) with one write(), then
  * fsync; O_APPEND keeps lines from several processes whole. */
-int ps_events_append(const char *path, const char *line, size_t n,
-                     ps_err *err);
+int ps_events_append(const char *path, const char *line, size_t n, ps_err *err);
 
 #endif

@@ -85,16 +85,18 @@ int ps_retpath_encode(const ps_retpath_cfg *cfg, const char *ref, time_t now,
     char day[PS_RETPATH_DAY_CHARS], mac[PS_RETPATH_MAC_CHARS];
 
     if (!rp_ref_ok(ref, reflen))
-        return ps_err_set(err, "return path: message reference must be 1-%d "
-                          "letters or digits", PS_RETPATH_REF_MAX);
+        return ps_err_set(err,
+                          "return path: message reference must be 1-%d "
+                          "letters or digits",
+                          PS_RETPATH_REF_MAX);
     if (!key || !cfg->domain || !*cfg->domain)
         return ps_err_set(err, "return path: no secret or no domain");
     rp_day_encode((unsigned long)(now < 0 ? 0 : now) / RP_DAY, day);
     if (rp_mac(key, keylen, ref, reflen, day, cfg->domain, mac, err) < 0)
         return -1;
-    int n = snprintf(out, outsize, "b.%s.%.*s.%.*s@%s", ref,
-                     PS_RETPATH_DAY_CHARS, day, PS_RETPATH_MAC_CHARS, mac,
-                     cfg->domain);
+    int n =
+        snprintf(out, outsize, "b.%s.%.*s.%.*s@%s", ref, PS_RETPATH_DAY_CHARS,
+                 day, PS_RETPATH_MAC_CHARS, mac, cfg->domain);
     if (n < 0 || (size_t)n >= outsize || n >= PS_RETPATH_ADDR_MAX)
         return ps_err_set(err, "return path: address too long");
     return 0;
@@ -146,8 +148,10 @@ int ps_retpath_decode(const ps_retpath_cfg *cfg, const char *addr, time_t now,
     unsigned long today = (unsigned long)(now < 0 ? 0 : now) / RP_DAY;
     unsigned max_age = cfg->max_age ? cfg->max_age : PS_RETPATH_MAX_AGE;
     if (d > today + 1 || (d < today && today - d > max_age))
-        return ps_err_set(err, "return-path token expired (older than %u "
-                          "days)", max_age);
+        return ps_err_set(err,
+                          "return-path token expired (older than %u "
+                          "days)",
+                          max_age);
     memcpy(tok->ref, ref, reflen);
     tok->ref[reflen] = '\0';
     tok->issued = (time_t)(d * RP_DAY);

@@ -23,7 +23,8 @@ static int split_addr(const char *s, addr *a, ps_err *err)
                           PS_SRS_ADDR_MAX - 1);
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
-            return ps_err_set(err, "SRS: control character or space in address");
+            return ps_err_set(err,
+                              "SRS: control character or space in address");
     const char *at = strrchr(s, '@');
     if (!at || at == s || at[1] == '\0')
         return ps_err_set(err, "SRS: not local@domain: %s", s);
@@ -80,8 +81,9 @@ static int forward_srs(const ps_srs_cfg *cfg, const addr *a, char *out,
     ps_srs_field f[2], hash;
     if (has_tag(&a->local, '1')) {
         ps_srs_field rest = {a->local.p + 5, a->local.n - 5};
-        if (next_field(&rest, &hash, 0) < 0 || next_field(&rest, &f[0], 0) < 0 ||
-            f[0].n == 0 || next_field(&rest, &f[1], 1) < 0)
+        if (next_field(&rest, &hash, 0) < 0 ||
+            next_field(&rest, &f[0], 0) < 0 || f[0].n == 0 ||
+            next_field(&rest, &f[1], 1) < 0)
             return ps_err_set(err, "SRS: malformed SRS1 sender");
     } else {
         f[0] = a->domain;

@@ -10,9 +10,9 @@
 #include "base/err.h"
 #include "crypto/hmac.h"
 
-#define PS_SRS_ADDR_MAX  512 /* octets in an address we read or write */
-#define PS_SRS_HASH_LEN  4   /* base64 characters we write (and require) */
-#define PS_SRS_MAX_AGE   21  /* days a day stamp stays valid (postsrsd) */
+#define PS_SRS_ADDR_MAX 512 /* octets in an address we read or write */
+#define PS_SRS_HASH_LEN 4   /* base64 characters we write (and require) */
+#define PS_SRS_MAX_AGE  21  /* days a day stamp stays valid (postsrsd) */
 
 typedef struct ps_srs_cfg {
     const ps_secrets *secrets; /* first signs, all verify */

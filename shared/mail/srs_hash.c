@@ -8,9 +8,9 @@
 #include "mail/srs.h"
 #include "mail/srs_int.h"
 
-#define SRS_DAY      86400
-#define SRS_SLOTS    1024 /* two base32 characters */
-#define SRS_B64_MAX  28   /* base64 of a SHA-1 MAC, without the '=' */
+#define SRS_DAY     86400
+#define SRS_SLOTS   1024 /* two base32 characters */
+#define SRS_B64_MAX 28   /* base64 of a SHA-1 MAC, without the '=' */
 
 static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
@@ -44,8 +44,8 @@ static int mac_b64(const uint8_t *key, size_t keylen, const ps_srs_field *f,
     return rc;
 }
 
-int ps_srs_hash_create(const ps_secrets *s, const ps_srs_field *f,
-                       size_t nf, char *out, ps_err *err)
+int ps_srs_hash_create(const ps_secrets *s, const ps_srs_field *f, size_t nf,
+                       char *out, ps_err *err)
 {
     size_t keylen;
     const uint8_t *key = ps_secrets_get(s, 0, &keylen);

@@ -17,8 +17,8 @@ typedef struct ps_srs_field {
 
 /* The PS_SRS_HASH_LEN-character hash of the fields under the first secret,
  * into out (NUL-terminated, at least PS_SRS_HASH_LEN + 1 bytes). */
-int ps_srs_hash_create(const ps_secrets *s, const ps_srs_field *f,
-                       size_t nf, char *out, ps_err *err);
+int ps_srs_hash_create(const ps_secrets *s, const ps_srs_field *f, size_t nf,
+                       char *out, ps_err *err);
 /* 0 if hash (hlen characters) matches the fields under any secret. */
 int ps_srs_hash_check(const ps_secrets *s, const ps_srs_field *f, size_t nf,
                       const char *hash, size_t hlen);

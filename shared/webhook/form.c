@@ -22,8 +22,7 @@ static int url_decode(const char *p, size_t n, char *out, size_t cap,
         if (p[i] == '+') {
             out[k++] = ' ';
         } else if (p[i] == '%') {
-            if (n - i < 3 ||
-                (hi = ps_hex_digit((unsigned char)p[i + 1])) < 0 ||
+            if (n - i < 3 || (hi = ps_hex_digit((unsigned char)p[i + 1])) < 0 ||
                 (lo = ps_hex_digit((unsigned char)p[i + 2])) < 0)
                 return -1;
             out[k++] = (char)(hi << 4 | lo);

@@ -18,7 +18,7 @@
 #include "crypto/keys.h"
 
 #define MAX_FIELDS 200
-#define CHUNK 65536
+#define CHUNK      65536
 
 typedef struct bench {
     char *msg, *pem;
@@ -71,7 +71,11 @@ static void run_core(bench *b)
 {
     ps_dkim_params p = {b->simple ? PS_CANON_SIMPLE : PS_CANON_RELAXED,
                         b->simple ? PS_CANON_SIMPLE : PS_CANON_RELAXED,
-                        NULL, 0, NULL, 0, 0};
+                        NULL,
+                        0,
+                        NULL,
+                        0,
+                        0};
     ps_dkim_signer sg = {b->key, "example.com", "bench"};
     ps_err err;
     ps_dkim_sign *s = ps_dkim_sign_new(&p, &sg, 1, time(NULL), &err);
@@ -102,14 +106,14 @@ static void run_opendkim(bench *b)
 {
     DKIM_STAT st;
     unsigned char hdr[8192];
-    DKIM *d = dkim_sign(b->lib, (unsigned char *)"bench", NULL,
-                        (dkim_sigkey_t)b->pem, (unsigned char *)"bench",
-                        (unsigned char *)"example.com",
-                        b->simple ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED,
-                        b->simple ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED,
-                        ps_key_type_of(b->key) == PS_KEY_RSA
-                            ? DKIM_SIGN_RSASHA256 : DKIM_SIGN_ED25519SHA256,
-                        -1, &st);
+    DKIM *d = dkim_sign(
+        b->lib, (unsigned char *)"bench", NULL, (dkim_sigkey_t)b->pem,
+        (unsigned char *)"bench", (unsigned char *)"example.com",
+        b->simple ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED,
+        b->simple ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED,
+        ps_key_type_of(b->key) == PS_KEY_RSA ? DKIM_SIGN_RSASHA256
+                                             : DKIM_SIGN_ED25519SHA256,
+        -1, &st);
 
     if (d == NULL) {
         fprintf(stderr, "dkim_sign: %d\n", st);
@@ -168,7 +172,9 @@ int main(int argc, char **argv)
 
     if (argc != 4 || (n = atol(argv[2])) <= 0)
         return fputs("usage: dkim_sign_bench KEY.pem N relaxed|simple "
-                     "< message\n", stderr), 2;
+                     "< message\n",
+                     stderr),
+               2;
     if (ps_key_load(argv[1], &b.key, &err) != 0)
         return fprintf(stderr, "%s\n", err.msg), 2;
     if ((f = fopen(argv[1], "r")) == NULL)
@@ -185,8 +191,8 @@ int main(int argc, char **argv)
             run[k](&b);
             total[k] += now() - t;
         }
-    printf("messages %ld size %zu fields %zu key %s canon %s\n", n, b.len,
-           b.nf, ps_key_algorithm(b.key), argv[3]);
+    printf("messages %ld size %zu fields %zu key %s canon %s\n", n, b.len, b.nf,
+           ps_key_algorithm(b.key), argv[3]);
     for (int k = 0; k < 3; k++)
         printf("%s_us_per_msg %.1f\n", names[k], total[k] * 1e6 / (double)n);
     printf("postseal_over_bare %.3f\nopendkim_over_postseal %.3f\n",

@@ -168,8 +168,11 @@ static void sign(uint8_t flags, const uint8_t *d, size_t n, uint32_t seed)
     static const char *const lists[] = {"From", "X-*", "Subject", "*x"};
     ps_dkim_params p = {flags & 1 ? PS_CANON_SIMPLE : PS_CANON_RELAXED,
                         flags & 2 ? PS_CANON_SIMPLE : PS_CANON_RELAXED,
-                        flags & 4 ? lists : NULL, 3,
-                        flags & 8 ? lists + 1 : NULL, 2, flags & 16 ? 60 : 0};
+                        flags & 4 ? lists : NULL,
+                        3,
+                        flags & 8 ? lists + 1 : NULL,
+                        2,
+                        flags & 16 ? 60 : 0};
     ps_dkim_signer sg = {fuzz_key, "example.com", "fuzz"};
     ps_err err = {""};
     ps_dkim_sign *s = ps_dkim_sign_new(&p, &sg, 1, 1, &err);

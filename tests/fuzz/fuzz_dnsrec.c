@@ -19,8 +19,8 @@ static size_t unquote_one(const char **q, char *out)
         if (*p == '\0')
             abort();
         if (*p == '\\' && p[1] >= '0' && p[1] <= '9') {
-            out[n++] = (char)((p[1] - '0') * 100 + (p[2] - '0') * 10 +
-                              (p[3] - '0'));
+            out[n++] =
+                (char)((p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0'));
             p += 4;
         } else {
             p += *p == '\\';

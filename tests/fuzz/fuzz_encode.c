@@ -8,8 +8,8 @@
 
 #include "base/encode.h"
 
-typedef int (*decode_fn)(const char *in, size_t n, uint8_t *out,
-                         size_t outcap, size_t *outlen, ps_err *err);
+typedef int (*decode_fn)(const char *in, size_t n, uint8_t *out, size_t outcap,
+                         size_t *outlen, ps_err *err);
 
 /* Exactly sized heap buffers, so ASan sees any overrun. */
 static uint8_t *decode_or_null(decode_fn fn, const char *text, size_t n,
@@ -73,15 +73,15 @@ static void fuzz_decoders(const char *text, size_t n)
         free(out);
     }
     /* a buffer one byte short must be refused, never overrun */
-    if (n > 1 && (out = decode_or_null(ps_hex_decode, text, n, n / 2 - 1,
-                                       &len)))
+    if (n > 1 &&
+        (out = decode_or_null(ps_hex_decode, text, n, n / 2 - 1, &len)))
         abort();
     free(enc);
 }
 
 /* decode(encode(x)) == x for every encoder. */
-static void roundtrip(decode_fn fn, size_t (*enc_fn)(const uint8_t *, size_t,
-                                                     char *),
+static void roundtrip(decode_fn fn,
+                      size_t (*enc_fn)(const uint8_t *, size_t, char *),
                       const uint8_t *data, size_t n, size_t encsize)
 {
     char *text = malloc(encsize);

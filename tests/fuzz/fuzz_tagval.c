@@ -21,8 +21,8 @@ static void check_tag(const char *buf, size_t size, const ps_tagval *tv,
         !inside(buf, size, t->value, t->value_len) || t->name_len == 0 ||
         memchr(t->value, ';', t->value_len) != NULL)
         abort();
-    if (t->value_len > 0 && (t->value[0] == ' ' ||
-                             t->value[t->value_len - 1] == ' '))
+    if (t->value_len > 0 &&
+        (t->value[0] == ' ' || t->value[t->value_len - 1] == ' '))
         abort();
     stripped = ps_tagval_strip_ws(t);
     if (stripped == NULL || strpbrk(stripped, " \t\r\n") != NULL)

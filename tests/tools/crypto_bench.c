@@ -41,8 +41,9 @@ static unsigned char *load_body(const char *path, size_t *len)
             die("out of memory");
     fclose(f);
     for (size_t i = 0; i + 1 < n; i++) {
-        if (p[i] == '\n' && (p[i + 1] == '\n' ||
-                             (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n'))) {
+        if (p[i] == '\n' &&
+            (p[i + 1] == '\n' ||
+             (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n'))) {
             size_t start = i + (p[i + 1] == '\n' ? 2 : 3);
             if ((b = malloc(n - start + 1)) == NULL)
                 die("out of memory");
@@ -114,8 +115,9 @@ int main(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
-            puts("usage: crypto_bench KEY.pem (--message FILE | --body-bytes N) "
-                 "[--messages N]");
+            puts(
+                "usage: crypto_bench KEY.pem (--message FILE | --body-bytes N) "
+                "[--messages N]");
             return 0;
         }
         if (strcmp(argv[i], "--message") == 0 && i + 1 < argc)
@@ -133,7 +135,8 @@ int main(int argc, char **argv)
         die("bad usage (see --help)");
     if (ps_key_load(keyfile, &key, &err) != 0)
         die(err.msg);
-    body = file != NULL ? load_body(file, &blen) : make_body(blen = (size_t)bytes);
+    body =
+        file != NULL ? load_body(file, &blen) : make_body(blen = (size_t)bytes);
     for (size_t i = 0; i < sizeof(hdr); i++)
         hdr[i] = (unsigned char)("abcdefghijklmnopqrstuvwxyz: ;=\r\n"[i % 33]);
     ed = ps_key_type_of(key) == PS_KEY_ED25519;
@@ -146,7 +149,8 @@ int main(int argc, char **argv)
         one(ps_key_evp(key), ed, body, blen, hdr, sig, &slen);
     }
     t1 = cpu_now();
-    printf("algorithm=%s bits=%d body_bytes=%zu messages=%ld cpu_us_per_msg=%.2f\n",
+    printf("algorithm=%s bits=%d body_bytes=%zu messages=%ld "
+           "cpu_us_per_msg=%.2f\n",
            ps_key_algorithm(key), ps_key_bits(key), blen, n,
            (t1 - t0) * 1e6 / (double)n);
     ps_key_free(key);

@@ -11,7 +11,7 @@
 #include "dkim/dkim.h"
 #include "crypto/keys.h"
 
-#define MAX_MSG (512u * 1024 * 1024)
+#define MAX_MSG  (512u * 1024 * 1024)
 #define MAX_LIST PS_DKIM_MAX_SIGNED
 
 typedef struct field {
@@ -82,10 +82,11 @@ static void set_canon(opts *o, const char *s)
 {
     const char *slash = strchr(s, '/');
 
-    o->params.header_canon = canon_of(s, slash ? (size_t)(slash - s)
-                                               : strlen(s));
-    o->params.body_canon = slash ? canon_of(slash + 1, strlen(slash + 1))
-                                 : PS_CANON_SIMPLE; /* RFC 6376: c=x is x/simple */
+    o->params.header_canon =
+        canon_of(s, slash ? (size_t)(slash - s) : strlen(s));
+    o->params.body_canon =
+        slash ? canon_of(slash + 1, strlen(slash + 1))
+              : PS_CANON_SIMPLE; /* RFC 6376: c=x is x/simple */
 }
 
 /* "a:b:c" into names (the text is kept and cut in place). */
@@ -160,7 +161,8 @@ static void parse_opts(int argc, char **argv, opts *o)
     }
 }
 
-/* ---- the message ---------------------------------------------------------- */
+/* ---- the message ----------------------------------------------------------
+ */
 
 static void read_all(msg *m)
 {
@@ -234,13 +236,14 @@ static void parse_message(msg *m)
     m->body_off = i < m->len ? line_end(m, i) : m->len;
 }
 
-/* ---- signing ----------------------------------------------------------------- */
+/* ---- signing
+ * ----------------------------------------------------------------- */
 
 static char **sign_message(const opts *o, const msg *m, size_t *count)
 {
     ps_err err;
-    ps_dkim_sign *s = ps_dkim_sign_new(&o->params, o->signers, o->nsigners,
-                                       o->now, &err);
+    ps_dkim_sign *s =
+        ps_dkim_sign_new(&o->params, o->signers, o->nsigners, o->now, &err);
     char **values = NULL;
 
     if (s == NULL)

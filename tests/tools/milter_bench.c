@@ -33,18 +33,18 @@
 /* libmilter refuses packets over MILTER_MAX_DATA_SIZE (65535) unless a
  * larger size is negotiated, and Postfix sends body chunks of this size. */
 #define BODY_CHUNK 65535
-#define OUTBUF (128 * 1024)
+#define OUTBUF     (128 * 1024)
 /* A milter that stops answering fails the run instead of hanging it. */
 #define IO_TIMEOUT_SEC 60
 
 /* What Postfix (milter8.c) offers: every step may be skipped or left
  * unanswered, header values keep their leading space if wanted. */
-#define OFFER_PROTO                                                        \
-    (SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOMAIL | SMFIP_NORCPT |        \
-     SMFIP_NOBODY | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NR_HDR |            \
-     SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP | SMFIP_RCPT_REJ |        \
-     SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT |       \
-     SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_EOH | SMFIP_NR_BODY |        \
+#define OFFER_PROTO                                                            \
+    (SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOMAIL | SMFIP_NORCPT |            \
+     SMFIP_NOBODY | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NR_HDR |                \
+     SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP | SMFIP_RCPT_REJ |            \
+     SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT |           \
+     SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_EOH | SMFIP_NR_BODY |            \
      SMFIP_HDR_LEADSPC)
 /* All modification actions (SMFIF_ADDHDRS .. SMFIF_SETSYMLIST, mfapi.h):
  * the milter picks what it needs. */
@@ -67,9 +67,9 @@ typedef struct opts {
     int port;
     long messages;
     int connections;
-    long per_conn; /* messages per milter connection; 0: one per worker */
-    int expect;    /* DKIM-Signature fields wanted per message, exactly */
-    const char *from; /* envelope sender and SASL login */
+    long per_conn;      /* messages per milter connection; 0: one per worker */
+    int expect;         /* DKIM-Signature fields wanted per message, exactly */
+    const char *from;   /* envelope sender and SASL login */
     const char *socket; /* a unix-domain socket instead of host:port */
 } opts;
 
@@ -284,7 +284,8 @@ static int reply(conn *c, uint32_t *plen)
         if (c->olen > 0 && flush_out(c) != 0)
             return -1;
         if (quickack && o.socket == NULL)
-            setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one_int, sizeof(one_int));
+            setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one_int,
+                       sizeof(one_int));
         if (read_all(c->fd, (char *)head, 5) != 0)
             return -1;
         memcpy(&len, head, 4);
@@ -302,8 +303,8 @@ static int reply(conn *c, uint32_t *plen)
             return -1;
         c->in[len] = '\0';
         if (verbose)
-            fprintf(stderr, "milter_bench: fd %d reply '%c' (%u bytes)\n", c->fd,
-                    head[4], len);
+            fprintf(stderr, "milter_bench: fd %d reply '%c' (%u bytes)\n",
+                    c->fd, head[4], len);
         if (head[4] == SMFIR_PROGRESS)
             continue;
         if (plen != NULL)
@@ -372,7 +373,8 @@ static void conn_close(conn *c, int polite)
  * socket at --socket (Postfix's unix:PATH milters). */
 static int conn_socket(void)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o.port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)o.port)};
     struct sockaddr_un su = {.sun_family = AF_UNIX};
     int fd, one = 1;
 
@@ -406,7 +408,10 @@ static int conn_open(conn *c)
     uint32_t len;
     int r;
     /* CONNECT: host name, family '4', client port, address. */
-    static const char cbuf[] = "localhost\0" "4" "\x63\x21" "127.0.0.1";
+    static const char cbuf[] = "localhost\0"
+                               "4"
+                               "\x63\x21"
+                               "127.0.0.1";
 
     if ((c->fd = conn_socket()) < 0)
         return -1;
@@ -442,8 +447,8 @@ static int one_message(conn *c, long n)
 
     snprintf(qid, sizeof(qid), "B%09lX", n);
     snprintf(env, sizeof(env), "<%s>", o.from);
-    if (macros(c, SMFIC_MAIL, "i", qid, "{auth_type}", "PLAIN",
-               "{auth_authen}", o.from, "{mail_addr}", o.from, NULL) != 0)
+    if (macros(c, SMFIC_MAIL, "i", qid, "{auth_type}", "PLAIN", "{auth_authen}",
+               o.from, "{mail_addr}", o.from, NULL) != 0)
         return -1;
     if ((r = step(c, SMFIP_NOMAIL, SMFIP_NR_MAIL, SMFIC_MAIL, env,
                   strlen(env) + 1)) != 1)
@@ -499,7 +504,8 @@ static int one_message(conn *c, long n)
     for (;;) {
         if ((r = reply(c, &len)) < 0)
             return -1;
-        if ((r == SMFIR_ADDHEADER && strcasecmp(c->in, "DKIM-Signature") == 0) ||
+        if ((r == SMFIR_ADDHEADER &&
+             strcasecmp(c->in, "DKIM-Signature") == 0) ||
             (r == SMFIR_INSHEADER && len > 4 &&
              strcasecmp(c->in + 4, "DKIM-Signature") == 0))
             sigs++;
@@ -575,14 +581,18 @@ static long num(const char *flag, const char *v, long min, long max)
 
 static void usage(FILE *f)
 {
-    fputs("usage: milter_bench --port PORT --message FILE [--messages N]\n"
-          "         [--connections C] [--per-conn K] [--expect S] [--host ADDR]\n"
-          "         [--from ADDR] [--socket PATH]\n"
-          "  --socket PATH a unix-domain socket instead of --host/--port\n"
-          "  --per-conn K  messages per milter connection (0: one connection per worker)\n"
-          "  --expect S    DKIM-Signature fields each message must get, exactly (default 1)\n"
-          "  --from ADDR   envelope sender and SASL login (default bench@example.com)\n",
-          f);
+    fputs(
+        "usage: milter_bench --port PORT --message FILE [--messages N]\n"
+        "         [--connections C] [--per-conn K] [--expect S] [--host ADDR]\n"
+        "         [--from ADDR] [--socket PATH]\n"
+        "  --socket PATH a unix-domain socket instead of --host/--port\n"
+        "  --per-conn K  messages per milter connection (0: one connection per "
+        "worker)\n"
+        "  --expect S    DKIM-Signature fields each message must get, exactly "
+        "(default 1)\n"
+        "  --from ADDR   envelope sender and SASL login (default "
+        "bench@example.com)\n",
+        f);
 }
 
 int main(int argc, char **argv)
@@ -639,7 +649,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < o.connections; i++)
         pthread_join(th[i], NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    secs = (double)(t1.tv_sec - t0.tv_sec) +
+           (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
     printf("messages=%ld ok=%ld signatures=%ld unsigned=%ld failed=%ld "
            "seconds=%.3f msgs_per_sec=%.1f\n",

@@ -53,15 +53,15 @@ static int setup(void **state)
     write_file(f->secrets, "base64:c2VjcmV0LXNlY3JldC0xMjM0\n", 0600);
     write_file(f->srs, "tops3cr3t\n", 0400);
     snprintf(f->conf, sizeof(f->conf),
-             "[keys]\n"                                     /* 1 */
-             "ed = example.test s1 %s\n"                    /* 2 */
-             "[signing]\n"                                  /* 3 */
-             "example.test = ed\n"                          /* 4 */
-             "[return_path]\n"                              /* 5 */
-             "domain = rp.example.test\n"                   /* 6 */
-             "secret_file = %s\n"                           /* 7 */
-             "srs_domain = fwd.example.test\n"              /* 8 */
-             "srs_secret_file = %s\n",                      /* 9 */
+             "[keys]\n"                        /* 1 */
+             "ed = example.test s1 %s\n"       /* 2 */
+             "[signing]\n"                     /* 3 */
+             "example.test = ed\n"             /* 4 */
+             "[return_path]\n"                 /* 5 */
+             "domain = rp.example.test\n"      /* 6 */
+             "secret_file = %s\n"              /* 7 */
+             "srs_domain = fwd.example.test\n" /* 8 */
+             "srs_secret_file = %s\n",         /* 9 */
              f->key, f->secrets, f->srs);
     *state = f;
     return 0;
@@ -92,8 +92,7 @@ static int run(const fixture *f, ps_err *err)
     return rc;
 }
 
-static void expect_error(const fixture *f, const char *prefix,
-                         const char *frag)
+static void expect_error(const fixture *f, const char *prefix, const char *frag)
 {
     ps_err err = {""};
 

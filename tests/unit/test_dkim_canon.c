@@ -139,7 +139,8 @@ static void header_is(ps_canon canon, const char *name, const char *value,
     ps_dkim_buf b = {.max = 4096};
 
     assert_int_equal(ps_dkim_canon_header(canon, name, strlen(name), value,
-                                          strlen(value), &b), 0);
+                                          strlen(value), &b),
+                     0);
     assert_int_equal(b.len, strlen(want));
     assert_memory_equal(b.data, want, b.len);
     ps_dkim_buf_free(&b);
@@ -168,7 +169,8 @@ static void rfc_example_body(void **state)
     free(s.data);
 }
 
-/* ---- header details ------------------------------------------------------- */
+/* ---- header details -------------------------------------------------------
+ */
 
 static void header_folding_and_spacing(void **state)
 {
@@ -193,15 +195,17 @@ static void header_buffer_bound(void **state)
     ps_dkim_buf b = {.max = 16};
 
     (void)state;
-    assert_int_equal(ps_dkim_canon_header(PS_CANON_RELAXED, "To", 2, " x", 2,
-                                          &b), 0);
+    assert_int_equal(
+        ps_dkim_canon_header(PS_CANON_RELAXED, "To", 2, " x", 2, &b), 0);
     assert_int_equal(ps_dkim_canon_header(PS_CANON_RELAXED, "Subject", 7,
-                                          " too long", 9, &b), -1);
+                                          " too long", 9, &b),
+                     -1);
     assert_int_equal(b.len, strlen("to:x\r\n")); /* unchanged by the refusal */
     ps_dkim_buf_free(&b);
 }
 
-/* ---- body rules ----------------------------------------------------------- */
+/* ---- body rules -----------------------------------------------------------
+ */
 
 static void body_is(ps_canon canon, const char *in, const char *want)
 {
@@ -243,10 +247,9 @@ static void empty_body_hashes(void **state)
     static const struct {
         ps_canon canon;
         const char *bh;
-    } want[] = {{PS_CANON_SIMPLE,
-                 "frcCV1k9oG9oKj3dpUqdJg1PxRT2RSN/XKdLCPjaYaY="},
-                {PS_CANON_RELAXED,
-                 "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}};
+    } want[] = {
+        {PS_CANON_SIMPLE, "frcCV1k9oG9oKj3dpUqdJg1PxRT2RSN/XKdLCPjaYaY="},
+        {PS_CANON_RELAXED, "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}};
     uint8_t md[32];
     char b64[64];
     unsigned int mdlen;
@@ -261,7 +264,8 @@ static void empty_body_hashes(void **state)
     }
 }
 
-/* ---- every chunking ------------------------------------------------------- */
+/* ---- every chunking -------------------------------------------------------
+ */
 
 static const char *const tricky[] = {
     " C \r\nD \t E\r\n\r\n\r\n",
@@ -352,9 +356,9 @@ static void random_bodies(void **state)
  * and must stop exactly on them at every alignment. */
 static size_t plain_body(char *d, size_t cap, unsigned *seed)
 {
-    static const char *const seps[] = {" ", " ", " ", " ", " ", " ", "  ",
-                                       "\t", " \r\n", "\r\n", "\r\n",
-                                       "\n", "\r\n\r\n", "\r\n ", "\r"};
+    static const char *const seps[] = {
+        " ",     " ",    " ",    " ",  " ",        " ",     "  ", "\t",
+        " \r\n", "\r\n", "\r\n", "\n", "\r\n\r\n", "\r\n ", "\r"};
     size_t n = 0;
 
     while (n + 40 < cap) {
@@ -375,8 +379,8 @@ static void random_long_bodies(void **state)
 
     (void)state;
     for (int iter = 0; iter < 400; iter++) {
-        size_t n = plain_body(d, 64 + (size_t)rand_r(&seed) % (sizeof(d) - 64),
-                              &seed);
+        size_t n =
+            plain_body(d, 64 + (size_t)rand_r(&seed) % (sizeof(d) - 64), &seed);
         size_t cuts[3] = {(size_t)rand_r(&seed) % n, 0, 0};
         cuts[1] = cuts[0] + (size_t)rand_r(&seed) % (n - cuts[0]);
         cuts[2] = cuts[1] + (size_t)rand_r(&seed) % (n - cuts[1]);
@@ -416,13 +420,12 @@ static void expect_blocks_stop_right(const uint8_t *d, size_t n)
             want++;
         for (int wide = 0; wide < 2; wide++) {
             const uint8_t *got = ps_dkim_scan_blocks(wide, d + start, end);
-            if (got != want && (got > want || end - got > 64 ||
-                                (got - (d + start)) % 64 != 0))
+            if (got != want &&
+                (got > want || end - got > 64 || (got - (d + start)) % 64 != 0))
                 fail_msg("wide=%d start=%zu: stopped at %td, event at %td",
                          wide, start, got - d, want - d);
         }
-        assert_ptr_equal(ps_dkim_scan(PS_CANON_RELAXED, d + start, end),
-                         want);
+        assert_ptr_equal(ps_dkim_scan(PS_CANON_RELAXED, d + start, end), want);
     }
 }
 
@@ -449,13 +452,15 @@ static void scan_blocks_match_reference(void **state)
         }
 }
 
-/* ---- runs, not bytes ------------------------------------------------------ */
+/* ---- runs, not bytes ------------------------------------------------------
+ */
 
 /* Ordinary text (CRLF lines, single spaces) reaches the sink once per
  * chunk, whatever the canonicalisation: no per-line or per-word calls. */
 static void long_runs(void **state)
 {
-    static const char line[] = "The quick brown fox jumps over the lazy dog.\r\n";
+    static const char line[] =
+        "The quick brown fox jumps over the lazy dog.\r\n";
     size_t n = 2000 * (sizeof(line) - 1), chunk = 8192, chunks = 0;
     char *d = malloc(n);
 
@@ -465,8 +470,8 @@ static void long_runs(void **state)
     for (int k = 0; k < 2; k++) {
         ps_dkim_body b;
         cap c = {NULL, 0, 0, 0};
-        ps_dkim_body_init(&b, k ? PS_CANON_RELAXED : PS_CANON_SIMPLE,
-                          cap_sink, &c);
+        ps_dkim_body_init(&b, k ? PS_CANON_RELAXED : PS_CANON_SIMPLE, cap_sink,
+                          &c);
         chunks = 0;
         for (size_t off = 0; off < n; off += chunk, chunks++)
             ps_dkim_body_update(&b, (uint8_t *)d + off,

@@ -154,14 +154,14 @@ static char *sha256_b64(const char *s)
     return out;
 }
 
-/* ---- the produced header -------------------------------------------------- */
+/* ---- the produced header --------------------------------------------------
+ */
 
 static void two_keys_default_lists(void **state)
 {
     ps_dkim_signer sg[2] = {{rsa_key, "example.com", "s2026r"},
                             {ed_key, "example.com", "s2026e"}};
-    char **v = sign_ok(NULL, sg, 2, basic, NBASIC, "Hello\r\n", 0,
-                       1700000000);
+    char **v = sign_ok(NULL, sg, 2, basic, NBASIC, "Hello\r\n", 0, 1700000000);
     char *bh = sha256_b64("Hello\r\n");
 
     (void)state;
@@ -174,9 +174,10 @@ static void two_keys_default_lists(void **state)
         tag_is(v[i], "s", i == 0 ? "s2026r" : "s2026e");
         tag_is(v[i], "t", "1700000000");
         tag_is(v[i], "bh", bh);
-        tag_is(v[i], "h", "From:To:To:Subject:Date:Message-ID:List-Id:"
-                          "List-Unsubscribe:From:To:Cc:Subject:Date:"
-                          "Reply-To");
+        tag_is(v[i], "h",
+               "From:To:To:Subject:Date:Message-ID:List-Id:"
+               "List-Unsubscribe:From:To:Cc:Subject:Date:"
+               "Reply-To");
         assert_null(tag_of(v[i], "l"));
         assert_null(tag_of(v[i], "x"));
         char *b = tag_of(v[i], "b");
@@ -212,8 +213,8 @@ static void custom_lists(void **state)
                             {"X-One", " 1"},
                             {"x-two", " 2"},
                             {"X-One", " 3"}};
-    ps_dkim_params p = {PS_CANON_RELAXED, PS_CANON_RELAXED, sign, 4,
-                        sign, 0, 0};
+    ps_dkim_params p = {
+        PS_CANON_RELAXED, PS_CANON_RELAXED, sign, 4, sign, 0, 0};
     ps_dkim_signer sg = {ed_key, "example.com", "s"};
     char **v = sign_ok(&p, &sg, 1, h, 5, "x\r\n", 0, 1);
 
@@ -246,7 +247,8 @@ static void chunking_changes_nothing(void **state)
     }
 }
 
-/* ---- refusals and bounds ---------------------------------------------------- */
+/* ---- refusals and bounds ----------------------------------------------------
+ */
 
 static void expect_new_fails(const ps_dkim_params *p, const ps_dkim_signer *sg,
                              size_t n, const char *frag)
@@ -344,11 +346,10 @@ static void header_count_bound(void **state)
     size_t n;
 
     (void)state;
-    assert_int_equal(ps_dkim_sign_header(s, "From", " a@example.com", &err),
-                     0);
+    assert_int_equal(ps_dkim_sign_header(s, "From", " a@example.com", &err), 0);
     for (int i = 1; i < PS_DKIM_MAX_HEADERS; i++)
-        assert_int_equal(ps_dkim_sign_header(s, i % 2 ? "Received" : "To",
-                                             " x", &err), 0);
+        assert_int_equal(
+            ps_dkim_sign_header(s, i % 2 ? "Received" : "To", " x", &err), 0);
     assert_int_equal(ps_dkim_sign_header(s, "X-Last", " x", &err), -1);
     assert_non_null(strstr(err.msg, "more than 1000 header fields"));
     /* the 999 fields kept (half of them To) still sign */
@@ -378,7 +379,8 @@ static void header_bytes_bound(void **state)
     ps_dkim_sign_free(s);
 }
 
-/* ---- RFC 8463 Appendix A.3 ---------------------------------------------------- */
+/* ---- RFC 8463 Appendix A.3
+ * ---------------------------------------------------- */
 
 static const char rfc_ed_pem[] =
     "-----BEGIN PRIVATE KEY-----\n"
@@ -468,9 +470,9 @@ static void rfc8463_signatures_byte_for_byte(void **state)
                                  strlen(rfc_hdrs[j].value), &hd);
         ps_dkim_canon_header(PS_CANON_RELAXED, "DKIM-Signature", 14,
                              rfc_sigs[i].head, strlen(rfc_sigs[i].head), &sig);
-        assert_int_equal(ps_dkim_crypto_sign(keys[i], hd.data, hd.len,
-                                             sig.data, sig.len - 2, raw,
-                                             &rawlen, &err), 0);
+        assert_int_equal(ps_dkim_crypto_sign(keys[i], hd.data, hd.len, sig.data,
+                                             sig.len - 2, raw, &rawlen, &err),
+                         0);
         ps_b64_encode(raw, rawlen, b64);
         assert_string_equal(b64, rfc_sigs[i].b);
         ps_dkim_buf_free(&hd);
@@ -485,8 +487,8 @@ static void rfc8463_through_the_api(void **state)
     static const char *const sign[] = {"from", "to", "subject", "date",
                                        "message-id"};
     static const char *const over[] = {"from", "subject", "date"};
-    ps_dkim_params p = {PS_CANON_RELAXED, PS_CANON_RELAXED, sign, 5,
-                        over, 3, 0};
+    ps_dkim_params p = {
+        PS_CANON_RELAXED, PS_CANON_RELAXED, sign, 5, over, 3, 0};
     ps_key *k = parse_key(rfc_ed_pem);
     ps_dkim_signer sg = {k, "football.example.com", "brisbane"};
     char **v = sign_ok(&p, &sg, 1, rfc_hdrs, 5, rfc_body, 7, 1528637909);

@@ -169,7 +169,10 @@ static void test_malformed_replies(void **state)
     expect_refused(&p, PS_DNS_TYPE_TXT, "malformed TXT");
 
     pkt_start(&p, "example.test", PS_DNS_TYPE_TXT, 0, 1);
-    pkt_rr(&p, PS_DNS_TYPE_TXT, "\x03" "a\0b", 4);
+    pkt_rr(&p, PS_DNS_TYPE_TXT,
+           "\x03"
+           "a\0b",
+           4);
     expect_refused(&p, PS_DNS_TYPE_TXT, "NUL");
 
     pkt_start(&p, "example.test", PS_DNS_TYPE_TXT, 0, 1);

@@ -69,8 +69,8 @@ static void expect(ps_dnscheck_state got_state, const ps_dnscheck *v,
     assert_int_equal(got_state, v->state);
     if (v->state != state || strstr(v->why, frag) == NULL)
         fail_msg("got %s \"%s\", wanted %s with \"%s\"",
-                 ps_dnscheck_label(v->state), v->why,
-                 ps_dnscheck_label(state), frag);
+                 ps_dnscheck_label(v->state), v->why, ps_dnscheck_label(state),
+                 frag);
     if (state == PS_DNSCHECK_OK)
         assert_string_equal(v->why, "");
 }
@@ -122,17 +122,15 @@ static void test_dkim_wrong_records(void **state)
                "no p= tag");
     check_dkim(k->ed, answer("hello world", NULL), PS_DNSCHECK_FAIL,
                "does not parse");
-    check_dkim(k->ed, answer(ed, ed, NULL), PS_DNSCHECK_FAIL,
-               "2 TXT records");
+    check_dkim(k->ed, answer(ed, ed, NULL), PS_DNSCHECK_FAIL, "2 TXT records");
     check_dkim(k->ed, answer(NULL), PS_DNSCHECK_MISSING, "no TXT record");
     free(ed);
     free(ed2);
 }
 
-static void check_simple(ps_dnscheck_state (*fn)(const ps_dns_answer *,
-                                                 ps_dnscheck *),
-                         ps_dns_answer ans, ps_dnscheck_state state,
-                         const char *frag)
+static void
+check_simple(ps_dnscheck_state (*fn)(const ps_dns_answer *, ps_dnscheck *),
+             ps_dns_answer ans, ps_dnscheck_state state, const char *frag)
 {
     ps_dnscheck v;
 

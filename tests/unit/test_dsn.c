@@ -40,7 +40,8 @@ static const char rfc3464_msg[] =
     "Action: failed\r\n"
     "Status: 5.1.1\r\n"
     "Remote-MTA: dns; mx2.example.net\r\n"
-    "Diagnostic-Code: smtp; 550 5.1.1 <nobody@example.net>: Recipient address\r\n"
+    "Diagnostic-Code: smtp; 550 5.1.1 <nobody@example.net>: Recipient "
+    "address\r\n"
     "    rejected: User unknown in virtual mailbox table\r\n"
     "\r\n"
     "Original-Recipient: rfc822; late@example.org\r\n"
@@ -67,10 +68,12 @@ static const char postfix_msg[] =
     "                   The mail system\n"
     "\n"
     "<gone@example.net>: host mx2.example.net[192.0.2.7] said: 550 5.1.1\n"
-    "    <gone@example.net>: Recipient address rejected: User unknown (in reply to\n"
+    "    <gone@example.net>: Recipient address rejected: User unknown (in "
+    "reply to\n"
     "    RCPT TO command)\n"
     "\n"
-    "<full@example.net>: host mx2.example.net[192.0.2.7] said: 452 4.2.2 Mailbox\n"
+    "<full@example.net>: host mx2.example.net[192.0.2.7] said: 452 4.2.2 "
+    "Mailbox\n"
     "    full (in reply to RCPT TO command)\n";
 
 static const char exim_msg[] =
@@ -84,7 +87,8 @@ static const char exim_msg[] =
     "\n"
     "  someone@example.org\n"
     "    host mx.example.org [192.0.2.9]\n"
-    "    SMTP error from remote mail server after RCPT TO:<someone@example.org>:\n"
+    "    SMTP error from remote mail server after RCPT "
+    "TO:<someone@example.org>:\n"
     "    550 5.1.1 User unknown\n"
     "  other@example.org\n"
     "    Unrouteable address\n"
@@ -99,13 +103,16 @@ static const char gmail_msg[] =
     "\n"
     "** Address not found **\n"
     "\n"
-    "Your message wasn't delivered to missing@gmail.com because the address couldn't be found, or is unable to receive mail.\n"
+    "Your message wasn't delivered to missing@gmail.com because the address "
+    "couldn't be found, or is unable to receive mail.\n"
     "\n"
     "Learn more here: https://support.google.com/mail/?p=NoSuchUser\n"
     "\n"
     "The response from the remote server was:\n"
-    "550 5.1.1 The email account that you tried to reach does not exist. Please try\n"
-    "double-checking the recipient's email address for typos or unnecessary spaces.\n";
+    "550 5.1.1 The email account that you tried to reach does not exist. "
+    "Please try\n"
+    "double-checking the recipient's email address for typos or unnecessary "
+    "spaces.\n";
 
 static const char microsoft_msg[] =
     "From: postmaster@outlook.com\n"
@@ -121,7 +128,8 @@ static const char microsoft_msg[] =
     "Generating server: BN6PR.namprd.prod.outlook.com\n"
     "\n"
     "nobody@contoso.com\n"
-    "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'\n";
+    "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; "
+    "Recipient not found by SMTP address lookup'\n";
 
 static ps_dsn *parse(const char *msg, int want)
 {
@@ -173,7 +181,8 @@ static void test_exim(void **state)
     ps_dsn *d = parse(exim_msg, 0);
     assert_int_equal(d->source, PS_DSN_EXIM);
     assert_int_equal(d->n, 2);
-    rcpt(d, 0, "someone@example.org", "failed", "5.1.1", "550 5.1.1 User unknown");
+    rcpt(d, 0, "someone@example.org", "failed", "5.1.1",
+         "550 5.1.1 User unknown");
     rcpt(d, 1, "other@example.org", "failed", "", "Unrouteable address");
 }
 
@@ -203,7 +212,8 @@ static void test_nothing(void **state)
     parse("", -1);
     parse("Subject: hi\n\nPlease write to me@example.com.\n", -1);
     parse("Content-Type: message/delivery-status\n\n"
-          "Final-Recipient: rfc822;\nAction: failed\n\n", -1);
+          "Final-Recipient: rfc822;\nAction: failed\n\n",
+          -1);
     parse("The mail system\n\n<not-an-address>: oops\n", -1);
 }
 
@@ -214,7 +224,8 @@ static void test_bounds(void **state)
     (void)state;
     ps_dsn *d = parse("Content-Type: message/delivery-status\r\n\r\n"
                       "Final-Recipient: rfc822; a@b.example\r\n"
-                      "Diagnostic-Code: smtp; 550 \"quoted\" \\ \x01 x\r\n", 0);
+                      "Diagnostic-Code: smtp; 550 \"quoted\" \\ \x01 x\r\n",
+                      0);
     assert_null(strpbrk(d->rcpt[0].diagnostic, "\"\\\x01"));
     d = parse("The mail system\n\n<a\\b@x.example>: 550 no\n", 0);
     assert_string_equal(d->rcpt[0].recipient, "b@x.example");
@@ -240,8 +251,8 @@ static void test_bounds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rfc3464), cmocka_unit_test(test_postfix),
-        cmocka_unit_test(test_exim),    cmocka_unit_test(test_gmail),
+        cmocka_unit_test(test_rfc3464),   cmocka_unit_test(test_postfix),
+        cmocka_unit_test(test_exim),      cmocka_unit_test(test_gmail),
         cmocka_unit_test(test_microsoft), cmocka_unit_test(test_nothing),
         cmocka_unit_test(test_bounds),
     };

@@ -23,11 +23,11 @@ static void test_format(void **state)
     ps_err err;
     int n = ps_events_format(&ev, line, sizeof line, &err);
     assert_true(n > 0);
-    assert_string_equal(line,
-        "{\"event\":\"bounce\",\"time\":1700000000,\"ref\":\"Msg42\","
-        "\"recipient\":\"a@b.example\",\"action\":\"failed\",\"status\":"
-        "\"5.1.1\",\"diagnostic\":\"550 \\\"no\\\" \\\\ \\u0001\","
-        "\"source\":\"rfc3464\"}\n");
+    assert_string_equal(
+        line, "{\"event\":\"bounce\",\"time\":1700000000,\"ref\":\"Msg42\","
+              "\"recipient\":\"a@b.example\",\"action\":\"failed\",\"status\":"
+              "\"5.1.1\",\"diagnostic\":\"550 \\\"no\\\" \\\\ \\u0001\","
+              "\"source\":\"rfc3464\"}\n");
     assert_int_equal(ps_events_format(&ev, line, 40, &err), -1);
 }
 
@@ -50,7 +50,8 @@ static void test_append(void **state)
     assert_int_equal(st.st_mode & 0777 & ~0640, 0);
     unlink(path);
     rmdir(dir);
-    assert_int_equal(ps_events_append("/nonexistent/dir/x", "x\n", 2, &err), -1);
+    assert_int_equal(ps_events_append("/nonexistent/dir/x", "x\n", 2, &err),
+                     -1);
     assert_non_null(strstr(err.msg, "/nonexistent/dir/x"));
 }
 

@@ -103,12 +103,13 @@ static void test_vectors(void **state)
         size_t n = unhex(v->mac_hex, want, sizeof(want));
 
         assert_int_equal(n, ps_hmac_size(v->alg));
-        assert_int_equal(ps_hmac_compute(v->alg, key, v->keylen, d,
-                                         v->datalen, got, &err), 0);
+        assert_int_equal(
+            ps_hmac_compute(v->alg, key, v->keylen, d, v->datalen, got, &err),
+            0);
         if (memcmp(got, want, n) != 0)
             fail_msg("vector %zu: wrong MAC", i);
-        assert_int_equal(ps_hmac_verify(v->alg, key, v->keylen, d,
-                                        v->datalen, want, n), 0);
+        assert_int_equal(
+            ps_hmac_verify(v->alg, key, v->keylen, d, v->datalen, want, n), 0);
     }
 }
 
@@ -191,8 +192,8 @@ static void test_against_openssl_hmac(void **state)
 
             assert_non_null(HMAC(md, key, (int)kl, data, dl, want, &wlen));
             assert_int_equal(wlen, ps_hmac_size(alg));
-            assert_int_equal(
-                ps_hmac_compute(alg, key, kl, data, dl, got, &err), 0);
+            assert_int_equal(ps_hmac_compute(alg, key, kl, data, dl, got, &err),
+                             0);
             if (memcmp(got, want, wlen) != 0)
                 fail_msg("alg %d key %zu data %zu: wrong MAC", a, kl, dl);
             k = ps_hmac_key_new(alg, key, kl, &err);
@@ -214,8 +215,8 @@ static void test_sizes_and_empty_key(void **state)
     assert_int_equal(ps_hmac_size(PS_HMAC_SHA256), 32);
     unhex("b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad",
           want, sizeof(want));
-    assert_int_equal(ps_hmac_compute(PS_HMAC_SHA256, NULL, 0, NULL, 0, got,
-                                     &err), 0);
+    assert_int_equal(
+        ps_hmac_compute(PS_HMAC_SHA256, NULL, 0, NULL, 0, got, &err), 0);
     assert_memory_equal(got, want, 32);
 }
 
@@ -232,7 +233,8 @@ static void test_streaming_equals_oneshot(void **state)
         msg[i] = (uint8_t)(i * 7 + 3);
     for (int alg = PS_HMAC_SHA1; alg <= PS_HMAC_SHA256; alg++) {
         assert_int_equal(ps_hmac_compute((ps_hmac_alg)alg, key, 10, msg,
-                                         sizeof(msg), one, &err), 0);
+                                         sizeof(msg), one, &err),
+                         0);
         h = ps_hmac_new((ps_hmac_alg)alg, key, 10, &err);
         assert_non_null(h);
         for (size_t off = 0, step = 1; off < sizeof(msg); step = step * 3 + 1) {
@@ -262,16 +264,16 @@ static void test_verify_truncation(void **state)
     memset(key, 0x0c, sizeof(key));
     /* RFC 4231 test case 5: the first 128 bits */
     n = unhex("a3b6167473100ee06e0c796c2955552b", mac, sizeof(mac));
-    assert_int_equal(ps_hmac_verify(PS_HMAC_SHA256, key, 20, data, 20, mac,
-                                    n), 0);
-    assert_int_equal(ps_hmac_verify(PS_HMAC_SHA256, key, 20, data, 20, mac,
-                                    10), 0);
-    assert_int_equal(ps_hmac_verify(PS_HMAC_SHA256, key, 20, data, 20, mac,
-                                    9), -1);
-    assert_int_equal(ps_hmac_verify(PS_HMAC_SHA256, key, 20, data, 20, mac,
-                                    0), -1);
-    assert_int_equal(ps_hmac_verify(PS_HMAC_SHA256, key, 20, data, 20, NULL,
-                                    16), -1);
+    assert_int_equal(ps_hmac_verify(PS_HMAC_SHA256, key, 20, data, 20, mac, n),
+                     0);
+    assert_int_equal(ps_hmac_verify(PS_HMAC_SHA256, key, 20, data, 20, mac, 10),
+                     0);
+    assert_int_equal(ps_hmac_verify(PS_HMAC_SHA256, key, 20, data, 20, mac, 9),
+                     -1);
+    assert_int_equal(ps_hmac_verify(PS_HMAC_SHA256, key, 20, data, 20, mac, 0),
+                     -1);
+    assert_int_equal(
+        ps_hmac_verify(PS_HMAC_SHA256, key, 20, data, 20, NULL, 16), -1);
     /* RFC 2202 test case 5: the first 96 bits */
     n = unhex("4c1a03424b55e07fe7f27be1", mac, sizeof(mac));
     assert_int_equal(ps_hmac_verify(PS_HMAC_SHA1, key, 20, data, 20, mac, n),
@@ -295,8 +297,8 @@ static void test_verify_truncation(void **state)
     assert_int_equal(ps_hmac_verify(PS_HMAC_SHA1, key, 20, data, 19, mac, n),
                      -1);
     /* a SHA-1 MAC is no SHA-256 MAC */
-    assert_int_equal(ps_hmac_verify(PS_HMAC_SHA256, key, 20, data, 20, mac,
-                                    n), -1);
+    assert_int_equal(ps_hmac_verify(PS_HMAC_SHA256, key, 20, data, 20, mac, n),
+                     -1);
 }
 
 static void test_ct_equal(void **state)
@@ -309,7 +311,8 @@ static void test_ct_equal(void **state)
     assert_int_equal(ps_ct_equal(NULL, NULL, 0), 1);
 }
 
-/* ---- secret sets ---------------------------------------------------------- */
+/* ---- secret sets ----------------------------------------------------------
+ */
 
 static ps_secrets *parse_ok(const char *text)
 {
@@ -407,14 +410,13 @@ static void test_secrets_errors(void **state)
     expect_parse_error("hex:zz\n", 7,
                        "t.secrets:1: bad hex secret: character outside the "
                        "alphabet at offset 0");
-    expect_parse_error("x\nbase64:\n", 10,
-                       "t.secrets:2: empty base64 secret");
+    expect_parse_error("x\nbase64:\n", 10, "t.secrets:2: empty base64 secret");
     expect_parse_error("hex:\r\n", 6, "t.secrets:1: empty hex secret");
     expect_parse_error("", 0, "t.secrets: no secrets");
     expect_parse_error("# only\n\n  \n", 11, "t.secrets: no secrets");
     /* the bad secret is never echoed */
-    assert_int_equal(ps_secrets_parse("base64:SuperSecretValue!!", 25, "f", &s,
-                                      &err), -1);
+    assert_int_equal(
+        ps_secrets_parse("base64:SuperSecretValue!!", 25, "f", &s, &err), -1);
     assert_null(strstr(err.msg, "Super"));
     assert_null(strchr(err.msg, '!'));
 }
@@ -468,16 +470,20 @@ static void test_secrets_load(void **state)
     write_file(path, "first\nhex:01x2\n", 0600);
     assert_int_equal(ps_secrets_load(path, &s, &err), -1);
     assert_null(s);
-    snprintf(want, sizeof(want), "%s:2: bad hex secret: character outside the"
-             " alphabet at offset 2", path);
+    snprintf(want, sizeof(want),
+             "%s:2: bad hex secret: character outside the"
+             " alphabet at offset 2",
+             path);
     assert_string_equal(err.msg, want);
     unlink(path);
 
     write_file(path, "first\n", 0640);
     assert_int_equal(ps_secrets_load(path, &s, &err), -1);
     assert_null(s);
-    snprintf(want, sizeof(want), "%s: readable by group or others "
-             "(mode 0640); run: chmod 600 %s", path, path);
+    snprintf(want, sizeof(want),
+             "%s: readable by group or others "
+             "(mode 0640); run: chmod 600 %s",
+             path, path);
     assert_string_equal(err.msg, want);
     unlink(path);
 

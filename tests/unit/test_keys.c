@@ -110,12 +110,13 @@ static char *pem_encrypted(EVP_PKEY *pkey, int pkcs8)
 
     if (pkcs8)
         assert_int_equal(PEM_write_bio_PKCS8PrivateKey(
-                             mem, pkey, EVP_aes_256_cbc(), "pw", 2, NULL,
-                             NULL), 1);
+                             mem, pkey, EVP_aes_256_cbc(), "pw", 2, NULL, NULL),
+                         1);
     else
         assert_int_equal(PEM_write_bio_PrivateKey_traditional(
                              mem, pkey, EVP_aes_128_cbc(),
-                             (unsigned char *)"pw", 2, NULL, NULL), 1);
+                             (unsigned char *)"pw", 2, NULL, NULL),
+                         1);
     return bio_text(mem);
 }
 
@@ -197,7 +198,8 @@ static ps_key *roundtrip(ps_key *key, const char *name)
     return back;
 }
 
-/* ---- generate, write, load ------------------------------------------------ */
+/* ---- generate, write, load ------------------------------------------------
+ */
 
 static void test_rsa_2048_roundtrip(void **state)
 {
@@ -262,8 +264,9 @@ static void test_ed25519_roundtrip(void **state)
     assert_string_equal(ps_key_dkim_k(back), "ed25519");
     assert_int_equal(ps_key_dkim_record(back, &rec, &err), 0);
     assert_true(strncmp(rec, "v=DKIM1; k=ed25519; p=", 22) == 0);
-    assert_int_equal(ps_b64_decode(rec + 22, strlen(rec + 22), raw,
-                                   sizeof(raw), &len, &err), 0);
+    assert_int_equal(
+        ps_b64_decode(rec + 22, strlen(rec + 22), raw, sizeof(raw), &len, &err),
+        0);
     assert_int_equal(len, 32);
     free(rec);
     ps_key_free(key);
@@ -326,7 +329,8 @@ static void test_generate_refuses_sizes(void **state)
     assert_non_null(strstr(err.msg, "unknown key type"));
 }
 
-/* ---- loading refusals ----------------------------------------------------- */
+/* ---- loading refusals -----------------------------------------------------
+ */
 
 static void test_group_readable_refused(void **state)
 {
@@ -435,8 +439,10 @@ static void test_ec_refused(void **state)
     (void)state;
     assert_non_null(pkey);
     pem = pem_of(pkey, "PrivateKeyInfo");
-    expect_refused(pem, strlen(pem), "unsupported key type EC; use RSA or "
-                   "Ed25519", "");
+    expect_refused(pem, strlen(pem),
+                   "unsupported key type EC; use RSA or "
+                   "Ed25519",
+                   "");
     free(pem);
     pem = pem_of(pkey, "type-specific");
     assert_non_null(strstr(pem, "BEGIN EC PRIVATE KEY"));
@@ -500,9 +506,9 @@ static void test_private_after_other_block(void **state)
 {
     ps_key *key = generate(PS_KEY_ED25519, 0), *back;
     char *priv = pem_of(ps_key_evp(key), "PrivateKeyInfo");
-    OSSL_ENCODER_CTX *ectx = OSSL_ENCODER_CTX_new_for_pkey(
-        ps_key_evp(key), EVP_PKEY_PUBLIC_KEY, "PEM", "SubjectPublicKeyInfo",
-        NULL);
+    OSSL_ENCODER_CTX *ectx =
+        OSSL_ENCODER_CTX_new_for_pkey(ps_key_evp(key), EVP_PKEY_PUBLIC_KEY,
+                                      "PEM", "SubjectPublicKeyInfo", NULL);
     unsigned char *pub = NULL;
     size_t publen = 0;
     char *both;
@@ -539,8 +545,8 @@ static EVP_PKEY *rsa_mix(EVP_PKEY *pub, EVP_PKEY *priv, const BIGNUM *big_d)
     EVP_PKEY *out = NULL;
 
     for (size_t i = 0; i < 8; i++) {
-        assert_int_equal(EVP_PKEY_get_bn_param(i < 2 ? pub : priv, names[i],
-                                               &bn[i]), 1);
+        assert_int_equal(
+            EVP_PKEY_get_bn_param(i < 2 ? pub : priv, names[i], &bn[i]), 1);
         OSSL_PARAM_BLD_push_BN(bld, names[i],
                                i == 2 && big_d != NULL ? big_d : bn[i]);
     }
@@ -585,15 +591,18 @@ static void test_oversized_rsa_part_refused(void **state)
     assert_int_equal(BN_set_bit(d, 4000), 1); /* d of 4001 bits */
     bad = rsa_mix(a, a, d);
     pem = pem_of(bad, "PrivateKeyInfo");
-    expect_refused(pem, strlen(pem), "garbled RSA key (d larger than the "
-                   "modulus)", "");
+    expect_refused(pem, strlen(pem),
+                   "garbled RSA key (d larger than the "
+                   "modulus)",
+                   "");
     free(pem);
     BN_free(d);
     EVP_PKEY_free(bad);
     EVP_PKEY_free(a);
 }
 
-/* ---- published vector ------------------------------------------------------ */
+/* ---- published vector ------------------------------------------------------
+ */
 
 /* RFC 8463 appendix A.2: this Ed25519 private key publishes this p=. */
 static void test_rfc8463_vector(void **state)
@@ -609,7 +618,8 @@ static void test_rfc8463_vector(void **state)
 
     (void)state;
     assert_int_equal(ps_b64_decode(seed_b64, strlen(seed_b64), seed,
-                                   sizeof(seed), &len, &err), 0);
+                                   sizeof(seed), &len, &err),
+                     0);
     assert_int_equal(len, 32);
     pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
     assert_non_null(pkey);

@@ -13,7 +13,7 @@
 #include "crypto/hmac.h"
 #include "mail/retpath.h"
 
-#define T0 1700000000
+#define T0  1700000000
 #define DAY 86400
 #define DOM "rp.example.com"
 
@@ -30,8 +30,8 @@ static void enc(const char *sec, const char *ref, time_t t, char *out)
     ps_secrets *s = load(sec);
     ps_retpath_cfg cfg = {s, DOM, 0};
     ps_err err;
-    assert_int_equal(ps_retpath_encode(&cfg, ref, t, out, PS_RETPATH_ADDR_MAX,
-                                       &err), 0);
+    assert_int_equal(
+        ps_retpath_encode(&cfg, ref, t, out, PS_RETPATH_ADDR_MAX, &err), 0);
     ps_secrets_free(s);
 }
 
@@ -85,7 +85,7 @@ static void test_expiry(void **state)
     enc("k1\n", "q1", T0, a);
     assert_int_equal(dec("k1\n", a, T0 + 7 * DAY, &tok), 0);
     assert_int_equal(dec("k1\n", a, T0 + 8 * DAY, &tok), -1);
-    assert_int_equal(dec("k1\n", a, T0 - DAY, &tok), 0);     /* skew */
+    assert_int_equal(dec("k1\n", a, T0 - DAY, &tok), 0);      /* skew */
     assert_int_equal(dec("k1\n", a, T0 - 2 * DAY, &tok), -1); /* future */
     ps_secrets *s = load("k1\n");
     ps_retpath_cfg cfg = {s, DOM, 30};
@@ -114,10 +114,16 @@ static void test_tamper(void **state)
     memcpy(b, a, sizeof b);
     strcpy(strchr(b, '@'), "@rp.other.example");
     assert_int_equal(dec("k1\n", b, T0, &tok), -1);
-    const char *bad[] = {"", "@" DOM, "b.@" DOM, "x.Msg42.aaaa.aaaaaaaaaa@" DOM,
-                         "b.Msg42.aaaa.aaaaaaaaa@" DOM, "b..aaaa.aaaaaaaaaa@" DOM,
-                         "b.M-1.aaaa.aaaaaaaaaa@" DOM, "b.Msg42.aaa1.aaaaaaaaaa@" DOM,
-                         "b.Msg42aaaa.aaaaaaaaaaa@" DOM, "nodomain"};
+    const char *bad[] = {"",
+                         "@" DOM,
+                         "b.@" DOM,
+                         "x.Msg42.aaaa.aaaaaaaaaa@" DOM,
+                         "b.Msg42.aaaa.aaaaaaaaa@" DOM,
+                         "b..aaaa.aaaaaaaaaa@" DOM,
+                         "b.M-1.aaaa.aaaaaaaaaa@" DOM,
+                         "b.Msg42.aaa1.aaaaaaaaaa@" DOM,
+                         "b.Msg42aaaa.aaaaaaaaaaa@" DOM,
+                         "nodomain"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(dec("k1\n", bad[i], T0, &tok), -1);
 }
@@ -142,12 +148,14 @@ static void test_refs(void **state)
     char a[PS_RETPATH_ADDR_MAX];
     ps_retpath_token tok;
     ps_err err;
-    const char *bad[] = {"", "a.b", "a-b", "with space", "abcdefghij0123456789x"};
+    const char *bad[] = {"", "a.b", "a-b", "with space",
+                         "abcdefghij0123456789x"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(ps_retpath_encode(&cfg, bad[i], T0, a, sizeof a, &err),
                          -1);
-    assert_int_equal(ps_retpath_encode(&cfg, "abcdefghij0123456789", T0, a,
-                                       sizeof a, &err), 0);
+    assert_int_equal(
+        ps_retpath_encode(&cfg, "abcdefghij0123456789", T0, a, sizeof a, &err),
+        0);
     assert_true(strchr(a, '@') - a <= PS_RETPATH_LOCAL_MAX);
     assert_int_equal(ps_retpath_decode(&cfg, a, T0, &tok, &err), 0);
     assert_int_equal(ps_retpath_encode(&cfg, "abc", T0, a, 10, &err), -1);

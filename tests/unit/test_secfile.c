@@ -86,9 +86,10 @@ static void test_group_other_modes_refused(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
         make_file(path, "k", 1, modes[i]);
-        snprintf(want, sizeof(want), "%s: readable by group or others "
-                 "(mode %04o); run: chmod 600 %s", path, (unsigned)modes[i],
-                 path);
+        snprintf(want, sizeof(want),
+                 "%s: readable by group or others "
+                 "(mode %04o); run: chmod 600 %s",
+                 path, (unsigned)modes[i], path);
         expect_refused(path, want, want);
         unlink(path);
     }

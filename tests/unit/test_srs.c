@@ -13,7 +13,7 @@
 #include "crypto/hmac.h"
 #include "mail/srs.h"
 
-#define T0 1577836860 /* 2020-01-01, day stamp 2W */
+#define T0  1577836860 /* 2020-01-01, day stamp 2W */
 #define DAY 86400
 #define VEC "SRS0=vmyz=2W=otherdomain.com=test@example.com"
 
@@ -51,8 +51,9 @@ static void test_vector(void **state)
 {
     (void)state;
     char out[PS_SRS_ADDR_MAX];
-    assert_int_equal(fwd("tops3cr3t\n", "example.com", "test@otherdomain.com",
-                         T0, out), PS_SRS_REWRITTEN);
+    assert_int_equal(
+        fwd("tops3cr3t\n", "example.com", "test@otherdomain.com", T0, out),
+        PS_SRS_REWRITTEN);
     assert_string_equal(out, VEC);
     assert_int_equal(rev("tops3cr3t\n", "example.com", VEC, T0, out), 0);
     assert_string_equal(out, "test@otherdomain.com");
@@ -64,17 +65,19 @@ static void test_srs1(void **state)
     char out[PS_SRS_ADDR_MAX], back[PS_SRS_ADDR_MAX];
     /* Mail::SRS 0.31 gives this for the same secret */
     assert_int_equal(fwd("tops3cr3t\n", "fwd2.example", VEC, T0, out), 0);
-    assert_string_equal(out,
+    assert_string_equal(
+        out,
         "SRS1=JO9m=example.com==vmyz=2W=otherdomain.com=test@fwd2.example");
     assert_int_equal(rev("tops3cr3t\n", "fwd2.example", out, T0, back), 0);
     assert_string_equal(back, VEC);
     /* SRS1 forwarded again keeps the first forwarder, new hash only */
     char again[PS_SRS_ADDR_MAX];
     assert_int_equal(fwd("tops3cr3t\n", "fwd3.example", out, T0, again), 0);
-    assert_string_equal(again,
+    assert_string_equal(
+        again,
         "SRS1=JO9m=example.com==vmyz=2W=otherdomain.com=test@fwd3.example");
-    assert_int_equal(fwd("tops3cr3t\n", "x.example", "SRS1=abcd@y.example",
-                         T0, again), -1);
+    assert_int_equal(
+        fwd("tops3cr3t\n", "x.example", "SRS1=abcd@y.example", T0, again), -1);
 }
 
 static void test_case_insensitive(void **state)
@@ -82,10 +85,14 @@ static void test_case_insensitive(void **state)
     (void)state;
     char out[PS_SRS_ADDR_MAX];
     assert_int_equal(rev("tops3cr3t\n", "example.com",
-        "SRS0=VMYZ=2W=OTHERDOMAIN.COM=TEST@EXAMPLE.COM", T0, out), 0);
+                         "SRS0=VMYZ=2W=OTHERDOMAIN.COM=TEST@EXAMPLE.COM", T0,
+                         out),
+                     0);
     assert_string_equal(out, "TEST@OTHERDOMAIN.COM");
     assert_int_equal(rev("tops3cr3t\n", "example.com",
-        "srs0+vmyz=2w=otherdomain.com=test@example.com", T0, out), 0);
+                         "srs0+vmyz=2w=otherdomain.com=test@example.com", T0,
+                         out),
+                     0);
     assert_string_equal(out, "test@otherdomain.com");
 }
 
@@ -93,13 +100,12 @@ static void test_expiry(void **state)
 {
     (void)state;
     char out[PS_SRS_ADDR_MAX];
-    assert_int_equal(rev("tops3cr3t\n", "example.com", VEC,
-                         T0 + 21 * DAY, out), 0);
-    assert_int_equal(rev("tops3cr3t\n", "example.com", VEC,
-                         T0 + 22 * DAY, out), -1);
-    /* a stamp from tomorrow wraps to 1023 days old */
-    assert_int_equal(rev("tops3cr3t\n", "example.com", VEC, T0 - DAY, out),
+    assert_int_equal(rev("tops3cr3t\n", "example.com", VEC, T0 + 21 * DAY, out),
+                     0);
+    assert_int_equal(rev("tops3cr3t\n", "example.com", VEC, T0 + 22 * DAY, out),
                      -1);
+    /* a stamp from tomorrow wraps to 1023 days old */
+    assert_int_equal(rev("tops3cr3t\n", "example.com", VEC, T0 - DAY, out), -1);
 }
 
 static void test_wrong(void **state)
@@ -130,8 +136,9 @@ static void test_rotation(void **state)
     (void)state;
     char out[PS_SRS_ADDR_MAX];
     assert_int_equal(rev("n3w\ntops3cr3t\n", "example.com", VEC, T0, out), 0);
-    assert_int_equal(fwd("n3w\ntops3cr3t\n", "example.com",
-                         "test@otherdomain.com", T0, out), 0);
+    assert_int_equal(
+        fwd("n3w\ntops3cr3t\n", "example.com", "test@otherdomain.com", T0, out),
+        0);
     assert_string_not_equal(out, VEC); /* the first secret signs */
 }
 
@@ -139,8 +146,9 @@ static void test_unchanged(void **state)
 {
     (void)state;
     char out[PS_SRS_ADDR_MAX];
-    assert_int_equal(fwd("tops3cr3t\n", "example.com", "a@EXAMPLE.com", T0,
-                         out), PS_SRS_UNCHANGED);
+    assert_int_equal(
+        fwd("tops3cr3t\n", "example.com", "a@EXAMPLE.com", T0, out),
+        PS_SRS_UNCHANGED);
     assert_string_equal(out, "a@EXAMPLE.com");
     assert_int_equal(fwd("tops3cr3t\n", "example.com", "nodomain", T0, out),
                      -1);
@@ -171,10 +179,13 @@ static void test_alphabets(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vector),     cmocka_unit_test(test_srs1),
+        cmocka_unit_test(test_vector),
+        cmocka_unit_test(test_srs1),
         cmocka_unit_test(test_case_insensitive),
-        cmocka_unit_test(test_expiry),     cmocka_unit_test(test_wrong),
-        cmocka_unit_test(test_rotation),   cmocka_unit_test(test_unchanged),
+        cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_wrong),
+        cmocka_unit_test(test_rotation),
+        cmocka_unit_test(test_unchanged),
         cmocka_unit_test(test_alphabets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

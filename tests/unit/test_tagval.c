@@ -35,8 +35,7 @@ static void expect_refused(const char *text, const char *frag)
 }
 
 /* The value of tag name, which must exist, as a NUL-terminated copy. */
-static void check_value(const ps_tagval *tv, const char *name,
-                         const char *want)
+static void check_value(const ps_tagval *tv, const char *name, const char *want)
 {
     const ps_tag *t = ps_tagval_find(tv, name);
     char got[512];
@@ -74,7 +73,8 @@ static void test_rfc6376_signature_with_fws(void **state)
         "      t=1117574938; x=1118006938;\r\n"
         "      h=from:to:subject:date;\r\n"
         "      z=From:foo@eng.example.net|To:joe@example.com|\r\n"
-        "        Subject:demo=20run|Date:July=205,=202005=203:44:08=20PM=20-0700;\r\n"
+        "        "
+        "Subject:demo=20run|Date:July=205,=202005=203:44:08=20PM=20-0700;\r\n"
         "      bh=MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=;\r\n"
         "      b=dzdVyOfAKCdLXdJOc9G2q8LoXSlEniSbav+yuU4zGeeruD00lszZ\r\n"
         "        VoG4ZHRNiYzR";
@@ -89,14 +89,16 @@ static void test_rfc6376_signature_with_fws(void **state)
     check_value(&tv, "i", "@eng.example.net");
     check_value(&tv, "h", "from:to:subject:date");
     check_value(&tv, "bh", "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=");
-    check_value(&tv, "z", "From:foo@eng.example.net|To:joe@example.com|\r\n"
-                 "        Subject:demo=20run|Date:July=205,=202005=203:44:08"
-                 "=20PM=20-0700");
+    check_value(&tv, "z",
+                "From:foo@eng.example.net|To:joe@example.com|\r\n"
+                "        Subject:demo=20run|Date:July=205,=202005=203:44:08"
+                "=20PM=20-0700");
     b = ps_tagval_find(&tv, "b");
     assert_non_null(b);
     stripped = ps_tagval_strip_ws(b);
-    assert_string_equal(stripped, "dzdVyOfAKCdLXdJOc9G2q8LoXSlEniSbav+yuU4zGeeruD"
-                                  "00lszZVoG4ZHRNiYzR");
+    assert_string_equal(stripped,
+                        "dzdVyOfAKCdLXdJOc9G2q8LoXSlEniSbav+yuU4zGeeruD"
+                        "00lszZVoG4ZHRNiYzR");
     free(stripped);
 }
 
@@ -167,7 +169,9 @@ static void test_bad_values_refused(void **state)
     ps_tagval tv;
 
     (void)state;
-    expect_refused("v=a\x01" "b", "invalid byte 0x01 in value at offset 3");
+    expect_refused("v=a\x01"
+                   "b",
+                   "invalid byte 0x01 in value at offset 3");
     expect_refused("v=a\x7f", "invalid byte 0x7f");
     /* UTF-8 in a note is tolerated (see tagval.c) */
     tv = parse_ok("v=DKIM1; n=caf\xc3\xa9; p=x");
