@@ -1,7 +1,7 @@
 /* Return paths in the milter: outbound mail from a rewrite domain leaves
  * with a signed, expiring bounce address as its envelope sender, and a
  * recipient on the bounce domain is accepted at RCPT only with a valid,
- * unexpired token (shared/retpath.c); anything else gets a 550 saying why,
+ * unexpired token (shared/mail/retpath.c); anything else gets a 550 saying why,
  * so forged bounces (backscatter) never get in. */
 #include <openssl/rand.h>
 #include <stdio.h>

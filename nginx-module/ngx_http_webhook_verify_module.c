@@ -3,7 +3,7 @@
  * ngx_http_webhook_verify_module: checks signed delivery webhooks in the
  * access phase. Glue only: directives, reading the body through a request
  * body filter (memory or temp file alike), the replay zone and statuses;
- * every scheme's rules are in libpostseal (shared/webhook.h).
+ * every scheme's rules are in libpostseal (shared/webhook/webhook.h).
  */
 
 #include "ngx_http_webhook_verify.h"

@@ -1,5 +1,5 @@
 /* The Lua script the Redis store runs once per request: the same sliding
- * window as shared/quota_window.c (PS_QUOTA_SLOTS + 1 sub-windows, all or
+ * window as shared/quota/window.c (PS_QUOTA_SLOTS + 1 sub-windows, all or
  * nothing, the latest-freeing window named), on Redis's own clock, so
  * every daemon sharing the server shares one exact count. */
 #include "redis_store.h"

@@ -5,7 +5,7 @@
 # script, and Debian's policyd-rate-limit and postfwd2 with the same rate
 # rule, all driven by one client (policy_load) in one run; then ours with 1
 # and 1M credentials (rate and RSS), and latency at a fixed load.
-# Usage: scripts/bench-policyd.sh BUILD_DIR   (a benchmark, never part of make test)
+# Usage: tests/bench/bench-policyd.sh BUILD_DIR   (a benchmark, never part of make test)
 #
 # Environment: BENCH_SCALE (multiplies request counts and the big credential
 # count; 0.2 for a quick look), BENCH_CREDENTIALS (the big credential count,

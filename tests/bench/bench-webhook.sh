@@ -3,7 +3,7 @@
 # plain nginx proxying (the ceiling) and against Node's standardwebhooks
 # verifying in the application, valid and forged, in one run. The cases are
 # in tests/integration/test_nginx_bench.py; this installs what they need.
-# Usage: scripts/bench-webhook.sh BUILD_DIR   (a benchmark, never part of make test)
+# Usage: tests/bench/bench-webhook.sh BUILD_DIR   (a benchmark, never part of make test)
 #
 # Environment: BENCH_SCALE (multiplies the number of rounds; 0.2 for a quick
 # look), BENCH_ROUNDS (default 16), BENCH_SECONDS (per wrk run, default 2),

@@ -3,7 +3,7 @@
 # driven side by side by one client (milter_bench) with the same messages,
 # keys and concurrency; milter CPU per message from /proc, the bare-crypto
 # floor (crypto_bench), and RSS of postseal-milter over a long run.
-# Usage: scripts/run-bench.sh BUILD_DIR   (a benchmark, never part of make test)
+# Usage: tests/bench/run-bench.sh BUILD_DIR   (a benchmark, never part of make test)
 #
 # Environment: BENCH_CONNECTIONS (default 4), BENCH_SCALE (multiplies the
 # message counts; 0.2 for a quick look), BENCH_LONG (messages of the RSS run,

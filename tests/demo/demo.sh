@@ -6,9 +6,9 @@
 #       postseal-milter, and verify the signatures with dkimpy;
 #  4.   hold a SASL login to 3 messages an hour with postseal-policyd;
 #  5.   give outbound mail a signed return path and record a bounce to it.
-# Steps 3-5 are scripts/demo_mail.py (tests/integration/mailstack.py's
+# Steps 3-5 are tests/demo/demo_mail.py (tests/integration/mailstack.py's
 # private Postfix and smtp-sink, all on 127.0.0.1, stopped at exit).
-# Usage: scripts/demo.sh BUILD_DIR
+# Usage: tests/demo/demo.sh BUILD_DIR
 set -eu
 
 if [ $# -ne 1 ]; then

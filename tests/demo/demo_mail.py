@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Steps 3 and 4 of `make demo`: real mail through a private Postfix.
 
-    /usr/bin/python3 scripts/demo_mail.py BUILD_DIR WORK_DIR
+    /usr/bin/python3 tests/demo/demo_mail.py BUILD_DIR WORK_DIR
 
-WORK_DIR holds what scripts/demo.sh made in steps 1-2: the two keys for
+WORK_DIR holds what tests/demo/demo.sh made in steps 1-2: the two keys for
 example.test (example.test.s2026r.pem, example.test.s2026e.pem) and the
 output of `postseal dns` for each (dns.s2026r.txt, dns.s2026e.txt).
 

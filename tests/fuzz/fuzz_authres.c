@@ -1,4 +1,4 @@
-/* libFuzzer target for shared/authres.c: reading the authserv-id of any
+/* libFuzzer target for shared/mail/authres.c: reading the authserv-id of any
  * field value stays in bounds, and any value from a message, written into
  * our field, leaves exactly one line per result with no bare CR or LF. */
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* libFuzzer target for shared/cidr.c: any list either parses into at
+/* libFuzzer target for shared/base/cidr.c: any list either parses into at
  * most PS_CIDR_MAX networks with valid prefixes and no host bits, each
  * matching its own address, or is refused with a reason. */
 #include <arpa/inet.h>

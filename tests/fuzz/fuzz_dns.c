@@ -1,4 +1,4 @@
-/* libFuzzer target for shared/dns.c's reply parser: any bytes, read as a
+/* libFuzzer target for shared/dns/dns.c's reply parser: any bytes, read as a
  * TXT and as an MX reply, are refused with a message and an empty answer,
  * or give at most PS_DNS_MAX_RECORDS strings of bounded length. */
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* libFuzzer target for shared/dnsrec.c: any text quotes into zone-file
+/* libFuzzer target for shared/dns/dnsrec.c: any text quotes into zone-file
  * strings of at most 255 bytes that read back to the same bytes, and the
  * name validators answer every input without crashing. */
 #include <stdint.h>

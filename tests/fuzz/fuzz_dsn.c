@@ -1,4 +1,4 @@
-/* libFuzzer target for shared/dsn.c: any bounce is either refused with a
+/* libFuzzer target for shared/mail/dsn.c: any bounce is either refused with a
  * reason or yields bounded recipients holding an '@' and no control
  * characters or quotes (they go into logs and JSON as they are). */
 #include <stdint.h>

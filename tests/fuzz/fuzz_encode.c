@@ -1,4 +1,4 @@
-/* libFuzzer target for shared/encode.c: every decoder gets the input as
+/* libFuzzer target for shared/base/encode.c: every decoder gets the input as
  * text; whatever it accepts must be the one canonical spelling of its
  * value, and every encoder must round-trip the input taken as bytes. */
 #include <stdint.h>

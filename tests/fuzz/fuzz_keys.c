@@ -1,6 +1,6 @@
-/* libFuzzer target for shared/keys.c: ps_key_parse_pem on arbitrary bytes
- * must either refuse with a one-line message naming the input, or return a
- * usable RSA/Ed25519 key whose public half can be published. */
+/* libFuzzer target for shared/crypto/keys.c: ps_key_parse_pem on arbitrary
+ * bytes must either refuse with a one-line message naming the input, or return
+ * a usable RSA/Ed25519 key whose public half can be published. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

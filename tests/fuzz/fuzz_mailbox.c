@@ -1,4 +1,4 @@
-/* libFuzzer target for shared/mailbox.c: any From value is either refused
+/* libFuzzer target for shared/mail/mailbox.c: any From value is either refused
  * with a reason, or gives one mailbox whose domain is lower case, has no
  * trailing dot and fits the bounds; envelope parsing never fails on
  * bounded input and never overflows. */

@@ -1,5 +1,5 @@
-/* libFuzzer target for shared/odkim.c: the input is parsed as a KeyTable
- * and as plain and refile SigningTables; every entry accepted is well
+/* libFuzzer target for shared/signing/odkim.c: the input is parsed as a
+ * KeyTable and as plain and refile SigningTables; every entry accepted is well
  * formed, every key name found again, and lookups with addresses taken
  * from the input stay within bounds. */
 #include <stdint.h>

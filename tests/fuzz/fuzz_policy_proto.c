@@ -1,4 +1,4 @@
-/* libFuzzer target for shared/policy_proto.c: any bytes, fed in chunks
+/* libFuzzer target for policyd/policy_proto.c: any bytes, fed in chunks
  * whose sizes the input itself picks, give requests whose attributes are
  * sound (a name without '=', no newline anywhere, no name twice, each
  * found again by ps_policy_get), never more than the

@@ -1,4 +1,4 @@
-/* libFuzzer target for shared/quota_parse.c and quota_window.c: limit
+/* libFuzzer target for shared/quota/parse.c and window.c: limit
  * lists parse and print back to the same windows, or are refused with a
  * reason; stored states decode and re-encode byte for byte, or are refused. */
 #include <stdint.h>

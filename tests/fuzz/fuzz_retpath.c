@@ -1,4 +1,4 @@
-/* libFuzzer target for shared/retpath.c: decoding any address either
+/* libFuzzer target for shared/mail/retpath.c: decoding any address either
  * refuses with a reason or yields a reference that encodes back to an
  * address decoding to the same reference. */
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* libFuzzer target for shared/srs.c: reverse never overflows on any input,
+/* libFuzzer target for shared/mail/srs.c: reverse never overflows on any input,
  * and any plain address forward accepts comes back unchanged from reverse
  * (the SRS round trip), with a bounded result. */
 #include <stdint.h>

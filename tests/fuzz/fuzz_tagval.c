@@ -1,4 +1,4 @@
-/* libFuzzer target for shared/tagval.c: any input is either refused with
+/* libFuzzer target for shared/dns/tagval.c: any input is either refused with
  * a message, or split into at most PS_TAGVAL_MAX distinct, well-formed
  * tags that point inside the input and that ps_tagval_find finds again. */
 #include <stdint.h>

@@ -1,4 +1,4 @@
-"""The webhook benchmark (`make bench` runs it through scripts/bench-webhook.sh):
+"""The webhook benchmark (`make bench` runs it through tests/bench/bench-webhook.sh):
 throughput of ngx_http_webhook_verify_module side by side, in one run, with
 wrk on loopback and 4 KB JSON bodies signed the Standard Webhooks way:
 
@@ -39,7 +39,7 @@ POSTSEAL_NODE_MODULES=DIR (a node_modules holding standardwebhooks) and are
 left out, with a line saying so, without it. Results also go to
 BENCH_OUT/results.txt (default: BUILD/bench-webhook).
 
-Run: scripts/bench-webhook.sh build   (installs standardwebhooks with npm), or
+Run: tests/bench/bench-webhook.sh build   (installs standardwebhooks with npm), or
      POSTSEAL_BENCH=1 POSTSEAL_NODE_MODULES=DIR POSTSEAL_BUILD=$PWD/build \\
      /usr/bin/python3 -m pytest -s tests/integration/test_nginx_bench.py
 """
@@ -227,7 +227,7 @@ def test_webhook_bench(tmp_path, monkeypatch):
     modules = os.environ.get("POSTSEAL_NODE_MODULES")
     node_note = None
     if not modules:
-        # scripts/bench-webhook.sh says why it has none (npm unreachable, ...).
+        # tests/bench/bench-webhook.sh says why it has none (npm unreachable, ...).
         node_note = "Node cases skipped: " + os.environ.get(
             "BENCH_NODE_SKIPPED", "POSTSEAL_NODE_MODULES not set")
     elif not shutil.which("node"):

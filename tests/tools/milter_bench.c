@@ -1,7 +1,7 @@
 /* Benchmark client, not a test: speaks the milter protocol (v6) to a DKIM
  * signing milter the way Postfix does and pushes one message through it N
  * times from C worker threads, counting the DKIM-Signature fields it gets
- * back. Used by scripts/run-bench.sh for postseal-milter vs opendkim.
+ * back. Used by tests/bench/run-bench.sh for postseal-milter vs opendkim.
  *
  * Usage: milter_bench --port PORT --message FILE [--messages N]
  *        [--connections C] [--per-conn K] [--expect S] [--host ADDR]

@@ -1,4 +1,4 @@
-/* Unit tests for shared/authres.c: our Authentication-Results field in
+/* Unit tests for shared/mail/authres.c: our Authentication-Results field in
  * RFC 8601 form, values from the message quoted so they cannot add
  * results or end the field, and the authserv-id of existing fields read
  * through comments and quotes to find forgeries. */

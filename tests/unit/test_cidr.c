@@ -1,4 +1,4 @@
-/* Unit tests for shared/cidr.c: internal_hosts lists of IPv4 and IPv6
+/* Unit tests for shared/base/cidr.c: internal_hosts lists of IPv4 and IPv6
  * networks, host bits and bad prefixes refused, IPv4-mapped clients
  * matched against IPv4 networks, and the edges of every prefix. */
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Unit tests for shared/confcheck.c: a configuration whose keys and
+/* Unit tests for shared/check/files.c: a configuration whose keys and
  * secret files all load passes, and each kind of file that does not load
  * is reported as "conf:LINE: ..." with the line that names it. */
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for shared/dkim_canon.c and shared/dkim_body.c: the RFC 6376
+/* Unit tests for shared/dkim/canon.c and shared/dkim/body.c: the RFC 6376
  * 3.4.5 examples, the empty-body rules, and the body canonicaliser giving
  * the same bytes (and a line-by-line reference's bytes) for every
  * chunking of tricky bodies, in few long runs. */

@@ -1,4 +1,4 @@
-/* Unit tests for the DKIM signer (shared/dkim_sign.c and friends): the
+/* Unit tests for the DKIM signer (shared/dkim/sign.c and friends): the
  * shape of the DKIM-Signature values (tags, h= with oversigning, folding,
  * x=, never l=), chunking that changes nothing, the bounds and errors, and
  * RFC 8463 Appendix A.3 reproduced byte for byte. */

@@ -1,4 +1,4 @@
-/* Unit tests for shared/dns.c: hand-built replies read by
+/* Unit tests for shared/dns/dns.c: hand-built replies read by
  * ps_dns_parse_reply (TXT strings joined, CNAMEs skipped, NXDOMAIN an
  * answer, malformed replies refused), and resolver address errors. */
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for shared/dnscheck.c: the verdicts "postseal dns check"
+/* Unit tests for shared/dns/published.c: the verdicts "postseal dns check"
  * gives on published DKIM, SPF, DMARC and MX answers, for right, wrong and
  * missing records, with the reason an admin reads. */
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for shared/dnsrec.c: long records split into 255-byte
+/* Unit tests for shared/dns/dnsrec.c: long records split into 255-byte
  * character-strings that join back exactly, zone-file escaping, the SPF and
  * DMARC shapes, and the domain/selector validators. */
 #include <stdarg.h>

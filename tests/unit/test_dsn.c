@@ -1,4 +1,4 @@
-/* Unit tests for shared/dsn.c: an RFC 3464 report from Postfix (folded
+/* Unit tests for shared/mail/dsn.c: an RFC 3464 report from Postfix (folded
  * diagnostic, Original-Recipient only, delayed), the plain-text bounces of
  * Postfix, Exim, Gmail and Microsoft, and inputs that must find nothing.
  * The same messages seed tests/fuzz/corpus/dsn/. */

@@ -1,4 +1,4 @@
-/* Unit tests for shared/encode.c: RFC 4648 section 10 vectors, round trips
+/* Unit tests for shared/base/encode.c: RFC 4648 section 10 vectors, round trips
  * of every length up to 300, and each way a strict decoder must refuse. */
 #include <stdarg.h>
 #include <stddef.h>

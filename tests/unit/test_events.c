@@ -1,4 +1,4 @@
-/* Unit tests for shared/events.c: the JSON line for a bounce (escaping,
+/* Unit tests for shared/mail/events.c: the JSON line for a bounce (escaping,
  * bounds) and appending lines to the events file. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
-/* Unit tests for shared/hmac.c and shared/secrets.c: RFC 4231 and RFC 2202
- * vectors (fresh and through prepared keys), streaming against one-shot,
- * constant-time verdicts with truncation, and secret-set files with their
- * file:line errors. */
+/* Unit tests for shared/crypto/hmac.c and shared/crypto/secrets.c: RFC 4231 and
+ * RFC 2202 vectors (fresh and through prepared keys), streaming against
+ * one-shot, constant-time verdicts with truncation, and secret-set files with
+ * their file:line errors. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* Unit tests for shared/keys.c: generated keys round-trip through a 0600
+/* Unit tests for shared/crypto/keys.c: generated keys round-trip through a 0600
  * file, the p= values match RFC 8463's published vector, and every kind of
  * bad key file is refused with a line that names it and says why. */
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for shared/log.c: lines written to a memory stream carry the
+/* Unit tests for shared/base/log.c: lines written to a memory stream carry the
  * "ident[pid]: " prefix, quote and escape values so no value can forge a
  * line or a key, redact secret-looking keys, and stay bounded. */
 #include <setjmp.h>

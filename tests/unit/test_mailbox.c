@@ -1,4 +1,4 @@
-/* Unit tests for shared/mailbox.c: the From field shapes mail really has
+/* Unit tests for shared/mail/mailbox.c: the From field shapes mail really has
  * (display names, comments, quoted local parts, obsolete routes and
  * spacing), the ones that must not be signed (no address, several, group,
  * domain literal, garbage), and envelope senders. */

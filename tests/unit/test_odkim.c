@@ -1,5 +1,5 @@
-/* Unit tests for shared/odkim.c and odkim_match.c: OpenDKIM KeyTable and
- * SigningTable files as sites have them (comments, blank lines, CRLF,
+/* Unit tests for shared/signing/odkim.c and odkim_match.c: OpenDKIM KeyTable
+ * and SigningTable files as sites have them (comments, blank lines, CRLF,
  * refile: patterns), lookups in OpenDKIM's order, and bad lines refused
  * with file:line. */
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Unit tests for shared/policy_proto.c: requests whole, byte by byte and
+/* Unit tests for policyd/policy_proto.c: requests whole, byte by byte and
  * pipelined; the exact edges of PS_POLICY_MAX_LINE and
  * PS_POLICY_MAX_ATTRS; each refusal read to the end of its request, and
  * the next request on the same parser unaffected. */

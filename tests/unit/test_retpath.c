@@ -1,4 +1,4 @@
-/* Unit tests for shared/retpath.c: round trip, case folding, expiry and
+/* Unit tests for shared/mail/retpath.c: round trip, case folding, expiry and
  * clock skew, tampering with each field, secret rotation, the 64-octet
  * local-part bound and the references we refuse to encode. */
 #include <stdarg.h>

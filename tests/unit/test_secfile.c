@@ -1,4 +1,4 @@
-/* Unit tests for shared/secfile.c: private files are read whole, anything
+/* Unit tests for shared/base/secfile.c: private files are read whole, anything
  * group/other-accessible, non-regular, too large or missing is refused with
  * an error that names the file and, for modes, the chmod to run. */
 #include <stdarg.h>

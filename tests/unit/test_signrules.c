@@ -1,4 +1,4 @@
-/* Unit tests for shared/signrules.c: [signing] patterns (exact beats
+/* Unit tests for shared/signing/signrules.c: [signing] patterns (exact beats
  * *.domain, longer beats shorter), several keys from one rule, the
  * OpenDKIM tables after them, the return-path fallback, "%" domains, and
  * keys loaded once with errors that name the file and line. */

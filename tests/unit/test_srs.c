@@ -1,4 +1,4 @@
-/* Unit tests for shared/srs.c: the postsrsd/Mail::SRS vector, SRS1, case
+/* Unit tests for shared/mail/srs.c: the postsrsd/Mail::SRS vector, SRS1, case
  * folding, day-stamp expiry, wrong hashes, secret rotation, and both base64
  * alphabets on the verifying side. */
 #include <stdarg.h>

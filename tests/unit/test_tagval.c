@@ -1,4 +1,4 @@
-/* Unit tests for shared/tagval.c: RFC 6376 tag-lists as found in key
+/* Unit tests for shared/dns/tagval.c: RFC 6376 tag-lists as found in key
  * records and folded DKIM-Signature headers, and every malformed shape
  * refused with a message that says where. */
 #include <stdarg.h>

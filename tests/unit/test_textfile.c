@@ -1,4 +1,4 @@
-/* Unit tests for shared/textfile.c: whole files read and NUL-terminated,
+/* Unit tests for shared/base/textfile.c: whole files read and NUL-terminated,
  * the size bound exact, and directories, missing files and oversized
  * files refused with the file's name. */
 #include <setjmp.h>

@@ -1,6 +1,6 @@
 /* Unit tests for the body readers of the webhook schemes: the strict JSON
- * reader (shared/webhook_json.c) and the form fields of urlencoded and
- * multipart bodies (shared/webhook_form.c). */
+ * reader (shared/webhook/json.c) and the form fields of urlencoded and
+ * multipart bodies (shared/webhook/form.c). */
 /* clang-format off: cmocka.h needs these first */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Unit tests for shared/pubkey.c and the key schemes: every key format
+/* Unit tests for shared/crypto/pubkey.c and the key schemes: every key format
  * accepted and the wrong ones refused, SendGrid's and AWS SNS's published
  * vectors, and Postal/SendGrid/SNS sign-then-verify with fresh keys. */
 /* clang-format off: cmocka.h needs these first */
