@@ -15,6 +15,7 @@
 #include "dkim/dkim.h"
 #include "base/err.h"
 #include "crypto/hmac.h"
+#include "crypto/secrets.h"
 #include "base/log.h"
 #include "mail/mailbox.h"
 #include "mail/retpath.h"

@@ -14,6 +14,7 @@
 #include "base/encode.h"
 #include "milter.h"
 #include "mail/retpath.h"
+#include "crypto/secrets.h"
 
 /* A secret file is loaded only when its domain is set too: either alone
  * has nothing to do in the milter. */

@@ -4,6 +4,7 @@
 #include "check/check.h"
 
 #include "crypto/hmac.h"
+#include "crypto/secrets.h"
 #include "signing/signrules.h"
 
 /* A secret file is loaded and wiped at once: only its validity matters. */

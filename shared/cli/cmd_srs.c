@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "crypto/hmac.h"
+#include "crypto/secrets.h"
 #include "mail/srs.h"
 #include "tokenopts.h"
 

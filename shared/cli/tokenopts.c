@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "crypto/hmac.h"
+#include "crypto/secrets.h"
 #include "tokenopts.h"
 
 static int parse_epoch(const char *cmd, const char *s, time_t *out)

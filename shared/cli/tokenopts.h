@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <time.h>
+#include "crypto/secrets.h"
 
 typedef struct ps_secrets ps_secrets;
 

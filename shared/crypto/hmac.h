@@ -1,5 +1,5 @@
-/* HMAC-SHA1/SHA256 on OpenSSL 3's EVP digests, constant-time verdicts, and
- * secret sets: several secrets from one file, the first signs, all verify. */
+/* HMAC-SHA1/SHA256 on OpenSSL 3's EVP digests and constant-time verdicts
+ * (secret sets, the keys they are used with, are in crypto/secrets.h). */
 #ifndef PS_HMAC_H
 #define PS_HMAC_H
 
@@ -57,25 +57,5 @@ int ps_ct_equal(const void *a, const void *b, size_t n);
 int ps_hmac_verify(ps_hmac_alg alg, const uint8_t *key, size_t keylen,
                    const void *data, size_t n, const uint8_t *mac,
                    size_t maclen);
-
-/* A secret set. File format: one secret per line; blank lines and lines
- * starting with '#' are skipped; a line "base64:..." or "hex:..." holds
- * binary secrets, any other line is used as its bytes (postsrsd style).
- * The file must not be readable by group or others. */
-typedef struct ps_secrets ps_secrets;
-
-#define PS_SECRETS_MAX 64 /* secrets in one set; more is an error */
-
-int ps_secrets_load(const char *path, ps_secrets **out, ps_err *err);
-/* Builds a set from one buffer in the file format above (name is used in
- * error messages as "name:line: reason"). */
-int ps_secrets_parse(const char *text, size_t len, const char *name,
-                     ps_secrets **out, ps_err *err);
-size_t ps_secrets_count(const ps_secrets *s);
-/* Secret i (0 signs); its length goes to *len. The memory stays owned by
- * the set. */
-const uint8_t *ps_secrets_get(const ps_secrets *s, size_t i, size_t *len);
-/* Wipes every secret, then frees. NULL is fine. */
-void ps_secrets_free(ps_secrets *s);
 
 #endif

@@ -1,6 +1,6 @@
 /* Secret sets for rotation: one secret per line of a private file, the first
  * signs and all verify. Secrets are wiped on free and never put in errors. */
-#include "crypto/hmac.h"
+#include "crypto/secrets.h"
 
 #include <stdlib.h>
 #include <string.h>

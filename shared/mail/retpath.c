@@ -6,6 +6,7 @@
 
 #include "base/encode.h"
 #include "crypto/hmac.h"
+#include "crypto/secrets.h"
 #include "mail/retpath.h"
 #include "base/secfile.h"
 

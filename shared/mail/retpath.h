@@ -9,6 +9,7 @@
 
 #include "base/err.h"
 #include "crypto/hmac.h"
+#include "crypto/secrets.h"
 
 /*
  * Token format (local part, at most 38 octets, only [a-z0-9.] besides the

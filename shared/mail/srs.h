@@ -9,6 +9,7 @@
 
 #include "base/err.h"
 #include "crypto/hmac.h"
+#include "crypto/secrets.h"
 
 #define PS_SRS_ADDR_MAX 512 /* octets in an address we read or write */
 #define PS_SRS_HASH_LEN 4   /* base64 characters we write (and require) */

@@ -4,6 +4,7 @@
 
 #include "base/encode.h"
 #include "crypto/hmac.h"
+#include "crypto/secrets.h"
 #include "base/secfile.h"
 #include "mail/srs.h"
 #include "mail/srs_int.h"

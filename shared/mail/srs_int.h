@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "crypto/hmac.h"
+#include "crypto/secrets.h"
 
 /* A field is a pointer and a length: parsed fields are not NUL-terminated. */
 typedef struct ps_srs_field {

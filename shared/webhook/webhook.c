@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/secfile.h"
+#include "crypto/secrets.h"
 
 static const ps_wh_ops *const scheme_ops[PS_WH_NSCHEMES] = {
     [PS_WH_STANDARD] = &ps_wh_standard_ops,

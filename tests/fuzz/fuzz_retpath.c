@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "crypto/hmac.h"
+#include "crypto/secrets.h"
 #include "mail/retpath.h"
 
 #define T0 1700000000

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "crypto/hmac.h"
+#include "crypto/secrets.h"
 #include "mail/srs.h"
 
 #define T0 1577836860

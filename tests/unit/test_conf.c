@@ -1,4 +1,4 @@
-/* Unit tests for shared/conf/*.c: the DESIGN.md example and the shipped
+/* Unit tests for shared/conf/: the DESIGN.md example and the shipped
  * conf-examples/postseal.conf parse with every field and line right, and
  * every kind of mistake fails with one exact "file:line: reason" message. */
 #include <setjmp.h>

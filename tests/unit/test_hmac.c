@@ -19,6 +19,7 @@
 
 #include "base/encode.h"
 #include "crypto/hmac.h"
+#include "crypto/secrets.h"
 
 typedef struct vector {
     ps_hmac_alg alg;

@@ -1,4 +1,4 @@
-/* Unit tests for shared/quota/*.c: the [limits] value syntax, the sliding
+/* Unit tests for shared/quota/: the [limits] value syntax, the sliding
  * window (never more than N in any period, frees at most period/60 late,
  * a clock that goes back), the stored form, all-or-nothing evaluation,
  * warn_at once per period, and rules: overrides, networks, exemptions. */

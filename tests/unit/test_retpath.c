@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "crypto/hmac.h"
+#include "crypto/secrets.h"
 #include "mail/retpath.h"
 
 #define T0  1700000000

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "crypto/hmac.h"
+#include "crypto/secrets.h"
 #include "mail/srs.h"
 
 #define T0  1577836860 /* 2020-01-01, day stamp 2W */

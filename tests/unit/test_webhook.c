@@ -1,4 +1,4 @@
-/* Unit tests for shared/webhook/*.c and the HMAC schemes: published vectors,
+/* Unit tests for shared/webhook/ and the HMAC schemes: published vectors,
  * sign/verify round trips, rotation, the tolerance window both ways, bodies
  * in any pieces, the body limit, replay ids, saved-request parsing. */
 /* clang-format off: cmocka.h needs these first */
