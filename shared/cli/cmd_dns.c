@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "dnsplan.h"
+#include "dns/dnsname.h"
 #include "dns/dnsrec.h"
 
 /* SPF allows ten DNS lookups per check; "mx" is one, and each include at
@@ -64,7 +65,7 @@ static int ps_dns_arg(ps_dns_opts *o, int ch, const char *arg)
     switch (ch) {
     case OPT_MX:
         o->mx = arg;
-        return ps_dnsrec_check_domain(arg, &err) < 0
+        return ps_dnsname_check_domain(arg, &err) < 0
                    ? ps_cli_fail("dns: --mx: %s", err.msg)
                    : 0;
     case OPT_INCLUDE:
@@ -73,7 +74,7 @@ static int ps_dns_arg(ps_dns_opts *o, int ch, const char *arg)
                                "DNS lookups)",
                                PS_DNS_MAX_INCLUDES);
         o->includes[o->nincludes++] = arg;
-        return ps_dnsrec_check_spf_include(arg, &err) < 0
+        return ps_dnsname_check_spf_include(arg, &err) < 0
                    ? ps_cli_fail("dns: --spf-include: %s", err.msg)
                    : 0;
     case OPT_RUA:
@@ -117,7 +118,7 @@ static int ps_dns_parse(int argc, char **argv, ps_dns_opts *o)
 
 /* ---- printing ------------------------------------------------------------ */
 
-static int ps_dns_txt(const char *name, const char *txt)
+static int ps_dns_print_txt(const char *name, const char *txt)
 {
     char *line = txt != NULL ? ps_dnsrec_txt_line(name, PS_CLI_TTL, txt) : NULL;
 
@@ -141,7 +142,7 @@ static int ps_dns_dkim(const ps_plan_key *k)
            "to verify\n; the DKIM-Signature postseal-milter adds. Keep it "
            "published while mail\n; signed with it may still be checked.\n",
            k->domain, k->selector, ps_key_dkim_k(k->key), ps_key_bits(k->key));
-    rc = ps_dns_txt(name, rec);
+    rc = ps_dns_print_txt(name, rec);
     free(rec);
     return rc;
 }
@@ -149,7 +150,7 @@ static int ps_dns_dkim(const ps_plan_key *k)
 static int ps_dns_spf(const ps_dns_opts *o, const char *domain)
 {
     char *spf = ps_dnsrec_spf(o->includes, o->nincludes);
-    int rc = ps_dns_txt(domain, spf);
+    int rc = ps_dns_print_txt(domain, spf);
 
     free(spf);
     return rc;
@@ -176,7 +177,7 @@ static int ps_dns_domain(const ps_dns_opts *o, const char *domain)
            domain);
     snprintf(name, sizeof(name), "_dmarc.%s", domain);
     dmarc = ps_dnsrec_dmarc(o->policy, o->rua);
-    rc = ps_dns_txt(name, dmarc);
+    rc = ps_dns_print_txt(name, dmarc);
     free(dmarc);
     return rc;
 }

@@ -27,7 +27,7 @@ typedef struct ps_check_run {
     int failed; /* a record was missing or wrong */
 } ps_check_run;
 
-static void ps_check_usage(FILE *fp)
+static void ps_dnscheck_usage(FILE *fp)
 {
     fprintf(
         fp,
@@ -55,7 +55,7 @@ static void ps_check_usage(FILE *fp)
         "  -h, --help                this text\n");
 }
 
-static int ps_check_parse(int argc, char **argv, ps_check_run *r)
+static int ps_dnscheck_parse(int argc, char **argv, ps_check_run *r)
 {
     static const struct option longopts[] = {
         PS_PLAN_LONGOPTS,
@@ -68,7 +68,7 @@ static int ps_check_parse(int argc, char **argv, ps_check_run *r)
     while ((ch = getopt_long(argc, argv, ":" PS_PLAN_SHORTOPTS, longopts,
                              NULL)) != -1) {
         if (ch == 'h')
-            return ps_check_usage(stdout), PS_CLI_HELP;
+            return ps_dnscheck_usage(stdout), PS_CLI_HELP;
         if (ch == '?' || ch == ':')
             return ps_cli_bad_option("dns check", ch, argv);
         if (ch == OPT_RESOLVER)
@@ -99,8 +99,8 @@ static void ps_check_judge(ps_check_kind kind, const ps_dns_answer *ans,
 }
 
 /* Looks name up and prints its line; PS_EXIT_USAGE if the lookup failed. */
-static int ps_check_one(ps_check_run *r, ps_check_kind kind, const char *name,
-                        const ps_key *key)
+static int ps_dnscheck_one(ps_check_run *r, ps_check_kind kind,
+                           const char *name, const ps_key *key)
 {
     ps_dns_answer ans;
     ps_dnscheck v;
@@ -120,7 +120,7 @@ static int ps_check_one(ps_check_run *r, ps_check_kind kind, const char *name,
     return 0;
 }
 
-static int ps_check_domain(ps_check_run *r, const char *domain)
+static int ps_dnscheck_domain(ps_check_run *r, const char *domain)
 {
     char name[PS_PLAN_NAME + 80];
 
@@ -130,24 +130,24 @@ static int ps_check_domain(ps_check_run *r, const char *domain)
         if (!ps_cli_same_name(k->domain, domain))
             continue;
         snprintf(name, sizeof(name), "%s._domainkey.%s", k->selector, domain);
-        if (ps_check_one(r, CHECK_DKIM, name, k->key) != 0)
+        if (ps_dnscheck_one(r, CHECK_DKIM, name, k->key) != 0)
             return PS_EXIT_USAGE;
     }
-    if (ps_check_one(r, CHECK_SPF, domain, NULL) != 0)
+    if (ps_dnscheck_one(r, CHECK_SPF, domain, NULL) != 0)
         return PS_EXIT_USAGE;
     snprintf(name, sizeof(name), "_dmarc.%s", domain);
-    return ps_check_one(r, CHECK_DMARC, name, NULL);
+    return ps_dnscheck_one(r, CHECK_DMARC, name, NULL);
 }
 
-static int ps_check_all(ps_check_run *r)
+static int ps_dnscheck_all(ps_check_run *r)
 {
     for (size_t i = 0; i < r->plan.ndomains; i++)
-        if (ps_check_domain(r, r->plan.domains[i]) != 0)
+        if (ps_dnscheck_domain(r, r->plan.domains[i]) != 0)
             return PS_EXIT_USAGE;
     for (size_t i = 0; i < r->plan.nreturn_paths; i++) {
         const char *rp = r->plan.return_paths[i];
-        if (ps_check_one(r, CHECK_MX, rp, NULL) != 0 ||
-            ps_check_one(r, CHECK_SPF, rp, NULL) != 0)
+        if (ps_dnscheck_one(r, CHECK_MX, rp, NULL) != 0 ||
+            ps_dnscheck_one(r, CHECK_SPF, rp, NULL) != 0)
             return PS_EXIT_USAGE;
     }
     return r->failed ? PS_EXIT_NO : PS_EXIT_OK;
@@ -159,11 +159,11 @@ int ps_cmd_dns_check(int argc, char **argv)
     int rc;
 
     memset(&r, 0, sizeof(r));
-    rc = ps_check_parse(argc, argv, &r);
+    rc = ps_dnscheck_parse(argc, argv, &r);
     if (rc == 0)
         rc = ps_plan_build(&r.plan, "dns check");
     if (rc == 0)
-        rc = ps_check_all(&r);
+        rc = ps_dnscheck_all(&r);
     ps_plan_free(&r.plan);
     return rc == PS_CLI_HELP ? PS_EXIT_OK : rc;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dns/dnsname.h"
 #include "dns/dnsrec.h"
 #include "crypto/keys.h"
 
@@ -108,8 +109,8 @@ static int ps_keygen_check(ps_keygen_opts *o)
     if (o->domain == NULL || o->selector == NULL)
         return ps_cli_fail("keygen: --domain and --selector are required "
                            "(see " PS_CLI_NAME " keygen --help)");
-    if (ps_dnsrec_check_domain(o->domain, &err) < 0 ||
-        ps_dnsrec_check_selector(o->selector, &err) < 0)
+    if (ps_dnsname_check_domain(o->domain, &err) < 0 ||
+        ps_dnsname_check_selector(o->selector, &err) < 0)
         return ps_cli_fail("keygen: %s", err.msg);
     if (o->bits != 0 && o->type != PS_KEY_RSA)
         return ps_cli_fail("keygen: --bits applies to RSA keys only");

@@ -49,7 +49,7 @@ static void ps_quota_daemon(char *out, size_t size)
         snprintf(out, size, "%s", PS_QUOTA_DAEMON);
 }
 
-static int ps_quota_parse(int argc, char **argv, const char **conf)
+static int cmd_quota_parse_args(int argc, char **argv, const char **conf)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -73,7 +73,7 @@ int ps_cmd_quota(int argc, char **argv)
 {
     const char *conf = PS_CONF_DEFAULT_PATH, *verb, *key = NULL;
     char daemon[PATH_MAX + 32];
-    int rc = ps_quota_parse(argc, argv, &conf);
+    int rc = cmd_quota_parse_args(argc, argv, &conf);
 
     if (rc != 0)
         return rc == PS_CLI_HELP ? PS_EXIT_OK : rc;

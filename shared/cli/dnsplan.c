@@ -8,7 +8,7 @@
 #include <strings.h>
 
 #include "cli.h"
-#include "dns/dnsrec.h"
+#include "dns/dnsname.h"
 
 int ps_plan_option(ps_plan *p, int ch, const char *arg)
 {
@@ -45,11 +45,11 @@ static int ps_plan_check_options(const ps_plan *p, const char *cmd)
         return ps_cli_fail("%s: --selector and --key go together", cmd);
     if (p->keyfile != NULL && p->domain == NULL)
         return ps_cli_fail("%s: --key needs --domain", cmd);
-    if ((p->domain != NULL && ps_dnsrec_check_domain(p->domain, &err) < 0) ||
+    if ((p->domain != NULL && ps_dnsname_check_domain(p->domain, &err) < 0) ||
         (p->selector != NULL &&
-         ps_dnsrec_check_selector(p->selector, &err) < 0) ||
+         ps_dnsname_check_selector(p->selector, &err) < 0) ||
         (p->return_path_opt != NULL &&
-         ps_dnsrec_check_domain(p->return_path_opt, &err) < 0))
+         ps_dnsname_check_domain(p->return_path_opt, &err) < 0))
         return ps_cli_fail("%s: %s", cmd, err.msg);
     return 0;
 }

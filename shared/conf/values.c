@@ -10,7 +10,7 @@
 #include <sys/un.h>
 
 #include "dkim/dkim_int.h"
-#include "dns/dnsrec.h"
+#include "dns/dnsname.h"
 
 #define PS_CONF_MAX_PATH 4095
 
@@ -293,9 +293,9 @@ int ps_conf_check_signingtable(const char *v, ps_err *err)
     return ps_conf_check_keytable(v, err);
 }
 
-/* dnsrec's reasons open with the name ("domain \"x\": empty label ..."),
+/* dnsname's reasons open with the name ("domain \"x\": empty label ..."),
  * which our messages already quote: keep only what follows. */
-static int ps_conf_dnsrec_reason(const ps_err *why, ps_err *err)
+static int ps_conf_dnsname_reason(const ps_err *why, ps_err *err)
 {
     const char *rest = strstr(why->msg, "\": ");
 
@@ -306,8 +306,8 @@ int ps_conf_check_domain(const char *v, ps_err *err)
 {
     ps_err why = {""};
 
-    if (ps_dnsrec_check_domain(v, &why) != 0)
-        return ps_conf_dnsrec_reason(&why, err);
+    if (ps_dnsname_check_domain(v, &why) != 0)
+        return ps_conf_dnsname_reason(&why, err);
     return 0;
 }
 
@@ -315,8 +315,8 @@ int ps_conf_check_selector(const char *v, ps_err *err)
 {
     ps_err why = {""};
 
-    if (ps_dnsrec_check_selector(v, &why) != 0)
-        return ps_conf_dnsrec_reason(&why, err);
+    if (ps_dnsname_check_selector(v, &why) != 0)
+        return ps_conf_dnsname_reason(&why, err);
     return 0;
 }
 

@@ -2,14 +2,13 @@
  * zone-file text, and validates the names they go under, so that what the
  * admin pastes is accepted by the zone loader on the first try. */
 #include "dns/dnsrec.h"
+#include "dns/dnsname.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DNS_NAME_MAX  253
-#define DNS_LABEL_MAX 63
-#define RUA_MAX       254
+#define RUA_MAX 254
 
 /* ---- character-strings -----------------------------------------------------
  */
@@ -56,152 +55,6 @@ char *ps_dnsrec_quote(const char *txt)
     return out;
 }
 
-/* ---- name validation ---------------------------------------------------- */
-
-/* Names we publish under are host names (LDH); names we only point at,
- * like SPF includes, may hold '_' (_spf.example.net). */
-typedef struct name_rule {
-    const char *what; /* for messages: "domain", "selector", ... */
-    int underscore;   /* '_' allowed in labels */
-} name_rule;
-
-static int is_name_char(const name_rule *r, unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '-' || (r->underscore && c == '_');
-}
-
-/* Bytes that cannot be echoed safely in a one-line message are reported by
- * offset only; after this check the name itself can be quoted. */
-static int check_printable(const char *what, const char *s, ps_err *err)
-{
-    for (size_t i = 0; s[i] != '\0'; i++)
-        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-            return ps_err_set(err,
-                              "%s: byte 0x%02x at offset %zu is not "
-                              "allowed (whitespace, control or non-ASCII)",
-                              what, (unsigned char)s[i], i);
-    return 0;
-}
-
-static int check_label(const name_rule *r, const char *s, size_t start,
-                       size_t len, ps_err *err)
-{
-    const char *l = s + start;
-
-    if (len == 0)
-        return ps_err_set(err, "%s \"%.100s\": empty label at offset %zu",
-                          r->what, s, start);
-    if (len > DNS_LABEL_MAX)
-        return ps_err_set(err,
-                          "%s \"%.100s\": label \"%.*s\" is %zu bytes "
-                          "long (at most %d)",
-                          r->what, s, (int)len, l, len, DNS_LABEL_MAX);
-    if (l[0] == '-' || l[len - 1] == '-')
-        return ps_err_set(err,
-                          "%s \"%.100s\": label \"%.*s\" starts or ends "
-                          "with '-'",
-                          r->what, s, (int)len, l);
-    for (size_t i = 0; i < len; i++)
-        if (!is_name_char(r, (unsigned char)l[i]))
-            return ps_err_set(err,
-                              "%s \"%.100s\": character '%c' at offset "
-                              "%zu is not allowed (letters, digits, '-'%s and "
-                              "'.' only)",
-                              r->what, s, l[i], start + i,
-                              r->underscore ? ", '_'" : "");
-    return 0;
-}
-
-/* Checks every dot-separated label of s[0..len); returns the label count
- * through *labels and the start of the last label through *last. */
-static int check_labels(const name_rule *r, const char *s, size_t len,
-                        size_t *labels, size_t *last, ps_err *err)
-{
-    size_t start = 0;
-
-    *labels = 0;
-    if (len == 0)
-        return ps_err_set(err, "%s is empty", r->what);
-    if (len > DNS_NAME_MAX)
-        return ps_err_set(err,
-                          "%s \"%.100s...\" is %zu bytes long (at most "
-                          "%d)",
-                          r->what, s, len, DNS_NAME_MAX);
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && s[i] != '.')
-            continue;
-        if (check_label(r, s, start, i - start, err) < 0)
-            return -1;
-        *last = start;
-        (*labels)++;
-        start = i + 1;
-    }
-    return 0;
-}
-
-static int all_digits(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-    return 1;
-}
-
-/* A fully qualified name: two labels or more, one trailing '.' allowed,
- * and not an IPv4 address (whose last label is all digits). */
-static int check_fqdn(const name_rule *r, const char *name, ps_err *err)
-{
-    size_t len, labels, last = 0;
-
-    if (name == NULL)
-        return ps_err_set(err, "%s is missing", r->what);
-    if (check_printable(r->what, name, err) < 0)
-        return -1;
-    len = strlen(name);
-    if (len > 1 && name[len - 1] == '.')
-        len--; /* an absolute name, as zone files spell it */
-    if (check_labels(r, name, len, &labels, &last, err) < 0)
-        return -1;
-    if (labels < 2)
-        return ps_err_set(err,
-                          "%s \"%s\": needs at least two labels "
-                          "(like example.com)",
-                          r->what, name);
-    if (all_digits(name + last, len - last))
-        return ps_err_set(err,
-                          "%s \"%s\": looks like an IP address, "
-                          "not a domain",
-                          r->what, name);
-    return 0;
-}
-
-int ps_dnsrec_check_domain(const char *name, ps_err *err)
-{
-    static const name_rule rule = {"domain", 0};
-
-    return check_fqdn(&rule, name, err);
-}
-
-int ps_dnsrec_check_selector(const char *sel, ps_err *err)
-{
-    static const name_rule rule = {"selector", 0};
-    size_t labels, last;
-
-    if (sel == NULL)
-        return ps_err_set(err, "selector is missing");
-    if (check_printable(rule.what, sel, err) < 0)
-        return -1;
-    return check_labels(&rule, sel, strlen(sel), &labels, &last, err);
-}
-
-int ps_dnsrec_check_spf_include(const char *name, ps_err *err)
-{
-    static const name_rule rule = {"SPF include", 1};
-
-    return check_fqdn(&rule, name, err);
-}
-
 /* ---- SPF and DMARC ------------------------------------------------------ */
 
 /* "mx" rather than "a mx": an outbound Postfix relay is usually the
@@ -216,7 +69,7 @@ char *ps_dnsrec_spf(const char *const *includes, size_t n)
     char *out;
 
     for (size_t i = 0; i < n; i++) {
-        if (ps_dnsrec_check_spf_include(includes[i], NULL) < 0)
+        if (ps_dnsname_check_spf_include(includes[i], NULL) < 0)
             return NULL;
         cap += strlen(" include:") + strlen(includes[i]);
     }
@@ -243,7 +96,7 @@ static int check_rua(const char *rua, ps_err *err)
 {
     const char *addr = strip_mailto(rua), *at;
 
-    if (check_printable("rua", rua, err) < 0)
+    if (ps_dnsname_check_printable("rua", rua, err) < 0)
         return -1;
     if (strlen(addr) > RUA_MAX)
         return ps_err_set(err, "rua: address is longer than %d bytes", RUA_MAX);
@@ -258,7 +111,7 @@ static int check_rua(const char *rua, ps_err *err)
                           "rua \"%.100s\": one address only, without "
                           "',', ';' or '!'",
                           rua);
-    if (ps_dnsrec_check_domain(at + 1, err) < 0)
+    if (ps_dnsname_check_domain(at + 1, err) < 0)
         return -1;
     return 0;
 }

@@ -16,12 +16,9 @@
 char *ps_dnsrec_quote(const char *txt);
 
 /* "v=spf1 mx include:X ... ~all" for the given includes (may be 0).
- * Each include must pass ps_dnsrec_check_spf_include; NULL if one does
+ * Each include must pass ps_dnsname_check_spf_include; NULL if one does
  * not (or out of memory). */
 char *ps_dnsrec_spf(const char *const *includes, size_t n);
-/* Like ps_dnsrec_check_domain, but '_' is allowed in labels
- * (_spf.example.net): an include is a name looked up, not a host. */
-int ps_dnsrec_check_spf_include(const char *name, ps_err *err);
 
 /* Validates a DMARC policy (none | quarantine | reject) and, if not NULL,
  * a rua address (user@domain, with or without "mailto:"). */
@@ -35,13 +32,5 @@ char *ps_dnsrec_dmarc(const char *policy, const char *rua);
  * may end in '.' already; NULL if it is empty or holds whitespace or
  * control bytes (or out of memory). */
 char *ps_dnsrec_txt_line(const char *name, unsigned ttl, const char *txt);
-
-/* Validates a DNS name as a domain we can build records under (LDH labels,
- * 1..63 bytes each, no leading or trailing '-', at most 253 in all, at
- * least two labels, not all-numeric at the end; one trailing '.' is
- * accepted). */
-int ps_dnsrec_check_domain(const char *name, ps_err *err);
-/* Validates a DKIM selector (one or more dot-separated LDH labels). */
-int ps_dnsrec_check_selector(const char *sel, ps_err *err);
 
 #endif

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "dns/dnsrec.h"
+#include "dns/dnsname.h"
 
 int ps_signrules_pattern_rank(const char *pattern, const char *domain)
 {
@@ -35,7 +35,7 @@ static void ps_signrules_add(const ps_signrules *r, size_t key,
     /* "%" signs as the domain looked up, which came from the message:
      * only a well-formed name may become a d= tag. */
     if (m->count == PS_DKIM_MAX_KEYS ||
-        (any_domain && ps_dnsrec_check_domain(m->from_domain, &why) != 0))
+        (any_domain && ps_dnsname_check_domain(m->from_domain, &why) != 0))
         return;
     m->signers[m->count].key = k->key;
     m->signers[m->count].domain = any_domain ? m->from_domain : k->domain;

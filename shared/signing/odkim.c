@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dns/dnsrec.h"
+#include "dns/dnsname.h"
 #include "base/textfile.h"
 
 typedef int (*ps_odkim_line_fn)(void *table, char *key, char *value, int line,
@@ -129,9 +129,9 @@ static int ps_odkim_check_key(char *const f[3], ps_err *why)
 {
     ps_err sub = {""};
 
-    if (strcmp(f[0], "%") != 0 && ps_dnsrec_check_domain(f[0], &sub) != 0)
+    if (strcmp(f[0], "%") != 0 && ps_dnsname_check_domain(f[0], &sub) != 0)
         return ps_err_set(why, "bad domain: %s", sub.msg);
-    if (ps_dnsrec_check_selector(f[1], &sub) != 0)
+    if (ps_dnsname_check_selector(f[1], &sub) != 0)
         return ps_err_set(why, "bad selector: %s", sub.msg);
     if (f[2][0] != '/')
         return ps_err_set(why,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/dnsname.h"
 #include "dns/dnsrec.h"
 
 /* Reads one quoted string starting at *q; returns its raw length. */
@@ -64,9 +65,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(txt, data, size);
     txt[size] = '\0';
     check_quote(txt);
-    if (ps_dnsrec_check_domain(txt, &err) != 0 && err.msg[0] == '\0')
+    if (ps_dnsname_check_domain(txt, &err) != 0 && err.msg[0] == '\0')
         abort();
-    if (ps_dnsrec_check_selector(txt, &err) == 0 &&
+    if (ps_dnsname_check_selector(txt, &err) == 0 &&
         strpbrk(txt, " \t\r\n\"\\;") != NULL)
         abort();
     line = ps_dnsrec_txt_line(txt, 3600, txt);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "conf/conf.h"
-#include "dns/dnsrec.h"
+#include "dns/dnsname.h"
 #include "signing/signrules.h"
 
 static void check_match(const ps_signrules_match *m, size_t n)
@@ -19,7 +19,7 @@ static void check_match(const ps_signrules_match *m, size_t n)
     for (size_t i = 0; i < n; i++)
         if (m->signers[i].domain == NULL || m->signers[i].selector == NULL ||
             m->keynames[i] == NULL ||
-            ps_dnsrec_check_domain(m->signers[i].domain, &err) != 0)
+            ps_dnsname_check_domain(m->signers[i].domain, &err) != 0)
             abort();
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/dnsname.h"
 #include "dns/dnsrec.h"
 #include "crypto/keys.h"
 
@@ -200,8 +201,8 @@ static void test_spf(void **state)
     free(spf);
     assert_null(ps_dnsrec_spf(bad, 2));
     assert_null(ps_dnsrec_spf(ip, 1));
-    assert_int_equal(ps_dnsrec_check_spf_include("_spf.google.com", &err), 0);
-    assert_int_equal(ps_dnsrec_check_spf_include("a b.com", &err), -1);
+    assert_int_equal(ps_dnsname_check_spf_include("_spf.google.com", &err), 0);
+    assert_int_equal(ps_dnsname_check_spf_include("a b.com", &err), -1);
     assert_non_null(strstr(err.msg, "SPF include"));
     assert_non_null(strstr(err.msg, "0x20"));
 }
@@ -245,7 +246,7 @@ static void expect_domain_refused(const char *name, const char *frag)
 {
     ps_err err = {""};
 
-    assert_int_equal(ps_dnsrec_check_domain(name, &err), -1);
+    assert_int_equal(ps_dnsname_check_domain(name, &err), -1);
     if (strstr(err.msg, frag) == NULL)
         fail_msg("\"%s\": error \"%s\" lacks \"%s\"", name ? name : "(null)",
                  err.msg, frag);
@@ -257,13 +258,13 @@ static void test_check_domain(void **state)
     ps_err err = {""};
 
     (void)state;
-    assert_int_equal(ps_dnsrec_check_domain("example.com", &err), 0);
-    assert_int_equal(ps_dnsrec_check_domain("mail.example.co.uk", &err), 0);
-    assert_int_equal(ps_dnsrec_check_domain("EXAMPLE.COM.", &err), 0);
-    assert_int_equal(ps_dnsrec_check_domain("xn--bcher-kva.example", &err), 0);
-    assert_int_equal(ps_dnsrec_check_domain("a-b.3com.example", &err), 0);
+    assert_int_equal(ps_dnsname_check_domain("example.com", &err), 0);
+    assert_int_equal(ps_dnsname_check_domain("mail.example.co.uk", &err), 0);
+    assert_int_equal(ps_dnsname_check_domain("EXAMPLE.COM.", &err), 0);
+    assert_int_equal(ps_dnsname_check_domain("xn--bcher-kva.example", &err), 0);
+    assert_int_equal(ps_dnsname_check_domain("a-b.3com.example", &err), 0);
     snprintf(name, sizeof(name), "%s.example.com", l63);
-    assert_int_equal(ps_dnsrec_check_domain(name, &err), 0);
+    assert_int_equal(ps_dnsname_check_domain(name, &err), 0);
     snprintf(name, sizeof(name), "%s.example.com", l64);
     expect_domain_refused(name, "is 64 bytes long (at most 63)");
     snprintf(name, sizeof(name), "%s.%s.%s.%s.com", l63, l63, l63, l63);
@@ -293,23 +294,23 @@ static void test_check_selector(void **state)
     ps_err err = {""};
 
     (void)state;
-    assert_int_equal(ps_dnsrec_check_selector("s2026r", &err), 0);
-    assert_int_equal(ps_dnsrec_check_selector("s1.dkim", &err), 0);
-    assert_int_equal(ps_dnsrec_check_selector("2026-01", &err), 0);
-    assert_int_equal(ps_dnsrec_check_selector("", &err), -1);
+    assert_int_equal(ps_dnsname_check_selector("s2026r", &err), 0);
+    assert_int_equal(ps_dnsname_check_selector("s1.dkim", &err), 0);
+    assert_int_equal(ps_dnsname_check_selector("2026-01", &err), 0);
+    assert_int_equal(ps_dnsname_check_selector("", &err), -1);
     assert_non_null(strstr(err.msg, "selector is empty"));
-    assert_int_equal(ps_dnsrec_check_selector("sel_x", &err), -1);
+    assert_int_equal(ps_dnsname_check_selector("sel_x", &err), -1);
     assert_non_null(strstr(err.msg, "character '_'"));
-    assert_int_equal(ps_dnsrec_check_selector("a..b", &err), -1);
+    assert_int_equal(ps_dnsname_check_selector("a..b", &err), -1);
     assert_non_null(strstr(err.msg, "empty label"));
-    assert_int_equal(ps_dnsrec_check_selector(".a", &err), -1);
-    assert_int_equal(ps_dnsrec_check_selector("a.", &err), -1);
-    assert_int_equal(ps_dnsrec_check_selector("-a", &err), -1);
-    assert_int_equal(ps_dnsrec_check_selector("s 1", &err), -1);
+    assert_int_equal(ps_dnsname_check_selector(".a", &err), -1);
+    assert_int_equal(ps_dnsname_check_selector("a.", &err), -1);
+    assert_int_equal(ps_dnsname_check_selector("-a", &err), -1);
+    assert_int_equal(ps_dnsname_check_selector("s 1", &err), -1);
     assert_non_null(strstr(err.msg, "selector: byte 0x20"));
-    assert_int_equal(ps_dnsrec_check_selector(l64, &err), -1);
+    assert_int_equal(ps_dnsname_check_selector(l64, &err), -1);
     assert_non_null(strstr(err.msg, "at most 63"));
-    assert_int_equal(ps_dnsrec_check_selector(NULL, &err), -1);
+    assert_int_equal(ps_dnsname_check_selector(NULL, &err), -1);
     assert_non_null(strstr(err.msg, "selector is missing"));
     free(l64);
 }
