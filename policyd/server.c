@@ -91,9 +91,10 @@ static void ps_server_resume(evutil_socket_t fd, short what, void *arg)
 
 /* accept(2) failed with other than a retry (EMFILE, ENFILE, ENOBUFS...):
  * the listening socket stays readable, so accepting again at once would
- * spin. Out of the process's descriptors, closing the idlest connection
- * makes room; otherwise accepting pauses for PS_POLICYD_ACCEPT_PAUSE_MS
- * (the kernel keeps the waiting connections in the listen queue). */
+ * spin. Out of the process's descriptors, the cap follows the limit down
+ * and closing the idlest connection makes room; otherwise accepting pauses for
+ * PS_POLICYD_ACCEPT_PAUSE_MS (the kernel keeps the waiting connections in the
+ * listen queue). */
 static void ps_server_accept_error(struct evconnlistener *lst, void *arg)
 {
     ps_pd *pd = arg;
@@ -101,6 +102,8 @@ static void ps_server_accept_error(struct evconnlistener *lst, void *arg)
     struct timeval tv = {0, PS_POLICYD_ACCEPT_PAUSE_MS * 1000};
 
     pd->stats.accept_failed++;
+    if (err == EMFILE && ps_server_max_conns() < pd->max_conns)
+        pd->max_conns = ps_server_max_conns(); /* lowered under us */
     ps_stats_pressure(pd, err == EMFILE || err == ENFILE
                               ? "out of file descriptors"
                               : "accept failed");
