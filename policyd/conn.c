@@ -1,7 +1,9 @@
 /* One policy client connection (Postfix keeps each open for many
  * requests): bytes go through the protocol parser, one request at a time,
  * so pipelined requests are answered in order. Input and unread output
- * are both bounded; a bad request costs only its own DUNNO. */
+ * are both bounded; a bad request costs only its own refusal. The
+ * connections are kept in order of activity, so the idlest goes first
+ * when a new one needs room. */
 #include "policyd.h"
 
 #include <errno.h>
@@ -19,18 +21,74 @@
 
 static void ps_conn_pump(ps_conn *c);
 
-static void ps_conn_free(ps_conn *c)
+static void ps_conn_unlink(ps_conn *c)
 {
     ps_pd *pd = c->pd;
 
-    if (c->req != NULL)
-        c->req->c = NULL;
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
         pd->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
+    else
+        pd->conns_tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void ps_conn_link_first(ps_conn *c)
+{
+    ps_pd *pd = c->pd;
+
+    c->prev = NULL;
+    c->next = pd->conns;
+    if (pd->conns != NULL)
+        pd->conns->prev = c;
+    else
+        pd->conns_tail = c;
+    pd->conns = c;
+}
+
+static void ps_conn_unlink_fresh(ps_conn *c)
+{
+    ps_pd *pd = c->pd;
+
+    if (!c->fresh)
+        return;
+    if (c->fprev != NULL)
+        c->fprev->fnext = c->fnext;
+    else
+        pd->fresh = c->fnext;
+    if (c->fnext != NULL)
+        c->fnext->fprev = c->fprev;
+    else
+        pd->fresh_tail = c->fprev;
+    c->fprev = c->fnext = NULL;
+    c->fresh = 0;
+}
+
+static void ps_conn_link_fresh(ps_conn *c)
+{
+    ps_pd *pd = c->pd;
+
+    c->fresh = 1;
+    c->fprev = NULL;
+    c->fnext = pd->fresh;
+    if (pd->fresh != NULL)
+        pd->fresh->fprev = c;
+    else
+        pd->fresh_tail = c;
+    pd->fresh = c;
+}
+
+static void ps_conn_free(ps_conn *c)
+{
+    ps_pd *pd = c->pd;
+
+    if (c->req != NULL)
+        c->req->c = NULL;
+    ps_conn_unlink(c);
+    ps_conn_unlink_fresh(c);
     event_free(c->rd);
     event_free(c->wr);
     evbuffer_free(c->out);
@@ -44,7 +102,8 @@ static void ps_conn_free(ps_conn *c)
 
 static void ps_conn_want_read(ps_conn *c, int on)
 {
-    struct timeval idle = {PS_POLICYD_IDLE_SECS, 0};
+    struct timeval idle = {
+        c->fresh ? PS_POLICYD_FRESH_SECS : PS_POLICYD_IDLE_SECS, 0};
 
     if (on && !c->reading)
         c->reading = event_add(c->rd, &idle) == 0;
@@ -158,8 +217,10 @@ static void ps_conn_pump(ps_conn *c)
             break;
         }
         c->in_off += used;
-        if (c->parser.done)
+        if (c->parser.done) {
+            ps_conn_touch(c);
             ps_request_handle(c);
+        }
     }
     c->in_pump = 0;
     ps_conn_flush(c);
@@ -181,9 +242,8 @@ static void ps_conn_on_read(evutil_socket_t fd, short what, void *arg)
     ps_conn *c = arg;
     ssize_t n;
 
-    if (what & EV_TIMEOUT) {
-        ps_log_kv(c->pd->lg, LOG_INFO, "connection_closed", "peer", c->peer,
-                  "reason", "idle timeout", NULL);
+    if (what & EV_TIMEOUT) { /* counted in the stats line, not logged */
+        c->pd->stats.timed_out++;
         ps_conn_fail(c);
         return;
     }
@@ -210,8 +270,7 @@ static void ps_conn_on_write(evutil_socket_t fd, short what, void *arg)
     ps_conn *c = arg;
 
     if (what & EV_TIMEOUT) {
-        ps_log_kv(c->pd->lg, LOG_INFO, "connection_closed", "peer", c->peer,
-                  "reason", "idle timeout", NULL);
+        c->pd->stats.timed_out++;
         ps_conn_fail(c);
         return;
     }
@@ -227,6 +286,46 @@ static void ps_conn_on_write(evutil_socket_t fd, short what, void *arg)
 void ps_conn_destroy(ps_conn *c)
 {
     ps_conn_free(c);
+}
+
+void ps_conn_touch(ps_conn *c)
+{
+    struct timeval idle = {PS_POLICYD_IDLE_SECS, 0};
+
+    if (c->pd->conns != c) {
+        ps_conn_unlink(c);
+        ps_conn_link_first(c);
+    }
+    if (c->fresh) {
+        ps_conn_unlink_fresh(c);
+        if (c->reading) /* from the short timeout to the long one */
+            event_add(c->rd, &idle);
+    }
+}
+
+/* The oldest connection with no request yet, else the least recently
+ * active one with no request at the store (few are: the walk is short). */
+static ps_conn *ps_conn_idlest(ps_pd *pd)
+{
+    ps_conn *c;
+
+    if (pd->fresh_tail != NULL)
+        return pd->fresh_tail;
+    for (c = pd->conns_tail; c != NULL; c = c->prev)
+        if (!c->busy && !c->in_pump)
+            return c;
+    return NULL;
+}
+
+int ps_conn_evict(ps_pd *pd)
+{
+    ps_conn *c = ps_conn_idlest(pd);
+
+    if (c == NULL)
+        return 0;
+    pd->stats.evicted++;
+    ps_conn_free(c);
+    return 1;
 }
 
 void ps_conn_close_idle(ps_conn *c)
@@ -271,10 +370,12 @@ void ps_conn_new(ps_pd *pd, evutil_socket_t fd, const char *peer)
     c->fd = fd;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     ps_policy_init(&c->parser);
-    c->next = pd->conns;
-    if (pd->conns != NULL)
-        pd->conns->prev = c;
-    pd->conns = c;
+    ps_conn_link_first(c);
+    ps_conn_link_fresh(c);
     pd->nconns++;
     ps_conn_want_read(c, 1);
+    /* Postfix writes its request as soon as it is connected: read it now,
+     * so a connection under a flood of new ones has its request before
+     * it could be taken for an idle one. */
+    ps_conn_on_read(fd, EV_READ, c);
 }

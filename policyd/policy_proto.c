@@ -1,7 +1,7 @@
 /* The policy protocol parser: bytes in, one request (or one refusal) out.
- * Memory per connection stays under PS_POLICY_MAX_ATTRS lines of
- * PS_POLICY_MAX_LINE bytes however much a client sends: after the first
- * error nothing more of the request is kept, only counted to its end. */
+ * Memory per connection stays under PS_POLICY_MAX_REQUEST bytes however
+ * much a client sends: over-long lines are cut, and past a bound nothing
+ * more of the request is kept, only counted to its end. */
 #include "policy_proto.h"
 
 #include <stdlib.h>
@@ -40,13 +40,21 @@ static const char *const ps_policy_names[] = {"request",
                                               "mail_version",
                                               NULL};
 
+#define PS_POLICY_STR_(n) #n
+#define PS_POLICY_STR(n)  PS_POLICY_STR_(n)
+
 static const char *const ps_policy_errors[] = {
     [PS_POLICY_OK] = "ok",
-    [PS_POLICY_ELINE] = "line longer than 2048 bytes",
-    [PS_POLICY_EATTRS] = "more than 100 attributes",
+    [PS_POLICY_ELINE] = "attribute name longer than " PS_POLICY_STR(
+        PS_POLICY_MAX_LINE) " bytes",
+    [PS_POLICY_EATTRS] =
+        "more than " PS_POLICY_STR(PS_POLICY_MAX_ATTRS) " attributes",
+    [PS_POLICY_ESIZE] =
+        "request longer than " PS_POLICY_STR(PS_POLICY_MAX_REQUEST) " bytes",
     [PS_POLICY_ESYNTAX] = "line is not name=value",
     [PS_POLICY_EBINARY] = "NUL byte in a line",
     [PS_POLICY_EREPEAT] = "attribute repeated",
+    [PS_POLICY_ECRLF] = "line ends in CR LF",
     [PS_POLICY_EREQUEST] = "not request=smtpd_access_policy",
 };
 
@@ -132,21 +140,33 @@ const char *ps_policy_get(const ps_policy_parser *p, const char *name)
     return p->index[i] != 0 ? p->buf + p->attrs[p->index[i] - 1].value : NULL;
 }
 
-static int ps_policy_fail(ps_policy_parser *p, ps_policy_error e)
+static void ps_policy_fail(ps_policy_parser *p, ps_policy_error e)
 {
     if (p->error == PS_POLICY_OK) {
         p->error = e;
         p->error_line = p->nlines + 1;
     }
-    return -1;
 }
 
-/* Room for the line being read plus its two NULs. */
+/* A request bound is reached: refused, and nothing more of it kept. */
+static void ps_policy_full(ps_policy_parser *p, ps_policy_error e)
+{
+    ps_policy_fail(p, e);
+    p->full = 1;
+}
+
+/* Room for more bytes of the line being read plus its two NULs, within
+ * PS_POLICY_MAX_REQUEST (so the buffer never grows past it). */
 static int ps_policy_reserve(ps_policy_parser *p, size_t more)
 {
-    size_t need = p->len + p->line_len + more + 2, cap = p->cap ? p->cap : 512;
+    size_t need = p->len + p->line_kept + more + 2;
+    size_t cap = p->cap ? p->cap : 512;
     char *b;
 
+    if (need > PS_POLICY_MAX_REQUEST) {
+        ps_policy_full(p, PS_POLICY_ESIZE);
+        return 0;
+    }
     if (need <= p->cap)
         return 0;
     while (cap < need)
@@ -158,84 +178,101 @@ static int ps_policy_reserve(ps_policy_parser *p, size_t more)
     return 0;
 }
 
-/* The line at buf[len], line_len bytes, now complete: kept as an
- * attribute or refused. */
-static int ps_policy_line(ps_policy_parser *p)
+/* The line at buf[len], line_kept bytes of its line_len, now complete:
+ * kept as an attribute (cut if it was longer), or refused. A refused line
+ * is not kept, but the lines after it are. */
+static void ps_policy_line(ps_policy_parser *p)
 {
     char *line = p->buf + p->len, *eq;
-    size_t n = p->line_len, slot;
+    size_t n = p->line_kept, slot;
+    int cut = p->line_len > p->line_kept;
     unsigned h;
 
-    if (n > 0 && line[n - 1] == '\r')
-        n--;
-    if (n > PS_POLICY_MAX_LINE)
-        return ps_policy_fail(p, PS_POLICY_ELINE);
-    if (memchr(line, '\0', n) != NULL)
-        return ps_policy_fail(p, PS_POLICY_EBINARY);
+    if (p->line_cr) {
+        ps_policy_fail(p, PS_POLICY_ECRLF);
+        n -= !cut; /* a cut line's '\r' is among the bytes dropped */
+    }
+    if (memchr(line, '\0', n) != NULL) {
+        ps_policy_fail(p, PS_POLICY_EBINARY);
+        return;
+    }
     line[n] = '\0';
     eq = strchr(line, '=');
-    if (eq == NULL || eq == line)
-        return ps_policy_fail(p, PS_POLICY_ESYNTAX);
+    if (eq == NULL || eq == line) {
+        ps_policy_fail(p,
+                       eq == NULL && cut ? PS_POLICY_ELINE : PS_POLICY_ESYNTAX);
+        return;
+    }
     *eq = '\0';
     h = ps_policy_hash(line);
     slot = ps_policy_slot(p, line, h);
-    if (p->index[slot] != 0)
-        return ps_policy_fail(p, PS_POLICY_EREPEAT);
+    if (p->index[slot] != 0) {
+        ps_policy_fail(p, PS_POLICY_EREPEAT);
+        return;
+    }
     p->attrs[p->nattrs].name = p->len;
     p->attrs[p->nattrs].value = p->len + (size_t)(eq + 1 - line);
     p->attrs[p->nattrs].hash = h;
+    p->attrs[p->nattrs].cut = cut;
     p->nattrs++;
     p->index[slot] = (unsigned char)p->nattrs;
     p->len += n + 1;
-    return 0;
+}
+
+/* The empty line: the request is complete. "\r" alone ends a CR LF
+ * request, refused, rather than leaving its client without an answer. */
+static void ps_policy_end_request(ps_policy_parser *p)
+{
+    const char *req = ps_policy_get(p, "request");
+
+    p->done = 1;
+    if (p->line_len > 0)
+        ps_policy_fail(p, PS_POLICY_ECRLF);
+    if (p->error == PS_POLICY_OK &&
+        (req == NULL || strcmp(req, "smtpd_access_policy") != 0)) {
+        p->error = PS_POLICY_EREQUEST;
+        p->error_line = 0;
+    }
 }
 
 static void ps_policy_end_line(ps_policy_parser *p)
 {
-    const char *req;
-
-    if (p->line_len == 0 && !p->skip_line) {
-        p->done = 1;
-        req = ps_policy_get(p, "request");
-        if (p->error == PS_POLICY_OK &&
-            (req == NULL || strcmp(req, "smtpd_access_policy") != 0)) {
-            p->error = PS_POLICY_EREQUEST;
-            p->error_line = 0;
-        }
+    if (p->line_len == 0 || (p->line_len == 1 && p->line_cr)) {
+        ps_policy_end_request(p);
         return;
     }
     if (p->nlines == PS_POLICY_MAX_ATTRS)
-        ps_policy_fail(p, PS_POLICY_EATTRS);
-    if (!p->skip_line && p->error == PS_POLICY_OK)
+        ps_policy_full(p, PS_POLICY_EATTRS);
+    if (!p->full)
         ps_policy_line(p);
     if (p->nlines < (size_t)-1)
         p->nlines++;
     p->line_len = 0;
-    p->skip_line = 0;
+    p->line_kept = 0;
+    p->line_cr = 0;
 }
 
-/* Bytes of a line, no '\n' among them: kept while the line is short and
- * the request sound, counted otherwise. */
+/* Bytes of a line, no '\n' among them: kept up to PS_POLICY_MAX_LINE
+ * while the request is within its bounds, counted beyond. */
 static int ps_policy_take(ps_policy_parser *p, const char *data, size_t n)
 {
+    size_t keep;
+
     if (n == 0)
         return 0;
-    if (!p->skip_line && p->line_len + n > PS_POLICY_MAX_LINE + 1) {
-        ps_policy_fail(p, PS_POLICY_ELINE);
-        p->skip_line = 1;
-    }
-    if (!p->skip_line &&
-        (p->error != PS_POLICY_OK || p->nlines >= PS_POLICY_MAX_ATTRS))
-        p->skip_line = 1;
-    if (p->skip_line) {
-        p->line_len =
-            p->line_len + n < p->line_len ? p->line_len : p->line_len + n;
+    p->line_cr = data[n - 1] == '\r';
+    p->line_len = p->line_len + n < p->line_len ? p->line_len : p->line_len + n;
+    keep = PS_POLICY_MAX_LINE - p->line_kept;
+    if (keep > n)
+        keep = n;
+    if (p->full || keep == 0)
         return 0;
-    }
-    if (ps_policy_reserve(p, n) != 0)
+    if (ps_policy_reserve(p, keep) != 0)
         return -1;
-    memcpy(p->buf + p->len + p->line_len, data, n);
-    p->line_len += n;
+    if (p->full)
+        return 0;
+    memcpy(p->buf + p->len + p->line_kept, data, keep);
+    p->line_kept += keep;
     return 0;
 }
 

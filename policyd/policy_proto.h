@@ -6,35 +6,47 @@
 
 #include <stddef.h>
 
-/* The parser keeps at most PS_POLICY_MAX_ATTRS lines of PS_POLICY_MAX_LINE
- * bytes: an over-long line or request is read to its end, discarded and
- * reported once, so the connection goes on with the next request. */
-#define PS_POLICY_MAX_LINE  2048 /* bytes of one line, without its \n */
-#define PS_POLICY_MAX_ATTRS 100  /* attribute lines in one request */
+/* What the parser keeps of a request, however much a client sends:
+ * - a line of up to PS_POLICY_MAX_LINE bytes whole; a longer one cut to
+ *   that and marked (ps_policy_attr.cut), the rest read and dropped, so
+ *   the caller decides whether the attribute matters (a value Postfix
+ *   copies from the SMTP client, like helo_name, can be that long);
+ * - at most PS_POLICY_MAX_ATTRS lines and PS_POLICY_MAX_REQUEST bytes in
+ *   all: past either, nothing more is kept and the request is refused.
+ * Every SMTP-derived value Postfix sends fits in a line (smtpd's own
+ * line_length_limit is 2048), and a whole request in the total. */
+#define PS_POLICY_MAX_LINE    4096  /* bytes of one line, without its \n */
+#define PS_POLICY_MAX_ATTRS   100   /* attribute lines in one request */
+#define PS_POLICY_MAX_REQUEST 32768 /* bytes kept of one request */
 /* Slots of the name index: a power of two, over twice PS_POLICY_MAX_ATTRS
  * so probes stay short, each small enough for an attribute number + 1. */
 #define PS_POLICY_INDEX_SLOTS 256
 
 typedef enum ps_policy_error {
     PS_POLICY_OK = 0,
-    PS_POLICY_ELINE,    /* a line over PS_POLICY_MAX_LINE */
+    PS_POLICY_ELINE,    /* a name (the bytes before '=') over the line */
     PS_POLICY_EATTRS,   /* more than PS_POLICY_MAX_ATTRS lines */
+    PS_POLICY_ESIZE,    /* more than PS_POLICY_MAX_REQUEST bytes */
     PS_POLICY_ESYNTAX,  /* a line without '=' or with an empty name */
     PS_POLICY_EBINARY,  /* a NUL byte */
     PS_POLICY_EREPEAT,  /* an attribute given twice */
+    PS_POLICY_ECRLF,    /* a line ending in CR LF (Postfix sends LF) */
     PS_POLICY_EREQUEST, /* no request=smtpd_access_policy */
 } ps_policy_error;
 
 typedef struct ps_policy_attr {
     size_t name, value; /* offsets of NUL-terminated strings in buf */
     unsigned hash;      /* of the name, compared before the bytes */
+    int cut;            /* the line was longer: value is its beginning */
 } ps_policy_attr;
 
 typedef struct ps_policy_parser {
     char *buf; /* the request's lines, each "name\0value\0" */
     size_t len, cap;
-    size_t line_len; /* bytes of the line being read so far */
-    int skip_line;   /* discarding the rest of an over-long line */
+    size_t line_len;  /* bytes of the line being read so far */
+    size_t line_kept; /* of which in buf[len..] (PS_POLICY_MAX_LINE at most) */
+    int line_cr;      /* the last byte of the line so far is '\r' */
+    int full;         /* a request bound is reached: nothing more is kept */
     ps_policy_attr attrs[PS_POLICY_MAX_ATTRS];
     size_t nattrs;
     /* Open addressing over the names kept: attribute number + 1, 0 free.
@@ -53,8 +65,10 @@ void ps_policy_free(ps_policy_parser *p);
 void ps_policy_reset(ps_policy_parser *p);
 
 /* Consumes up to len bytes and returns how many it used: it stops right
- * after the empty line that ends a request, with p->done set. A request
- * with an error is also done, and is to be answered, not acted on.
+ * after the empty line that ends a request (or a line of just "\r", the
+ * end of a CR LF request), with p->done set. A request with an error is
+ * also done, and is to be refused, not acted on; the sound lines of it
+ * are kept all the same (to log whose request it was).
  * Returns (size_t)-1 only when out of memory. */
 size_t ps_policy_feed(ps_policy_parser *p, const char *data, size_t len);
 /* Whether bytes of an unfinished request are held (for "closed

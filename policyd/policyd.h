@@ -20,16 +20,27 @@
 #define PS_POLICYD_NAME           "postseal-policyd"
 #define PS_POLICYD_DEFAULT_LISTEN "inet:127.0.0.1:10040"
 #define PS_POLICYD_DEFAULT_STORE  "lmdb:/var/lib/postseal/quota"
-#define PS_POLICYD_MAX_CONNS      4096
-#define PS_POLICYD_IDLE_SECS      3600 /* Postfix closes idle ones at 300s */
-#define PS_POLICYD_WRITE_SECS     60
-#define PS_POLICYD_MAX_OUTPUT     (64 * 1024) /* unread replies: stop reading */
-#define PS_POLICYD_STATS_SECS     60
-#define PS_POLICYD_DRAIN_SECS     10
-#define PS_POLICYD_NO_EOD_AFTER   10   /* messages seen at RCPT, none at EOD */
-#define PS_POLICYD_REQ_POOL       64   /* spare requests kept for reuse */
-#define PS_POLICYD_REPLY_BUF      1024 /* replies staged before a write */
-#define PS_POLICYD_READ_BUF       4096 /* input read but not yet parsed */
+/* Connections: at most PS_POLICYD_MAX_CONNS, fewer when the descriptor
+ * limit is lower (PS_POLICYD_FD_SPARE kept for the store, the log and the
+ * signals). At the cap, a new connection replaces the idlest one. Postfix
+ * sends its request as soon as it connects and closes a connection idle
+ * for smtpd_policy_service_max_idle (300s): one that has sent no request
+ * yet goes after PS_POLICYD_FRESH_SECS, others after PS_POLICYD_IDLE_SECS
+ * (after Postfix's own close, which then never meets a closed socket). */
+#define PS_POLICYD_MAX_CONNS  4096
+#define PS_POLICYD_FD_SPARE   32
+#define PS_POLICYD_FRESH_SECS 10
+#define PS_POLICYD_IDLE_SECS  330
+#define PS_POLICYD_ACCEPT_PAUSE_MS                                             \
+    250 /* out of descriptors: accept again after */
+#define PS_POLICYD_WRITE_SECS   60
+#define PS_POLICYD_MAX_OUTPUT   (64 * 1024) /* unread replies: stop reading */
+#define PS_POLICYD_STATS_SECS   60
+#define PS_POLICYD_DRAIN_SECS   10
+#define PS_POLICYD_NO_EOD_AFTER 10   /* messages seen at RCPT, none at EOD */
+#define PS_POLICYD_REQ_POOL     64   /* spare requests kept for reuse */
+#define PS_POLICYD_REPLY_BUF    1024 /* replies staged before a write */
+#define PS_POLICYD_READ_BUF     4096 /* input read but not yet parsed */
 
 /* What a reload may change; listen and store need a restart. */
 typedef struct ps_pd_cfg {
@@ -41,6 +52,9 @@ typedef struct ps_pd_cfg {
 
 typedef struct ps_pd_stats {
     unsigned long requests, charged, over, store_down, malformed, exempt;
+    /* connections closed: by their timeouts, to make room for new ones;
+     * accept(2) failures (out of descriptors or memory) */
+    unsigned long timed_out, evicted, accept_failed;
 } ps_pd_stats;
 
 typedef struct ps_conn ps_conn;
@@ -55,6 +69,7 @@ enum {
     PS_ATTR_CLIENT,
     PS_ATTR_RCPT_COUNT,
     PS_ATTR_SIZE,
+    PS_ATTR_RECIPIENT, /* not used yet, but kept whole or refused */
     PS_ATTR_N
 };
 
@@ -65,8 +80,11 @@ typedef struct ps_pd {
     ps_pd_cfg *cfg;
     ps_store *store;
     struct evconnlistener *listener;
-    ps_conn *conns; /* doubly linked */
-    unsigned nconns;
+    ps_conn *conns, *conns_tail; /* doubly linked, last active first */
+    ps_conn *fresh, *fresh_tail; /* those with no request yet, newest first */
+    unsigned nconns, max_conns;
+    int accept_paused;   /* out of descriptors: a timer resumes */
+    int pressure_warned; /* connection_limit logged this minute */
     int draining;
     ps_pd_stats stats;
     int eod_seen, eod_warned;
@@ -108,6 +126,7 @@ struct ps_conn {
     struct evbuffer *out; /* replies the socket did not take yet */
     ps_policy_parser parser;
     char peer[64];
+    int fresh;                   /* no request read yet (on pd->fresh) */
     int busy;                    /* a request is with the store */
     int in_pump;                 /* ps_conn_pump is on the stack */
     int eof;                     /* no more input: close once answered */
@@ -117,7 +136,8 @@ struct ps_conn {
     char charged[64];            /* the message last charged */
     const char *attr[PS_ATTR_N]; /* of the request being handled, in parser */
     struct ps_request *req;      /* the one at the store, if busy */
-    ps_conn *prev, *next;
+    ps_conn *prev, *next;        /* on pd->conns */
+    ps_conn *fprev, *fnext;      /* on pd->fresh while fresh */
     /* Replies not yet handed to the socket: written at the end of each
      * pump in one send, or queued behind output already waiting. */
     size_t reply_len;
@@ -126,6 +146,11 @@ struct ps_conn {
     char in[PS_POLICYD_READ_BUF];
 };
 void ps_conn_new(ps_pd *pd, evutil_socket_t fd, const char *peer);
+/* Closes the idlest connection (one with no request yet first, never one
+ * whose request is at the store) to make room; 0 if none could go. */
+int ps_conn_evict(ps_pd *pd);
+/* A request came in on c: c is the most recently active connection. */
+void ps_conn_touch(ps_conn *c);
 /* Called by a request when its reply is written (busy ends). */
 void ps_conn_answered(ps_conn *c);
 void ps_conn_close_idle(ps_conn *c);
@@ -157,6 +182,9 @@ int ps_admin_run(const ps_pd_cfg *cfg, int reset, const char *key);
 
 /* stats.c */
 int ps_stats_start(ps_pd *pd);
+/* Connections are being evicted or refused: logged at once the first
+ * time, then with counts once a minute while it lasts. */
+void ps_stats_pressure(ps_pd *pd, const char *reason);
 void ps_stats_note_rcpt(ps_pd *pd);
 
 #endif

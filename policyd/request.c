@@ -16,6 +16,7 @@ static const char *const ps_attr_names[PS_ATTR_N] = {
     [PS_ATTR_CLIENT] = "client_address",
     [PS_ATTR_RCPT_COUNT] = "recipient_count",
     [PS_ATTR_SIZE] = "size",
+    [PS_ATTR_RECIPIENT] = "recipient",
 };
 
 static const char *ps_request_attr(const ps_conn *c, int id)
@@ -36,16 +37,28 @@ static uint64_t ps_request_number(const ps_conn *c, int id)
     return *v == '\0' ? n : 0;
 }
 
-static void ps_request_malformed(ps_conn *c)
+/* A request that cannot be charged as sent (malformed, or an attribute
+ * this daemon decides on cut or too long to count) gets the over_quota
+ * answer, never DUNNO: a client must not pass a quota by sending what
+ * the daemon cannot read. Logged with whose request it was, when the
+ * request says so (the log cuts long values). */
+static void ps_request_refuse(ps_conn *c, const char *reason, const char *name,
+                              size_t line)
 {
-    char line[24];
+    const ps_policy_parser *p = &c->parser;
+    const char *answer = c->pd->cfg->over_quota;
+    char text[128], where[24] = "-";
 
-    snprintf(line, sizeof(line), "%zu", c->parser.error_line);
+    if (line > 0)
+        snprintf(where, sizeof(where), "%zu", line);
     c->pd->stats.malformed++;
     ps_log_kv(c->pd->lg, LOG_WARNING, "policy_malformed", "peer", c->peer,
-              "reason", ps_policy_strerror(c->parser.error), "line", line,
-              "answer", "DUNNO", NULL);
-    ps_reply_send(c, "DUNNO", NULL);
+              "reason", reason, "name", name, "line", where, "sasl_username",
+              ps_policy_get(p, "sasl_username"), "sender",
+              ps_policy_get(p, "sender"), "client_address",
+              ps_policy_get(p, "client_address"), "answer", answer, NULL);
+    snprintf(text, sizeof(text), "policy request refused: %s", reason);
+    ps_reply_send(c, answer, text);
     ps_conn_answered(c);
 }
 
@@ -91,27 +104,33 @@ static int ps_request_known(const char *name, unsigned h)
 
 /* One pass over the request: the values of the attributes used here, and
  * the unknown ones, which are logged and otherwise ignored, as the
- * protocol asks (Postfix adds attributes over the years). */
-static void ps_request_scan(ps_conn *c)
+ * protocol asks (Postfix adds attributes over the years). Any other
+ * attribute may come cut (helo_name is the client's to choose); one used
+ * here must be whole: its name is returned, and the request refused. */
+static const char *ps_request_scan(ps_conn *c)
 {
     const ps_policy_parser *p = &c->parser;
-    const char *name, *first = NULL;
+    const char *name, *first = NULL, *cut = NULL;
     char count[24];
     size_t n = 0;
     int id;
 
     memset(c->attr, 0, sizeof(c->attr));
     for (size_t i = 0; (name = ps_policy_name_at(p, i)) != NULL; i++) {
-        if ((id = ps_request_known(name, p->attrs[i].hash)) >= 0)
+        if ((id = ps_request_known(name, p->attrs[i].hash)) >= 0) {
             c->attr[id] = p->buf + p->attrs[i].value;
-        else if (id == PS_UNKNOWN && n++ == 0)
+            if (p->attrs[i].cut)
+                cut = name;
+        } else if (id == PS_UNKNOWN && n++ == 0)
             first = name;
     }
-    if (n == 0)
-        return;
-    snprintf(count, sizeof(count), "%zu", n);
-    ps_log_kv(c->pd->lg, LOG_INFO, "policy_unknown_attribute", "peer", c->peer,
-              "name", first, "count", count, "action", "ignored", NULL);
+    if (n > 0) {
+        snprintf(count, sizeof(count), "%zu", n);
+        ps_log_kv(c->pd->lg, LOG_INFO, "policy_unknown_attribute", "peer",
+                  c->peer, "name", first, "count", count, "action", "ignored",
+                  NULL);
+    }
+    return cut;
 }
 
 /* The message this request belongs to: RCPT requests of one instance add
@@ -171,7 +190,18 @@ static void ps_request_items(ps_request *r)
     q->warn_pct = r->c->pd->cfg->warn_at;
 }
 
-static int ps_request_targets(ps_request *r)
+static int ps_request_kind_limited(const ps_quota_rules *rules, ps_quota_kind k)
+{
+    for (size_t i = 0; i < rules->nrules; i++)
+        if (rules->rules[i].kind == k)
+            return 1;
+    return 0;
+}
+
+/* The counters of the request: -1 if it is exempt, -2 if a credential
+ * some limit applies to is too long to count (the request is refused:
+ * the client picks its sender, and a long one must not go uncounted). */
+static int ps_request_targets(ps_request *r, const char **long_kind)
 {
     ps_conn *c = r->c;
     ps_quota_subject s = {ps_request_attr(c, PS_ATTR_SASL),
@@ -181,14 +211,17 @@ static int ps_request_targets(ps_request *r)
     int rc = ps_quota_rules_resolve(c->pd->cfg->rules, &s, r->targets,
                                     &r->ntargets, &too_long);
 
-    for (int k = 0; k < PS_QUOTA_NKINDS; k++)
-        if (too_long & (1u << k))
-            ps_log_kv(c->pd->lg, LOG_WARNING, "credential_not_counted", "peer",
-                      c->peer, "kind", ps_quota_kind_name((ps_quota_kind)k),
-                      "reason", "longer than 255 bytes", NULL);
-    if (rc == PS_QUOTA_EXEMPT)
+    if (rc == PS_QUOTA_EXEMPT) {
         c->pd->stats.exempt++;
-    return rc == PS_QUOTA_EXEMPT ? -1 : (int)r->ntargets;
+        return -1;
+    }
+    for (int k = 0; k < PS_QUOTA_NKINDS; k++)
+        if ((too_long & (1u << k)) &&
+            ps_request_kind_limited(c->pd->cfg->rules, (ps_quota_kind)k)) {
+            *long_kind = ps_quota_kind_name((ps_quota_kind)k);
+            return -2;
+        }
+    return (int)r->ntargets;
 }
 
 /* A request costs some 30 KB (the store's copy of every window), too
@@ -242,16 +275,24 @@ static void ps_request_stored(void *arg, int ok)
 
 void ps_request_handle(ps_conn *c)
 {
-    const char *state;
+    const char *state, *cut, *long_kind = NULL;
     ps_request *r;
+    int n;
 
     c->busy = 1;
     c->pd->stats.requests++;
     if (c->parser.error != PS_POLICY_OK) {
-        ps_request_malformed(c);
+        ps_request_refuse(c, ps_policy_strerror(c->parser.error), NULL,
+                          c->parser.error_line);
         return;
     }
-    ps_request_scan(c);
+    if ((cut = ps_request_scan(c)) != NULL) {
+        char reason[48];
+        snprintf(reason, sizeof(reason), "line longer than %d bytes",
+                 PS_POLICY_MAX_LINE);
+        ps_request_refuse(c, reason, cut, 0);
+        return;
+    }
     state = ps_request_attr(c, PS_ATTR_STATE);
     if ((r = ps_request_new(c->pd)) == NULL) {
         ps_reply_send(c, c->pd->cfg->store_down, "policy service busy");
@@ -264,12 +305,19 @@ void ps_request_handle(ps_conn *c)
     if (r->stage_eod)
         c->pd->eod_seen = 1;
     ps_request_instance(r);
-    if ((r->stage_eod && r->instance[0] != '\0' &&
-         strcmp(r->instance, c->charged) == 0) ||
-        ps_request_targets(r) <= 0) {
+    n = r->stage_eod && r->instance[0] != '\0' &&
+                strcmp(r->instance, c->charged) == 0
+            ? 0
+            : ps_request_targets(r, &long_kind);
+    if (n <= 0) {
         ps_request_free(c->pd, r);
-        ps_reply_send(c, "DUNNO", NULL);
-        ps_conn_answered(c);
+        if (n == -2)
+            ps_request_refuse(c, "credential longer than 255 bytes", long_kind,
+                              0);
+        else {
+            ps_reply_send(c, "DUNNO", NULL);
+            ps_conn_answered(c);
+        }
         return;
     }
     ps_request_costs(r);

@@ -1,12 +1,15 @@
 /* The listening socket ("inet:HOST:PORT" or "unix:PATH", as Postfix's
- * check_policy_service spells it) and the accept callback, which refuses
- * connections past PS_POLICYD_MAX_CONNS instead of running out of fds. */
+ * check_policy_service spells it) and the accept callbacks: at the
+ * connection cap a new connection replaces the idlest one, and out of
+ * descriptors the daemon pauses accepting rather than spin on accept(2). */
 #include "policyd.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -31,6 +34,23 @@ static void ps_server_peer(const struct sockaddr *sa, char *buf, size_t size)
     snprintf(buf, size, "%s:%d", host, port);
 }
 
+/* PS_POLICYD_MAX_CONNS, or fewer if the descriptor limit (raised to
+ * its hard limit at start) leaves less room. */
+static unsigned ps_server_max_conns(void)
+{
+    struct rlimit rl;
+    rlim_t room;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return PS_POLICYD_MAX_CONNS;
+    room = rl.rlim_cur > 2 * PS_POLICYD_FD_SPARE
+               ? rl.rlim_cur - PS_POLICYD_FD_SPARE
+               : rl.rlim_cur / 2;
+    if (room < 1)
+        room = 1;
+    return room < PS_POLICYD_MAX_CONNS ? (unsigned)room : PS_POLICYD_MAX_CONNS;
+}
+
 static void ps_server_accept(struct evconnlistener *lst, evutil_socket_t fd,
                              struct sockaddr *sa, int salen, void *arg)
 {
@@ -40,14 +60,62 @@ static void ps_server_accept(struct evconnlistener *lst, evutil_socket_t fd,
     (void)lst;
     (void)salen;
     ps_server_peer(sa, peer, sizeof(peer));
-    if (pd->nconns >= PS_POLICYD_MAX_CONNS || pd->draining) {
+    if (pd->draining) {
         ps_log_kv(pd->lg, LOG_WARNING, "connection_refused", "peer", peer,
-                  "reason", pd->draining ? "stopping" : "too many connections",
-                  NULL);
+                  "reason", "stopping", NULL);
         evutil_closesocket(fd);
         return;
     }
+    if (pd->nconns >= pd->max_conns) {
+        ps_stats_pressure(pd, "connection limit reached: the idlest "
+                              "connections are closed for new ones");
+        if (!ps_conn_evict(pd)) {
+            pd->stats.accept_failed++;
+            evutil_closesocket(fd);
+            return;
+        }
+    }
     ps_conn_new(pd, fd, peer);
+}
+
+static void ps_server_resume(evutil_socket_t fd, short what, void *arg)
+{
+    ps_pd *pd = arg;
+
+    (void)fd;
+    (void)what;
+    pd->accept_paused = 0;
+    if (pd->listener != NULL)
+        evconnlistener_enable(pd->listener);
+}
+
+/* accept(2) failed with other than a retry (EMFILE, ENFILE, ENOBUFS...):
+ * the listening socket stays readable, so accepting again at once would
+ * spin. Out of the process's descriptors, the cap follows the limit down
+ * and closing the idlest connection makes room; otherwise accepting pauses for
+ * PS_POLICYD_ACCEPT_PAUSE_MS (the kernel keeps the waiting connections in the
+ * listen queue). */
+static void ps_server_accept_error(struct evconnlistener *lst, void *arg)
+{
+    ps_pd *pd = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    struct timeval tv = {0, PS_POLICYD_ACCEPT_PAUSE_MS * 1000};
+
+    pd->stats.accept_failed++;
+    if (err == EMFILE && ps_server_max_conns() < pd->max_conns)
+        pd->max_conns = ps_server_max_conns(); /* lowered under us */
+    ps_stats_pressure(pd, err == EMFILE || err == ENFILE
+                              ? "out of file descriptors"
+                              : "accept failed");
+    if (err == EMFILE && ps_conn_evict(pd))
+        return;
+    if (pd->accept_paused)
+        return;
+    evconnlistener_disable(lst);
+    pd->accept_paused = event_base_once(pd->base, -1, EV_TIMEOUT,
+                                        ps_server_resume, pd, &tv) == 0;
+    if (!pd->accept_paused) /* no timer: better to spin than stop for good */
+        evconnlistener_enable(lst);
 }
 
 /* "HOST:PORT" with HOST a name, an IPv4 address or [IPv6]. */
@@ -74,10 +142,15 @@ static int ps_server_inet(const char *spec, struct addrinfo **ai, ps_err *err)
 static struct evconnlistener *
 ps_server_bind(ps_pd *pd, const struct sockaddr *sa, socklen_t len)
 {
-    return evconnlistener_new_bind(pd->base, ps_server_accept, pd,
-                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                                       LEV_OPT_CLOSE_ON_EXEC,
-                                   511, sa, (int)len);
+    struct evconnlistener *lst = evconnlistener_new_bind(
+        pd->base, ps_server_accept, pd,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 511,
+        sa, (int)len);
+
+    if (lst != NULL)
+        evconnlistener_set_error_cb(lst, ps_server_accept_error);
+    pd->max_conns = ps_server_max_conns();
+    return lst;
 }
 
 static int ps_server_unix(ps_pd *pd, const char *path, ps_err *err)

@@ -1,23 +1,21 @@
 /* libFuzzer target for policyd/policy_proto.c: any bytes, fed in chunks
  * whose sizes the input itself picks, give requests whose attributes are
- * sound (a name without '=', no newline anywhere, no name twice, each
- * found again by ps_policy_get), never more than the
- * limits allow, and a parser whose memory stays bounded. */
+ * sound whether the request is refused or not (a name without '=', no
+ * newline anywhere, no name twice, each found again by ps_policy_get,
+ * within the line; a value marked cut only if its line filled it), never
+ * more than the limits allow, and a parser whose memory stays within
+ * PS_POLICY_MAX_REQUEST. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../policyd/policy_proto.h"
 
-#define PS_FUZZ_MAX_BUF                                                        \
-    (PS_POLICY_MAX_ATTRS * (PS_POLICY_MAX_LINE + 2) * 2 + 1024)
-
 static void ps_fuzz_check(const ps_policy_parser *p)
 {
-    if (p->nattrs > PS_POLICY_MAX_ATTRS || p->cap > PS_FUZZ_MAX_BUF)
+    if (p->nattrs > PS_POLICY_MAX_ATTRS || p->cap > PS_POLICY_MAX_REQUEST ||
+        p->len > PS_POLICY_MAX_REQUEST)
         abort();
-    if (p->error != PS_POLICY_OK)
-        return;
     for (size_t i = 0; i < p->nattrs; i++) {
         const char *name = ps_policy_name_at(p, i);
         const char *value = ps_policy_get(p, name);
@@ -29,7 +27,12 @@ static void ps_fuzz_check(const ps_policy_parser *p)
             strchr(value, '\n') != NULL ||
             strlen(name) + strlen(value) + 1 > PS_POLICY_MAX_LINE)
             abort();
+        if (p->attrs[i].cut &&
+            strlen(name) + strlen(value) + 1 != PS_POLICY_MAX_LINE)
+            abort();
     }
+    if (p->error != PS_POLICY_OK)
+        return;
     if (strcmp(ps_policy_get(p, "request"), "smtpd_access_policy") != 0)
         abort();
 }

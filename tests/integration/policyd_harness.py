@@ -38,7 +38,7 @@ class Policyd:
     [limits] and [policyd] sections (dicts; a list value repeats a key)."""
 
     def __init__(self, tmp, limits=None, policyd=None, store=None, port=None,
-                 name="pd"):
+                 name="pd", wrapper=()):
         self.tmp = pathlib.Path(tmp)
         self.port = port or free_port()
         self.store = store or f"lmdb:{self.tmp}/quota"
@@ -46,6 +46,7 @@ class Policyd:
         self.log_path = str(self.tmp / f"{name}.log")
         self.write(limits or {}, policyd or {})
         self.daemon = None
+        self.wrapper = list(wrapper)  # e.g. ["prlimit", "--nofile=64:64", "--"]
         self.start()
 
     def write(self, limits, policyd=None):
@@ -56,7 +57,7 @@ class Policyd:
 
     def start(self):
         # POSTSEAL_WRAPPER="valgrind -q --leak-check=full" runs the daemon under it
-        wrapper = os.environ.get("POSTSEAL_WRAPPER", "").split()
+        wrapper = self.wrapper + os.environ.get("POSTSEAL_WRAPPER", "").split()
         self.daemon = Daemon(wrapper + [policyd_bin(), "-c", self.conf, "-f"],
                              port=self.port, log_path=self.log_path,
                              wait=60 if wrapper else 10)

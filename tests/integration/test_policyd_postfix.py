@@ -3,7 +3,9 @@ smtpd_recipient_restrictions and smtpd_end_of_data_restrictions), with SASL
 logins posed through XCLIENT: the 6th message of a 5/1h login is deferred
 with a text naming the limit, other logins are unaffected, recipient and
 byte limits hold, refused, rejected and aborted mail is not charged, and
-the LMDB counters survive a restart."""
+the LMDB counters survive a restart; a client's overlong EHLO name does not
+get its mail past the quota (issue 15: it was a malformed request, DUNNO
+and uncounted)."""
 
 import re
 
@@ -20,6 +22,7 @@ LIMITS = {
     "sasl_username:bytes@example.com": "bytes 10K/1h",
     "sasl_username:rej@example.com": "messages 2/1h",
     "sasl_username:restart@example.com": "messages 2/1h",
+    "sasl_username:ehlo@example.com": "messages 2/1h",
 }
 
 
@@ -135,3 +138,22 @@ def test_restart_keeps_counts_and_cli_show_reset(stack):
     assert reset.returncode == 0 and "reset 1 window" in reset.stdout, reset.stdout
     assert stack.send("restart@example.com").returncode == 0
     stack.sink.wait_for(1)
+
+
+def test_long_ehlo_name_does_not_bypass_the_quota(stack):
+    """An authenticated client picks its EHLO name: at 2045 characters
+    Postfix's helo_name line went over the old 2048-byte line limit, so
+    every request was malformed, answered DUNNO and not charged. The 3rd
+    message of messages 2/1h is refused now."""
+    ehlo = ("--ehlo", "a" * 2045)
+    for i in range(2):
+        r = stack.send("ehlo@example.com", extra=ehlo)
+        assert r.returncode == 0, out(r)
+    stack.sink.wait_for(2)
+    r = stack.send("ehlo@example.com", extra=ehlo)
+    assert r.returncode != 0, out(r)
+    assert re.search(r"<~?\*\* 450 4\.\d\.\d .*quota exceeded for "
+                     r"sasl_username:ehlo@example\.com: messages 2/1h", out(r)), out(r)
+    log = stack.pd.log()
+    assert len(re.findall(r"event=charged .*keys=sasl_username:ehlo@example.com", log)) == 2
+    assert "policy_malformed" not in log, log

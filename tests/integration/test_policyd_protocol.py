@@ -1,6 +1,9 @@
 """postseal-policyd spoken to directly over the policy protocol: malformed
-requests (no empty line, binary, a 1 MB line, 101 attributes, unknown
-attributes) get a log line and DUNNO and never touch other connections;
+requests (no empty line, binary, CR LF, a 1 MB line of an attribute the
+daemon decides on, 101 attributes, 32 KB) are logged and refused with the
+over_quota answer, never DUNNO, and never touch other connections; long
+values of attributes the daemon does not use are cut and the message still
+charged; unknown attributes are ignored;
 pipelined requests are answered in order; hundreds of idle connections;
 overrides, CIDR networks, exemptions, warn_at once per window, the
 END-OF-MESSAGE watchdog, REJECT/HOLD, SIGHUP reload, SIGTERM and -n."""
@@ -40,31 +43,117 @@ def eod(c, user, inst, **kw):
     return c.message(user, inst, state_rcpt=False, **kw)[0]
 
 
-def test_malformed_requests_logged_and_harmless(pd):
+REFUSED = "DEFER_IF_PERMIT policy request refused: "
+
+
+def test_malformed_requests_refused_and_harmless(pd):
     with PolicyClient(pd.port) as good, PolicyClient(pd.port) as bad:
         assert good.ask(protocol_state="RCPT", sasl_username="g@x", instance="1") == "DUNNO"
-        bad.send(b"request=smtpd_access_policy\nthis line has no equals sign\n\n")
-        assert bad.read_reply() == "DUNNO"
+        bad.send(b"request=smtpd_access_policy\nsasl_username=who@x\n"
+                 b"this line has no equals sign\n\n")
+        assert bad.read_reply() == REFUSED + "line is not name=value"
         bad.send(b"request=smtpd_access_policy\nname=a\x00b\x01\xff\n\n")
-        assert bad.read_reply() == "DUNNO"
+        assert bad.read_reply() == REFUSED + "NUL byte in a line"
         bad.send(b"request=smtpd_access_policy\nsender=" + b"x" * (1 << 20) + b"\n\n")
-        assert bad.read_reply() == "DUNNO"
+        assert bad.read_reply() == REFUSED + "line longer than 4096 bytes"
         assert good.ask(protocol_state="RCPT", sasl_username="g@x", instance="1") == "DUNNO"
         bad.send(b"".join(b"a%d=1\n" % i for i in range(101)) + b"\n")
-        assert bad.read_reply() == "DUNNO"
+        assert bad.read_reply() == REFUSED + "more than 100 attributes"
         bad.send(request_bytes(protocol_state="RCPT", sasl_username="g@x",
                                frobnicate="yes", instance="2"))
         assert bad.read_reply() == "DUNNO"
         bad.send(b"request=something_else\n\n")
-        assert bad.read_reply() == "DUNNO"
+        assert bad.read_reply() == REFUSED + "not request=smtpd_access_policy"
         # the bad connection still works for a sound request
         assert eod(bad, "g2@x", "3") == "DUNNO"
     log = pd.log()
     for reason in ("line is not name=value", "NUL byte in a line",
-                   "line longer than 2048 bytes", "more than 100 attributes",
+                   "line longer than 4096 bytes", "more than 100 attributes",
                    "not request=smtpd_access_policy"):
-        assert 'event=policy_malformed' in log and reason in log, (reason, log)
+        assert re.search(r'event=policy_malformed .*reason="' + reason +
+                         r'".* answer=DEFER_IF_PERMIT', log), (reason, log)
+    # whose request it was, when it says so
+    assert re.search(r'event=policy_malformed .*reason="line is not name=value" '
+                     r'.*line=3 sasl_username=who@x ', log), log
+    assert re.search(r'event=policy_malformed .*reason="line longer than 4096 bytes" '
+                     r'name=sender ', log), log
     assert re.search(r"event=policy_unknown_attribute .*name=frobnicate", log), log
+
+
+def test_crlf_request_answered_with_a_refusal(pd):
+    """Postfix never sends CR LF; a client that does gets an answer, not
+    silence, and the refusal is logged."""
+    with PolicyClient(pd.port, timeout=10) as c:
+        c.send(b"request=smtpd_access_policy\r\nprotocol_state=RCPT\r\n"
+               b"sasl_username=crlf@x\r\ninstance=1\r\n\r\n")
+        assert c.read_reply() == REFUSED + "line ends in CR LF"
+        assert eod(c, "crlf@x", "2") == "DUNNO"  # LF again: served
+    assert re.search(r'event=policy_malformed .*reason="line ends in CR LF" .*line=1 '
+                     r'sasl_username=crlf@x ', pd.log()), pd.log()
+
+
+def test_overlong_unused_attributes_cut_and_still_charged(pd):
+    """A client picks its HELO name (and its certificate): however long such
+    a value, the message is charged, so a quota holds (issue 15)."""
+    long_attrs = {"helo_name": "h" * 5000, "ccert_subject": "s" * 100000,
+                  "client_name": "n" * 4090, "reverse_client_name": "r" * 4091}
+    with PolicyClient(pd.port) as c:
+        for i in range(3):
+            assert c.ask(protocol_state="RCPT", sasl_username="long@x", instance=f"l{i}",
+                         recipient="a@example.net", **long_attrs) == "DUNNO"
+            assert c.ask(protocol_state="END-OF-MESSAGE", sasl_username="long@x",
+                         instance=f"l{i}", recipient_count=1, size=10,
+                         **long_attrs) == "DUNNO"
+        r = c.ask(protocol_state="RCPT", sasl_username="long@x", instance="l3",
+                  recipient="a@example.net", **long_attrs)
+        assert r.startswith("DEFER_IF_PERMIT quota exceeded for sasl_username:long@x: "
+                            "messages 3/1h"), r
+    log = pd.log()
+    assert len(re.findall(r"event=charged instance=l\d keys=sasl_username:long@x", log)) == 3
+    assert "policy_malformed" not in log, log
+
+
+@pytest.mark.parametrize("name", ["sasl_username", "sender", "client_address", "recipient",
+                                  "instance", "size", "recipient_count", "protocol_state"])
+def test_overlong_needed_attribute_refused(pd, name):
+    """An attribute the daemon decides on is kept whole or the request is
+    refused with the over_quota answer; never let through uncounted."""
+    attrs = dict(protocol_state="END-OF-MESSAGE", sasl_username="need@x", instance="n1",
+                 client_address="192.0.2.1", sender="a@example.com",
+                 recipient="b@example.net", recipient_count=1, size=10)
+    attrs[name] = "1" * 4097
+    with PolicyClient(pd.port) as c:
+        assert c.ask(**attrs) == REFUSED + "line longer than 4096 bytes"
+        attrs[name] = "1" * (4096 - len(name) - 1)  # the longest line kept whole
+        r = c.ask(**attrs)
+        # kept whole: decided on (a credential this long is not counted,
+        # and refused for that)
+        assert r == "DUNNO" or r == REFUSED + "credential longer than 255 bytes", r
+    assert re.search(r'event=policy_malformed .*name=' + name + ' ', pd.log()), pd.log()
+
+
+def test_request_bounds_refused(pd):
+    """101 attributes, or 32 KB of lines each within bounds: refused, not
+    kept (memory stays bounded), the connection goes on."""
+    with PolicyClient(pd.port) as c:
+        many = {f"x{i}": "1" for i in range(100)}
+        assert c.ask(protocol_state="RCPT", sasl_username="b@x", **many) == \
+            REFUSED + "more than 100 attributes"
+        big = {f"x{i}": "v" * 4000 for i in range(9)}
+        assert c.ask(protocol_state="RCPT", sasl_username="b@x", **big) == \
+            REFUSED + "request longer than 32768 bytes"
+        assert eod(c, "b@x", "1") == "DUNNO"
+
+
+def test_credential_too_long_to_count_refused(pd):
+    """A sender domain over 255 bytes cannot be counted: with a
+    sender_domain limit configured the request is refused, not let
+    through uncounted."""
+    with PolicyClient(pd.port) as c:
+        r = eod(c, "", "1", sender="a@" + "d" * 300 + ".org")
+        assert r == REFUSED + "credential longer than 255 bytes", r
+    assert re.search(r'event=policy_malformed .*reason="credential longer than 255 '
+                     r'bytes" name=sender_domain ', pd.log()), pd.log()
 
 
 def test_no_empty_line_and_random_binary(pd):
@@ -95,7 +184,7 @@ def test_pipelined_requests_answered_in_order(pd):
     for i in range(6):
         p, junk, q = got[3 * i: 3 * i + 3]
         assert (p == "DUNNO") == (i < 3), got
-        assert junk == "DUNNO" and q == "DUNNO", got
+        assert junk == REFUSED + "line is not name=value" and q == "DUNNO", got
         if i >= 3:
             assert p.startswith("DEFER_IF_PERMIT quota exceeded for sasl_username:p@x: "
                                 "messages 3/1h, frees in "), p
