@@ -10,6 +10,7 @@ Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest -s tests/integration/t
 """
 
 import os
+import re
 import smtplib
 import threading
 import time
@@ -142,7 +143,10 @@ def dnsfunc(key):
 
 
 def queue_files(pf):
-    spool = os.path.join(pf.dir, "spool")
+    """The messages still in the instance's queue (its main.cf names it)."""
+    conf = open(os.path.join(pf.etc, "main.cf")).read()
+    spool = re.search(r"^queue_directory\s*=\s*(\S+)", conf, re.M).group(1)
+    assert os.path.isdir(os.path.join(spool, "active")), spool
     return [os.path.join(d, f) for q in ("maildrop", "incoming", "active", "deferred", "hold")
             for d, _, fs in os.walk(os.path.join(spool, q)) for f in fs]
 

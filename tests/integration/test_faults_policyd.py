@@ -10,7 +10,6 @@ Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest -s tests/integration/t
 import os
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
