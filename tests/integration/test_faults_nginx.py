@@ -17,7 +17,6 @@ import subprocess
 import threading
 import time
 
-
 from faults_harness import Tally, figures
 from nginx_harness import NGINX, Nginx, Upstream, location, needs_module, sign_standard
 
