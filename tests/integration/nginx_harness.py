@@ -155,9 +155,10 @@ def location(path, scheme, secrets=(), keys=(), extra="", upstream="UPSTREAM"):
 class Nginx:
     """nginx -p DIR -c DIR/nginx.conf -g 'daemon off;' with the module
     loaded; server is the inside of the server block (UPSTREAM stands for
-    the upstream's address). port serves HTTP/1.1, h2_port h2c."""
+    the upstream's address). port serves HTTP/1.1, h2_port h2c; workers:
+    worker_processes."""
 
-    def __init__(self, tmp, server, http="", upstream=None):
+    def __init__(self, tmp, server, http="", upstream=None, workers=1):
         self.dir = pathlib.Path(tmp) / f"nginx-{free_port()}"
         self.dir.mkdir(parents=True)
         self.port = free_port()
@@ -167,7 +168,7 @@ class Nginx:
         conf = f"""
 load_module {module_path()};
 user root;
-worker_processes 1;
+worker_processes {workers};
 error_log {d}/error.log {os.environ.get("NGX_LOG_LEVEL", "info")};
 pid {d}/nginx.pid;
 events {{ worker_connections 256; }}
