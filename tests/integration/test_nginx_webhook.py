@@ -103,7 +103,7 @@ def test_standard_passes_and_upstream_gets_the_verified_bytes(ng):
     assert got.headers["x-webhook-verified"] == "1"
     assert got.headers["x-webhook-scheme"] == "standard"
     assert got.headers["x-webhook-id"] == msg_id
-    assert len(got.headers["x-webhook-key"]) == 64
+    assert got.headers["x-webhook-key"] == "1"  # the first secret matched
 
 
 def test_flipped_byte_anywhere_fails(ng):
@@ -152,8 +152,10 @@ def test_other_versions_are_ignored_and_several_signatures_work(ng):
 
 
 def test_timestamps_outside_the_window_either_way(ng):
-    for ts, want in [(now() - 301, 401), (now() + 301, 401), (now() - 290, 200),
-                     (now() + 290, 200)]:
+    # 30 s either side of the 300 s tolerance: the test's and nginx's
+    # integer-second clocks may differ by a second or more on a loaded host
+    for ts, want in [(now() - 330, 401), (now() + 330, 401), (now() - 270, 200),
+                     (now() + 270, 200)]:
         assert ng.request("/standard", BODY, std(ts=ts, msg_id=fresh_id()))[0] == want, ts
     assert ng.request("/tolerance10", BODY, std(ts=now() - 20))[0] == 401
     assert ng.request("/tolerance10", BODY, std(ts=now() + 20))[0] == 401
