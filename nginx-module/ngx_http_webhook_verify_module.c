@@ -259,6 +259,7 @@ static ngx_int_t ngx_http_webhook_verify_done(
     ngx_http_request_t *r, ngx_http_webhook_verify_ctx_t *ctx, ps_wh_verdict v)
 {
     ngx_int_t rc, status;
+    ngx_uint_t level;
     ngx_http_webhook_verify_loc_conf_t *wlcf;
 
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_webhook_verify_module);
@@ -324,10 +325,13 @@ static ngx_int_t ngx_http_webhook_verify_done(
         status = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "webhook_verify: %s: %i: %s, id \"%s\"",
-                  ps_wh_scheme_name(ctx->scheme), status, ctx->res.reason,
-                  ctx->res.id);
+    /* a full zone has its own line a minute: not one more a request */
+    level =
+        status == NGX_HTTP_SERVICE_UNAVAILABLE ? NGX_LOG_DEBUG : NGX_LOG_INFO;
+
+    ngx_log_error(
+        level, r->connection->log, 0, "webhook_verify: %s: %i: %s, id \"%s\"",
+        ps_wh_scheme_name(ctx->scheme), status, ctx->res.reason, ctx->res.id);
 
     return status;
 }

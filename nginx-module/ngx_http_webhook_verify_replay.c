@@ -9,6 +9,7 @@
 
 #define NGX_HTTP_WV_EXPIRE_BATCH 8  /* expired entries freed per add */
 #define NGX_HTTP_WV_FULL_LOG_GAP 60 /* seconds between "zone full" lines */
+#define NGX_HTTP_WV_FULL_SCAN    64 /* oldest entries looked at when full */
 
 typedef struct {
     ngx_rbtree_node_t node; /* key: the id's first bytes */
@@ -203,6 +204,44 @@ static void ngx_http_wv_replay_full_log(ngx_shm_zone_t *zone, time_t now,
 }
 
 /*
+ * The queue is in insertion order, not expiry order (a delivery signed
+ * ahead of the clock lives longer than the ones after it), so an expired
+ * entry may sit behind an unexpired oldest one. When full, the oldest few
+ * are looked at: 1 if an expired one was freed; otherwise *retry_after is
+ * the seconds until the first of them expires.
+ */
+static ngx_uint_t ngx_http_wv_replay_reclaim(ngx_http_wv_replay_ctx_t *ctx,
+                                             time_t now, time_t *retry_after)
+{
+    time_t first;
+    ngx_uint_t i;
+    ngx_queue_t *q;
+    ngx_http_wv_replay_node_t *n;
+
+    first = 0;
+    q = ngx_queue_last(&ctx->sh->queue);
+
+    for (i = 0;
+         i < NGX_HTTP_WV_FULL_SCAN && q != ngx_queue_sentinel(&ctx->sh->queue);
+         i++, q = ngx_queue_prev(q)) {
+        n = ngx_queue_data(q, ngx_http_wv_replay_node_t, queue);
+
+        if (n->expires < now) {
+            ngx_http_wv_replay_delete(ctx, n);
+            return 1;
+        }
+
+        if (first == 0 || n->expires < first) {
+            first = n->expires;
+        }
+    }
+
+    *retry_after = first - now + 1;
+
+    return 0;
+}
+
+/*
  * A node for a new id. When the zone is full: refuse (NULL, *busy set,
  * *retry_after until the oldest entry expires), or forget the oldest entry
  * and its replay window with it.
@@ -223,15 +262,18 @@ ngx_http_wv_replay_alloc(ngx_http_wv_replay_ctx_t *ctx, time_t now,
     q = ngx_queue_last(&ctx->sh->queue);
     n = ngx_queue_data(q, ngx_http_wv_replay_node_t, queue);
 
-    if (full == NGX_HTTP_WV_FULL_REFUSE) {
+    if (ngx_http_wv_replay_reclaim(ctx, now, retry_after)) {
+        /* an expired entry behind a longer-lived one made room */
+
+    } else if (full == NGX_HTTP_WV_FULL_REFUSE) {
         ctx->sh->full.refused++;
         *busy = 1;
-        *retry_after = n->expires >= now ? n->expires - now + 1 : 1;
         return NULL;
-    }
 
-    ctx->sh->full.evicted++;
-    ngx_http_wv_replay_delete(ctx, n);
+    } else {
+        ctx->sh->full.evicted++;
+        ngx_http_wv_replay_delete(ctx, n);
+    }
 
     return ngx_slab_alloc_locked(ctx->shpool,
                                  sizeof(ngx_http_wv_replay_node_t));

@@ -35,8 +35,9 @@ def fresh_body():
     return b'{"delivery":"' + os.urandom(8).hex().encode() + b'"}'
 
 
-def std(body, secret=STD_SECRET):
-    return sign_standard(secret, "msg_" + os.urandom(8).hex(), int(time.time()), body)
+def std(body, secret=STD_SECRET, ts=None):
+    return sign_standard(secret, "msg_" + os.urandom(8).hex(),
+                         int(time.time()) if ts is None else ts, body)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +72,9 @@ def ng(tmp_path_factory):
         location("/refuse", "github", [GH_SECRET], extra="webhook_verify_replay zone=tiny1;"),
         location("/evict", "github", [GH_SECRET],
                  extra="webhook_verify_replay zone=tiny2 full=evict;"),
+        location("/refuse-std", "standard", [STD_SECRET], extra="""
+            webhook_verify_tolerance 60s;
+            webhook_verify_replay zone=tiny3;"""),
         # which secret matched
         location("/rotated-gh", "github", [GH_SECRET, GH_SECRET2]),
         location("/rotated-std", "standard", [STD_SECRET, STD_SECRET2],
@@ -78,6 +82,7 @@ def ng(tmp_path_factory):
     ])
     http = ("webhook_verify_replay_zone tiny1:32k;\n"
             "    webhook_verify_replay_zone tiny2:32k;\n"
+            "    webhook_verify_replay_zone tiny3:32k;\n"
             "    webhook_verify_replay_zone wh:1m;")
     with Upstream() as up, Nginx(tmp, server, http=http, upstream=up) as n:
         n.up = up
@@ -177,6 +182,27 @@ def test_full_zone_refuses_with_503_and_accepts_no_replay(ng):
     assert 1 <= len(lines) <= 2, lines
     assert int(lines[0].group(2)) >= 1 and int(lines[0].group(3)) == 0
     assert ng.error_log().count("tiny1") <= 2
+    assert ng.error_log().count("full=refuse") <= 2  # no line per request
+
+
+def test_full_zone_frees_expired_entries_behind_a_longer_lived_one(ng):
+    """The oldest entry (signed 50 s ahead, tolerance 60 s: it lives 110 s)
+    does not keep the expired ones behind it from making room. Margins of
+    20 s and more on every side of the clocks."""
+    first = fresh_body()
+    assert ng.request("/refuse-std", first, std(first, ts=int(time.time()) + 50))[0] == 200
+    end = None
+    for _ in range(3000):  # each lives 20 s: signed 40 s ago
+        b = fresh_body()
+        status = ng.request("/refuse-std", b, std(b, ts=int(time.time()) - 40))[0]
+        if status != 200:
+            end = status
+            break
+    assert end == 503
+    filled = time.time()
+    time.sleep(max(0.0, filled + 24 - time.time()))  # every filler expired
+    b = fresh_body()
+    assert ng.request("/refuse-std", b, std(b))[0] == 200
 
 
 def test_full_zone_with_evict_keeps_accepting(ng):
