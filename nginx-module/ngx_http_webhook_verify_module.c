@@ -20,7 +20,8 @@ typedef struct {
     time_t tolerance;
     off_t max_body;
     ngx_shm_zone_t *replay;
-    ps_wh_config *cfg; /* NULL: not verified here */
+    ngx_uint_t replay_full; /* ngx_http_wv_full_e */
+    ps_wh_config *cfg;      /* NULL: not verified here */
 } ngx_http_webhook_verify_loc_conf_t;
 
 typedef struct {
@@ -28,6 +29,7 @@ typedef struct {
     ps_wh_result res;
     ngx_shm_zone_t *replay; /* where the id went, if it did */
     ngx_int_t status;       /* the access phase answer */
+    time_t retry_after;     /* with a 503: when the replay zone has room */
     ps_wh_scheme scheme;
     unsigned checked : 1;
     unsigned verified : 1;
@@ -88,7 +90,7 @@ static ngx_command_t ngx_http_webhook_verify_commands[] = {
 
     {ngx_string("webhook_verify_replay"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF |
-         NGX_CONF_TAKE1,
+         NGX_CONF_TAKE12,
      ngx_http_webhook_verify_replay, NGX_HTTP_LOC_CONF_OFFSET, 0, NULL},
 
     {ngx_string("webhook_verify_replay_zone"),
@@ -225,11 +227,39 @@ static ps_wh_header *ngx_http_webhook_verify_headers(ngx_http_request_t *r,
     return out;
 }
 
+/* Retry-After for a 503: the refusal is kept only as long as it must be */
+static ngx_int_t ngx_http_webhook_verify_retry_after(ngx_http_request_t *r,
+                                                     time_t seconds)
+{
+    ngx_table_elt_t *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (h->value.data == NULL) {
+        h->hash = 0;
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if defined(nginx_version) && nginx_version >= 1023000
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.len = ngx_sprintf(h->value.data, "%T", seconds) - h->value.data;
+
+    return NGX_OK;
+}
+
 /* the answer for a verdict: replay check, log line, status */
 static ngx_int_t ngx_http_webhook_verify_done(
     ngx_http_request_t *r, ngx_http_webhook_verify_ctx_t *ctx, ps_wh_verdict v)
 {
     ngx_int_t rc, status;
+    ngx_uint_t level;
     ngx_http_webhook_verify_loc_conf_t *wlcf;
 
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_webhook_verify_module);
@@ -252,9 +282,17 @@ static ngx_int_t ngx_http_webhook_verify_done(
     if (status == NGX_OK && ctx->res.has_replay_id && wlcf->replay != NULL) {
         rc = ngx_http_webhook_verify_replay_add(
             wlcf->replay, ctx->res.replay_id, (time_t)ctx->res.expires,
+            (ngx_http_wv_full_e)wlcf->replay_full, &ctx->retry_after,
             r->connection->log);
         if (rc == NGX_OK) {
             ctx->replay = wlcf->replay;
+
+        } else if (rc == NGX_BUSY) {
+            status = NGX_HTTP_SERVICE_UNAVAILABLE;
+            ngx_cpystrn((u_char *)ctx->res.reason,
+                        (u_char *)"replay zone full (full=refuse): the "
+                                  "provider may retry after Retry-After",
+                        sizeof(ctx->res.reason));
 
         } else if (rc == NGX_DECLINED) {
             status = NGX_HTTP_CONFLICT;
@@ -276,18 +314,54 @@ static ngx_int_t ngx_http_webhook_verify_done(
         ctx->verified = 1;
 
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "webhook_verify: %s: verified, id \"%s\" key \"%s\"",
+                       "webhook_verify: %s: verified, id \"%s\" key %ui",
                        ps_wh_scheme_name(ctx->scheme), ctx->res.id,
-                       ctx->res.key);
+                       (ngx_uint_t)ctx->res.key);
         return NGX_OK;
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "webhook_verify: %s: %i: %s, id \"%s\"",
-                  ps_wh_scheme_name(ctx->scheme), status, ctx->res.reason,
-                  ctx->res.id);
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE &&
+        ngx_http_webhook_verify_retry_after(r, ctx->retry_after) != NGX_OK) {
+        status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* a full zone has its own line a minute: not one more a request */
+    level =
+        status == NGX_HTTP_SERVICE_UNAVAILABLE ? NGX_LOG_DEBUG : NGX_LOG_INFO;
+
+    ngx_log_error(
+        level, r->connection->log, 0, "webhook_verify: %s: %i: %s, id \"%s\"",
+        ps_wh_scheme_name(ctx->scheme), status, ctx->res.reason, ctx->res.id);
 
     return status;
+}
+
+/*
+ * A subrequest (auth_request, SSI include, mirror, ...) is not what the
+ * client signed: it has no body of its own and its own URI. nginx runs no
+ * access phase for subrequests, so a verifying location would serve one
+ * unchecked; it is refused here, in the preaccess phase, which they do
+ * pass. 500, not 401/403: final under satisfy any, and auth_request turns
+ * it into 500 rather than letting the main request through.
+ */
+static ngx_int_t ngx_http_webhook_verify_subrequest(ngx_http_request_t *r)
+{
+    ngx_http_webhook_verify_loc_conf_t *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_webhook_verify_module);
+
+    if (wlcf->cfg == NULL || r == r->main) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "webhook_verify: %s: 500: refused a subrequest to \"%V\" "
+                  "(auth_request, SSI include, mirror): only the client's "
+                  "own request can be verified; set webhook_verify off in "
+                  "locations reached by subrequests",
+                  ps_wh_scheme_name(ps_wh_config_scheme(wlcf->cfg)), &r->uri);
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 static ngx_int_t ngx_http_webhook_verify_handler(ngx_http_request_t *r)
@@ -303,6 +377,7 @@ static ngx_int_t ngx_http_webhook_verify_handler(ngx_http_request_t *r)
 
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_webhook_verify_module);
 
+    /* subrequests never get here: nginx skips the access phase for them */
     if (wlcf->cfg == NULL || r != r->main) {
         return NGX_DECLINED;
     }
@@ -470,6 +545,7 @@ static ngx_int_t ngx_http_webhook_verify_variable(ngx_http_request_t *r,
                                                   ngx_http_variable_value_t *v,
                                                   uintptr_t data)
 {
+    u_char *p;
     const char *s;
     ngx_http_webhook_verify_ctx_t *ctx;
 
@@ -494,9 +570,23 @@ static ngx_int_t ngx_http_webhook_verify_variable(ngx_http_request_t *r,
         s = ctx->res.id;
         break;
 
-    default: /* NGX_HTTP_WV_VAR_KEY */
-        s = ctx->verified ? ctx->res.key : "";
-        break;
+    default: /* NGX_HTTP_WV_VAR_KEY: which secret or key, never its bytes */
+        if (!ctx->verified || ctx->res.key == 0) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->len = ngx_sprintf(p, "%ui", (ngx_uint_t)ctx->res.key) - p;
+        v->valid = 1;
+        v->no_cacheable = 1;
+        v->not_found = 0;
+        v->data = p;
+        return NGX_OK;
     }
 
     if (s[0] == '\0') {
@@ -551,6 +641,7 @@ static void *ngx_http_webhook_verify_create_loc_conf(ngx_conf_t *cf)
     conf->tolerance = NGX_CONF_UNSET;
     conf->max_body = NGX_CONF_UNSET;
     conf->replay = NGX_CONF_UNSET_PTR;
+    conf->replay_full = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -651,6 +742,8 @@ static char *ngx_http_webhook_verify_merge_loc_conf(ngx_conf_t *cf,
     ngx_conf_merge_off_value(conf->max_body, prev->max_body,
                              PS_WH_DEFAULT_MAX_BODY);
     ngx_conf_merge_ptr_value(conf->replay, prev->replay, NULL);
+    ngx_conf_merge_uint_value(conf->replay_full, prev->replay_full,
+                              NGX_HTTP_WV_FULL_REFUSE);
 
     if (conf->secrets == NULL) {
         conf->secrets = prev->secrets;
@@ -778,13 +871,31 @@ static char *ngx_http_webhook_verify_replay(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "off") == 0) {
+    if (ngx_strcmp(value[1].data, "off") == 0 && cf->args->nelts == 2) {
         wlcf->replay = NULL;
         return NGX_CONF_OK;
     }
 
     if (value[1].len <= 5 || ngx_strncmp(value[1].data, "zone=", 5) != 0) {
-        return "takes zone=NAME or off";
+        return "takes zone=NAME [full=refuse|evict] or off";
+    }
+
+    wlcf->replay_full = NGX_HTTP_WV_FULL_REFUSE;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strcmp(value[2].data, "full=refuse") == 0) {
+            wlcf->replay_full = NGX_HTTP_WV_FULL_REFUSE;
+
+        } else if (ngx_strcmp(value[2].data, "full=evict") == 0) {
+            wlcf->replay_full = NGX_HTTP_WV_FULL_EVICT;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\": takes full=refuse or "
+                               "full=evict",
+                               &value[2]);
+            return NGX_CONF_ERROR;
+        }
     }
 
     name.data = value[1].data + 5;
@@ -805,6 +916,13 @@ static ngx_int_t ngx_http_webhook_verify_init(ngx_conf_t *cf)
     ngx_http_core_main_conf_t *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_webhook_verify_subrequest;
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
     if (h == NULL) {

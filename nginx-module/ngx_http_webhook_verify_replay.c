@@ -7,7 +7,9 @@
 
 #include "ngx_http_webhook_verify.h"
 
-#define NGX_HTTP_WV_EXPIRE_BATCH 8 /* expired entries freed per add */
+#define NGX_HTTP_WV_EXPIRE_BATCH 8  /* expired entries freed per add */
+#define NGX_HTTP_WV_FULL_LOG_GAP 60 /* seconds between "zone full" lines */
+#define NGX_HTTP_WV_FULL_SCAN    64 /* oldest entries looked at when full */
 
 typedef struct {
     ngx_rbtree_node_t node; /* key: the id's first bytes */
@@ -16,10 +18,18 @@ typedef struct {
     u_char id[PS_WH_REPLAY_ID];
 } ngx_http_wv_replay_node_t;
 
+/* what a full zone did since its last log line, for every worker */
+typedef struct {
+    time_t logged; /* when the last line was written, 0: never */
+    ngx_uint_t refused;
+    ngx_uint_t evicted;
+} ngx_http_wv_replay_full_t;
+
 typedef struct {
     ngx_rbtree_t rbtree;
     ngx_rbtree_node_t sentinel;
     ngx_queue_t queue;
+    ngx_http_wv_replay_full_t full;
 } ngx_http_wv_replay_sh_t;
 
 typedef struct {
@@ -142,8 +152,104 @@ static void ngx_http_wv_replay_expire(ngx_http_wv_replay_ctx_t *ctx, time_t now)
     }
 }
 
+/*
+ * The counts since the last "zone full" line into *out, when a minute has
+ * passed and there is something to say (under the lock; the line itself is
+ * written after it): one line a minute however many requests meet a full
+ * zone, where one a request filled the log.
+ */
+static ngx_uint_t ngx_http_wv_replay_full_due(ngx_http_wv_replay_ctx_t *ctx,
+                                              time_t now,
+                                              ngx_http_wv_replay_full_t *out)
+{
+    ngx_http_wv_replay_full_t *f = &ctx->sh->full;
+
+    if (f->refused + f->evicted == 0 ||
+        now - f->logged < NGX_HTTP_WV_FULL_LOG_GAP) {
+        return 0;
+    }
+
+    *out = *f; /* out->logged: when the previous line was written */
+    f->refused = 0;
+    f->evicted = 0;
+    f->logged = now;
+
+    return 1;
+}
+
+static void ngx_http_wv_replay_full_log(ngx_shm_zone_t *zone, time_t now,
+                                        ngx_http_wv_replay_full_t *f,
+                                        ngx_log_t *log)
+{
+    ngx_str_t since;
+    u_char buf[sizeof("in the last  s") + NGX_TIME_T_LEN];
+
+    /* f->logged is the time of the line before this one, 0: none */
+    since.data = buf;
+    since.len =
+        f->logged
+            ? (size_t)(ngx_sprintf(buf, "in the last %T s", now - f->logged) -
+                       buf)
+            : 0;
+    if (since.len == 0) {
+        ngx_str_set(&since, "first time");
+    }
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "webhook_verify: replay zone \"%V\" full: %ui deliveries "
+                  "refused with 503 (full=refuse), %ui unexpired entries "
+                  "forgotten (full=evict: their replays pass), %V; make the "
+                  "zone larger",
+                  &zone->shm.name, f->refused, f->evicted, &since);
+}
+
+/*
+ * The queue is in insertion order, not expiry order (a delivery signed
+ * ahead of the clock lives longer than the ones after it), so an expired
+ * entry may sit behind an unexpired oldest one. When full, the oldest few
+ * are looked at: 1 if an expired one was freed; otherwise *retry_after is
+ * the seconds until the first of them expires.
+ */
+static ngx_uint_t ngx_http_wv_replay_reclaim(ngx_http_wv_replay_ctx_t *ctx,
+                                             time_t now, time_t *retry_after)
+{
+    time_t first;
+    ngx_uint_t i;
+    ngx_queue_t *q;
+    ngx_http_wv_replay_node_t *n;
+
+    first = 0;
+    q = ngx_queue_last(&ctx->sh->queue);
+
+    for (i = 0;
+         i < NGX_HTTP_WV_FULL_SCAN && q != ngx_queue_sentinel(&ctx->sh->queue);
+         i++, q = ngx_queue_prev(q)) {
+        n = ngx_queue_data(q, ngx_http_wv_replay_node_t, queue);
+
+        if (n->expires < now) {
+            ngx_http_wv_replay_delete(ctx, n);
+            return 1;
+        }
+
+        if (first == 0 || n->expires < first) {
+            first = n->expires;
+        }
+    }
+
+    *retry_after = first - now + 1;
+
+    return 0;
+}
+
+/*
+ * A node for a new id. When the zone is full: refuse (NULL, *busy set,
+ * *retry_after until the oldest entry expires), or forget the oldest entry
+ * and its replay window with it.
+ */
 static ngx_http_wv_replay_node_t *
-ngx_http_wv_replay_alloc(ngx_http_wv_replay_ctx_t *ctx, ngx_log_t *log)
+ngx_http_wv_replay_alloc(ngx_http_wv_replay_ctx_t *ctx, time_t now,
+                         ngx_http_wv_full_e full, ngx_uint_t *busy,
+                         time_t *retry_after)
 {
     ngx_queue_t *q;
     ngx_http_wv_replay_node_t *n;
@@ -153,15 +259,21 @@ ngx_http_wv_replay_alloc(ngx_http_wv_replay_ctx_t *ctx, ngx_log_t *log)
         return n;
     }
 
-    /* full: the oldest entry goes, and its replay window with it */
-
     q = ngx_queue_last(&ctx->sh->queue);
-    ngx_http_wv_replay_delete(
-        ctx, ngx_queue_data(q, ngx_http_wv_replay_node_t, queue));
+    n = ngx_queue_data(q, ngx_http_wv_replay_node_t, queue);
 
-    ngx_log_error(NGX_LOG_WARN, log, 0,
-                  "webhook_verify: replay zone full, forgot an unexpired "
-                  "entry; make the zone larger");
+    if (ngx_http_wv_replay_reclaim(ctx, now, retry_after)) {
+        /* an expired entry behind a longer-lived one made room */
+
+    } else if (full == NGX_HTTP_WV_FULL_REFUSE) {
+        ctx->sh->full.refused++;
+        *busy = 1;
+        return NULL;
+
+    } else {
+        ctx->sh->full.evicted++;
+        ngx_http_wv_replay_delete(ctx, n);
+    }
 
     return ngx_slab_alloc_locked(ctx->shpool,
                                  sizeof(ngx_http_wv_replay_node_t));
@@ -169,15 +281,20 @@ ngx_http_wv_replay_alloc(ngx_http_wv_replay_ctx_t *ctx, ngx_log_t *log)
 
 ngx_int_t ngx_http_webhook_verify_replay_add(ngx_shm_zone_t *zone,
                                              const u_char *id, time_t expires,
+                                             ngx_http_wv_full_e full,
+                                             time_t *retry_after,
                                              ngx_log_t *log)
 {
     time_t now;
     ngx_int_t rc;
+    ngx_uint_t busy, due;
     ngx_http_wv_replay_ctx_t *ctx;
     ngx_http_wv_replay_node_t *n;
+    ngx_http_wv_replay_full_t counts;
 
     ctx = zone->data;
     now = ngx_time();
+    busy = 0;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
@@ -195,10 +312,10 @@ ngx_int_t ngx_http_webhook_verify_replay_add(ngx_shm_zone_t *zone,
         rc = NGX_OK;
 
     } else {
-        n = ngx_http_wv_replay_alloc(ctx, log);
+        n = ngx_http_wv_replay_alloc(ctx, now, full, &busy, retry_after);
 
         if (n == NULL) {
-            rc = NGX_ERROR;
+            rc = busy ? NGX_BUSY : NGX_ERROR;
 
         } else {
             ngx_memcpy(n->id, id, PS_WH_REPLAY_ID);
@@ -210,7 +327,13 @@ ngx_int_t ngx_http_webhook_verify_replay_add(ngx_shm_zone_t *zone,
         }
     }
 
+    due = ngx_http_wv_replay_full_due(ctx, now, &counts);
+
     ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    if (due) {
+        ngx_http_wv_replay_full_log(zone, now, &counts, log);
+    }
 
     return rc;
 }
@@ -267,6 +390,7 @@ static ngx_int_t ngx_http_wv_replay_init_zone(ngx_shm_zone_t *shm_zone,
                     ngx_http_wv_replay_insert_value);
 
     ngx_queue_init(&ctx->sh->queue);
+    ngx_memzero(&ctx->sh->full, sizeof(ngx_http_wv_replay_full_t));
 
     len =
         sizeof(" in webhook_verify_replay_zone \"\"") + shm_zone->shm.name.len;
@@ -279,7 +403,7 @@ static ngx_int_t ngx_http_wv_replay_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_sprintf(ctx->shpool->log_ctx, " in webhook_verify_replay_zone \"%V\"%Z",
                 &shm_zone->shm.name);
 
-    /* a full zone is handled by forgetting the oldest entry */
+    /* a full zone is answered by full= and logged once a minute */
     ctx->shpool->log_nomem = 0;
 
     return NGX_OK;

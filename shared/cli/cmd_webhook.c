@@ -331,8 +331,8 @@ static int wh_verify(const wh_opts *o, const ps_wh_config *cfg)
                           o->has_now ? o->now : (int64_t)time(NULL), &res);
     free(req);
     if (v == PS_WH_OK) {
-        printf("verified: scheme=%s id=%s key=%s\n", o->scheme_name,
-               res.id[0] ? res.id : "-", res.key[0] ? res.key : "-");
+        printf("verified: scheme=%s id=%s key=%u\n", o->scheme_name,
+               res.id[0] ? res.id : "-", res.key);
         return fflush(stdout) == 0 ? PS_EXIT_OK : PS_EXIT_USAGE;
     }
     ps_cli_fail("webhook verify: refused (%d): %s", (int)v, res.reason);

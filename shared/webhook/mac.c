@@ -81,16 +81,20 @@ int ps_wh_macs_final(ps_wh_macs *m, const ps_wh_sigs *sigs, ps_err *err)
 {
     uint8_t mac[PS_HMAC_MAX];
     size_t size = ps_hmac_size(m->alg);
-    int rc = 0;
+    int rc = 0, hit;
 
     m->match = 0;
+    m->which = 0;
     for (size_t i = 0; i < m->n && rc == 0; i++) {
         rc = ps_hmac_final(m->h[i], mac, err);
         ps_hmac_free(m->h[i]);
         m->h[i] = NULL;
         if (rc < 0)
             break;
-        m->match |= sigs_match(sigs, mac, size);
+        hit = sigs_match(sigs, mac, size);
+        m->match |= hit;
+        if (hit && m->which == 0) /* after every compare: not a timing leak */
+            m->which = (unsigned)i + 1;
         if (i == 0)
             memcpy(m->first, mac, size);
     }
@@ -115,7 +119,8 @@ ps_wh_verdict ps_wh_macs_verdict(ps_wh_req *req, ps_wh_macs *m,
         return ps_wh_fail(res, PS_WH_INTERNAL, "%s", err.msg);
     if (!m->match)
         return ps_wh_fail(res, PS_WH_DENIED, "signature does not match");
-    ps_wh_set_replay(req, res, m->first, ps_hmac_size(m->alg), NULL, expires);
+    ps_wh_set_replay(req, res, m->first, ps_hmac_size(m->alg), expires);
+    res->key = m->which;
     res->verdict = PS_WH_OK;
     snprintf(res->reason, sizeof(res->reason), "signature verified");
     return PS_WH_OK;

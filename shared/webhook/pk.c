@@ -54,9 +54,10 @@ ps_wh_verdict ps_wh_pk_verdict(ps_wh_req *req, const char *md,
                                int64_t expires, ps_wh_result *res)
 {
     const ps_wh_config *cfg = req->cfg;
+    size_t i;
     int ok = 0;
 
-    for (size_t i = 0; i < cfg->nkeys && !ok; i++)
+    for (i = 0; i < cfg->nkeys && !ok; i++)
         ok = ps_pubkey_verify_digest(cfg->keys[i], md, digest, dlen, sig,
                                      siglen) == 0;
     if (!ok)
@@ -64,7 +65,8 @@ ps_wh_verdict ps_wh_pk_verdict(ps_wh_req *req, const char *md,
                           "%s signature does not verify "
                           "with the configured key%s",
                           md, cfg->nkeys > 1 ? "s" : "");
-    ps_wh_set_replay(req, res, digest, dlen, NULL, expires);
+    ps_wh_set_replay(req, res, digest, dlen, expires);
+    res->key = (unsigned)i; /* the loop stepped past the key that verified */
     res->verdict = PS_WH_OK;
     snprintf(res->reason, sizeof(res->reason), "%s signature verified", md);
     return PS_WH_OK;

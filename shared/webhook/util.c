@@ -37,13 +37,11 @@ void ps_wh_set_id(ps_wh_result *res, const char *p, size_t n)
 /* With the configuration's fetched SHA-256: EVP_sha256() would be looked
  * up in the provider store again on every init. */
 void ps_wh_set_replay(const ps_wh_req *req, ps_wh_result *res,
-                      const uint8_t *bytes, size_t n, const char *text,
-                      int64_t expires)
+                      const uint8_t *bytes, size_t n, int64_t expires)
 {
     EVP_MD_CTX *ctx = NULL;
     const char *scheme = req->ops->name;
     unsigned int len = 0;
-    size_t tn;
 
     res->has_replay_id = 0;
     if (!req->cfg->no_replay_ids)
@@ -57,17 +55,6 @@ void ps_wh_set_replay(const ps_wh_req *req, ps_wh_result *res,
         res->has_replay_id = 1;
     EVP_MD_CTX_free(ctx);
     res->expires = expires;
-    if (text != NULL) {
-        tn = strlen(text);
-        if (tn > PS_WH_KEY_MAX)
-            tn = PS_WH_KEY_MAX;
-        memcpy(res->key, text, tn);
-        res->key[tn] = '\0';
-    } else if (ps_hex_encoded_size(n) <= sizeof(res->key)) {
-        ps_hex_encode(bytes, n, res->key);
-    } else {
-        res->key[0] = '\0';
-    }
 }
 
 int64_t ps_wh_expiry(const ps_wh_req *req, int64_t ts)

@@ -43,7 +43,6 @@ typedef enum ps_wh_verdict {
 #define PS_WH_MAX_SIG           1024 /* bytes of one decoded signature */
 #define PS_WH_MAX_HEADER        8192 /* longest signature header accepted */
 #define PS_WH_ID_MAX            128  /* bytes of $webhook_id kept */
-#define PS_WH_KEY_MAX           256  /* bytes of the replay key text kept */
 #define PS_WH_REASON_MAX        160
 #define PS_WH_REPLAY_ID         32   /* bytes of the fixed-size replay id */
 #define PS_WH_TOLERANCE_OFF     (-1) /* for recorded fixtures only */
@@ -103,15 +102,19 @@ typedef struct ps_wh_header {
 
 /* What a verification found. reason is one line for the log and never
  * holds a secret; id is the provider's delivery id ($webhook_id); key is
- * the replay key as text ($webhook_key: the Mailgun token, or the hex of
- * what the signature covers); replay_id is its fixed-size digest for a
- * replay cache, valid when has_replay_id, to be kept until expires (unix
- * seconds). Pass the same result to every call for one request. */
+ * which configured secret or public key verified it ($webhook_key), 1 for
+ * the first in configuration order (a secret file counts each of its
+ * secrets), 0 when none did: an index, never signature or secret bytes,
+ * since a signature of a scheme that signs no timestamp (GitHub, Shopify)
+ * is a valid delivery again once its replay entry expires; replay_id is a
+ * fixed-size digest of what the signature covers, for a replay cache,
+ * valid when has_replay_id, to be kept until expires (unix seconds). Pass
+ * the same result to every call for one request. */
 typedef struct ps_wh_result {
     ps_wh_verdict verdict;
     char reason[PS_WH_REASON_MAX];
     char id[PS_WH_ID_MAX + 1];
-    char key[PS_WH_KEY_MAX + 1];
+    unsigned key;
     uint8_t replay_id[PS_WH_REPLAY_ID];
     int has_replay_id;
     int64_t expires;

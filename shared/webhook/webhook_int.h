@@ -83,11 +83,10 @@ ps_wh_verdict ps_wh_fail(ps_wh_result *res, ps_wh_verdict v, const char *fmt,
                          ...) __attribute__((format(printf, 3, 4)));
 /* Copies a delivery id, keeping printable ASCII only, cut at PS_WH_ID_MAX. */
 void ps_wh_set_id(ps_wh_result *res, const char *p, size_t n);
-/* The replay key: text (NULL: hex of bytes) and the replay id derived from
- * the scheme name and bytes; kept until expires. */
+/* The replay id, derived from the scheme name and bytes; kept until
+ * expires. */
 void ps_wh_set_replay(const ps_wh_req *req, ps_wh_result *res,
-                      const uint8_t *bytes, size_t n, const char *text,
-                      int64_t expires);
+                      const uint8_t *bytes, size_t n, int64_t expires);
 /* When a replay key may be forgotten: the signed timestamp ts (-1 for a
  * scheme without one: now) plus the tolerance; now + the default tolerance
  * when the tolerance is off. */
@@ -148,7 +147,8 @@ typedef struct ps_wh_macs {
     size_t n;
     ps_hmac *h[PS_WH_MAX_SECRETS];
     uint8_t first[PS_HMAC_MAX];
-    int match; /* set by ps_wh_macs_final */
+    int match;      /* set by ps_wh_macs_final */
+    unsigned which; /* and the 1-based index of the first secret that matched */
 } ps_wh_macs;
 
 /* One HMAC per configured secret, each fed prefix first. */
@@ -156,13 +156,15 @@ int ps_wh_macs_start(ps_wh_macs *m, const ps_wh_config *cfg, ps_hmac_alg alg,
                      const void *prefix, size_t plen, ps_err *err);
 int ps_wh_macs_update(ps_wh_macs *m, const void *p, size_t n, ps_err *err);
 /* Finishes every MAC and sets m->match if any signature equals any of
- * them: every pair is compared, in constant time, whatever matched first. */
+ * them, m->which to the first secret that did: every pair is compared, in
+ * constant time, whatever matched first. */
 int ps_wh_macs_final(ps_wh_macs *m, const ps_wh_sigs *sigs, ps_err *err);
 void ps_wh_macs_free(ps_wh_macs *m);
 
 /* The common tail of the HMAC schemes: finishes the MACs, compares, and on
- * success sets the replay key to the MAC under the first secret (the same
- * for any re-send of the same content, whatever signatures it carries). */
+ * success sets the replay id from the MAC under the first secret (the same
+ * for any re-send of the same content, whatever signatures it carries) and
+ * res->key to the secret that matched. */
 ps_wh_verdict ps_wh_macs_verdict(ps_wh_req *req, ps_wh_macs *m,
                                  const ps_wh_sigs *sigs, int64_t expires,
                                  ps_wh_result *res);
@@ -209,7 +211,7 @@ void ps_wh_digest_free(ps_wh_digest *d);
 
 /* Verdict of sig over digest (made with md) against every configured key:
  * PS_WH_OK on the first that verifies, DENIED otherwise. On success sets
- * the replay key to the digest. */
+ * the replay id from the digest and res->key to the key that verified. */
 ps_wh_verdict ps_wh_pk_verdict(ps_wh_req *req, const char *md,
                                const uint8_t *digest, size_t dlen,
                                const uint8_t *sig, size_t siglen,

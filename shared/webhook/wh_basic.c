@@ -22,20 +22,23 @@ static int digest(const void *p, size_t n, uint8_t out[32])
                : -1;
 }
 
-/* 1 if cred matches any configured secret; every secret is compared. */
+/* The 1-based index of the first configured secret cred matches, 0 for
+ * none, -1 on a digest failure; every secret is compared. */
 static int cred_matches(const ps_wh_config *cfg, const void *cred, size_t n)
 {
     uint8_t got[32], want[32];
-    int match = 0;
+    int which = 0, hit;
 
     if (digest(cred, n, got) < 0)
         return -1;
     for (size_t i = 0; i < cfg->nsecrets; i++) {
         if (digest(cfg->secrets[i].data, cfg->secrets[i].len, want) < 0)
             return -1;
-        match |= ps_ct_equal(got, want, sizeof(got));
+        hit = ps_ct_equal(got, want, sizeof(got));
+        if (hit && which == 0)
+            which = (int)i + 1;
     }
-    return match;
+    return which;
 }
 
 /* The credentials after "SCHEME " (scheme name in any case). */
@@ -69,6 +72,7 @@ static ps_wh_verdict verdict(const ps_wh_config *cfg, const void *cred,
         return ps_wh_fail(res, PS_WH_INTERNAL, "SHA-256 failed");
     if (m == 0)
         return ps_wh_fail(res, PS_WH_DENIED, "credentials do not match");
+    res->key = (unsigned)m;
     snprintf(res->reason, sizeof(res->reason), "credentials match");
     return PS_WH_OK;
 }

@@ -9,6 +9,7 @@
 #define MG_CTYPE_MAX 256
 #define MG_TS_MAX    32
 #define MG_SIG_MAX   160
+#define MG_TOKEN_MAX 256
 
 typedef struct mg_state {
     ps_wh_buf body;
@@ -18,7 +19,7 @@ typedef struct mg_state {
 
 /* The three signed fields, as text. */
 typedef struct mg_fields {
-    char ts[MG_TS_MAX], token[PS_WH_KEY_MAX], sig[MG_SIG_MAX];
+    char ts[MG_TS_MAX], token[MG_TOKEN_MAX], sig[MG_SIG_MAX];
     size_t tsn, tokenn, sign;
 } mg_fields;
 
@@ -169,10 +170,10 @@ static ps_wh_verdict mg_final(ps_wh_req *req, ps_wh_result *res)
     mg_fields f;
     ps_wh_sigs sigs = {0};
     ps_wh_macs m;
-    char token[PS_WH_KEY_MAX + 1];
     int64_t ts;
     ps_wh_verdict v;
     ps_err err;
+    unsigned which;
     int ok;
 
     if ((v = mg_fields_of(st, &f, res)) != PS_WH_MORE)
@@ -195,12 +196,12 @@ static ps_wh_verdict mg_final(ps_wh_req *req, ps_wh_result *res)
         return ps_wh_fail(res, PS_WH_INTERNAL, "%s", err.msg);
     }
     ok = m.match;
+    which = m.which;
     ps_wh_macs_free(&m);
     if (!ok)
         return ps_wh_fail(res, PS_WH_DENIED, "signature does not match");
-    memcpy(token, f.token, f.tokenn);
-    token[f.tokenn] = '\0';
-    ps_wh_set_replay(req, res, (const uint8_t *)f.token, f.tokenn, token,
+    res->key = which;
+    ps_wh_set_replay(req, res, (const uint8_t *)f.token, f.tokenn,
                      ps_wh_expiry(req, ts));
     snprintf(res->reason, sizeof(res->reason), "signature verified");
     return PS_WH_OK;

@@ -193,8 +193,15 @@ static int meta_field(const ps_json_val *root, const char *key, char *out,
     return 1;
 }
 
-static ps_wh_verdict sns_meta_of(const ps_json_val *root, sns_meta *m,
-                                 ps_wh_result *res)
+/* What the verifier holds every message to before its signature: Type,
+ * SignatureVersion, Timestamp and MessageId present, each a string that
+ * fits, a known Type, version 1 or 2, an ISO 8601 UTC Timestamp. The
+ * signer holds the message it built to the same rule, so it never signs
+ * what would be refused. Sets the delivery id, the fields Type signs, the
+ * digest the version names and the timestamp. */
+static ps_wh_verdict sns_message_rule(const ps_json_val *root, sns_meta *m,
+                                      const sns_field **fields, const char **md,
+                                      int64_t *ts, ps_wh_result *res)
 {
     if (meta_field(root, "Type", m->type, sizeof(m->type), &m->typen) != 1 ||
         meta_field(root, "SignatureVersion", m->version, sizeof(m->version),
@@ -204,14 +211,22 @@ static ps_wh_verdict sns_meta_of(const ps_json_val *root, sns_meta *m,
         return ps_wh_fail(res, PS_WH_MALFORMED,
                           "Type, SignatureVersion, "
                           "Timestamp or MessageId missing or malformed");
-    switch (meta_field(root, "Signature", m->sig, sizeof(m->sig), &m->sign)) {
-    case 1:
-        return PS_WH_MORE;
-    case 0:
-        return ps_wh_fail(res, PS_WH_DENIED, "no Signature in the message");
-    default:
-        return ps_wh_fail(res, PS_WH_MALFORMED, "Signature malformed");
-    }
+    ps_wh_set_id(res, m->id, m->idn);
+    if ((*fields = fields_of(m->type, m->typen)) == NULL)
+        return ps_wh_fail(res, PS_WH_MALFORMED, "unknown Type");
+    if (m->versionn == 1 && m->version[0] == '1')
+        *md = "SHA1";
+    else if (m->versionn == 1 && m->version[0] == '2')
+        *md = "SHA256";
+    else
+        return ps_wh_fail(res, PS_WH_MALFORMED,
+                          "SignatureVersion is not 1 "
+                          "or 2");
+    if (parse_iso(m->ts, m->tsn, ts) < 0)
+        return ps_wh_fail(res, PS_WH_MALFORMED,
+                          "Timestamp is not ISO 8601 "
+                          "UTC");
+    return PS_WH_MORE;
 }
 
 static ps_wh_verdict sns_check(ps_wh_req *req, const ps_json_val *root,
@@ -229,29 +244,22 @@ static ps_wh_verdict sns_check(ps_wh_req *req, const ps_json_val *root,
     ps_wh_verdict v;
     ps_err err;
 
-    if ((v = sns_meta_of(root, &m, res)) != PS_WH_MORE)
+    if ((v = sns_message_rule(root, &m, &fields, &md, &ts, res)) != PS_WH_MORE)
         return v;
-    ps_wh_set_id(res, m.id, m.idn);
-    if ((fields = fields_of(m.type, m.typen)) == NULL)
-        return ps_wh_fail(res, PS_WH_MALFORMED, "unknown Type");
     if (st->has_type_hdr &&
         (st->type_n != m.typen || memcmp(st->type_hdr, m.type, m.typen) != 0))
         return ps_wh_fail(res, PS_WH_MALFORMED,
                           SNS_TYPE_HEADER " differs from the message Type");
-    if (m.versionn == 1 && m.version[0] == '1')
-        md = "SHA1";
-    else if (m.versionn == 1 && m.version[0] == '2')
-        md = "SHA256";
-    else
-        return ps_wh_fail(res, PS_WH_MALFORMED,
-                          "SignatureVersion is not 1 "
-                          "or 2");
+    switch (meta_field(root, "Signature", m.sig, sizeof(m.sig), &m.sign)) {
+    case 1:
+        break;
+    case 0:
+        return ps_wh_fail(res, PS_WH_DENIED, "no Signature in the message");
+    default:
+        return ps_wh_fail(res, PS_WH_MALFORMED, "Signature malformed");
+    }
     if (ps_b64_decode(m.sig, m.sign, sig, sizeof(sig), &siglen, NULL) < 0)
         return ps_wh_fail(res, PS_WH_MALFORMED, "Signature is not base64");
-    if (parse_iso(m.ts, m.tsn, &ts) < 0)
-        return ps_wh_fail(res, PS_WH_MALFORMED,
-                          "Timestamp is not ISO 8601 "
-                          "UTC");
     if ((v = ps_wh_check_time(req, ts, res)) != PS_WH_MORE)
         return v;
     if ((v = sns_canonical(root, fields, &canon, res)) != PS_WH_MORE) {
@@ -339,19 +347,6 @@ static int string_or_absent(const ps_json_val *root, const char *key,
     return 0;
 }
 
-/* A string member of the message, unescaped into out: 1, 0 if absent, -1
- * (with err set) if repeated, not a string or too long. */
-static int sign_field(const ps_json_val *root, const char *key, char *out,
-                      size_t cap, size_t *len, ps_err *err)
-{
-    int rc = meta_field(root, key, out, cap, len);
-
-    if (rc < 0)
-        ps_err_set(err, "sns: %s is repeated, not a string or over %zu bytes",
-                   key, cap);
-    return rc;
-}
-
 /* "2026-01-05T10:00:00.000Z", as SNS writes its timestamps. */
 static int iso_time(int64_t t, char *out, size_t cap, ps_err *err)
 {
@@ -365,23 +360,18 @@ static int iso_time(int64_t t, char *out, size_t cap, ps_err *err)
     return 0;
 }
 
-/* Adds Type, MessageId and Timestamp when the message lacks them, and
- * SignatureVersion; *md is the digest its version signs with. */
+/* Adds Type, MessageId, Timestamp and SignatureVersion when the message
+ * lacks them; what it has is judged once the message is whole, by the
+ * verifier's rule (sns_message_rule). */
 static int sign_defaults(const ps_json_val *root, sns_out *o, const char *id,
-                         int64_t ts, const char **md, ps_err *err)
+                         int64_t ts, ps_err *err)
 {
-    char val[64], rid[64], when[40];
-    size_t n;
-    int rc, present;
+    char rid[64], when[40];
+    int present;
 
-    if ((rc = sign_field(root, "Type", val, sizeof(val), &n, err)) < 0)
+    if (string_or_absent(root, "Type", &present, err) < 0 ||
+        (!present && add_member(o, "Type", "Notification", err) < 0))
         return -1;
-    if (rc == 0 && add_member(o, "Type", "Notification", err) < 0)
-        return -1;
-    if (rc == 1 && fields_of(val, n) == NULL)
-        return ps_err_set(err, "sns: Type is not Notification, "
-                               "SubscriptionConfirmation or "
-                               "UnsubscribeConfirmation");
     if (string_or_absent(root, "MessageId", &present, err) < 0)
         return -1;
     if (!present) {
@@ -395,38 +385,32 @@ static int sign_defaults(const ps_json_val *root, sns_out *o, const char *id,
     if (!present && (iso_time(ts, when, sizeof(when), err) < 0 ||
                      add_member(o, "Timestamp", when, err) < 0))
         return -1;
-    if ((rc = sign_field(root, "SignatureVersion", val, sizeof(val), &n, err)) <
-        0)
+    if (string_or_absent(root, "SignatureVersion", &present, err) < 0)
         return -1;
-    if (rc == 0 || (n == 1 && val[0] == '2'))
-        *md = "SHA256";
-    else if (n == 1 && val[0] == '1')
-        *md = "SHA1";
-    else
-        return ps_err_set(err, "sns: SignatureVersion is not 1 or 2");
-    return rc == 0 ? add_member(o, "SignatureVersion", "2", err) : 0;
+    return present ? 0 : add_member(o, "SignatureVersion", "2", err);
 }
 
 /* The message as it stands gets its closing brace back for a moment, is
  * read again as JSON, and its canonical string is signed: the defaults
  * just added are signed as the verifier will read them. */
-static int sign_canonical(sns_out *o, const void *priv, const char *md,
-                          char *sig, size_t cap, ps_err *err)
+static int sign_canonical(sns_out *o, const void *priv, char *sig, size_t cap,
+                          ps_err *err)
 {
     ps_wh_result res;
     ps_wh_buf canon = {0};
     const sns_field *fields;
+    const char *md;
     ps_json_val root;
-    char type[32];
-    size_t n;
+    sns_meta m;
+    int64_t ts;
     int rc = -1;
 
     if (out_add(o, "}", 1, err) < 0)
         return -1;
     root = ps_json_root((const char *)o->b.p, o->b.len);
-    if (meta_field(&root, "Type", type, sizeof(type), &n) != 1 ||
-        (fields = fields_of(type, n)) == NULL)
-        ps_err_set(err, "sns: no Type in the message");
+    if (sns_message_rule(&root, &m, &fields, &md, &ts, &res) != PS_WH_MORE)
+        ps_err_set(err, "sns: the verifier would refuse this message: %s",
+                   res.reason);
     else if (sns_canonical(&root, fields, &canon, &res) != PS_WH_MORE)
         ps_err_set(err, "sns: %s", res.reason);
     else
@@ -448,7 +432,7 @@ int ps_webhook_sign_sns(const void *priv, const char *cert_url, const char *id,
 {
     sns_out o = {{0}, 0};
     ps_json_val root, v;
-    const char *md = NULL, *p = body;
+    const char *p = body;
     size_t first = 0, last = len;
     char sig[PS_WH_MAX_SIG * 2];
     int rc = -1;
@@ -477,8 +461,8 @@ int ps_webhook_sign_sns(const void *priv, const char *cert_url, const char *id,
     for (size_t i = first + 1; i + 1 < last && !o.members; i++)
         o.members = !blank(p[i]);
     if (out_add(&o, p, last - 1, err) < 0 ||
-        sign_defaults(&root, &o, id, timestamp, &md, err) < 0 ||
-        sign_canonical(&o, priv, md, sig, sizeof(sig), err) < 0 ||
+        sign_defaults(&root, &o, id, timestamp, err) < 0 ||
+        sign_canonical(&o, priv, sig, sizeof(sig), err) < 0 ||
         add_member(&o, "Signature", sig, err) < 0 ||
         add_member(&o, "SigningCertURL", cert_url, err) < 0 ||
         out_add(&o, "}\n", 3, err) < 0)

@@ -99,8 +99,10 @@ static inline int fuzz_scheme(ps_wh_scheme scheme, const uint8_t *data,
         v2 = fuzz_feed(cfg[scheme], h, nh, body, blen, 0, &r2);
         if (v1 != v2 || (v1 != PS_WH_OK && r1.reason[0] == '\0'))
             abort();
+        /* a verified request names a configured secret or key */
         if (v1 == PS_WH_OK &&
-            (strlen(r1.id) > PS_WH_ID_MAX || strlen(r1.key) > PS_WH_KEY_MAX))
+            (strlen(r1.id) > PS_WH_ID_MAX || r1.key != r2.key || r1.key == 0 ||
+             r1.key > PS_WH_MAX_SECRETS))
             abort();
     }
     free(text);

@@ -103,7 +103,7 @@ def test_standard_passes_and_upstream_gets_the_verified_bytes(ng):
     assert got.headers["x-webhook-verified"] == "1"
     assert got.headers["x-webhook-scheme"] == "standard"
     assert got.headers["x-webhook-id"] == msg_id
-    assert len(got.headers["x-webhook-key"]) == 64
+    assert got.headers["x-webhook-key"] == "1"  # the first secret matched
 
 
 def test_flipped_byte_anywhere_fails(ng):
@@ -152,8 +152,10 @@ def test_other_versions_are_ignored_and_several_signatures_work(ng):
 
 
 def test_timestamps_outside_the_window_either_way(ng):
-    for ts, want in [(now() - 301, 401), (now() + 301, 401), (now() - 290, 200),
-                     (now() + 290, 200)]:
+    # 30 s either side of the 300 s tolerance: the test's and nginx's
+    # integer-second clocks may differ by a second or more on a loaded host
+    for ts, want in [(now() - 330, 401), (now() + 330, 401), (now() - 270, 200),
+                     (now() + 270, 200)]:
         assert ng.request("/standard", BODY, std(ts=ts, msg_id=fresh_id()))[0] == want, ts
     assert ng.request("/tolerance10", BODY, std(ts=now() - 20))[0] == 401
     assert ng.request("/tolerance10", BODY, std(ts=now() + 20))[0] == 401
@@ -252,12 +254,13 @@ def test_github_replay_and_retry_after_upstream_failure(ng):
 # ---- body limits and streaming ------------------------------------------
 
 def test_413_without_reading_the_body(ng):
-    # headers promise 10 MB, no body is sent: the answer must come at once
+    # headers promise 10 MB, no body is sent: the answer must come without
+    # it, long before nginx's 60 s client_body_timeout would give up waiting
     raw = (b"POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 10485760\r\n" +
            b"".join(f"{k}: {v}\r\n".encode() for k, v in std().items()) + b"\r\n")
     t = time.monotonic()
-    assert status_of(ng.raw(raw, timeout=5)) == 413
-    assert time.monotonic() - t < 2
+    assert status_of(ng.raw(raw, timeout=30)) == 413
+    assert time.monotonic() - t < 20
     assert ng.request("/small", b"x" * 2000, std(b"x" * 2000))[0] == 413
     assert ng.request("/small", b"x" * 1000, std(b"x" * 1000))[0] == 200
 
@@ -266,8 +269,8 @@ def test_headers_are_checked_before_the_body(ng):
     raw = (b"POST /standard HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
            b"webhook-id: a\r\nwebhook-timestamp: 1\r\nwebhook-signature: v1,AAAA\r\n\r\n")
     t = time.monotonic()
-    assert status_of(ng.raw(raw, timeout=5)) == 401
-    assert time.monotonic() - t < 2
+    assert status_of(ng.raw(raw, timeout=30)) == 401
+    assert time.monotonic() - t < 20  # not after the 60 s body timeout
 
 
 def test_chunked_over_the_limit_is_413(ng):

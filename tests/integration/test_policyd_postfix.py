@@ -71,7 +71,7 @@ def test_sixth_message_deferred_other_login_unaffected(stack):
     text = out(r)
     assert re.search(r"<~?\*\* 450 4\.\d\.\d .*quota exceeded for "
                      r"sasl_username:app1@example\.com: messages 5/1h, frees in "
-                     r"(1h|59m|1h\d+s)", text), text
+                     r"(1h|5\dm|1h\d+s)", text), text  # minutes of margin on a slow host
     r = stack.send("app2@example.com")
     assert r.returncode == 0, out(r)
     stack.sink.wait_for(1)

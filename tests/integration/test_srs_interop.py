@@ -151,8 +151,11 @@ def postsrsd(secret_file):
     "SRS0=vmyz=2W=otherdomain.com=test@example.net",
 ])
 def test_postsrsd_agrees(postseal, secret_file, postsrsd, sender):
-    now = int(time.time())
-    code, theirs = postsrsd.ask(postsrsd.fport, sender)
+    for _ in range(2):  # again if a UTC midnight fell between the two clocks
+        now = int(time.time())
+        code, theirs = postsrsd.ask(postsrsd.fport, sender)
+        if int(time.time()) // 86400 == now // 86400:
+            break
     assert code == "200", theirs
     mine = ours(postseal, secret_file, "forward", sender, now)
     assert mine.returncode == 0, mine.stderr

@@ -258,6 +258,7 @@ static void test_sns_vector(void **state)
                      PS_WH_OK);
     assert_string_equal(res.id, "4504e649-d933-5aa9-8199-bd14ccf05f0b");
     assert_int_equal(res.expires, SNS_TS + 300);
+    assert_int_equal(res.key, 1);
     assert_int_equal(ps_webhook_verify(cfg, h, 1, sns_msg, sizeof(sns_msg) - 1,
                                        SNS_TS + 400, &res),
                      PS_WH_DENIED);
@@ -274,6 +275,18 @@ static void test_sns_vector(void **state)
     assert_int_equal(ps_webhook_sign(cfg, NULL, NULL, 0, "", 0, altered,
                                      sizeof(altered), &err),
                      -1);
+    ps_wh_config_free(cfg);
+    /* $webhook_key: the second key configured is the one that verifies */
+    cfg = key_config(PS_WH_SNS, SG_KEY);
+    assert_int_equal(
+        ps_wh_config_add_key_file(
+            cfg, write_tmp("key", sns_cert, strlen(sns_cert)), &err),
+        0);
+    h[0] = (ps_wh_header)HDR("x-amz-sns-message-type", "Notification");
+    assert_int_equal(ps_webhook_verify(cfg, h, 1, sns_msg, sizeof(sns_msg) - 1,
+                                       SNS_TS, &res),
+                     PS_WH_OK);
+    assert_int_equal(res.key, 2);
     ps_wh_config_free(cfg);
 }
 
@@ -385,7 +398,9 @@ static void test_sns_sign(void **state)
         PS_WH_OK);
     assert_null(strstr(out, "SignatureVersion\":\"2"));
     /* Refused: signed already, bad Type or version, no key, EC key, no URL,
-     * an id that would need escaping, too small an output. */
+     * an id that would need escaping, too small an output; and what the
+     * verifier refuses (a Timestamp that is not ISO 8601, a MessageId over
+     * what it keeps), by the same rule. */
     const char *bad[] = {
         "{\"Message\":\"m\",\"TopicArn\":\"a\",\"Signature\":\"x\"}",
         "{\"Type\":\"Other\",\"Message\":\"m\",\"TopicArn\":\"a\"}",
@@ -393,6 +408,14 @@ static void test_sns_sign(void **state)
         "{\"Message\":\"m\"}",
         "[]",
         "{\"Message\":\"m\",\"TopicArn\":\"a\",\"MessageId\":1}",
+        "{\"Message\":\"m\",\"TopicArn\":\"a\",\"Timestamp\":\"n\"}",
+        "{\"Message\":\"m\",\"TopicArn\":\"a\",\"Timestamp\":"
+        "\"2022-07-28T22:53:50\"}",
+        "{\"Message\":\"m\",\"TopicArn\":\"a\",\"MessageId\":\""
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "\"}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(ps_webhook_sign_sns(rsa, SNS_URL, NULL, SNS_TS, bad[i],
