@@ -283,6 +283,7 @@ static int ps_run(const ps_opts *o)
     sigset_t set;
     pthread_t main_thread, tid;
     void *rc = NULL;
+    int stop;
 
     if (ps_bind_and_drop(o->conf, &s) != 0)
         return 1;
@@ -300,8 +301,9 @@ static int ps_run(const ps_opts *o)
     ps_log_kv(ps_main_log, LOG_INFO, "start", "config", o->conf, NULL);
     /* The socket listens since smfi_opensocket: connections queue. */
     sd_notify(0, "READY=1");
-    if (ps_signal_loop(&set, o->conf)) {
-        sd_notify(0, "STOPPING=1");
+    stop = ps_signal_loop(&set, o->conf);
+    sd_notify(0, "STOPPING=1");
+    if (stop) {
         ps_drain();
         smfi_stop();
     }

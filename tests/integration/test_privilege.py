@@ -115,9 +115,13 @@ class World:
     def __init__(self, tmp):
         self.tmp = tmp
         self.run = owned_dir(os.path.join(tmp, "run"), mode=0o755)
+        self.daemons = []
 
     def close(self):
-        pass
+        """Stops the daemons; fails on a sanitizer report in a log
+        (make SANITIZE=1, POSTSEAL_BUILD=build-san)."""
+        reports = [d.finish() for d in self.daemons]
+        assert not any(reports), [r for r in reports if r]
 
     def policyd_conf(self, name="pd", limits=None, **policyd):
         sect = {"listen": f"unix:{self.run}/{name}.sock", "store": f"lmdb:{self.run}/{name}q",
@@ -148,6 +152,7 @@ class World:
     def start(self, binary, conf, sock, argv_prefix=(), env=None):
         d = ms.Daemon([*argv_prefix, binary, "-c", conf, "-f"],
                       log_path=conf + ".log", env=env)
+        self.daemons.append(d)
         wait_accepts(sock, d)
         return d
 
@@ -309,12 +314,17 @@ def test_ready_notification_when_socket_accepts(world):
             n.settimeout(30)
             d = ms.Daemon([binary, "-c", conf, "-f"], log_path=conf + ".log",
                           env={**os.environ, "NOTIFY_SOCKET": notify})
+            world.daemons.append(d)
             try:
                 msg = n.recv(4096).decode()
                 assert "READY=1" in msg, msg
                 assert accepts(sock), d.log()
                 d.signal(signal.SIGTERM)
-                assert "STOPPING=1" in n.recv(4096).decode()
+                try:
+                    got = n.recv(4096).decode()
+                except TimeoutError:
+                    got = "timeout " + binary + d.log()
+                assert "STOPPING=1" in got, got
             finally:
                 d.stop()
 
@@ -359,8 +369,8 @@ class Stack:
         return r.returncode, r.stdout + r.stderr
 
     def close(self):
-        ms.shutdown(self.pf, self.sink, getattr(self, "milter", None),
-                    getattr(self, "pd", None))
+        ms.shutdown(self.pf, self.sink)
+        self.world.close()
 
 
 def smtpd_pids(master_pid):
