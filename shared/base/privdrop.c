@@ -74,9 +74,10 @@ int ps_priv_plan_make(const ps_priv_spec *spec, ps_priv_plan *plan, ps_err *err)
     else if (strcmp(spec->user, "root") == 0)
         plan->outcome = PS_PRIV_AS_ROOT;
     else {
-        plan->outcome = PS_PRIV_DROP;
         if (ps_priv_user(spec, plan, err) != 0)
             return -1;
+        /* Another name for uid 0 ("toor") is root too, and said so. */
+        plan->outcome = plan->uid == 0 ? PS_PRIV_AS_ROOT : PS_PRIV_DROP;
         plan->socket_uid = plan->uid;
         plan->socket_gid = plan->gid;
     }
@@ -111,7 +112,7 @@ static int ps_priv_verify(const ps_priv_plan *plan, ps_err *err)
     if (ru != plan->uid || eu != plan->uid || su != plan->uid ||
         rg != plan->gid || eg != plan->gid || sg != plan->gid)
         return ps_err_set(err, "user %s: ids not all changed", plan->user);
-    if (plan->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+    if (setuid(0) == 0 || seteuid(0) == 0)
         return ps_err_set(err, "user %s: root could be regained", plan->user);
     return 0;
 }

@@ -22,7 +22,7 @@ typedef struct ps_priv_spec {
 /* What ps_priv_drop will do, decided before anything is bound. */
 typedef enum ps_priv_outcome {
     PS_PRIV_DROP,     /* root now, the configured user after the drop */
-    PS_PRIV_AS_ROOT,  /* root, and `user = root` keeps it */
+    PS_PRIV_AS_ROOT,  /* root, and `user = root` (or uid 0) keeps it */
     PS_PRIV_AS_ITSELF /* not started as root: nothing to drop */
 } ps_priv_outcome;
 
