@@ -46,14 +46,14 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
 MILTER_SRC := $(wildcard milter/*.c)
 MILTER_OBJ := $(MILTER_SRC:%.c=$(B)/%.o)
 MILTER     := $(B)/postseal-milter
-MILTER_CFLAGS := $(shell pkg-config --cflags milter opendkim 2>/dev/null)
-MILTER_LIBS   := $(shell pkg-config --libs milter opendkim 2>/dev/null) -lspf2 -lpthread
+MILTER_CFLAGS := $(shell pkg-config --cflags milter opendkim libsystemd 2>/dev/null)
+MILTER_LIBS   := $(shell pkg-config --libs milter opendkim libsystemd 2>/dev/null) -lspf2 -lpthread
 
 POLICYD_SRC := $(wildcard policyd/*.c)
 POLICYD_OBJ := $(POLICYD_SRC:%.c=$(B)/%.o)
 POLICYD     := $(B)/postseal-policyd
-POLICYD_CFLAGS := $(shell pkg-config --cflags libevent lmdb hiredis 2>/dev/null)
-POLICYD_LIBS   := $(shell pkg-config --libs libevent lmdb hiredis 2>/dev/null)
+POLICYD_CFLAGS := $(shell pkg-config --cflags libevent lmdb hiredis libsystemd 2>/dev/null)
+POLICYD_LIBS   := $(shell pkg-config --libs libevent lmdb hiredis libsystemd 2>/dev/null)
 
 # The nginx module is built by nginx's own build system against Debian's
 # nginx sources (nginx-dev), linking the core library (hence -fPIC above).

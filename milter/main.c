@@ -11,13 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
+#include <systemd/sd-daemon.h>
 
 #include "check/check.h"
 #include "base/daemon.h"
+#include "base/privdrop.h"
+#include "base/usock.h"
 #include "milter.h"
 
 #define PS_MILTER_DEFAULT_SOCKET "inet:8891@127.0.0.1"
@@ -88,6 +92,16 @@ static int ps_parse_args(int argc, char **argv, ps_opts *o)
     return 0;
 }
 
+/* The [milter] user and socket_group exist (when it matters: as root). */
+static int ps_check_runas(const ps_conf *conf, ps_err *err)
+{
+    ps_priv_spec spec;
+    ps_priv_plan plan;
+
+    ps_conf_runas_spec(conf, &conf->milter.runas, "milter", &spec);
+    return ps_priv_plan_make(&spec, &plan, err);
+}
+
 static int ps_check(const char *path)
 {
     ps_snap *s = NULL;
@@ -96,7 +110,8 @@ static int ps_check(const char *path)
     /* The snapshot proves what the milter loads; confcheck adds the
      * [return_path] secret files. */
     if (ps_snap_load(path, &s, &err) != 0 ||
-        ps_confcheck_run(s->conf, &err) != 0) {
+        ps_confcheck_run(s->conf, &err) != 0 ||
+        ps_check_runas(s->conf, &err) != 0) {
         fprintf(stderr, "%s: %s\n", PS_MILTER_NAME, err.msg);
         ps_snap_free(s);
         return 1;
@@ -171,20 +186,82 @@ static void ps_drain(void)
               NULL);
 }
 
-/* Socket first, so a port in use is reported on the terminal. */
-static int ps_setup_milter(const ps_snap *s)
+/* The path of a unix socket ("unix:/p" or "local:/p"), or NULL. */
+static const char *ps_unix_path(const char *sock)
 {
-    const char *sock = s->conf->milter.socket.value;
+    if (strncmp(sock, "unix:", 5) == 0)
+        return sock + 5;
+    if (strncmp(sock, "local:", 6) == 0)
+        return sock + 6;
+    return NULL;
+}
 
-    if (sock == NULL)
-        sock = PS_MILTER_DEFAULT_SOCKET;
-    if (smfi_setconn((char *)sock) != MI_SUCCESS ||
-        smfi_register(*ps_callbacks()) != MI_SUCCESS ||
-        smfi_opensocket(1) != MI_SUCCESS) {
+/* Socket first, so a port in use is reported on the terminal. A socket
+ * that another milter still serves is left to it (libmilter would remove
+ * it); one a crash left is replaced. Created 0600, then given the plan's
+ * group and mode. */
+static int ps_setup_milter(const char *sock, const ps_priv_plan *plan)
+{
+    const char *path = ps_unix_path(sock);
+    ps_err err = {""};
+    mode_t old;
+    int rc;
+
+    if (path != NULL && ps_usock_claim(path, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", PS_MILTER_NAME, err.msg);
+        return -1;
+    }
+    old = umask(0177);
+    rc = smfi_setconn((char *)sock) != MI_SUCCESS ||
+         smfi_register(*ps_callbacks()) != MI_SUCCESS ||
+         smfi_opensocket(1) != MI_SUCCESS;
+    umask(old);
+    if (rc) {
         fprintf(stderr, "%s: cannot listen on %s\n", PS_MILTER_NAME, sock);
         return -1;
     }
+    if (path != NULL && ps_priv_socket(plan, path, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", PS_MILTER_NAME, err.msg);
+        return -1;
+    }
     return 0;
+}
+
+/* Binds as whoever started it, then runs as [milter] user: only then are
+ * keys and secrets loaded (into *out), so they belong to that user. */
+static int ps_bind_and_drop(const char *path, ps_snap **out)
+{
+    ps_conf *conf = NULL;
+    ps_priv_spec spec;
+    ps_priv_plan plan;
+    ps_err err = {""};
+    const char *sock;
+    int rc = -1;
+
+    if (ps_conf_load(path, &conf, &err) != 0)
+        goto done;
+    ps_conf_runas_spec(conf, &conf->milter.runas, "milter", &spec);
+    sock = conf->milter.socket.value ? conf->milter.socket.value
+                                     : PS_MILTER_DEFAULT_SOCKET;
+    if (ps_priv_plan_make(&spec, &plan, &err) != 0)
+        goto done;
+    if (ps_setup_milter(sock, &plan) != 0)
+        goto quiet;
+    if (ps_priv_drop(&plan, &err) != 0 || ps_snap_load(path, out, &err) != 0)
+        goto done;
+    if (plan.outcome == PS_PRIV_AS_ROOT)
+        ps_log_kv(ps_main_log, LOG_WARNING, "running_as_root", "config", path,
+                  "why", "[milter] user = root", NULL);
+    else if (plan.outcome == PS_PRIV_DROP)
+        ps_log_kv(ps_main_log, LOG_INFO, "privileges_dropped", "user",
+                  plan.user, NULL);
+    rc = 0;
+done:
+    if (rc != 0)
+        fprintf(stderr, "%s: %s\n", PS_MILTER_NAME, err.msg);
+quiet:
+    ps_conf_free(conf);
+    return rc;
 }
 
 /* The signals the main thread takes; blocked before any thread starts so
@@ -203,17 +280,14 @@ static void ps_signal_set(sigset_t *set)
 static int ps_run(const ps_opts *o)
 {
     ps_snap *s = NULL;
-    ps_err err = {""};
     sigset_t set;
     pthread_t main_thread, tid;
     void *rc = NULL;
+    int stop;
 
-    if (ps_snap_load(o->conf, &s, &err) != 0) {
-        fprintf(stderr, "%s: %s\n", PS_MILTER_NAME, err.msg);
+    if (ps_bind_and_drop(o->conf, &s) != 0)
         return 1;
-    }
-    if (ps_setup_milter(s) != 0 ||
-        (!o->foreground && ps_daemon_detach() != 0)) {
+    if (!o->foreground && ps_daemon_detach() != 0) {
         ps_snap_free(s);
         return 1;
     }
@@ -225,7 +299,11 @@ static int ps_run(const ps_opts *o)
         return 1;
     }
     ps_log_kv(ps_main_log, LOG_INFO, "start", "config", o->conf, NULL);
-    if (ps_signal_loop(&set, o->conf)) {
+    /* The socket listens since smfi_opensocket: connections queue. */
+    sd_notify(0, "READY=1");
+    stop = ps_signal_loop(&set, o->conf);
+    sd_notify(0, "STOPPING=1");
+    if (stop) {
         ps_drain();
         smfi_stop();
     }

@@ -5,8 +5,10 @@
 #include "policyd.h"
 
 #include "base/daemon.h"
+#include "base/privdrop.h"
 
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,8 +67,24 @@ static int ps_parse_args(int argc, char **argv, ps_opts *o)
     return 0;
 }
 
+/* Whom the daemon runs as, per [policyd]: looked up before the bind. */
+static int ps_runas_plan(const ps_pd_cfg *cfg, ps_priv_plan *plan, ps_err *err)
+{
+    ps_priv_spec spec;
+
+    ps_conf_runas_spec(cfg->conf, &cfg->conf->policyd.runas, "policyd", &spec);
+    return ps_priv_plan_make(&spec, plan, err);
+}
+
 static int ps_check(const ps_pd_cfg *cfg)
 {
+    ps_priv_plan plan;
+    ps_err err = {""};
+
+    if (ps_runas_plan(cfg, &plan, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
+        return 1;
+    }
     printf("%s: OK (%zu limits, %zu exemptions, store %s)\n", cfg->conf->path,
            cfg->rules->nrules, cfg->rules->nexempt, cfg->store);
     ps_pd_cfg_guidance(cfg, stdout);
@@ -110,6 +128,7 @@ static void ps_on_signal(evutil_socket_t sig, short what, void *arg)
     snprintf(open, sizeof(open), "%u", pd->nconns);
     ps_log_kv(pd->lg, LOG_INFO, "stop", "reason",
               sig == SIGTERM ? "SIGTERM" : "SIGINT", "connections", open, NULL);
+    sd_notify(0, "STOPPING=1");
     ps_server_drain(pd);
     if (pd->nconns == 0)
         event_base_loopexit(pd->base, NULL);
@@ -181,15 +200,39 @@ static void ps_log_start(ps_pd *pd)
               NULL);
 }
 
+static void ps_log_runas(ps_pd *pd, const ps_priv_plan *plan)
+{
+    if (plan->outcome == PS_PRIV_AS_ROOT)
+        ps_log_kv(pd->lg, LOG_WARNING, "running_as_root", "config",
+                  pd->conf_path, "why", "[policyd] user = root", NULL);
+    else if (plan->outcome == PS_PRIV_DROP)
+        ps_log_kv(pd->lg, LOG_INFO, "privileges_dropped", "user", plan->user,
+                  NULL);
+}
+
+/* Binds as whoever started it, then becomes [policyd] user before the
+ * store is opened or a byte is read from a client; the store directory is
+ * checked as that user. */
+static int ps_bind_and_drop(ps_pd *pd, ps_priv_plan *plan, ps_err *err)
+{
+    if (ps_runas_plan(pd->cfg, plan, err) != 0)
+        return -1;
+    if ((pd->base = event_base_new()) == NULL)
+        return ps_err_set(err, "cannot start the event loop");
+    if (ps_server_listen(pd, pd->cfg->listen, plan, err) != 0 ||
+        ps_priv_drop(plan, err) != 0)
+        return -1;
+    return ps_pd_cfg_check_store(pd->cfg, err);
+}
+
 static int ps_run(ps_pd *pd, int foreground)
 {
     ps_err err = {""};
+    ps_priv_plan plan;
 
     ps_raise_nofile();
-    if ((pd->base = event_base_new()) == NULL ||
-        ps_server_listen(pd, pd->cfg->listen, &err) != 0) {
-        fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME,
-                err.msg[0] ? err.msg : "cannot start the event loop");
+    if (ps_bind_and_drop(pd, &plan, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
         return 1;
     }
     if (!foreground &&
@@ -198,6 +241,7 @@ static int ps_run(ps_pd *pd, int foreground)
         return 1;
     }
     pd->lg = ps_log_open(PS_POLICYD_NAME, foreground, LOG_MAIL, LOG_INFO);
+    ps_log_runas(pd, &plan);
     if ((pd->store = ps_store_open(pd->cfg->store, pd->base, pd->lg, &err)) ==
             NULL ||
         ps_signals(pd) != 0 || ps_stats_start(pd) != 0) {
@@ -207,6 +251,7 @@ static int ps_run(ps_pd *pd, int foreground)
         return 1;
     }
     ps_log_start(pd);
+    sd_notify(0, "READY=1");
     event_base_dispatch(pd->base);
     ps_log_kv(pd->lg, LOG_INFO, "stopped", NULL);
     return 0;
@@ -224,8 +269,10 @@ int main(int argc, char **argv)
             ps_usage(stderr);
         return rc < 0 ? 2 : 0;
     }
+    /* -n checks the store directory as the one running it; a daemon
+     * checks it once it runs as [policyd] user. */
     if (ps_pd_cfg_load(o.conf, &pd.cfg, &err) != 0 ||
-        (o.admin == NULL && ps_pd_cfg_check_store(pd.cfg, &err) != 0)) {
+        (o.check && ps_pd_cfg_check_store(pd.cfg, &err) != 0)) {
         fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
         return o.admin != NULL ? 2 : 1;
     }

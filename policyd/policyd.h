@@ -113,7 +113,9 @@ int ps_pd_cfg_check_store(const ps_pd_cfg *cfg, ps_err *err);
 void ps_pd_cfg_guidance(const ps_pd_cfg *cfg, FILE *fp);
 
 /* server.c */
-int ps_server_listen(ps_pd *pd, const char *listen, ps_err *err);
+/* A unix socket gets plan's owner, group and mode (conf's privdrop plan). */
+int ps_server_listen(ps_pd *pd, const char *listen, const ps_priv_plan *plan,
+                     ps_err *err);
 void ps_server_drain(ps_pd *pd);
 
 /* conn.c */

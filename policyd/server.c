@@ -4,6 +4,8 @@
  * descriptors the daemon pauses accepting rather than spin on accept(2). */
 #include "policyd.h"
 
+#include "base/usock.h"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -153,29 +155,32 @@ ps_server_bind(ps_pd *pd, const struct sockaddr *sa, socklen_t len)
     return lst;
 }
 
-static int ps_server_unix(ps_pd *pd, const char *path, ps_err *err)
+/* A socket a crash left is replaced, a live one is never taken; created
+ * 0600 and only then opened to the configured group and mode. */
+static int ps_server_unix(ps_pd *pd, const char *path, const ps_priv_plan *plan,
+                          ps_err *err)
 {
     struct sockaddr_un un = {.sun_family = AF_UNIX};
-    struct stat st;
+    mode_t old;
 
-    if (strlen(path) >= sizeof(un.sun_path))
-        return ps_err_set(err, "socket path too long: %.80s", path);
+    if (ps_usock_claim(path, err) != 0)
+        return -1;
     memcpy(un.sun_path, path, strlen(path) + 1);
-    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-        unlink(path);
+    old = umask(0177);
     pd->listener = ps_server_bind(pd, (struct sockaddr *)&un, sizeof(un));
+    umask(old);
     if (pd->listener == NULL)
         return ps_err_set(err, "cannot listen on unix:%s: %m", path);
-    chmod(path, 0666);
-    return 0;
+    return ps_priv_socket(plan, path, err);
 }
 
-int ps_server_listen(ps_pd *pd, const char *listen, ps_err *err)
+int ps_server_listen(ps_pd *pd, const char *listen, const ps_priv_plan *plan,
+                     ps_err *err)
 {
     struct addrinfo *ai;
 
     if (strncmp(listen, "unix:", 5) == 0)
-        return ps_server_unix(pd, listen + 5, err);
+        return ps_server_unix(pd, listen + 5, plan, err);
     if (strncmp(listen, "inet:", 5) != 0)
         return ps_err_set(err, "bad listen '%.80s'", listen);
     if (ps_server_inet(listen + 5, &ai, err) != 0)

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libssl-dev openssl libmilter-dev libopendkim-dev libspf2-dev liblmdb-dev lmdb-utils
-libhiredis-dev libevent-dev libinih-dev libcmocka-dev
+libhiredis-dev libevent-dev libinih-dev libcmocka-dev libsystemd-dev systemd
 nginx-core nginx-dev
 postfix swaks postsrsd libmail-srs-perl redis-server dnsmasq-base bind9-dnsutils
 python3 python3-pytest python3-dkim python3-nacl python3-cryptography python3-dnspython

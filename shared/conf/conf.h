@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "base/err.h"
+#include "base/privdrop.h"
 
 #define PS_CONF_DEFAULT_PATH "/etc/postseal/postseal.conf"
 #define PS_CONF_MAX_LIST     64  /* names in one comma-separated list */
@@ -36,6 +37,17 @@ enum { PS_CONF_CANON_HEADER_SIMPLE = 1, PS_CONF_CANON_BODY_SIMPLE = 2 };
 #define PS_CONF_RETPATH_MAX_AGE    7  /* days; [return_path] max_age default */
 #define PS_CONF_MAX_VERIFY_DEFAULT 5  /* DKIM signatures checked per message */
 #define PS_CONF_MAX_VERIFY_LIMIT   50 /* highest max_verify accepted */
+
+#define PS_CONF_USER        "postseal" /* user default in [milter], [policyd] */
+#define PS_CONF_SOCKET_MODE 0660       /* socket_mode default */
+
+/* Whom a daemon runs as and who may reach its unix socket. */
+typedef struct ps_conf_runas {
+    ps_conf_str user;         /* default PS_CONF_USER; "root" keeps root */
+    ps_conf_str socket_group; /* NULL: the user's own group */
+    int socket_mode;          /* permission bits, default 0660 */
+    int socket_mode_line;
+} ps_conf_runas;
 
 typedef struct ps_conf_key { /* [keys] name = domain selector keyfile */
     char *name, *domain, *selector, *keyfile;
@@ -71,6 +83,7 @@ typedef struct ps_conf {
         int max_verify_line;
         int signature_expire; /* seconds from t= to x=; 0: no x= */
         int signature_expire_line;
+        ps_conf_runas runas;
     } milter;
     ps_conf_key *keys;
     size_t nkeys;
@@ -89,6 +102,7 @@ typedef struct ps_conf {
         ps_conf_str listen, store, over_quota, store_down;
         int warn_at; /* percent, default 80 */
         int warn_at_line;
+        ps_conf_runas runas;
     } policyd;
     ps_conf_limit *limits;
     size_t nlimits;
@@ -107,6 +121,10 @@ const ps_conf_key *ps_conf_find_key(const ps_conf *conf, const char *name);
  * [return_path] domain serves). -1 when pattern does not fit. */
 int ps_conf_rewrite_item(const char *item, char *pattern, size_t size,
                          const char **bounce);
+/* The [milter] or [policyd] settings as the core's privilege drop takes
+ * them (pointers into conf; section names the section in messages). */
+void ps_conf_runas_spec(const ps_conf *conf, const ps_conf_runas *r,
+                        const char *section, ps_priv_spec *spec);
 void ps_conf_free(ps_conf *conf);
 
 #endif

@@ -60,6 +60,10 @@ int ps_conf_parse_max_verify(const char *v, int *n, ps_err *err);
 int ps_conf_parse_expire(const char *v, int *seconds, ps_err *err);
 int ps_conf_parse_days(const char *v, int *days, ps_err *err);
 int ps_conf_parse_yesno(const char *v, int *flag, ps_err *err);
+/* runas.c: user, socket_group, socket_mode. */
+int ps_conf_check_account(const char *v, ps_err *err);
+int ps_conf_parse_socket_mode(const char *v, int *mode, ps_err *err);
+int ps_conf_runas_defaults(ps_conf_runas *r, ps_err *err);
 int ps_conf_check_domain_pattern(const char *pattern, ps_err *err);
 int ps_conf_check_rewrite(const char *const *items, size_t n, ps_err *err);
 int ps_conf_check_transports(const char *const *items, size_t n, ps_err *err);

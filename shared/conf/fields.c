@@ -50,6 +50,11 @@ static const ps_conf_field ps_conf_fields[] = {
     PS_NUM("milter", "max_verify", milter.max_verify, ps_conf_parse_max_verify),
     PS_NUM("milter", "signature_expire", milter.signature_expire,
            ps_conf_parse_expire),
+    PS_STR("milter", "user", milter.runas.user, ps_conf_check_account),
+    PS_STR("milter", "socket_group", milter.runas.socket_group,
+           ps_conf_check_account),
+    PS_NUM("milter", "socket_mode", milter.runas.socket_mode,
+           ps_conf_parse_socket_mode),
     PS_STR("return_path", "domain", return_path.domain, ps_conf_check_domain),
     PS_STR("return_path", "secret_file", return_path.secret_file,
            ps_conf_check_path),
@@ -72,6 +77,11 @@ static const ps_conf_field ps_conf_fields[] = {
     PS_STR("policyd", "store_down", policyd.store_down,
            ps_conf_check_store_down),
     PS_NUM("policyd", "warn_at", policyd.warn_at, ps_conf_parse_warn_at),
+    PS_STR("policyd", "user", policyd.runas.user, ps_conf_check_account),
+    PS_STR("policyd", "socket_group", policyd.runas.socket_group,
+           ps_conf_check_account),
+    PS_NUM("policyd", "socket_mode", policyd.runas.socket_mode,
+           ps_conf_parse_socket_mode),
 };
 
 /* Sections whose entries are lists, handled in conf_lists.c. */
@@ -104,6 +114,9 @@ int ps_conf_defaults(ps_conf *conf, ps_err *err)
     conf->milter.max_verify = PS_CONF_MAX_VERIFY_DEFAULT;
     conf->policyd.warn_at = 80;
     conf->return_path.max_age = PS_CONF_RETPATH_MAX_AGE;
+    if (ps_conf_runas_defaults(&conf->milter.runas, err) != 0 ||
+        ps_conf_runas_defaults(&conf->policyd.runas, err) != 0)
+        return -1;
     if (ps_conf_set_default(&conf->policyd.over_quota, "DEFER_IF_PERMIT",
                             err) != 0)
         return -1;

@@ -134,6 +134,7 @@ start_policyd() { # NAME STORE
     cat >"$W/$name.conf" <<EOF
 [policyd]
 listen = inet:127.0.0.1:${PORT[$name]}
+user = root
 store = $store
 
 [limits]

@@ -129,6 +129,7 @@ start_pair() {
     cat >"$W/postseal-$alg.conf" <<EOF
 [milter]
 socket = $SOCK
+user = root
 mode = sign
 internal_hosts = 127.0.0.0/8
 

@@ -258,7 +258,7 @@ class Demo:
         say("Add the policy daemon's sections to the same postseal.conf: every SASL login")
         say("may send 3 messages in any hour; the counters live in an LMDB file.")
         with open(self.conf, "a") as f:
-            f.write(f"[policyd]\nlisten = inet:127.0.0.1:{pd_port}\n"
+            f.write(f"[policyd]\nlisten = inet:127.0.0.1:{pd_port}\nuser = root\n"
                     f"store = lmdb:{self.work}/quota\n\n"
                     "[limits]\nsasl_username = messages 3/1h\n")
         text = open(self.conf).read()

@@ -593,9 +593,14 @@ class Daemon:
 
 def write_ini(path, sections):
     """Writes postseal.conf-style INI: {"milter": {"socket": ...}, ...};
-    a list value repeats the key."""
+    a list value repeats the key. A daemon section without `user` gets
+    `user = root`: the tests run as root and their keys live in root's
+    0700 temporary directories (tests/integration/test_privilege.py runs
+    the daemons as other users)."""
     with open(path, "w") as f:
         for name, items in sections.items():
+            if name in ("milter", "policyd") and "user" not in items:
+                items = {**items, "user": "root"}
             f.write(f"[{name}]\n")
             for k, v in items.items():
                 for one in (v if isinstance(v, list) else [v]):

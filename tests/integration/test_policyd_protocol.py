@@ -323,7 +323,7 @@ def test_sigterm_drains(pd):
 
 def test_check_mode(tmp_path):
     with open(tmp_path / "ok.conf", "w") as f:
-        f.write(f"[policyd]\nlisten = inet:127.0.0.1:10099\nstore = lmdb:{tmp_path}/q\n"
+        f.write(f"[policyd]\nlisten = inet:127.0.0.1:10099\nstore = lmdb:{tmp_path}/q\nuser = root\n"
                 "[limits]\nsasl_username = messages 5/1h, bytes 1G/1d\n")
     r = subprocess.run([policyd_bin(), "-n", "-c", str(tmp_path / "ok.conf")],
                        capture_output=True, text=True)
