@@ -73,7 +73,7 @@ def test_redis_stopped_and_back(tmp_path, redis):
                 assert took < TIMEOUT_S + 0.4, took
             redis.start()
             for pd in pds:
-                pd.wait_log(r"event=store_up store=redis", after=pd.log().find("store_down"))
+                pd.wait_log(r"event=store_up store=redis", after=pd.log().find("event=store_down"))
             assert wait_for(lambda: timed_eod(c, "u@x", f"r{time.monotonic()}")[0] == "DUNNO")
             assert timed_eod(d, "u@x", "5")[0] == "DUNNO"
         for pd in pds:
@@ -98,7 +98,14 @@ def test_redis_hung_answers_within_timeout(tmp_path, redis):
             finally:
                 os.kill(redis.proc.pid, signal.SIGCONT)
             assert wait_for(lambda: timed_eod(c, "h@x", f"y{time.monotonic()}")[0] == "DUNNO"
-                            and "store_up" in pd.log()[pd.log().find("store_timeout"):])
-        assert "event=store_timeout store=redis" in pd.log()
+                            and "event=store_up" in pd.log()[pd.log().find("event=store_down"):])
+        log = pd.log()
+        # one line for the outage, one for its end: however many attempts
+        # the reconnect loop made in between (issue 15.8)
+        assert log.count("event=store_down") == 1, log
+        assert re.search(r"event=store_down store=redis reason=.*no answer within 100 ms", log), log
+        assert re.search(r"event=store_up store=redis server=127\.0\.0\.1:\d+ down_for=\d+\.\ds "
+                         r"requests_failed=[1-9]", log), log
+        assert log.count("event=store_up") == 2, log  # start, then the end of the outage
     finally:
         pd.stop()
