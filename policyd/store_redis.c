@@ -14,16 +14,19 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#define PS_REDIS_REASONS_LOGGED 3 /* lines for the reasons of one outage */
+
 typedef struct ps_redis {
     ps_store base;
     struct event_base *evb;
     ps_log *lg;
     ps_redis_link *link;
     char sha[2 * SHA_DIGEST_LENGTH + 1];
-    int up, ever_up, down_logged;
+    int up;
+    int down_logged;      /* reasons logged in this outage */
     uint64_t down_since;  /* ms: when the outage began */
     unsigned long failed; /* requests answered store_down since the last up */
-    char reason[256];     /* the latest reason it is down */
+    char reason[512];     /* the latest reason it is down */
 } ps_redis;
 
 typedef struct ps_redis_op {
@@ -71,26 +74,28 @@ static void ps_redis_on_up(void *arg, const char *server)
     else
         ps_log_kv(r->lg, LOG_NOTICE, "store_up", "store", "redis", "server",
                   server, NULL);
-    r->up = r->ever_up = 1;
+    r->up = 1;
     r->down_logged = 0;
     r->failed = 0;
 }
 
-/* Called for every failed attempt; logged once per outage (and once a
- * minute by the tick while it lasts), so a flapping server or a retry
- * loop does not flood the log. */
+/* Called for every failed attempt, many a second in a retry loop: the
+ * outage is logged once, a new reason (the server back but refusing the
+ * password) a few times more, and the tick repeats it once a minute. */
 static void ps_redis_on_down(void *arg, const char *reason)
 {
     ps_redis *r = arg;
 
-    snprintf(r->reason, sizeof(r->reason), "%s", reason);
     if (r->up)
         r->down_since = ps_store_clock_ms();
     r->up = 0;
-    if (r->down_logged)
+    if (r->down_logged > 0 && strcmp(r->reason, reason) == 0)
         return;
-    r->down_logged = 1;
-    ps_redis_log_down(r, "store_down");
+    snprintf(r->reason, sizeof(r->reason), "%s", reason);
+    if (r->down_logged++ == 0)
+        ps_redis_log_down(r, "store_down");
+    else if (r->down_logged <= PS_REDIS_REASONS_LOGGED)
+        ps_redis_log_down(r, "store_still_down");
 }
 
 static void ps_redis_tick(ps_store *s)

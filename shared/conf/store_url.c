@@ -16,8 +16,7 @@
 
 #define PS_URL_EXPECTED                                                        \
     "expected lmdb:PATH, redis://[USER:PASSWORD@]HOST[:PORT][/DB], "           \
-    "unix://[USER:PASSWORD@]/PATH[?db=N] or "                                  \
-    "redis-sentinel://[USER:PASSWORD@]HOST[:PORT],...,HOST[:PORT]/MASTER[/DB]"
+    "unix:///PATH or redis-sentinel://HOST[:PORT],.../MASTER[/DB]"
 
 /* A piece of the setting: not NUL-terminated, it points into the spec. */
 typedef struct ps_url_span {
