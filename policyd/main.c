@@ -227,6 +227,7 @@ int main(int argc, char **argv)
     if (ps_pd_cfg_load(o.conf, &pd.cfg, &err) != 0 ||
         (o.admin == NULL && ps_pd_cfg_check_store(pd.cfg, &err) != 0)) {
         fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
+        ps_pd_cfg_free(pd.cfg);
         return o.admin != NULL ? 2 : 1;
     }
     pd.conf_path = o.conf;
