@@ -228,6 +228,7 @@ static void ps_link_on_sentinel(redisAsyncContext *ac, void *reply, void *arg)
 static void ps_link_ask(ps_redis_link *l)
 {
     const ps_store_host *h;
+    redisAsyncContext *ac;
     char why[PS_LINK_WHY];
 
     while (l->asked < l->url.nhosts) {
@@ -238,8 +239,9 @@ static void ps_link_ask(ps_redis_link *l)
                               "SENTINEL get-master-addr-by-name %s",
                               l->url.master) == REDIS_OK)
             return;
-        redisAsyncFree(l->sc);
+        ac = l->sc;
         l->sc = NULL;
+        redisAsyncFree(ac);
     }
     snprintf(why, sizeof(why), "no sentinel named master '%s' (last: %.300s)",
              l->url.master, l->why);

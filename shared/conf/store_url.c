@@ -414,6 +414,18 @@ static void ps_url_put(char *out, size_t size, size_t *o, const char *s,
     out[*o] = '\0';
 }
 
+/* The last '@' before the password_file parameter (whose path may hold
+ * one), or NULL. */
+static const char *ps_url_last_at(const char *from)
+{
+    const char *end = strstr(from, "password_file="), *at = NULL;
+
+    for (const char *p = from; *p != '\0' && (end == NULL || p < end); p++)
+        if (*p == '@')
+            at = p;
+    return at;
+}
+
 /* The password sits between the first ':' after "://" and the last '@'
  * (a raw '@' or '/' in it, wrongly unescaped, stays hidden too), and in
  * any "password=" parameter a mistaken setting may carry. */
@@ -425,7 +437,7 @@ void ps_store_url_mask(const char *spec, char *out, size_t size)
     if (size == 0)
         return;
     out[0] = '\0';
-    if (auth != NULL && (at = strrchr(auth + 3, '@')) != NULL &&
+    if (auth != NULL && (at = ps_url_last_at(auth + 3)) != NULL &&
         (colon = memchr(auth + 3, ':', (size_t)(at - auth - 3))) != NULL) {
         ps_url_put(out, size, &o, p, (size_t)(colon + 1 - p));
         ps_url_put(out, size, &o, "****", 4);

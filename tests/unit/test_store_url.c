@@ -170,6 +170,10 @@ static void test_mask(void **state)
          "redis-sentinel://u:****@s1:26379,s2/m"},
         {"redis://h?password=hunter2&x=1", "redis://h?password=****&x=1"},
         {"redis://app@h?password_file=/p", "redis://app@h?password_file=/p"},
+        {"redis://h:1/0?password_file=/a@b",
+         "redis://h:1/0?password_file=/a@b"},
+        {"redis://u:p@w@h:1/0?password_file=/a@b",
+         "redis://u:****@h:1/0?password_file=/a@b"},
     };
     char out[PS_STORE_URL_SHOWN], tiny[12];
 
