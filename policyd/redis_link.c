@@ -1,6 +1,6 @@
 /* The daemon's connection to Redis, on its libevent loop: asks Sentinel
  * for the master when configured, connects (TCP or unix socket), and
- * counts as ready only once AUTH, SELECT, SCRIPT LOAD (and ROLE) have
+ * counts as ready only once AUTH, SELECT, SCRIPT LOAD, TIME (and ROLE) have
  * answered; a failed or lost connection is remade with backoff. */
 #include "redis_store.h"
 
@@ -13,7 +13,7 @@
 
 #define PS_LINK_RETRY_MIN_MS 100
 #define PS_LINK_RETRY_MAX_MS 2000
-#define PS_LINK_MAX_HS       4 /* AUTH, SELECT, SCRIPT LOAD, ROLE */
+#define PS_LINK_MAX_HS       5 /* AUTH, SELECT, SCRIPT LOAD, TIME, ROLE */
 #define PS_LINK_WHY          512
 
 typedef enum ps_link_state {
@@ -33,7 +33,9 @@ struct ps_redis_link {
     size_t first, asked;   /* sentinel asked first; how many so far */
     ps_store_host master;  /* what the sentinel said */
     const char *hs[PS_LINK_MAX_HS];
-    int nhs, pending;      /* handshake commands sent, replies to come */
+    int nhs, pending; /* handshake commands sent, replies to come */
+    uint64_t hs_sent_ms;
+    int64_t offset_ms;     /* Redis's clock minus ours, from TIME */
     char why[PS_LINK_WHY]; /* the first handshake failure */
     char server[PS_REDIS_SERVER_MAX];
     struct event *retry, *deadline;
@@ -123,6 +125,19 @@ static redisAsyncContext *ps_link_open(ps_redis_link *l, const ps_store_host *h)
     return ac;
 }
 
+static void ps_link_clock(ps_redis_link *l, const redisReply *r)
+{
+    uint64_t now = ps_store_clock_ms();
+
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING &&
+        r->element[1]->type == REDIS_REPLY_STRING)
+        l->offset_ms =
+            (int64_t)(strtoull(r->element[0]->str, NULL, 10) * 1000 +
+                      strtoull(r->element[1]->str, NULL, 10) / 1000) -
+            (int64_t)(l->hs_sent_ms + now) / 2;
+}
+
 /* Every handshake reply, in order; the last one decides. */
 static void ps_link_on_handshake(redisAsyncContext *ac, void *reply, void *arg)
 {
@@ -141,6 +156,8 @@ static void ps_link_on_handshake(redisAsyncContext *ac, void *reply, void *arg)
     if (l->why[0] == '\0' && r->type == REDIS_REPLY_ERROR)
         snprintf(l->why, sizeof(l->why), "%.200s: %s refused: %.200s",
                  l->server, cmd, r->str);
+    else if (strcmp(cmd, "TIME") == 0)
+        ps_link_clock(l, r);
     else if (l->why[0] == '\0' && strcmp(cmd, "ROLE") == 0 &&
              ps_redis_role_reply(r, l->why, sizeof(l->why)) != 0)
         snprintf(l->why + strlen(l->why), sizeof(l->why) - strlen(l->why),
@@ -173,8 +190,8 @@ static int ps_link_send(ps_redis_link *l, int argc, const char **argv)
 static void ps_link_connect(ps_redis_link *l, const ps_store_host *h)
 {
     const char *auth[3], *sel[2] = {"SELECT", NULL};
-    const char *load[3] = {"SCRIPT", "LOAD", ps_redis_script},
-               *role[1] = {"ROLE"};
+    const char *load[3] = {"SCRIPT", "LOAD", ps_redis_script};
+    const char *role[1] = {"ROLE"}, *timecmd[1] = {"TIME"};
     char db[16];
     int n = ps_redis_auth_argv(&l->url, auth);
 
@@ -184,6 +201,8 @@ static void ps_link_connect(ps_redis_link *l, const ps_store_host *h)
         snprintf(l->server, sizeof(l->server), "%.200s", l->url.path);
     l->why[0] = '\0';
     l->nhs = l->pending = 0;
+    l->offset_ms = 0;
+    l->hs_sent_ms = ps_store_clock_ms();
     l->state = PS_LINK_HANDSHAKE;
     if ((l->ac = ps_link_open(l, h)) == NULL) {
         char why[PS_LINK_WHY];
@@ -195,6 +214,7 @@ static void ps_link_connect(ps_redis_link *l, const ps_store_host *h)
     sel[1] = db;
     if ((n > 0 && ps_link_send(l, n, auth) != 0) ||
         ps_link_send(l, 2, sel) != 0 || ps_link_send(l, 3, load) != 0 ||
+        ps_link_send(l, 1, timecmd) != 0 ||
         (l->url.kind == PS_STORE_REDIS_SENTINEL &&
          ps_link_send(l, 1, role) != 0)) {
         redisAsyncContext *ac = l->ac;
@@ -288,6 +308,11 @@ static void ps_link_deadline(evutil_socket_t fd, short what, void *arg)
                  PS_REDIS_CONNECT_MS);
         ps_link_fail(l, why);
     }
+}
+
+int64_t ps_redis_link_clock_offset(const ps_redis_link *l)
+{
+    return l->offset_ms;
 }
 
 redisAsyncContext *ps_redis_link_ready(ps_redis_link *l)

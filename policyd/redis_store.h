@@ -57,6 +57,9 @@ typedef struct ps_redis_link_events {
 
 ps_redis_link *ps_redis_link_new(const ps_store_url *u, struct event_base *evb,
                                  const ps_redis_link_events *ev, ps_err *err);
+/* Redis's clock minus ours, in ms, as measured by TIME in the handshake
+ * of the ready connection (within half its round trip). */
+int64_t ps_redis_link_clock_offset(const ps_redis_link *l);
 /* The connection when it is ready for requests, else NULL. */
 struct redisAsyncContext *ps_redis_link_ready(ps_redis_link *l);
 /* The ready connection misbehaved (no answer in time, READONLY): drop it

@@ -15,6 +15,8 @@
 #include <hiredis/hiredis.h>
 
 #define PS_REDIS_REASONS_LOGGED 3 /* lines for the reasons of one outage */
+#define PS_REDIS_CALIBRATE_RTT_MS                                              \
+    5 /* answers quicker than this set the clock */
 
 typedef struct ps_redis {
     ps_store base;
@@ -27,6 +29,7 @@ typedef struct ps_redis {
     uint64_t down_since;  /* ms: when the outage began */
     unsigned long failed; /* requests answered store_down since the last up */
     char reason[512];     /* the latest reason it is down */
+    int64_t offset_ms;    /* Redis's clock minus ours */
 } ps_redis;
 
 typedef struct ps_redis_op {
@@ -37,6 +40,7 @@ typedef struct ps_redis_op {
     struct event *timer;
     int answered; /* done() called: a late reply is only freed */
     int retried;  /* NOSCRIPT: sent again with EVAL */
+    uint64_t sent_ms;
 } ps_redis_op;
 
 static void ps_redis_since(uint64_t ms, char *out, size_t size)
@@ -75,6 +79,7 @@ static void ps_redis_on_up(void *arg, const char *server)
         ps_log_kv(r->lg, LOG_NOTICE, "store_up", "store", "redis", "server",
                   server, NULL);
     r->up = 1;
+    r->offset_ms = ps_redis_link_clock_offset(r->link);
     r->down_logged = 0;
     r->failed = 0;
 }
@@ -150,6 +155,19 @@ static int ps_redis_result(ps_store_query *q, const redisReply *rep)
 
 static int ps_redis_send(ps_redis_op *op, int full);
 
+/* A quick answer pins Redis's clock against ours to within half its
+ * round trip, so the deadline the script checks stays true when either
+ * clock is stepped. */
+static void ps_redis_calibrate(const ps_redis_op *op)
+{
+    uint64_t now = ps_store_clock_ms();
+
+    if (!op->retried && now >= op->sent_ms &&
+        now - op->sent_ms <= PS_REDIS_CALIBRATE_RTT_MS)
+        op->r->offset_ms =
+            (int64_t)op->q->now - (int64_t)(op->sent_ms + now) / 2;
+}
+
 /* A NULL reply: the connection is going (the link hears of it). An
  * error that condemns the connection (READONLY: a demoted master) drops
  * it, so the next one is made, through Sentinel when configured. */
@@ -169,10 +187,12 @@ static void ps_redis_on_reply(redisAsyncContext *ac, void *reply, void *arg)
     if (rep != NULL && rep->type == REDIS_REPLY_ERROR && !drop)
         ps_log_kv(op->r->lg, LOG_ERR, "store_error", "store", "redis", "reason",
                   rep->str, NULL);
-    if (rep == NULL || ps_redis_result(op->q, rep) != 0)
+    if (rep == NULL || ps_redis_result(op->q, rep) != 0) {
         ps_redis_answer(op, -1);
-    else
+    } else {
+        ps_redis_calibrate(op);
         ps_redis_answer(op, 0);
+    }
     if (drop)
         ps_redis_link_drop(op->r->link, rep->str);
     ps_redis_op_free(op);
@@ -181,9 +201,9 @@ static void ps_redis_on_reply(redisAsyncContext *ac, void *reply, void *arg)
 /* EVALSHA, or EVAL with the whole script once Redis said NOSCRIPT. */
 static int ps_redis_send(ps_redis_op *op, int full)
 {
-    const char *argv[3 + 2 * PS_STORE_MAX_ITEMS + 3 * PS_STORE_MAX_ITEMS];
+    const char *argv[4 + 2 * PS_STORE_MAX_ITEMS + 3 * PS_STORE_MAX_ITEMS];
     char keys[PS_STORE_MAX_ITEMS][PS_REDIS_KEY_MAX];
-    char nums[3 + 3 * PS_STORE_MAX_ITEMS][24];
+    char nums[4 + 3 * PS_STORE_MAX_ITEMS][24];
     const ps_store_query *q = op->q;
     redisAsyncContext *ac = ps_redis_link_ready(op->r->link);
     size_t argc = 0, k = 0;
@@ -200,6 +220,9 @@ static int ps_redis_send(ps_redis_op *op, int full)
     snprintf(nums[k], sizeof(nums[k]), "%d", q->charge);
     argv[argc++] = nums[k++];
     snprintf(nums[k], sizeof(nums[k]), "%d", q->warn_pct);
+    argv[argc++] = nums[k++];
+    snprintf(nums[k], sizeof(nums[k]), "%lld",
+             (long long)op->sent_ms + op->r->offset_ms + PS_STORE_TIMEOUT_MS);
     argv[argc++] = nums[k++];
     for (size_t i = 0; i < q->nitems; i++) {
         const ps_quota_window *w = &q->items[i].win;
@@ -245,7 +268,7 @@ static void ps_redis_eval(ps_store *s, ps_store_query *q, ps_store_done done,
         done(arg, -1);
         return;
     }
-    *op = (ps_redis_op){r, q, done, arg, NULL, 0, 0};
+    *op = (ps_redis_op){r, q, done, arg, NULL, 0, 0, ps_store_clock_ms()};
     op->timer = evtimer_new(r->evb, ps_redis_timeout, op);
     if (op->timer == NULL || ps_redis_send(op, 0) != 0) {
         if (op->timer != NULL)

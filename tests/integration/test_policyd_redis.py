@@ -114,3 +114,33 @@ def test_redis_hung_answers_within_timeout(tmp_path, redis):
         assert log.count("event=store_up") == 2, log  # start, then the end of the outage
     finally:
         pd.stop()
+
+
+def test_redis_hang_does_not_charge_requests_answered_store_down(tmp_path, redis):
+    """A request queued in a hung Redis runs when it resumes: the script
+    then finds its deadline passed and charges nothing, since the daemon
+    answered store_down (here DEFER_IF_PERMIT: the message was deferred)."""
+    [pd, other] = start_pair(tmp_path, redis, {"sasl_username": "messages 100/1h"},
+                             policyd={"store_down": "DEFER_IF_PERMIT"})
+    other.stop()
+    try:
+        accepted = 0
+        with PolicyClient(pd.port) as c:
+            for i in range(3):
+                assert timed_eod(c, "late@x", f"pre{i}")[0] == "DUNNO"
+                accepted += 1
+            os.kill(redis.proc.pid, signal.SIGSTOP)
+            try:
+                for i in range(3):
+                    got = timed_eod(c, "late@x", f"hung{i}")[0]
+                    assert got == "DEFER_IF_PERMIT quota service temporarily unavailable", got
+                    time.sleep(0.3)
+            finally:
+                os.kill(redis.proc.pid, signal.SIGCONT)
+            assert wait_for(lambda: timed_eod(c, "late@x", f"after{time.monotonic()}")[0]
+                            == "DUNNO")
+            accepted += 1
+        shown = pd.admin("show", "sasl_username:late@x")
+        assert f"messages used={accepted} " in shown.stdout, shown
+    finally:
+        pd.stop()
