@@ -40,6 +40,7 @@ int ps_pd_cfg_load(const char *path, ps_pd_cfg **out, ps_err *err)
     cfg->listen =
         ps_pd_or(&cfg->conf->policyd.listen, PS_POLICYD_DEFAULT_LISTEN);
     cfg->store = ps_pd_or(&cfg->conf->policyd.store, PS_POLICYD_DEFAULT_STORE);
+    ps_store_url_mask(cfg->store, cfg->store_shown, sizeof(cfg->store_shown));
     cfg->over_quota =
         ps_pd_or(&cfg->conf->policyd.over_quota, "DEFER_IF_PERMIT");
     cfg->store_down = ps_pd_or(&cfg->conf->policyd.store_down, "DUNNO");
@@ -48,24 +49,35 @@ int ps_pd_cfg_load(const char *path, ps_pd_cfg **out, ps_err *err)
     return 0;
 }
 
-/* An LMDB file needs a directory the daemon can write (the file and its
- * lock file are created there): checked by -n and at start, with the
- * line of the store setting. */
+/* The setting's password file must load, and an LMDB file needs a
+ * directory the daemon can write (the file and its lock file are created
+ * there): checked by -n and at start, with the line of the store
+ * setting. */
 int ps_pd_cfg_check_store(const ps_pd_cfg *cfg, ps_err *err)
 {
-    char dir[PATH_MAX], where[32] = "";
-    int line = cfg->conf->policyd.store.line;
+    char dir[PATH_MAX], why[PATH_MAX + 64];
+    int e;
 
+    if (ps_store_url_check(cfg->conf, err) != 0)
+        return -1;
     if (strncmp(cfg->store, "lmdb:", 5) != 0)
         return 0;
     snprintf(dir, sizeof(dir), "%s", cfg->store + 5);
     if (access(dirname(dir), W_OK) == 0)
         return 0;
-    if (line > 0)
-        snprintf(where, sizeof(where), ":%d", line);
-    return ps_err_set(err, "%s%s: store %s%s: directory %s: %s",
-                      cfg->conf->path, where, cfg->store,
-                      line > 0 ? "" : " (the default)", dir, strerror(errno));
+    e = errno;
+    snprintf(why, sizeof(why), "directory %s: %s", dir, strerror(e));
+    return ps_store_url_fail(cfg->conf, cfg->store, why, err);
+}
+
+int ps_pd_cfg_probe_store(const ps_pd_cfg *cfg, ps_err *err)
+{
+    ps_err why = {""};
+    int rc = ps_store_probe(cfg->store, &why);
+
+    if (rc != 0)
+        ps_store_url_fail(cfg->conf, cfg->store, why.msg, err);
+    return rc;
 }
 
 /* "messages", "messages and bytes (size)", ...: what a reader must know

@@ -86,7 +86,7 @@ static int ps_check(const ps_pd_cfg *cfg)
         return 1;
     }
     printf("%s: OK (%zu limits, %zu exemptions, store %s)\n", cfg->conf->path,
-           cfg->rules->nrules, cfg->rules->nexempt, cfg->store);
+           cfg->rules->nrules, cfg->rules->nexempt, cfg->store_shown);
     ps_pd_cfg_guidance(cfg, stdout);
     return 0;
 }
@@ -191,8 +191,8 @@ static void ps_log_start(ps_pd *pd)
              "smtpd_end_of_data_restrictions = check_policy_service %s",
              pd->cfg->listen);
     ps_log_kv(pd->lg, LOG_INFO, "start", "listen", pd->cfg->listen, "store",
-              pd->cfg->store, "over_quota", pd->cfg->over_quota, "store_down",
-              pd->cfg->store_down, NULL);
+              pd->cfg->store_shown, "over_quota", pd->cfg->over_quota,
+              "store_down", pd->cfg->store_down, NULL);
     ps_log_kv(pd->lg, LOG_INFO, "main_cf_needs", "rcpt", rcpt, "eod", eod,
               "why",
               "messages, recipients and bytes are charged at "
@@ -274,9 +274,19 @@ int main(int argc, char **argv)
     if (ps_pd_cfg_load(o.conf, &pd.cfg, &err) != 0 ||
         (o.check && ps_pd_cfg_check_store(pd.cfg, &err) != 0)) {
         fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
+        ps_pd_cfg_free(pd.cfg);
         return o.admin != NULL ? 2 : 1;
     }
     pd.conf_path = o.conf;
+    if (!o.check && o.admin == NULL &&
+        (rc = ps_pd_cfg_probe_store(pd.cfg, &err)) != 0) {
+        fprintf(stderr, "%s: %s%s\n", PS_POLICYD_NAME,
+                rc > 0 ? "warning: " : "", err.msg);
+        if (rc < 0) {
+            ps_pd_cfg_free(pd.cfg);
+            return 1;
+        }
+    }
     if (o.check || o.admin != NULL) {
         rc = o.check
                  ? ps_check(pd.cfg)

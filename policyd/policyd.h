@@ -47,6 +47,7 @@ typedef struct ps_pd_cfg {
     ps_conf *conf;
     ps_quota_rules *rules;
     const char *listen, *store, *over_quota, *store_down;
+    char store_shown[PS_STORE_URL_SHOWN]; /* store, password masked */
     int warn_at;
 } ps_pd_cfg;
 
@@ -109,6 +110,10 @@ static inline void ps_pd_copy(char *dst, size_t size, const char *src)
 int ps_pd_cfg_load(const char *path, ps_pd_cfg **out, ps_err *err);
 void ps_pd_cfg_free(ps_pd_cfg *cfg);
 int ps_pd_cfg_check_store(const ps_pd_cfg *cfg, ps_err *err);
+/* At start: 0 the store answers, 1 not yet (err: a warning; the daemon
+ * starts and retries), -1 it refuses these settings (err: why, as
+ * "FILE:LINE: store SHOWN: reason"; the daemon does not start). */
+int ps_pd_cfg_probe_store(const ps_pd_cfg *cfg, ps_err *err);
 /* The main.cf lines that make every configured limit enforceable. */
 void ps_pd_cfg_guidance(const ps_pd_cfg *cfg, FILE *fp);
 

@@ -1,6 +1,7 @@
 /* `postseal quota show|reset` against Redis: a blocking hiredis
- * connection that SCANs a counter's windows (or all of them), rebuilds
- * each window's state from its hash, and deletes them for a reset. */
+ * connection, made as the daemon makes its own (Sentinel, AUTH, SELECT),
+ * that SCANs a counter's windows (or all of them), rebuilds each window's
+ * state from its hash, and deletes them for a reset. */
 #include "redis_store.h"
 
 #include <stdlib.h>
@@ -128,30 +129,22 @@ static uint64_t ps_redis_time(redisContext *c)
 int ps_store_redis_admin(const char *url, const char *key, int reset,
                          ps_store_each each, void *arg, ps_err *err)
 {
-    struct timeval tv = {2, 0};
-    char pattern[2 * PS_REDIS_KEY_MAX];
-    ps_redis_addr a;
+    char pattern[2 * PS_REDIS_KEY_MAX], server[PS_REDIS_SERVER_MAX];
+    ps_store_url u;
     ps_redis_walk w = {NULL, reset, each, arg, 0};
-    redisReply *r;
-    int n;
+    int n, config;
 
-    if (ps_redis_parse_url(url, &a, err) != 0)
+    if (ps_store_url_load(url, &u, err) != 0)
         return -1;
-    w.c = redisConnectWithTimeout(a.host, a.port, tv);
-    if (w.c == NULL || w.c->err) {
-        ps_err_set(err, "redis %s:%d: %s", a.host, a.port,
-                   w.c != NULL ? w.c->errstr : "out of memory");
-        redisFree(w.c);
+    w.c = ps_redis_sync_connect(&u, server, &config, err);
+    ps_store_url_wipe(&u);
+    if (w.c == NULL)
         return -1;
-    }
-    redisSetTimeout(w.c, tv);
-    if ((r = redisCommand(w.c, "SELECT %d", a.db)) != NULL)
-        freeReplyObject(r);
     w.now = ps_redis_time(w.c);
     ps_redis_pattern(pattern, sizeof(pattern), key);
     n = ps_redis_scan(&w, pattern);
     if (n < 0)
-        ps_err_set(err, "redis %s:%d: %s", a.host, a.port,
+        ps_err_set(err, "redis %s: %s", server,
                    w.c->err ? w.c->errstr : "unexpected reply");
     redisFree(w.c);
     return n;

@@ -6,14 +6,20 @@
 
 /* KEYS: one hash per window, field = sub-window index, value = amount,
  * field "w" = ms until which the warn_at warning is not repeated.
- * ARGV: charge, warn_pct, then period_ms, limit, cost for each key.
- * Returns: over, item (1-based), frees_at (-1 never), now, used..., warn... */
+ * ARGV: charge, warn_pct, deadline (ms on Redis's clock, 0 none), then
+ * period_ms, limit, cost for each key.
+ * Returns: over, item (1-based), frees_at (-1 never), now, used..., warn...;
+ * or {-1}, untouched, when it runs after the deadline: the daemon has
+ * answered store_down by then (a Redis that hung with the request queued),
+ * and a deferred message must not be charged. */
 const char ps_redis_script[] =
     "local S = 60\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local charge, pct, n = tonumber(ARGV[1]), tonumber(ARGV[2]), #KEYS\n"
-    "local function arg(i, k) return tonumber(ARGV[3 * i + k - 1]) end\n"
+    "local deadline = tonumber(ARGV[3])\n"
+    "if deadline > 0 and now > deadline then return {-1} end\n"
+    "local function arg(i, k) return tonumber(ARGV[3 * i + k]) end\n"
     "local function idx(p)\n"
     "  return math.floor(now / p) * S + math.floor((now % p) * S / p)\n"
     "end\n"

@@ -52,7 +52,7 @@ static void ps_reply_store_down(ps_request *r)
     const char *answer = pd->cfg->store_down;
 
     pd->stats.store_down++;
-    if (!pd->store_was_down)
+    if (!pd->store_was_down && !pd->store->logs_outages)
         ps_log_kv(pd->lg, LOG_ERR, "store_down", "store", pd->store->kind,
                   "answer", answer, NULL);
     pd->store_was_down = 1;
@@ -133,7 +133,7 @@ void ps_reply_done(ps_request *r, int ok)
     if (ok != 0) {
         ps_reply_store_down(r);
     } else {
-        if (pd->store_was_down)
+        if (pd->store_was_down && !pd->store->logs_outages)
             ps_log_kv(pd->lg, LOG_NOTICE, "store_up", "store", pd->store->kind,
                       NULL);
         pd->store_was_down = 0;

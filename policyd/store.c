@@ -1,6 +1,7 @@
 /* What the stores share: the record key of a counter's window (readable,
- * so `postseal quota show` can list it back), the wall clock in ms, and
- * the choice of store from the [policyd] store setting. */
+ * so `postseal quota show` can list it back), the wall clock in ms, the
+ * choice of store from the [policyd] store setting, and the check at
+ * start that the store takes the credentials it is given. */
 #include "store.h"
 
 #include <stdio.h>
@@ -82,11 +83,32 @@ uint64_t ps_store_clock_ms(void)
 ps_store *ps_store_open(const char *spec, struct event_base *base, ps_log *lg,
                         ps_err *err)
 {
+    ps_store_url *u;
+    ps_store *s = NULL;
+
     if (spec == NULL)
         return ps_err_set(err, "no store configured"), NULL;
-    if (strncmp(spec, "lmdb:", 5) == 0)
-        return ps_store_lmdb_open(spec + 5, base, lg, err);
-    if (strncmp(spec, "redis://", 8) == 0)
-        return ps_store_redis_open(spec, base, lg, err);
-    return ps_err_set(err, "unknown store '%.80s'", spec), NULL;
+    if ((u = malloc(sizeof(*u))) == NULL)
+        return ps_err_set(err, "out of memory"), NULL;
+    if (ps_store_url_load(spec, u, err) == 0)
+        s = u->kind == PS_STORE_LMDB
+                ? ps_store_lmdb_open(u->path, base, lg, err)
+                : ps_store_redis_open(u, base, lg, err);
+    ps_store_url_wipe(u);
+    free(u);
+    return s;
+}
+
+int ps_store_probe(const char *spec, ps_err *why)
+{
+    ps_store_url *u = malloc(sizeof(*u));
+    int rc = -1;
+
+    if (u == NULL)
+        return ps_err_set(why, "out of memory");
+    if (ps_store_url_load(spec, u, why) == 0)
+        rc = u->kind == PS_STORE_LMDB ? 0 : ps_store_redis_probe(u, why);
+    ps_store_url_wipe(u);
+    free(u);
+    return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "conf/store_url.h"
 #include "quota/quota.h"
 #include "quota/quota_rules.h"
 
@@ -40,6 +41,9 @@ typedef void (*ps_store_done)(void *arg, int ok);
 typedef struct ps_store ps_store;
 struct ps_store {
     const char *kind; /* "lmdb" or "redis" */
+    /* 1: the store logs its outages itself, once each with the reason
+     * (Redis); 0: the request path logs the first failure and recovery. */
+    int logs_outages;
     /* Calls done exactly once, perhaps before returning, perhaps later
      * in the same turn of the event loop (LMDB) or on the store's answer
      * (Redis). */
@@ -56,13 +60,21 @@ int ps_store_key_window(const char *key, size_t len, ps_quota_window *w,
                         size_t *owner_len);
 uint64_t ps_store_clock_ms(void);
 
-/* spec: "lmdb:PATH" or "redis://HOST[:PORT][/DB]". */
+/* spec: the [policyd] store setting (conf/store_url.h); a password file
+ * it names is read here. */
 ps_store *ps_store_open(const char *spec, struct event_base *base, ps_log *lg,
                         ps_err *err);
 ps_store *ps_store_lmdb_open(const char *path, struct event_base *base,
                              ps_log *lg, ps_err *err);
-ps_store *ps_store_redis_open(const char *url, struct event_base *base,
+ps_store *ps_store_redis_open(const ps_store_url *u, struct event_base *base,
                               ps_log *lg, ps_err *err);
+/* At start, before the loop runs: 0 the store answers; 1 not now (the
+ * daemon starts, answers store_down and retries; why says what failed);
+ * -1 the settings are refused (a wrong password, no such database): the
+ * daemon must not start. Blocking, bounded by PS_REDIS_CONNECT_MS per
+ * server asked. */
+int ps_store_probe(const char *spec, ps_err *why);
+int ps_store_redis_probe(const ps_store_url *u, ps_err *why);
 
 /* The admin commands (postseal quota show|reset), synchronous. key NULL:
  * every counter. show prints one line per window; reset deletes a

@@ -1,33 +1,35 @@
 /* Counters in Redis, for several Postfix hosts: hiredis's async API on
  * the daemon's own libevent loop, one EVALSHA per request, an answer or
- * store_down within PS_STORE_TIMEOUT_MS, and a reconnect loop with
- * backoff, so a Redis that goes away never blocks a connection. */
+ * store_down within PS_STORE_TIMEOUT_MS. The connection (Sentinel, AUTH,
+ * reconnects) is redis_link.c's; this file logs each outage once: one
+ * store_down line with its reason, one store_up line when it is over. */
 #include "redis_store.h"
 
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
-#define PS_REDIS_RETRY_MIN_MS 100
-#define PS_REDIS_RETRY_MAX_MS 2000
-#define PS_REDIS_CONNECT_MS   1000 /* a connect not done by then is retried */
+#define PS_REDIS_REASONS_LOGGED 3 /* lines for the reasons of one outage */
+#define PS_REDIS_CALIBRATE_RTT_MS                                              \
+    5 /* answers quicker than this set the clock */
 
 typedef struct ps_redis {
     ps_store base;
     struct event_base *evb;
     ps_log *lg;
-    ps_redis_addr addr;
-    redisAsyncContext *ac; /* NULL while disconnected */
-    int up;                /* connected: requests go out */
-    int was_up, closing;
+    ps_redis_link *link;
     char sha[2 * SHA_DIGEST_LENGTH + 1];
-    struct event *retry, *connect_timer;
-    int backoff_ms;
+    int up;
+    int down_logged;      /* reasons logged in this outage */
+    uint64_t down_since;  /* ms: when the outage began */
+    unsigned long failed; /* requests answered store_down since the last up */
+    char reason[512];     /* the latest reason it is down */
+    int64_t offset_ms;    /* Redis's clock minus ours */
 } ps_redis;
 
 typedef struct ps_redis_op {
@@ -38,101 +40,75 @@ typedef struct ps_redis_op {
     struct event *timer;
     int answered; /* done() called: a late reply is only freed */
     int retried;  /* NOSCRIPT: sent again with EVAL */
+    uint64_t sent_ms;
 } ps_redis_op;
 
-static void ps_redis_connect(ps_redis *r);
-
-static void ps_redis_schedule(ps_redis *r)
+static void ps_redis_since(uint64_t ms, char *out, size_t size)
 {
-    struct timeval tv = {r->backoff_ms / 1000, r->backoff_ms % 1000 * 1000};
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
 
-    if (r->closing)
-        return;
-    event_add(r->retry, &tv);
-    r->backoff_ms = r->backoff_ms * 2 > PS_REDIS_RETRY_MAX_MS
-                        ? PS_REDIS_RETRY_MAX_MS
-                        : r->backoff_ms * 2;
+    gmtime_r(&t, &tm);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void ps_redis_lost(ps_redis *r, const char *why)
+static void ps_redis_log_down(ps_redis *r, const char *event)
 {
-    r->ac = NULL;
-    r->up = 0;
-    if (r->was_up)
-        ps_log_kv(r->lg, LOG_ERR, "store_down", "store", "redis", "reason", why,
-                  "action", "reconnecting", NULL);
-    r->was_up = 0;
-    ps_redis_schedule(r);
+    char since[32], failed[24];
+
+    ps_redis_since(r->down_since, since, sizeof(since));
+    snprintf(failed, sizeof(failed), "%lu", r->failed);
+    ps_log_kv(r->lg, LOG_ERR, event, "store", "redis", "reason", r->reason,
+              "since", since, "requests_failed", failed, "action",
+              "reconnecting", NULL);
 }
 
-static void ps_redis_on_connect(const redisAsyncContext *ac, int status)
-{
-    ps_redis *r = ac->data;
-    char port[8];
-
-    if (status != REDIS_OK) {
-        ps_redis_lost(r, ac->errstr);
-        return;
-    }
-    snprintf(port, sizeof(port), "%d", r->addr.port);
-    r->up = 1;
-    r->was_up = 1;
-    evtimer_del(r->connect_timer);
-    r->backoff_ms = PS_REDIS_RETRY_MIN_MS;
-    ps_log_kv(r->lg, LOG_NOTICE, "store_up", "store", "redis", "host",
-              r->addr.host, "port", port, NULL);
-}
-
-static void ps_redis_on_disconnect(const redisAsyncContext *ac, int status)
-{
-    ps_redis *r = ac->data;
-
-    (void)status;
-    ps_redis_lost(r, ac->errstr[0] ? ac->errstr : "connection closed");
-}
-
-static void ps_redis_retry(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    ps_redis_connect(arg);
-}
-
-/* A connect neither done nor refused in time: give up on it (hiredis
- * calls no disconnect callback for a context that never connected). */
-static void ps_redis_connect_timer(evutil_socket_t fd, short what, void *arg)
+static void ps_redis_on_up(void *arg, const char *server)
 {
     ps_redis *r = arg;
-    redisAsyncContext *ac = r->ac;
+    char took[32], failed[24];
+    uint64_t ms = ps_store_clock_ms() - r->down_since;
 
-    (void)fd;
-    (void)what;
-    if (ac == NULL || r->up)
-        return;
-    redisAsyncFree(ac);
-    if (r->ac == ac)
-        ps_redis_lost(r, "connect timeout");
+    snprintf(took, sizeof(took), "%llu.%01llus", (unsigned long long)ms / 1000,
+             (unsigned long long)ms % 1000 / 100);
+    snprintf(failed, sizeof(failed), "%lu", r->failed);
+    if (r->down_logged)
+        ps_log_kv(r->lg, LOG_NOTICE, "store_up", "store", "redis", "server",
+                  server, "down_for", took, "requests_failed", failed, NULL);
+    else
+        ps_log_kv(r->lg, LOG_NOTICE, "store_up", "store", "redis", "server",
+                  server, NULL);
+    r->up = 1;
+    r->offset_ms = ps_redis_link_clock_offset(r->link);
+    r->down_logged = 0;
+    r->failed = 0;
 }
 
-static void ps_redis_connect(ps_redis *r)
+/* Called for every failed attempt, many a second in a retry loop: the
+ * outage is logged once, a new reason (the server back but refusing the
+ * password) a few times more, and the tick repeats it once a minute. */
+static void ps_redis_on_down(void *arg, const char *reason)
 {
-    struct timeval tv = {0, PS_REDIS_CONNECT_MS * 1000};
-    redisAsyncContext *ac = redisAsyncConnect(r->addr.host, r->addr.port);
+    ps_redis *r = arg;
 
-    if (ac == NULL || ac->err) {
-        if (ac != NULL)
-            redisAsyncFree(ac);
-        ps_redis_lost(r, "cannot connect");
+    if (r->up)
+        r->down_since = ps_store_clock_ms();
+    r->up = 0;
+    if (r->down_logged > 0 && strcmp(r->reason, reason) == 0)
         return;
-    }
-    ac->data = r;
-    r->ac = ac;
-    redisLibeventAttach(ac, r->evb);
-    redisAsyncSetConnectCallback(ac, ps_redis_on_connect);
-    redisAsyncSetDisconnectCallback(ac, ps_redis_on_disconnect);
-    if (r->addr.db != 0)
-        redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->addr.db);
-    evtimer_add(r->connect_timer, &tv);
+    snprintf(r->reason, sizeof(r->reason), "%s", reason);
+    if (r->down_logged++ == 0)
+        ps_redis_log_down(r, "store_down");
+    else if (r->down_logged <= PS_REDIS_REASONS_LOGGED)
+        ps_redis_log_down(r, "store_still_down");
+}
+
+static void ps_redis_tick(ps_store *s)
+{
+    ps_redis *r = (ps_redis *)s;
+
+    if (r->down_logged)
+        ps_redis_log_down(r, "store_still_down");
 }
 
 static void ps_redis_op_free(ps_redis_op *op)
@@ -147,6 +123,8 @@ static void ps_redis_answer(ps_redis_op *op, int ok)
         return;
     op->answered = 1;
     event_del(op->timer);
+    if (ok != 0)
+        op->r->failed++;
     op->done(op->arg, ok);
 }
 
@@ -177,33 +155,57 @@ static int ps_redis_result(ps_store_query *q, const redisReply *rep)
 
 static int ps_redis_send(ps_redis_op *op, int full);
 
+/* A quick answer pins Redis's clock against ours to within half its
+ * round trip, so the deadline the script checks stays true when either
+ * clock is stepped. */
+static void ps_redis_calibrate(const ps_redis_op *op)
+{
+    uint64_t now = ps_store_clock_ms();
+
+    if (!op->retried && now >= op->sent_ms &&
+        now - op->sent_ms <= PS_REDIS_CALIBRATE_RTT_MS)
+        op->r->offset_ms =
+            (int64_t)op->q->now - (int64_t)(op->sent_ms + now) / 2;
+}
+
+/* A NULL reply: the connection is going (the link hears of it). An
+ * error that condemns the connection (READONLY: a demoted master) drops
+ * it, so the next one is made, through Sentinel when configured. */
 static void ps_redis_on_reply(redisAsyncContext *ac, void *reply, void *arg)
 {
     ps_redis_op *op = arg;
     redisReply *rep = reply;
+    int drop;
 
     (void)ac;
     if (!op->answered && rep != NULL && rep->type == REDIS_REPLY_ERROR &&
         strncmp(rep->str, "NOSCRIPT", 8) == 0 && !op->retried &&
         ps_redis_send(op, 1) == 0)
         return;
-    if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
+    drop = rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+           ps_redis_error_drops_link(rep->str);
+    if (rep != NULL && rep->type == REDIS_REPLY_ERROR && !drop)
         ps_log_kv(op->r->lg, LOG_ERR, "store_error", "store", "redis", "reason",
                   rep->str, NULL);
-    if (rep == NULL || ps_redis_result(op->q, rep) != 0)
+    if (rep == NULL || ps_redis_result(op->q, rep) != 0) {
         ps_redis_answer(op, -1);
-    else
+    } else {
+        ps_redis_calibrate(op);
         ps_redis_answer(op, 0);
+    }
+    if (drop)
+        ps_redis_link_drop(op->r->link, rep->str);
     ps_redis_op_free(op);
 }
 
 /* EVALSHA, or EVAL with the whole script once Redis said NOSCRIPT. */
 static int ps_redis_send(ps_redis_op *op, int full)
 {
-    const char *argv[3 + 2 * PS_STORE_MAX_ITEMS + 3 * PS_STORE_MAX_ITEMS];
+    const char *argv[4 + 2 * PS_STORE_MAX_ITEMS + 3 * PS_STORE_MAX_ITEMS];
     char keys[PS_STORE_MAX_ITEMS][PS_REDIS_KEY_MAX];
-    char nums[3 + 3 * PS_STORE_MAX_ITEMS][24];
+    char nums[4 + 3 * PS_STORE_MAX_ITEMS][24];
     const ps_store_query *q = op->q;
+    redisAsyncContext *ac = ps_redis_link_ready(op->r->link);
     size_t argc = 0, k = 0;
 
     op->retried = full;
@@ -219,6 +221,9 @@ static int ps_redis_send(ps_redis_op *op, int full)
     argv[argc++] = nums[k++];
     snprintf(nums[k], sizeof(nums[k]), "%d", q->warn_pct);
     argv[argc++] = nums[k++];
+    snprintf(nums[k], sizeof(nums[k]), "%lld",
+             (long long)op->sent_ms + op->r->offset_ms + PS_STORE_TIMEOUT_MS);
+    argv[argc++] = nums[k++];
     for (size_t i = 0; i < q->nitems; i++) {
         const ps_quota_window *w = &q->items[i].win;
         uint64_t v[3] = {w->period_ms, w->limit, q->cost[w->measure]};
@@ -228,27 +233,26 @@ static int ps_redis_send(ps_redis_op *op, int full)
             argv[argc++] = nums[k++];
         }
     }
-    return redisAsyncCommandArgv(op->r->ac, ps_redis_on_reply, op, (int)argc,
-                                 argv, NULL) == REDIS_OK
+    return ac != NULL &&
+                   redisAsyncCommandArgv(ac, ps_redis_on_reply, op, (int)argc,
+                                         argv, NULL) == REDIS_OK
                ? 0
                : -1;
 }
 
 /* No answer in time: store_down now; the late reply, if any, is dropped.
- * A server this slow is treated as gone, and the connection restarted. */
+ * A server this slow is treated as gone, and the connection remade. */
 static void ps_redis_timeout(evutil_socket_t fd, short what, void *arg)
 {
     ps_redis_op *op = arg;
     ps_redis *r = op->r;
+    char why[64];
 
     (void)fd;
     (void)what;
-    ps_log_kv(r->lg, LOG_ERR, "store_timeout", "store", "redis", NULL);
+    snprintf(why, sizeof(why), "no answer within %d ms", PS_STORE_TIMEOUT_MS);
     ps_redis_answer(op, -1);
-    if (r->ac != NULL && r->up) {
-        r->up = 0;
-        redisAsyncFree(r->ac); /* fails every pending op, this one too */
-    }
+    ps_redis_link_drop(r->link, why); /* fails every pending op, op too */
 }
 
 static void ps_redis_eval(ps_store *s, ps_store_query *q, ps_store_done done,
@@ -258,16 +262,19 @@ static void ps_redis_eval(ps_store *s, ps_store_query *q, ps_store_done done,
     struct timeval tv = {0, PS_STORE_TIMEOUT_MS * 1000};
     ps_redis_op *op;
 
-    if (!r->up || (op = calloc(1, sizeof(*op))) == NULL) {
+    if (ps_redis_link_ready(r->link) == NULL ||
+        (op = calloc(1, sizeof(*op))) == NULL) {
+        r->failed++;
         done(arg, -1);
         return;
     }
-    *op = (ps_redis_op){r, q, done, arg, NULL, 0, 0};
+    *op = (ps_redis_op){r, q, done, arg, NULL, 0, 0, ps_store_clock_ms()};
     op->timer = evtimer_new(r->evb, ps_redis_timeout, op);
     if (op->timer == NULL || ps_redis_send(op, 0) != 0) {
         if (op->timer != NULL)
             event_free(op->timer);
         free(op);
+        r->failed++;
         done(arg, -1);
         return;
     }
@@ -278,38 +285,31 @@ static void ps_redis_free(ps_store *s)
 {
     ps_redis *r = (ps_redis *)s;
 
-    r->closing = 1;
-    if (r->ac != NULL)
-        redisAsyncFree(r->ac);
-    event_free(r->retry);
-    event_free(r->connect_timer);
+    ps_redis_link_free(r->link);
     free(r);
 }
 
-ps_store *ps_store_redis_open(const char *url, struct event_base *base,
+ps_store *ps_store_redis_open(const ps_store_url *u, struct event_base *base,
                               ps_log *lg, ps_err *err)
 {
     ps_redis *r = calloc(1, sizeof(*r));
     unsigned char md[SHA_DIGEST_LENGTH];
+    ps_redis_link_events ev = {ps_redis_on_up, ps_redis_on_down, NULL};
 
     if (r == NULL)
         return ps_err_set(err, "out of memory"), NULL;
-    if (ps_redis_parse_url(url, &r->addr, err) != 0 ||
-        (r->retry = evtimer_new(base, ps_redis_retry, r)) == NULL ||
-        (r->connect_timer = evtimer_new(base, ps_redis_connect_timer, r)) ==
-            NULL) {
-        if (r->retry != NULL)
-            event_free(r->retry);
-        free(r);
-        return NULL;
-    }
-    r->base = (ps_store){"redis", ps_redis_eval, NULL, ps_redis_free};
+    r->base =
+        (ps_store){"redis", 1, ps_redis_eval, ps_redis_tick, ps_redis_free};
     r->evb = base;
     r->lg = lg;
-    r->backoff_ms = PS_REDIS_RETRY_MIN_MS;
+    r->down_since = ps_store_clock_ms();
     SHA1((const unsigned char *)ps_redis_script, strlen(ps_redis_script), md);
     for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
         snprintf(r->sha + 2 * i, 3, "%02x", md[i]);
-    ps_redis_connect(r);
+    ev.arg = r;
+    if ((r->link = ps_redis_link_new(u, base, &ev, err)) == NULL) {
+        free(r);
+        return NULL;
+    }
     return &r->base;
 }

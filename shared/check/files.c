@@ -3,6 +3,7 @@
  * with the config line to blame when one of them does not load. */
 #include "check/check.h"
 
+#include "conf/store_url.h"
 #include "crypto/hmac.h"
 #include "crypto/secrets.h"
 #include "signing/signrules.h"
@@ -33,7 +34,8 @@ int ps_confcheck_run(const ps_conf *conf, ps_err *err)
     if (ps_confcheck_secrets(conf, &conf->return_path.secret_file,
                              "secret_file", err) < 0 ||
         ps_confcheck_secrets(conf, &conf->return_path.srs_secret_file,
-                             "srs_secret_file", err) < 0)
+                             "srs_secret_file", err) < 0 ||
+        ps_store_url_check(conf, err) < 0)
         return -1;
     return 0;
 }

@@ -2,6 +2,8 @@
  * the value goes, how it is checked): a new key is one line here plus its
  * field in conf.h, its man page entry and its line in the example file. */
 #include "conf/conf_int.h"
+#include "conf/store_url.h"
+#include "base/secfile.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -139,10 +141,16 @@ static int ps_conf_repeated(const ps_conf_field *f, int first, ps_err *err)
                       f->key, f->section, first);
 }
 
+/* A store setting may hold a password: it is echoed masked. */
 static int ps_conf_bad(const ps_conf_field *f, const char *value,
                        const ps_err *why, ps_err *err)
 {
-    return ps_err_set(err, "bad %s '" PS_CONF_ECHO "': %s", f->key, value,
+    char shown[PS_STORE_URL_SHOWN];
+
+    if (f->check == ps_conf_check_store)
+        ps_store_url_mask(value, shown, sizeof(shown));
+    return ps_err_set(err, "bad %s '" PS_CONF_ECHO "': %s", f->key,
+                      f->check == ps_conf_check_store ? shown : value,
                       why->msg);
 }
 
@@ -253,13 +261,22 @@ int ps_conf_set(ps_conf *conf, const char *section, const char *key,
     return ps_conf_set_num(conf, f, value, line, err);
 }
 
+/* Wiped: a value may hold a secret (the store's Redis password). */
+static void ps_conf_str_free(char *value)
+{
+    if (value != NULL)
+        ps_wipe(value, strlen(value));
+    free(value);
+}
+
 void ps_conf_free_fields(ps_conf *conf)
 {
     char *base = (char *)conf;
 
     for (size_t i = 0; i < PS_NELEM(ps_conf_fields); i++)
         if (ps_conf_fields[i].check != NULL)
-            free(((ps_conf_str *)(base + ps_conf_fields[i].at))->value);
+            ps_conf_str_free(
+                ((ps_conf_str *)(base + ps_conf_fields[i].at))->value);
         else if (ps_conf_fields[i].items != NULL)
             ps_conf_list_clear((ps_conf_list *)(base + ps_conf_fields[i].at));
 }

@@ -11,6 +11,7 @@
 
 #include "dkim/dkim_int.h"
 #include "dns/dnsname.h"
+#include "conf/store_url.h"
 
 #define PS_CONF_MAX_PATH 4095
 
@@ -176,16 +177,14 @@ int ps_conf_check_listen(const char *v, ps_err *err)
     return ps_err_set(err, "expected inet:HOST:PORT or unix:PATH");
 }
 
+/* The grammar lives in store_url.c, with the daemon's and the CLI's. */
 int ps_conf_check_store(const char *v, ps_err *err)
 {
-    if (ps_conf_starts(v, "lmdb:"))
-        return ps_conf_check_path(v + 5, err);
-    if (ps_conf_starts(v, "redis://")) {
-        if (v[8] == '\0' || strpbrk(v, " \t") != NULL)
-            return ps_err_set(err, "expected redis://HOST[:PORT][/DB]");
-        return 0;
-    }
-    return ps_err_set(err, "expected lmdb:PATH or redis://HOST[:PORT][/DB]");
+    ps_store_url u;
+    int rc = ps_store_url_parse(v, &u, err);
+
+    ps_store_url_wipe(&u);
+    return rc;
 }
 
 /* One address or network: 192.0.2.1, 192.0.2.0/24, ::1, 2001:db8::/32. */

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from mailstack import Daemon, free_port, wait_port, write_ini
+from mailstack import Daemon, _terminate, free_port, wait_port, write_ini
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -167,17 +167,81 @@ class RedisServer:
         wait_port(self.port)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            _terminate(self.proc, 10)
 
     def cli(self, *args):
         return subprocess.run(["redis-cli", "-p", str(self.port), *args],
                               capture_output=True, text=True, timeout=10).stdout
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class RedisConf:
+    """redis-server, or redis-sentinel, run from its own config file in
+    its own directory under tmp (as production runs them): lines are
+    extra config lines. port=0 listens on no TCP port (a unix socket
+    only, through lines). cli() speaks to it as redis-cli would, with
+    password/user when the server wants AUTH."""
+
+    def __init__(self, tmp, name, lines=(), port=None, sentinel=False,
+                 password=None, user=None):
+        self.dir = pathlib.Path(tmp) / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port() if port is None else port
+        self.sentinel = sentinel
+        self.password, self.user = password, user
+        self.conf = self.dir / ("sentinel.conf" if sentinel else "redis.conf")
+        self.socket = None
+        base = [f"port {self.port}", "bind 127.0.0.1", "daemonize no",
+                f"dir {self.dir}", f"logfile {self.dir}/redis.log"]
+        if not sentinel:
+            base += ['save ""', "appendonly no"]
+        for line in lines:
+            if line.startswith("unixsocket "):
+                self.socket = line.split(None, 1)[1]
+        self.conf.write_text("\n".join(base + list(lines)) + "\n")
+        self.proc = None
+        self.start()
+
+    def start(self):
+        prog = "redis-sentinel" if self.sentinel else "redis-server"
+        self.proc = subprocess.Popen([prog, str(self.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        if self.port:
+            wait_port(self.port)
+        else:
+            assert wait_for(lambda: os.path.exists(self.socket)), self.log()
+
+    def log(self):
+        path = self.dir / "redis.log"
+        return path.read_text() if path.exists() else ""
+
+    def kill(self):
+        """SIGKILL: a crash, not a shutdown (nothing is saved or handed over)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc:
+            _terminate(self.proc, 10)
+
+    def cli(self, *args, db=None):
+        where = ["-p", str(self.port)] if self.port else ["-s", self.socket]
+        auth = []
+        if self.user:
+            auth += ["--user", self.user]
+        if self.password:
+            auth += ["--pass", self.password, "--no-auth-warning"]
+        if db is not None:
+            where += ["-n", str(db)]
+        return subprocess.run(["redis-cli", *where, *auth, *args], capture_output=True,
+                              text=True, timeout=10).stdout
 
     def __enter__(self):
         return self

@@ -267,11 +267,6 @@ def test_redis_hung_and_stopped_answers_store_down_in_time_then_counts_exactly(t
         assert used_after_restart == fresh["accepted"] == LIMIT
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: an EVALSHA sent to a hung Redis stays queued after the 100 ms "
-    "timeout (store_redis.c ps_redis_timeout frees the context, the command is "
-    "already in Redis's socket buffer) and runs when Redis resumes, charging a "
-    "message that was answered store_down (DEFER_IF_PERMIT) and so deferred"))
 def test_redis_hang_does_not_charge_requests_answered_store_down(tmp_path):
     with RedisServer() as redis, Policyd(tmp_path, store=redis.url,
                                          limits={"sasl_username": f"messages {LIMIT}/1h"},

@@ -73,7 +73,7 @@ def test_redis_stopped_and_back(tmp_path, redis):
                 assert took < TIMEOUT_S + 0.4, took
             redis.start()
             for pd in pds:
-                pd.wait_log(r"event=store_up store=redis", after=pd.log().find("store_down"))
+                pd.wait_log(r"event=store_up store=redis", after=pd.log().find("event=store_down"))
             assert wait_for(lambda: timed_eod(c, "u@x", f"r{time.monotonic()}")[0] == "DUNNO")
             assert timed_eod(d, "u@x", "5")[0] == "DUNNO"
         for pd in pds:
@@ -91,14 +91,56 @@ def test_redis_hung_answers_within_timeout(tmp_path, redis):
             assert timed_eod(c, "h@x", "1")[0] == "DUNNO"
             os.kill(redis.proc.pid, signal.SIGSTOP)
             try:
-                for i in range(3):
+                # steady traffic through several reconnect attempts: a
+                # stopped server still accepts TCP connects (issue 15.8)
+                end, i = time.monotonic() + 2.5, 0
+                while i < 3 or time.monotonic() < end:
                     got, took = timed_eod(c, "h@x", f"x{i}")
                     assert got == "DUNNO", got  # store_down = DUNNO (default)
                     assert took < TIMEOUT_S + 0.4, took
+                    i += 1
+                    time.sleep(0.02)
             finally:
                 os.kill(redis.proc.pid, signal.SIGCONT)
             assert wait_for(lambda: timed_eod(c, "h@x", f"y{time.monotonic()}")[0] == "DUNNO"
-                            and "store_up" in pd.log()[pd.log().find("store_timeout"):])
-        assert "event=store_timeout store=redis" in pd.log()
+                            and "event=store_up" in pd.log()[pd.log().find("event=store_down"):])
+        log = pd.log()
+        # one line for the outage, one for its end: however many attempts
+        # the reconnect loop made in between (issue 15.8)
+        assert log.count("event=store_down") == 1, log
+        assert re.search(r"event=store_down store=redis reason=.*no answer within 100 ms", log), log
+        assert re.search(r"event=store_up store=redis server=127\.0\.0\.1:\d+ down_for=\d+\.\ds "
+                         r"requests_failed=[1-9]", log), log
+        assert log.count("event=store_up") == 2, log  # start, then the end of the outage
+    finally:
+        pd.stop()
+
+
+def test_redis_hang_does_not_charge_requests_answered_store_down(tmp_path, redis):
+    """A request queued in a hung Redis runs when it resumes: the script
+    then finds its deadline passed and charges nothing, since the daemon
+    answered store_down (here DEFER_IF_PERMIT: the message was deferred)."""
+    [pd, other] = start_pair(tmp_path, redis, {"sasl_username": "messages 100/1h"},
+                             policyd={"store_down": "DEFER_IF_PERMIT"})
+    other.stop()
+    try:
+        accepted = 0
+        with PolicyClient(pd.port) as c:
+            for i in range(3):
+                assert timed_eod(c, "late@x", f"pre{i}")[0] == "DUNNO"
+                accepted += 1
+            os.kill(redis.proc.pid, signal.SIGSTOP)
+            try:
+                for i in range(3):
+                    got = timed_eod(c, "late@x", f"hung{i}")[0]
+                    assert got == "DEFER_IF_PERMIT quota service temporarily unavailable", got
+                    time.sleep(0.3)
+            finally:
+                os.kill(redis.proc.pid, signal.SIGCONT)
+            assert wait_for(lambda: timed_eod(c, "late@x", f"after{time.monotonic()}")[0]
+                            == "DUNNO")
+            accepted += 1
+        shown = pd.admin("show", "sasl_username:late@x")
+        assert f"messages used={accepted} " in shown.stdout, shown
     finally:
         pd.stop()

@@ -319,7 +319,8 @@ static const bad_case bad_values[] = {
      "'tcp:1.2.3.4:10040': expected inet:HOST:PORT or unix:PATH"},
     {"[policyd]\nstore = /var/lib/quota\n",
      "bad store '/var/lib/quota': "
-     "expected lmdb:PATH or redis://HOST[:PORT][/DB]"},
+     "expected lmdb:PATH, redis://[USER:PASSWORD@]HOST[:PORT][/DB], "
+     "unix:///PATH or redis-sentinel://HOST[:PORT],.../MASTER[/DB]"},
     {"[policyd]\nover_quota = BOUNCE\n",
      "bad over_quota 'BOUNCE': expected "
      "DEFER_IF_PERMIT, REJECT, HOLD or DEFER"},
@@ -788,7 +789,7 @@ static void test_load_errors(void **state)
 /* A file on disk reports errors under its own path. */
 static void test_load_names_file(void **state)
 {
-    char path[] = "/tmp/ps_conf_XXXXXX", expect[128];
+    char path[] = "/tmp/ps_conf_XXXXXX", expect[256];
     ps_conf *c = NULL;
     ps_err err = {""};
     FILE *fp;
@@ -802,7 +803,8 @@ static void test_load_names_file(void **state)
     assert_int_equal(ps_conf_load(path, &c, &err), -1);
     snprintf(expect, sizeof(expect),
              "%s:3: bad store 'x': expected "
-             "lmdb:PATH or redis://HOST[:PORT][/DB]",
+             "lmdb:PATH, redis://[USER:PASSWORD@]HOST[:PORT][/DB], "
+             "unix:///PATH or redis-sentinel://HOST[:PORT],.../MASTER[/DB]",
              path);
     assert_string_equal(err.msg, expect);
     unlink(path);
