@@ -107,7 +107,7 @@ def test_acl_user_with_password_file(tmp_path):
 def run_daemon(tmp_path, store, name="pd", extra=""):
     """postseal-policyd -f with this store, expected to exit by itself."""
     conf = tmp_path / f"{name}.conf"
-    conf.write_text(f"[policyd]\nlisten = inet:127.0.0.1:{free_port()}\nstore = {store}\n"
+    conf.write_text(f"[policyd]\nlisten = inet:127.0.0.1:{free_port()}\nstore = {store}\nuser = root\n"
                     f"{extra}")
     return subprocess.run([policyd_bin(), "-c", str(conf), "-f"], capture_output=True,
                           text=True, timeout=30)
@@ -291,7 +291,7 @@ def test_check_n_and_start_agree_on_store_settings(tmp_path):
     for n, (store, reason) in enumerate(store_table(tmp_path)):
         conf = tmp_path / f"t{n}.conf"
         port = free_port()
-        conf.write_text(f"[policyd]\nlisten = inet:127.0.0.1:{port}\nstore = {store}\n")
+        conf.write_text(f"[policyd]\nlisten = inet:127.0.0.1:{port}\nstore = {store}\nuser = root\n")
         check = subprocess.run([cli, "check", "-c", str(conf)], capture_output=True, text=True,
                                timeout=30)
         dash_n = subprocess.run([policyd_bin(), "-c", str(conf), "-n"], capture_output=True,
