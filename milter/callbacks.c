@@ -34,11 +34,25 @@ static ps_conn *ps_cb_conn(SMFICTX *ctx)
     return smfi_getpriv(ctx);
 }
 
+/* The reason when none was given: a step without its connection or
+ * message (its connect or MAIL FROM step failed, and said why then, or
+ * the MTA skipped it), or the only failure that sets no message. */
+static const char *ps_cb_reason(const ps_conn *c, const ps_err *err)
+{
+    if (err != NULL && err->msg[0])
+        return err->msg;
+    if (c == NULL)
+        return "no connection context (connect step failed or not sent)";
+    if (c->msg.envfrom == NULL)
+        return "no message context (MAIL FROM step failed or not sent)";
+    return "out of memory";
+}
+
 static sfsistat ps_cb_fail(ps_conn *c, const char *stage, const ps_err *err)
 {
     ps_log_kv(ps_milter_log(), LOG_ERR, "error", "qid",
               c != NULL ? c->msg.qid : "-", "stage", stage, "reason",
-              err != NULL && err->msg[0] ? err->msg : "out of memory", NULL);
+              ps_cb_reason(c, err), NULL);
     return SMFIS_TEMPFAIL;
 }
 
@@ -116,8 +130,10 @@ static sfsistat ps_cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
         return SMFIS_NOREPLY;
     }
     if (c == NULL || (c->snap = ps_snap_acquire()) == NULL) {
+        ps_err err = {""};
+        ps_err_set(&err, c == NULL ? "out of memory" : "no configuration");
         free(c);
-        ps_cb_fail(NULL, "connect", NULL);
+        ps_cb_fail(NULL, "connect", &err);
         return SMFIS_NOREPLY;
     }
     snprintf(c->host, sizeof(c->host), "%s", host != NULL ? host : "");
@@ -167,8 +183,9 @@ static sfsistat ps_cb_envfrom(SMFICTX *ctx, char **argv)
     if (ps_msg_start(&c->msg, argv != NULL ? argv[0] : "",
                      smfi_getsymval(ctx, "{auth_authen}"),
                      smfi_getsymval(ctx, "i")) != 0) {
+        ps_err err = {"out of memory"};
         ps_msg_reset(&c->msg);
-        return ps_cb_fail(c, "mail", NULL);
+        return ps_cb_fail(c, "mail", &err);
     }
     ps_milter_busy(1);
     return SMFIS_CONTINUE;
