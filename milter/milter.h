@@ -255,6 +255,13 @@ int ps_fwd_rcpt(void *ctx, ps_conn *c, const char *arg, const char *mailer);
  * sender unless rewritten says the return path was set already. */
 int ps_fwd_finish(void *ctx, ps_conn *c, int rewritten, ps_err *err);
 
+/* ---- fdlimit.c: descriptor exhaustion ----------------------------------- */
+
+/* Raises the soft descriptor limit to the hard one, logs what it got, and
+ * keeps the reserve descriptor accept() sheds connections with. Called
+ * once, before libmilter's threads start. */
+void ps_fdlimit_init(void);
+
 /* ---- callbacks.c -------------------------------------------------------- */
 
 struct smfiDesc;
