@@ -257,6 +257,7 @@ static sfsistat ps_cb_envrcpt(SMFICTX *ctx, char **argv)
 {
     ps_conn *c = ps_cb_conn(ctx);
     const char *arg = argv != NULL && argv[0] != NULL ? argv[0] : "";
+    ps_err err = {""};
     int rc;
 
     if (c == NULL || c->msg.envfrom == NULL)
@@ -267,6 +268,8 @@ static sfsistat ps_cb_envrcpt(SMFICTX *ctx, char **argv)
     rc = ps_fwd_rcpt(ctx, c, arg, smfi_getsymval(ctx, "{rcpt_mailer}"));
     if (rc < 0)
         return ps_cb_fail(c, "rcpt", NULL);
+    if (rc == 0 && ps_rp_note_rcpt(c, arg, &err) != 0)
+        return ps_cb_fail(c, "rcpt", &err);
     return rc > 0 ? SMFIS_REJECT : SMFIS_CONTINUE;
 }
 

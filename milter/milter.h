@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "mail/authres.h"
 #include "base/cidr.h"
@@ -152,9 +153,14 @@ typedef struct ps_msg {
     int remote_rcpt; /* a recipient whose transport is not a local one */
     ps_rcpt_swap *swaps;
     size_t nswaps;
+    /* Outbound mail that may get a return path: one recipient record
+     * line (mail/sent.h) per recipient, written when it does. */
+    char *sent;
+    size_t sent_len, sent_cap;
     /* A bounce: the reference of the first valid return path among the
      * recipients, and the message as the DSN parser will read it. */
     char bounce_ref[PS_RETPATH_REF_MAX + 1];
+    time_t bounce_issued; /* the day its token was made */
     char *bounce;
     size_t bounce_len;
 } ps_msg;
@@ -221,6 +227,12 @@ void ps_rp_free(ps_snap *s);
 /* 1 when arg (RCPT TO argument) is on the return-path domain without a
  * valid, unexpired token: the 550 reply is set on ctx; else 0. */
 int ps_rp_rcpt(void *ctx, ps_conn *c, const char *arg);
+/* At RCPT, for outbound mail when bounces are recorded: notes the
+ * recipient for the message's recipient record; -1 on failure. */
+int ps_rp_note_rcpt(ps_conn *c, const char *arg, ps_err *err);
+/* The recipient records' directory into out: 1, or 0 when no events file
+ * is set (bounces are then only logged), -1 with err. */
+int ps_rp_sent_dir(const ps_snap *s, char *out, size_t cap, ps_err *err);
 /* The bounce domain of the best [return_path] rewrite pattern for a sender
  * domain, or NULL when none matches. */
 const char *ps_rp_bounce_domain_for(const ps_snap *s, const char *domain);
