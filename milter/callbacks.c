@@ -283,9 +283,11 @@ static sfsistat ps_cb_eoh(SMFICTX *ctx)
     if (c == NULL || c->msg.envfrom == NULL || c->msg.failed)
         return SMFIS_NOREPLY; /* answered at end of message */
     ps_cb_qid(ctx, &c->msg);
-    if (ps_bounce_start(&c->msg) != 0)
-        return ps_cb_defer_fail(c, "bounce", NULL);
     ps_arhdr_mark_forged(c);
+    ps_trace_check(c);
+    /* A bounce passing again (re-injection) was read the first time. */
+    if (c->msg.trace == PS_TRACE_NONE && ps_bounce_start(&c->msg) != 0)
+        return ps_cb_defer_fail(c, "bounce", NULL);
     ps_policy_decide(c, &c->msg, &d);
     ps_cb_log_decision(c, &d);
     c->msg.action = d.action;
@@ -322,9 +324,11 @@ static sfsistat ps_cb_body(SMFICTX *ctx, unsigned char *data, size_t n)
 static sfsistat ps_cb_envelope(SMFICTX *ctx, ps_conn *c)
 {
     ps_err err = {""};
-    int rewritten = ps_rp_rewrite(ctx, c, &err);
+    int rewritten;
 
-    if (rewritten < 0)
+    if (c->msg.trace != PS_TRACE_NONE)
+        return SMFIS_CONTINUE; /* the first pass changed it */
+    if ((rewritten = ps_rp_rewrite(ctx, c, &err)) < 0)
         return ps_cb_fail(c, "return-path", &err);
     if (ps_fwd_finish(ctx, c, rewritten, &err) != 0)
         return ps_cb_fail(c, "srs", &err);
@@ -356,6 +360,12 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_conn *c)
     }
     if (c->msg.action == PS_ACT_VERIFY && ps_arhdr_add(ctx, c, &err) != 0)
         return ps_cb_fail(c, "verify", &err);
+    /* Outside mail left unverified (sign-only mode) is marked too, so a
+     * second pass does not take it for internal mail. */
+    if (c->msg.action == PS_ACT_NONE && c->msg.trace == PS_TRACE_NONE &&
+        !ps_policy_outbound(c, &c->msg) &&
+        ps_trace_add(ctx, PS_TRACE_INBOUND, NULL, &err) != 0)
+        return ps_cb_fail(c, "trace", &err);
     return ps_cb_envelope(ctx, c);
 }
 

@@ -125,6 +125,14 @@ typedef struct ps_hdr {
 
 typedef enum ps_action { PS_ACT_NONE, PS_ACT_SIGN, PS_ACT_VERIFY } ps_action;
 
+/* What a first pass of this milter said of a re-injected message. */
+typedef enum ps_trace_verdict {
+    PS_TRACE_NONE,      /* no trace field we believe: decide as usual */
+    PS_TRACE_INBOUND,   /* judged from outside: not signed */
+    PS_TRACE_SIGNED,    /* signed then: not again */
+    PS_TRACE_UNVERIFIED /* a field that does not verify: not signed */
+} ps_trace_verdict;
+
 /* A recipient on our SRS domain, replaced at end of message by the address
  * it reverses to. */
 typedef struct ps_rcpt_swap {
@@ -147,6 +155,7 @@ typedef struct ps_msg {
     int failed;
     const char *refuse_code, *refuse_xcode, *refuse_text;
     ps_action action;
+    ps_trace_verdict trace; /* set at end of headers */
     ps_signrules_match match;
     ps_dkim_sign *signer;
     ps_verify *verify;
@@ -209,7 +218,8 @@ int ps_sign_finish(void *ctx, ps_conn *c, ps_err *err);
 
 /* Marks the Authentication-Results fields claiming our authserv-id. */
 void ps_arhdr_mark_forged(ps_conn *c);
-/* Removes the marked fields through libmilter; -1 if the MTA refused. */
+/* Removes the marked fields (those and trace fields from outside) through
+ * libmilter; -1 if the MTA refused. */
 int ps_arhdr_remove_forged(void *ctx, ps_conn *c);
 /* Ends verification, checks SPF and adds our field; -1 on failure. */
 int ps_arhdr_add(void *ctx, ps_conn *c, ps_err *err);
@@ -217,6 +227,22 @@ int ps_arhdr_add(void *ctx, ps_conn *c, ps_err *err);
 /* A header value in the form smfi_insheader wants: CRLF folding turned
  * into LF, since the MTA adds its own line ends. Malloc'd. */
 char *ps_milter_lf(const char *value);
+
+/* ---- trace.c: re-injection through a second smtpd --------------------- */
+
+#define PS_TRACE_NAME "Postseal-Trace"
+
+/* At end of headers, after ps_arhdr_mark_forged: from a client we sign
+ * for, the first trace field that verifies sets m->trace (and its bound
+ * Authentication-Results is no longer marked forged); one that does not
+ * verify sets PS_TRACE_UNVERIFIED. From any other client trace fields are
+ * marked forged, to be removed. */
+void ps_trace_check(ps_conn *c);
+/* Adds our trace field for verdict v, bound to the value of the field we
+ * added (NULL or "" when none). */
+int ps_trace_add(void *ctx, ps_trace_verdict v, const char *bound, ps_err *err);
+/* The decision's reason word for a trace verdict, NULL for none. */
+const char *ps_trace_reason(ps_trace_verdict v);
 
 /* ---- retpath.c: bounces to the return-path domain --------------------- */
 
