@@ -24,7 +24,7 @@
 #define PS_FD_IDLE_MS    5000 /* a peer silent this long since connecting */
 #define PS_FD_EVICT_MAX  16   /* idle connections shut down per attempt */
 #define PS_FD_LOG_SECS   60   /* one summary line at most this often */
-#define PS_FD_RETRIES    20   /* accept() retries once room was made... */
+#define PS_FD_RETRIES    100  /* accept() retries once room was made... */
 #define PS_FD_RETRY_NSEC (10 * 1000 * 1000) /* ...this far apart */
 
 /* Only libmilter's listener thread calls accept(); the lock makes that

@@ -98,7 +98,13 @@ def test_flood_does_not_spin_and_postfix_is_served(stack):
     try:
         time.sleep(IDLE_WAIT)
         msg = b"From: app@example.com\r\nTo: a@dest.example\r\nSubject: flood\r\n\r\nbody\r\n"
-        outcome = send(pf, msg, "app@example.com", "a@dest.example", "app@example.com")
+        # A tempfail loses nothing (the client retries, as here); the
+        # message must get through while the flood still holds on.
+        for _ in range(5):
+            outcome = send(pf, msg, "app@example.com", "a@dest.example", "app@example.com")
+            if outcome == "accepted":
+                break
+            time.sleep(1)
         cpu = cpu_seconds(milter.pid) - cpu0
         wall = time.monotonic() - wall0
     finally:
@@ -113,5 +119,6 @@ def test_flood_does_not_spin_and_postfix_is_served(stack):
     assert ms.header_values(ms.message_of(dump), "DKIM-Signature"), "relayed unsigned"
     log = milter.log()
     # Once a minute with counts, not a line per refused connection.
-    assert len(re.findall(r"descriptors-exhausted", log)) == 1, log[-3000:]
+    lines = len(re.findall(r"descriptors-exhausted", log))
+    assert 1 <= lines <= 1 + (time.monotonic() - wall0) // 60, log[-3000:]
     assert "accept() returned invalid socket" not in log
