@@ -28,21 +28,26 @@ void ps_arhdr_mark_forged(ps_conn *c)
 int ps_arhdr_remove_forged(void *ctx, ps_conn *c)
 {
     ps_msg *m = &c->msg;
-    char count[16];
-    int n = 0;
+    char count[16], traces[16];
+    int n = 0, t = 0;
 
     for (size_t i = m->nhdrs; i-- > 0;) {
         if (!m->hdrs[i].forged)
             continue;
-        if (smfi_chgheader(ctx, PS_ARHDR_NAME, m->hdrs[i].index, NULL) !=
+        if (smfi_chgheader(ctx, m->hdrs[i].name, m->hdrs[i].index, NULL) !=
             MI_SUCCESS)
             return -1;
-        n++;
+        if (strcasecmp(m->hdrs[i].name, PS_ARHDR_NAME) == 0)
+            n++;
+        else
+            t++;
     }
     snprintf(count, sizeof(count), "%d", n);
-    if (n > 0)
+    snprintf(traces, sizeof(traces), "%d", t);
+    if (n > 0 || t > 0)
         ps_log_kv(ps_milter_log(), LOG_NOTICE, "authres-removed", "qid", m->qid,
-                  "count", count, "client", c->addr, NULL);
+                  "count", count, "trace_fields", t > 0 ? traces : NULL,
+                  "client", c->addr, NULL);
     return 0;
 }
 
@@ -104,7 +109,7 @@ static int ps_arhdr_insert(void *ctx, const ps_conn *c,
     else if (smfi_insheader(ctx, 0, PS_ARHDR_NAME, lf) != MI_SUCCESS)
         ps_err_set(err, "the MTA refused the Authentication-Results field");
     else
-        rc = 0;
+        rc = ps_trace_add(ctx, PS_TRACE_INBOUND, value, err);
     free(value);
     free(lf);
     return rc;

@@ -8,7 +8,10 @@
 
 #include "mail/dsn.h"
 #include "mail/events.h"
+#include "mail/sent.h"
 #include "milter.h"
+
+#define PS_BOUNCE_DIR_MAX 4096
 
 /* Appends what still fits under PS_DSN_SCAN_MAX; the rest of a long
  * bounce (usually the returned message) is not needed to find the DSN. */
@@ -47,25 +50,48 @@ void ps_bounce_body(ps_msg *m, const unsigned char *data, size_t n)
         ps_bounce_append(m, data, n);
 }
 
+/* 1 when the bounced recipient is one the message was sent to (or no
+ * events file is set, so nothing is recorded), 0 when not (logged), -1
+ * with err when the records cannot be read. */
+static int ps_bounce_was_sent(const ps_conn *c, const ps_dsn_rcpt *r,
+                              ps_err *err)
+{
+    char dir[PS_BOUNCE_DIR_MAX];
+    int rc = ps_rp_sent_dir(c->snap, dir, sizeof(dir), err);
+
+    if (rc <= 0)
+        return rc < 0 ? -1 : 1;
+    rc = ps_sent_lookup(dir, c->msg.bounce_issued, c->msg.bounce_ref,
+                        c->snap->rp_secrets, r->recipient, err);
+    if (rc == 0)
+        ps_log_kv(ps_milter_log(), LOG_NOTICE, "bounce", "qid", c->msg.qid,
+                  "ref", c->msg.bounce_ref, "recipient", r->recipient,
+                  "verdict", "recipient-not-sent", NULL);
+    return rc;
+}
+
+/* 1 when recorded, 0 when not (a recipient the message never had). */
 static int ps_bounce_record(const ps_conn *c, const ps_dsn *dsn,
                             const ps_dsn_rcpt *r, ps_err *err)
 {
     const char *path = c->snap->conf->return_path.events.value;
     char line[PS_EVENT_LINE_MAX];
     ps_bounce_event ev = {time(NULL), c->msg.bounce_ref, dsn->source, r};
-    int n;
+    int n = ps_bounce_was_sent(c, r, err);
 
+    if (n <= 0)
+        return n;
     ps_log_kv(ps_milter_log(), LOG_INFO, "bounce", "qid", c->msg.qid, "ref",
               c->msg.bounce_ref, "recipient", r->recipient, "action", r->action,
               "status", r->status[0] ? r->status : NULL, "source",
               ps_dsn_source_name(dsn->source), "diagnostic",
               r->diagnostic[0] ? r->diagnostic : NULL, NULL);
     if (path == NULL)
-        return 0;
+        return 1;
     if ((n = ps_events_format(&ev, line, sizeof(line), err)) < 0 ||
         ps_events_append(path, line, (size_t)n, err) != 0)
         return -1;
-    return 0;
+    return 1;
 }
 
 int ps_bounce_finish(const ps_conn *c, int *discard, ps_err *err)
@@ -73,6 +99,7 @@ int ps_bounce_finish(const ps_conn *c, int *discard, ps_err *err)
     const ps_msg *m = &c->msg;
     ps_dsn *dsn;
     ps_err why = {""};
+    int recorded = 0;
 
     *discard = 0;
     if (m->bounce == NULL)
@@ -88,12 +115,17 @@ int ps_bounce_finish(const ps_conn *c, int *discard, ps_err *err)
         free(dsn);
         return 0;
     }
-    for (size_t i = 0; i < dsn->n; i++)
-        if (ps_bounce_record(c, dsn, &dsn->rcpt[i], err) != 0) {
+    for (size_t i = 0; i < dsn->n; i++) {
+        int rc = ps_bounce_record(c, dsn, &dsn->rcpt[i], err);
+        if (rc < 0) {
             free(dsn);
             return -1;
         }
+        recorded += rc;
+    }
     free(dsn);
-    *discard = c->snap->conf->return_path.discard_bounces;
+    /* A bounce naming only recipients never sent to is delivered, so a
+     * person can look at it. */
+    *discard = recorded > 0 && c->snap->conf->return_path.discard_bounces;
     return 0;
 }

@@ -34,11 +34,25 @@ static ps_conn *ps_cb_conn(SMFICTX *ctx)
     return smfi_getpriv(ctx);
 }
 
+/* The reason when none was given: a step without its connection or
+ * message (its connect or MAIL FROM step failed, and said why then, or
+ * the MTA skipped it), or the only failure that sets no message. */
+static const char *ps_cb_reason(const ps_conn *c, const ps_err *err)
+{
+    if (err != NULL && err->msg[0])
+        return err->msg;
+    if (c == NULL)
+        return "no connection context (connect step failed or not sent)";
+    if (c->msg.envfrom == NULL)
+        return "no message context (MAIL FROM step failed or not sent)";
+    return "out of memory";
+}
+
 static sfsistat ps_cb_fail(ps_conn *c, const char *stage, const ps_err *err)
 {
     ps_log_kv(ps_milter_log(), LOG_ERR, "error", "qid",
               c != NULL ? c->msg.qid : "-", "stage", stage, "reason",
-              err != NULL && err->msg[0] ? err->msg : "out of memory", NULL);
+              ps_cb_reason(c, err), NULL);
     return SMFIS_TEMPFAIL;
 }
 
@@ -116,8 +130,10 @@ static sfsistat ps_cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
         return SMFIS_NOREPLY;
     }
     if (c == NULL || (c->snap = ps_snap_acquire()) == NULL) {
+        ps_err err = {""};
+        ps_err_set(&err, c == NULL ? "out of memory" : "no configuration");
         free(c);
-        ps_cb_fail(NULL, "connect", NULL);
+        ps_cb_fail(NULL, "connect", &err);
         return SMFIS_NOREPLY;
     }
     snprintf(c->host, sizeof(c->host), "%s", host != NULL ? host : "");
@@ -167,8 +183,9 @@ static sfsistat ps_cb_envfrom(SMFICTX *ctx, char **argv)
     if (ps_msg_start(&c->msg, argv != NULL ? argv[0] : "",
                      smfi_getsymval(ctx, "{auth_authen}"),
                      smfi_getsymval(ctx, "i")) != 0) {
+        ps_err err = {"out of memory"};
         ps_msg_reset(&c->msg);
-        return ps_cb_fail(c, "mail", NULL);
+        return ps_cb_fail(c, "mail", &err);
     }
     ps_milter_busy(1);
     return SMFIS_CONTINUE;
@@ -240,6 +257,7 @@ static sfsistat ps_cb_envrcpt(SMFICTX *ctx, char **argv)
 {
     ps_conn *c = ps_cb_conn(ctx);
     const char *arg = argv != NULL && argv[0] != NULL ? argv[0] : "";
+    ps_err err = {""};
     int rc;
 
     if (c == NULL || c->msg.envfrom == NULL)
@@ -250,6 +268,8 @@ static sfsistat ps_cb_envrcpt(SMFICTX *ctx, char **argv)
     rc = ps_fwd_rcpt(ctx, c, arg, smfi_getsymval(ctx, "{rcpt_mailer}"));
     if (rc < 0)
         return ps_cb_fail(c, "rcpt", NULL);
+    if (rc == 0 && ps_rp_note_rcpt(c, arg, &err) != 0)
+        return ps_cb_fail(c, "rcpt", &err);
     return rc > 0 ? SMFIS_REJECT : SMFIS_CONTINUE;
 }
 
@@ -263,9 +283,11 @@ static sfsistat ps_cb_eoh(SMFICTX *ctx)
     if (c == NULL || c->msg.envfrom == NULL || c->msg.failed)
         return SMFIS_NOREPLY; /* answered at end of message */
     ps_cb_qid(ctx, &c->msg);
-    if (ps_bounce_start(&c->msg) != 0)
-        return ps_cb_defer_fail(c, "bounce", NULL);
     ps_arhdr_mark_forged(c);
+    ps_trace_check(c);
+    /* A bounce passing again (re-injection) was read the first time. */
+    if (c->msg.trace == PS_TRACE_NONE && ps_bounce_start(&c->msg) != 0)
+        return ps_cb_defer_fail(c, "bounce", NULL);
     ps_policy_decide(c, &c->msg, &d);
     ps_cb_log_decision(c, &d);
     c->msg.action = d.action;
@@ -302,9 +324,11 @@ static sfsistat ps_cb_body(SMFICTX *ctx, unsigned char *data, size_t n)
 static sfsistat ps_cb_envelope(SMFICTX *ctx, ps_conn *c)
 {
     ps_err err = {""};
-    int rewritten = ps_rp_rewrite(ctx, c, &err);
+    int rewritten;
 
-    if (rewritten < 0)
+    if (c->msg.trace != PS_TRACE_NONE)
+        return SMFIS_CONTINUE; /* the first pass changed it */
+    if ((rewritten = ps_rp_rewrite(ctx, c, &err)) < 0)
         return ps_cb_fail(c, "return-path", &err);
     if (ps_fwd_finish(ctx, c, rewritten, &err) != 0)
         return ps_cb_fail(c, "srs", &err);
@@ -336,6 +360,12 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_conn *c)
     }
     if (c->msg.action == PS_ACT_VERIFY && ps_arhdr_add(ctx, c, &err) != 0)
         return ps_cb_fail(c, "verify", &err);
+    /* Outside mail left unverified (sign-only mode) is marked too, so a
+     * second pass does not take it for internal mail. */
+    if (c->msg.action == PS_ACT_NONE && c->msg.trace == PS_TRACE_NONE &&
+        !ps_policy_outbound(c, &c->msg) &&
+        ps_trace_add(ctx, PS_TRACE_INBOUND, NULL, &err) != 0)
+        return ps_cb_fail(c, "trace", &err);
     return ps_cb_envelope(ctx, c);
 }
 

@@ -292,6 +292,7 @@ static int ps_run(const ps_opts *o)
         return 1;
     }
     ps_snap_publish(s);
+    ps_fdlimit_init();
     ps_signal_set(&set);
     main_thread = pthread_self();
     if (pthread_create(&tid, NULL, ps_milter_thread, &main_thread) != 0) {

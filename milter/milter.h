@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "mail/authres.h"
 #include "base/cidr.h"
@@ -125,6 +126,14 @@ typedef struct ps_hdr {
 
 typedef enum ps_action { PS_ACT_NONE, PS_ACT_SIGN, PS_ACT_VERIFY } ps_action;
 
+/* What a first pass of this milter said of a re-injected message. */
+typedef enum ps_trace_verdict {
+    PS_TRACE_NONE,      /* no trace field we believe: decide as usual */
+    PS_TRACE_INBOUND,   /* judged from outside: not signed */
+    PS_TRACE_SIGNED,    /* signed then: not again */
+    PS_TRACE_UNVERIFIED /* a field that does not verify: not signed */
+} ps_trace_verdict;
+
 /* A recipient on our SRS domain, replaced at end of message by the address
  * it reverses to. */
 typedef struct ps_rcpt_swap {
@@ -147,15 +156,21 @@ typedef struct ps_msg {
     int failed;
     const char *refuse_code, *refuse_xcode, *refuse_text;
     ps_action action;
+    ps_trace_verdict trace; /* set at end of headers */
     ps_signrules_match match;
     ps_dkim_sign *signer;
     ps_verify *verify;
     int remote_rcpt; /* a recipient whose transport is not a local one */
     ps_rcpt_swap *swaps;
     size_t nswaps;
+    /* Outbound mail that may get a return path: one recipient record
+     * line (mail/sent.h) per recipient, written when it does. */
+    char *sent;
+    size_t sent_len, sent_cap;
     /* A bounce: the reference of the first valid return path among the
      * recipients, and the message as the DSN parser will read it. */
     char bounce_ref[PS_RETPATH_REF_MAX + 1];
+    time_t bounce_issued; /* the day its token was made */
     char *bounce;
     size_t bounce_len;
 } ps_msg;
@@ -204,7 +219,8 @@ int ps_sign_finish(void *ctx, ps_conn *c, ps_err *err);
 
 /* Marks the Authentication-Results fields claiming our authserv-id. */
 void ps_arhdr_mark_forged(ps_conn *c);
-/* Removes the marked fields through libmilter; -1 if the MTA refused. */
+/* Removes the marked fields (those and trace fields from outside) through
+ * libmilter; -1 if the MTA refused. */
 int ps_arhdr_remove_forged(void *ctx, ps_conn *c);
 /* Ends verification, checks SPF and adds our field; -1 on failure. */
 int ps_arhdr_add(void *ctx, ps_conn *c, ps_err *err);
@@ -212,6 +228,22 @@ int ps_arhdr_add(void *ctx, ps_conn *c, ps_err *err);
 /* A header value in the form smfi_insheader wants: CRLF folding turned
  * into LF, since the MTA adds its own line ends. Malloc'd. */
 char *ps_milter_lf(const char *value);
+
+/* ---- trace.c: re-injection through a second smtpd --------------------- */
+
+#define PS_TRACE_NAME "Postseal-Trace"
+
+/* At end of headers, after ps_arhdr_mark_forged: from a client we sign
+ * for, the first trace field that verifies sets m->trace (and its bound
+ * Authentication-Results is no longer marked forged); one that does not
+ * verify sets PS_TRACE_UNVERIFIED. From any other client trace fields are
+ * marked forged, to be removed. */
+void ps_trace_check(ps_conn *c);
+/* Adds our trace field for verdict v, bound to the value of the field we
+ * added (NULL or "" when none). */
+int ps_trace_add(void *ctx, ps_trace_verdict v, const char *bound, ps_err *err);
+/* The decision's reason word for a trace verdict, NULL for none. */
+const char *ps_trace_reason(ps_trace_verdict v);
 
 /* ---- retpath.c: bounces to the return-path domain --------------------- */
 
@@ -222,6 +254,12 @@ void ps_rp_free(ps_snap *s);
 /* 1 when arg (RCPT TO argument) is on the return-path domain without a
  * valid, unexpired token: the 550 reply is set on ctx; else 0. */
 int ps_rp_rcpt(void *ctx, ps_conn *c, const char *arg);
+/* At RCPT, for outbound mail when bounces are recorded: notes the
+ * recipient for the message's recipient record; -1 on failure. */
+int ps_rp_note_rcpt(ps_conn *c, const char *arg, ps_err *err);
+/* The recipient records' directory into out: 1, or 0 when no events file
+ * is set (bounces are then only logged), -1 with err. */
+int ps_rp_sent_dir(const ps_snap *s, char *out, size_t cap, ps_err *err);
 /* The bounce domain of the best [return_path] rewrite pattern for a sender
  * domain, or NULL when none matches. */
 const char *ps_rp_bounce_domain_for(const ps_snap *s, const char *domain);
@@ -255,6 +293,13 @@ int ps_fwd_rcpt(void *ctx, ps_conn *c, const char *arg, const char *mailer);
  * and gives forwarded mail (sender not ours, a recipient not local) an SRS
  * sender unless rewritten says the return path was set already. */
 int ps_fwd_finish(void *ctx, ps_conn *c, int rewritten, ps_err *err);
+
+/* ---- fdlimit.c: descriptor exhaustion ----------------------------------- */
+
+/* Raises the soft descriptor limit to the hard one, logs what it got, and
+ * keeps the reserve descriptor accept() sheds connections with. Called
+ * once, before libmilter's threads start. */
+void ps_fdlimit_init(void);
 
 /* ---- callbacks.c -------------------------------------------------------- */
 

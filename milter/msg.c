@@ -95,6 +95,7 @@ void ps_msg_reset(ps_msg *m)
         free(m->swaps[i].original);
     }
     free(m->swaps);
+    free(m->sent);
     free(m->bounce);
     memset(m, 0, sizeof(*m));
 }

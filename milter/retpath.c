@@ -5,6 +5,7 @@
  * so forged bounces (backscatter) never get in. */
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -15,6 +16,9 @@
 #include "milter.h"
 #include "mail/retpath.h"
 #include "crypto/secrets.h"
+#include "mail/sent.h"
+
+#define PS_RP_SENT_DIR_MAX 4096
 
 /* A secret file is loaded only when its domain is set too: either alone
  * has nothing to do in the milter. */
@@ -105,15 +109,76 @@ int ps_rp_rcpt(void *ctx, ps_conn *c, const char *arg)
     if (ps_retpath_decode(&cfg, addr, time(NULL), &tok, &err) == 0) {
         ps_log_kv(ps_milter_log(), LOG_INFO, "bounce-rcpt", "qid", c->msg.qid,
                   "verdict", "accept", "ref", tok.ref, NULL);
-        if (c->msg.bounce_ref[0] == '\0')
+        if (c->msg.bounce_ref[0] == '\0') {
             snprintf(c->msg.bounce_ref, sizeof(c->msg.bounce_ref), "%s",
                      tok.ref);
+            c->msg.bounce_issued = tok.issued;
+        }
         return 0;
     }
     ps_log_kv(ps_milter_log(), LOG_INFO, "bounce-rcpt", "qid", c->msg.qid,
               "verdict", "reject", "reason", err.msg, NULL);
     smfi_setreply(ctx, "550", "5.7.1", err.msg);
     return 1;
+}
+
+int ps_rp_sent_dir(const ps_snap *s, char *out, size_t cap, ps_err *err)
+{
+    const char *events = s->conf->return_path.events.value;
+
+    if (events == NULL)
+        return 0;
+    return ps_sent_dir(events, out, cap, err) == 0 ? 1 : -1;
+}
+
+static int ps_rp_sent_append(ps_msg *m, const char *line, ps_err *err)
+{
+    size_t n = strlen(line);
+    char *p;
+
+    if (m->sent_cap - m->sent_len < n) {
+        size_t cap = m->sent_cap ? 2 * m->sent_cap : 16 * PS_SENT_LINE;
+        if ((p = realloc(m->sent, cap)) == NULL)
+            return ps_err_set(err, "out of memory");
+        m->sent = p;
+        m->sent_cap = cap;
+    }
+    memcpy(m->sent + m->sent_len, line, n);
+    m->sent_len += n;
+    return 0;
+}
+
+int ps_rp_note_rcpt(ps_conn *c, const char *arg, ps_err *err)
+{
+    ps_mailbox mb;
+    ps_err why = {""};
+    char addr[PS_MAILBOX_LOCAL_MAX + PS_MAILBOX_DOMAIN_MAX + 2];
+    char line[PS_SENT_LINE];
+
+    if (c->snap->rp_secrets == NULL ||
+        c->snap->conf->return_path.events.value == NULL ||
+        !ps_policy_outbound(c, &c->msg) ||
+        ps_mailbox_parse_envelope(arg, &mb, &why) != 0 || mb.domain[0] == '\0')
+        return 0;
+    snprintf(addr, sizeof(addr), "%s@%s", mb.local, mb.domain);
+    if (ps_sent_line(c->snap->rp_secrets, 0, addr, line, err) != 0)
+        return -1;
+    return ps_rp_sent_append(&c->msg, line, err);
+}
+
+/* Before the return path is given: the message's recipients, so that a
+ * bounce to it is recorded for them only. */
+static int ps_rp_keep_rcpts(const ps_conn *c, const char *ref, time_t now,
+                            ps_err *err)
+{
+    char dir[PS_RP_SENT_DIR_MAX];
+    int rc = ps_rp_sent_dir(c->snap, dir, sizeof(dir), err);
+
+    if (rc <= 0)
+        return rc;
+    return ps_sent_record(
+        dir, now, (unsigned)c->snap->conf->return_path.max_age, ref,
+        c->msg.sent != NULL ? c->msg.sent : "", c->msg.sent_len, err);
 }
 
 /* The queue id is the reference a bounce is tied back to; an MTA that
@@ -153,12 +218,14 @@ int ps_rp_rewrite(void *ctx, ps_conn *c, ps_err *err)
     ps_mailbox sender;
     char ref[PS_RETPATH_REF_MAX + 1], addr[PS_RETPATH_ADDR_MAX];
     char arg[PS_RETPATH_ADDR_MAX + 2];
+    time_t now = time(NULL);
 
     if ((domain = ps_rp_wanted(c, &sender)) == NULL)
         return 0;
     ps_rp_ref(&c->msg, ref);
     ps_retpath_cfg cfg = {c->snap->rp_secrets, domain, 0};
-    if (ps_retpath_encode(&cfg, ref, time(NULL), addr, sizeof(addr), err) != 0)
+    if (ps_retpath_encode(&cfg, ref, now, addr, sizeof(addr), err) != 0 ||
+        ps_rp_keep_rcpts(c, ref, now, err) != 0)
         return -1;
     snprintf(arg, sizeof(arg), "<%s>", addr);
     if (smfi_chgfrom(ctx, arg, NULL) != MI_SUCCESS)

@@ -53,6 +53,9 @@ int ps_sign_finish(void *ctx, ps_conn *c, ps_err *err)
             rc = ps_err_set(err, "the MTA refused the DKIM-Signature field");
         free(v);
     }
+    /* A second pass (content_filter re-injection) is not to sign again. */
+    if (rc == 0 && count > 0)
+        rc = ps_trace_add(ctx, PS_TRACE_SIGNED, values[0], err);
     ps_sign_free_values(values, count);
     return rc;
 }

@@ -91,6 +91,10 @@ void ps_policy_decide(const ps_conn *c, ps_msg *m, ps_decision *d)
 
     memset(d, 0, sizeof(*d));
     d->action = PS_ACT_NONE;
+    if (m->trace != PS_TRACE_NONE) {
+        d->reason = ps_trace_reason(m->trace); /* the first pass decided */
+        return;
+    }
     if (!(s->mode & PS_MODE_SIGN))
         d->reason = "verify-only-mode";
     else if (!ps_policy_outbound(c, m))
