@@ -79,7 +79,7 @@ static void ps_reload(ps_pd *pd)
     ps_err err = {""};
     char n[24];
 
-    if (ps_pd_cfg_load(pd->conf_path, &cfg, &err) != 0) {
+    if (ps_pd_cfg_load(pd->conf_path, 1, &cfg, &err) != 0) {
         ps_log_kv(pd->lg, LOG_ERR, "reload", "result", "failed", "reason",
                   err.msg, "kept", "previous configuration", NULL);
         return;
@@ -224,8 +224,7 @@ int main(int argc, char **argv)
             ps_usage(stderr);
         return rc < 0 ? 2 : 0;
     }
-    if (ps_pd_cfg_load(o.conf, &pd.cfg, &err) != 0 ||
-        (o.admin == NULL && ps_pd_cfg_check_store(pd.cfg, &err) != 0)) {
+    if (ps_pd_cfg_load(o.conf, o.admin == NULL, &pd.cfg, &err) != 0) {
         fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
         return o.admin != NULL ? 2 : 1;
     }

@@ -19,7 +19,7 @@
 
 #define PS_POLICYD_NAME           "postseal-policyd"
 #define PS_POLICYD_DEFAULT_LISTEN "inet:127.0.0.1:10040"
-#define PS_POLICYD_DEFAULT_STORE  "lmdb:/var/lib/postseal/quota"
+#define PS_POLICYD_DEFAULT_STORE  PS_CONF_DEFAULT_STORE
 #define PS_POLICYD_MAX_CONNS      4096
 #define PS_POLICYD_IDLE_SECS      3600 /* Postfix closes idle ones at 300s */
 #define PS_POLICYD_WRITE_SECS     60
@@ -88,9 +88,10 @@ static inline void ps_pd_copy(char *dst, size_t size, const char *src)
 }
 
 /* cfg.c */
-int ps_pd_cfg_load(const char *path, ps_pd_cfg **out, ps_err *err);
+/* check: run the whole-file check (check/check.h) first; 0 only for the
+ * -Q counter commands, which need the store and nothing else. */
+int ps_pd_cfg_load(const char *path, int check, ps_pd_cfg **out, ps_err *err);
 void ps_pd_cfg_free(ps_pd_cfg *cfg);
-int ps_pd_cfg_check_store(const ps_pd_cfg *cfg, ps_err *err);
 /* The main.cf lines that make every configured limit enforceable. */
 void ps_pd_cfg_guidance(const ps_pd_cfg *cfg, FILE *fp);
 

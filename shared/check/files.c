@@ -1,7 +1,7 @@
 /* The "does everything the config names load?" check: parsing the file
  * proves its syntax; this proves the keys, tables and secrets behind it,
  * with the config line to blame when one of them does not load. */
-#include "check/check.h"
+#include "check/check_int.h"
 
 #include "crypto/hmac.h"
 #include "signing/signrules.h"
@@ -22,7 +22,7 @@ static int ps_confcheck_secrets(const ps_conf *conf, const ps_conf_str *file,
     return 0;
 }
 
-int ps_confcheck_run(const ps_conf *conf, ps_err *err)
+int ps_confcheck_loads(const ps_conf *conf, ps_err *err)
 {
     ps_signrules *rules = NULL;
 
@@ -33,6 +33,16 @@ int ps_confcheck_run(const ps_conf *conf, ps_err *err)
                              "secret_file", err) < 0 ||
         ps_confcheck_secrets(conf, &conf->return_path.srs_secret_file,
                              "srs_secret_file", err) < 0)
+        return -1;
+    return 0;
+}
+
+/* Cheap, local verdicts first; loading keys and resolving hosts last. */
+int ps_confcheck_run(const ps_conf *conf, ps_err *err)
+{
+    if (ps_confcheck_use(conf, err) != 0 ||
+        ps_confcheck_loads(conf, err) != 0 ||
+        ps_confcheck_paths(conf, err) != 0)
         return -1;
     return 0;
 }

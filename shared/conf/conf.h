@@ -8,9 +8,10 @@
 
 #include "base/err.h"
 
-#define PS_CONF_DEFAULT_PATH "/etc/postseal/postseal.conf"
-#define PS_CONF_MAX_LIST     64  /* names in one comma-separated list */
-#define PS_CONF_PATTERN_MAX  258 /* "*." and a domain of 255 bytes, NUL */
+#define PS_CONF_DEFAULT_PATH  "/etc/postseal/postseal.conf"
+#define PS_CONF_DEFAULT_STORE "lmdb:/var/lib/postseal/quota" /* [policyd] */
+#define PS_CONF_MAX_LIST      64  /* names in one comma-separated list */
+#define PS_CONF_PATTERN_MAX   258 /* "*." and a domain of 255 bytes, NUL */
 
 /* A value and the line it came from, so later checks (a bad CIDR, a key
  * file that won't load) can still say file:line. line 0: not in the file
@@ -92,6 +93,9 @@ typedef struct ps_conf {
     } policyd;
     ps_conf_limit *limits;
     size_t nlimits;
+    /* 1: the file has a [policyd] or [limits] section, so the policy
+     * daemon's defaults (its store) are checked as well as what is set. */
+    int uses_policyd;
 } ps_conf;
 
 /* Reads and checks path. Errors: "path:line: reason", or "path: reason"
