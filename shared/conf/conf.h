@@ -50,6 +50,15 @@ typedef struct ps_conf_signing { /* [signing] pattern = key, key... */
     int line;
 } ps_conf_signing;
 
+/* The kinds a [limits] key or an exempt item names, in the order of the
+ * quota module's ps_quota_kind. */
+enum {
+    PS_CONF_LIMIT_SASL,   /* sasl_username */
+    PS_CONF_LIMIT_DOMAIN, /* sender_domain */
+    PS_CONF_LIMIT_CLIENT, /* client_address */
+    PS_CONF_LIMIT_NKINDS
+};
+
 typedef struct ps_conf_limit { /* [limits] KIND[:MATCH] = ... */
     char *kind;  /* sasl_username | sender_domain | client_address | exempt */
     char *match; /* NULL for the default of a kind */
@@ -111,6 +120,18 @@ const ps_conf_key *ps_conf_find_key(const ps_conf *conf, const char *name);
  * [return_path] domain serves). -1 when pattern does not fit. */
 int ps_conf_rewrite_item(const char *item, char *pattern, size_t size,
                          const char **bounce);
+/* The one parser of "KIND[:MATCH]" ([limits] keys, exempt items): *kind
+ * receives PS_CONF_LIMIT_*, *match where MATCH starts in text (NULL
+ * without one). */
+int ps_conf_limit_kind(const char *text, int *kind, const char **match,
+                       ps_err *err);
+/* The name of a PS_CONF_LIMIT_* kind ("?" out of range). */
+const char *ps_conf_limit_kind_name(int kind);
+/* Calls fn with each trimmed item of a comma-separated list, as every
+ * list of the file is split; an empty item is an error. */
+typedef int (*ps_conf_each_fn)(const char *item, void *arg, ps_err *err);
+int ps_conf_each_item(const char *list, ps_conf_each_fn fn, void *arg,
+                      ps_err *err);
 void ps_conf_free(ps_conf *conf);
 
 #endif

@@ -37,9 +37,6 @@ void ps_conf_free_lists(ps_conf *conf);
 
 /* values.c: value syntax. Each returns 0, or -1 with a short reason
  * ("port must be 1..65535") the caller puts after the key and value. */
-typedef int (*ps_conf_each_fn)(const char *item, void *arg, ps_err *err);
-int ps_conf_each_item(const char *list, ps_conf_each_fn fn, void *arg,
-                      ps_err *err);
 int ps_conf_check_milter_socket(const char *v, ps_err *err);
 int ps_conf_check_listen(const char *v, ps_err *err);
 int ps_conf_check_store(const char *v, ps_err *err);
