@@ -125,6 +125,10 @@ int ps_conf_rewrite_item(const char *item, char *pattern, size_t size,
  * without one). */
 int ps_conf_limit_kind(const char *text, int *kind, const char **match,
                        ps_err *err);
+/* The one parser of an OpenDKIM data set as keytable and signingtable
+ * name it: "file:PATH", "refile:PATH" (wildcard patterns) or "PATH".
+ * *path points into spec; *refile is 1 for "refile:". */
+void ps_conf_table_spec(const char *spec, const char **path, int *refile);
 /* The name of a PS_CONF_LIMIT_* kind ("?" out of range). */
 const char *ps_conf_limit_kind_name(int kind);
 /* Calls fn with each trimmed item of a comma-separated list, as every

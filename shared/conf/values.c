@@ -133,18 +133,33 @@ int ps_conf_check_path(const char *v, ps_err *err)
     return 0;
 }
 
-/* OpenDKIM data sets: a plain file, optionally written "file:PATH". */
-int ps_conf_check_keytable(const char *v, ps_err *err)
+void ps_conf_table_spec(const char *spec, const char **path, int *refile)
 {
-    return ps_conf_check_path(ps_conf_starts(v, "file:") ? v + 5 : v, err);
+    *refile = ps_conf_starts(spec, "refile:");
+    *path = *refile                         ? spec + 7
+            : ps_conf_starts(spec, "file:") ? spec + 5
+                                            : spec;
 }
 
-/* The SigningTable may also be "refile:PATH" (wildcard patterns). */
+/* A KeyTable is a plain file: names are looked up exactly. */
+int ps_conf_check_keytable(const char *v, ps_err *err)
+{
+    const char *path;
+    int refile;
+
+    ps_conf_table_spec(v, &path, &refile);
+    if (refile)
+        return ps_err_set(err, "a KeyTable cannot be a refile:");
+    return ps_conf_check_path(path, err);
+}
+
 int ps_conf_check_signingtable(const char *v, ps_err *err)
 {
-    if (ps_conf_starts(v, "refile:"))
-        return ps_conf_check_path(v + 7, err);
-    return ps_conf_check_keytable(v, err);
+    const char *path;
+    int refile;
+
+    ps_conf_table_spec(v, &path, &refile);
+    return ps_conf_check_path(path, err);
 }
 
 /* dnsrec's reasons open with the name ("domain \"x\": empty label ..."),
