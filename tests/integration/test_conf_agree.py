@@ -19,7 +19,7 @@ import subprocess
 import pytest
 
 from conftest import build_dir, free_port
-from mailstack import wait_port
+from mailstack import Daemon, wait_port
 
 CORPUS = pathlib.Path(__file__).resolve().parent / "conf_corpus"
 FILES = sorted(p.name for p in CORPUS.glob("*.conf"))
@@ -101,6 +101,7 @@ def test_bad_file_one_verdict(name, place, tmp_path):
     for prog in DAEMONS:
         r = start(prog, conf)
         assert r.returncode != 0, (prog, r.stderr)
+        assert not Daemon.SANITIZER.search(r.stderr), r.stderr
         said[f"{prog} -f"] = error_of(prog, r)
     first = said["postseal"]
     assert first.startswith(f"{conf}:{line}: "), said
@@ -143,6 +144,9 @@ def test_good_file_passes_everywhere(name, place, tmp_path):
         for p in procs:
             p.terminate()
             p.wait(timeout=90)
+    for prog in DAEMONS:
+        log = (tmp_path / f"{prog}.log").read_text()
+        assert not Daemon.SANITIZER.search(log), log
 
 
 def test_corpus_covers_each_grammar():
