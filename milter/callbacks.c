@@ -230,8 +230,9 @@ static void ps_cb_log_decision(const ps_conn *c, const ps_decision *d)
         len += (size_t)w;
     }
     ps_log_kv(ps_milter_log(), LOG_INFO, "decision", "qid", c->msg.qid, "sign",
-              d->action == PS_ACT_SIGN ? "yes" : "no", "reason", d->reason,
-              "detail", d->detail[0] ? d->detail : NULL, "from_domain",
+              d->action == PS_ACT_SIGN ? "yes" : "no", "reason",
+              ps_policy_reason_word(d->reason), "detail",
+              d->detail[0] ? d->detail : NULL, "from_domain",
               d->from.domain[0] ? d->from.domain : NULL, "rule",
               d->action == PS_ACT_SIGN ? m->rule : NULL, "keys",
               keys[0] ? keys : NULL, "client", c->addr[0] ? c->addr : NULL,
@@ -291,7 +292,7 @@ static sfsistat ps_cb_eoh(SMFICTX *ctx)
     ps_policy_decide(c, &c->msg, &d);
     ps_cb_log_decision(c, &d);
     c->msg.action = d.action;
-    if (strcmp(d.reason, "too-many-headers") == 0) {
+    if (d.reason == PS_WHY_TOO_MANY_HEADERS) {
         ps_cb_refuse(&c->msg, "552", "5.3.4", "too many header fields to sign");
         return SMFIS_NOREPLY;
     }

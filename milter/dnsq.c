@@ -13,51 +13,18 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "dns/dns.h"
 #include "milter.h"
 
 #define PS_DNSQ_EDNS_SIZE 4096
 #define PS_DNSQ_MAXQUERY  (NS_HFIXEDSZ + NS_MAXCDNAME + 4 + 11)
 
-static int ps_dnsq_port(const char *p, int *port)
-{
-    char *end;
-    long v = strtol(p, &end, 10);
-
-    if (*p == '\0' || *end != '\0' || v < 1 || v > 65535)
-        return -1;
-    *port = (int)v;
-    return 0;
-}
-
-/* Splits "IP", "IP:PORT", "IPv6", "[IPv6]" and "[IPv6]:PORT". */
-static int ps_dnsq_split(char *buf, char **host, int *port)
-{
-    char *colon, *end;
-
-    *port = 53;
-    if (buf[0] == '[') {
-        if ((end = strchr(buf, ']')) == NULL)
-            return -1;
-        *end++ = '\0';
-        *host = buf + 1;
-        return *end == '\0'  ? 0
-               : *end == ':' ? ps_dnsq_port(end + 1, port)
-                             : -1;
-    }
-    *host = buf;
-    colon = strchr(buf, ':');
-    if (colon == NULL || strchr(colon + 1, ':') != NULL)
-        return 0; /* no port, or a bare IPv6 address */
-    *colon = '\0';
-    return ps_dnsq_port(colon + 1, port);
-}
-
+/* The address comes from the core's one parser of the resolver grammar,
+ * the same call the config check makes. */
 int ps_dnsq_init(ps_dnsq *q, const char *resolver, ps_err *err)
 {
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&q->server;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&q->server;
-    char buf[80], *host;
-    int port;
+    ps_dns_server server;
+    ps_err why = {""};
 
     memset(q, 0, sizeof(*q));
     q->timeout_ms = PS_MILTER_DNS_TIMEOUT * 1000;
@@ -65,23 +32,10 @@ int ps_dnsq_init(ps_dnsq *q, const char *resolver, ps_err *err)
     q->system = resolver == NULL;
     if (resolver == NULL)
         return 0;
-    if (strlen(resolver) >= sizeof(buf) ||
-        ps_dnsq_split(strcpy(buf, resolver), &host, &port) != 0)
-        return ps_err_set(err,
-                          "resolver '%.80s': expected IP, IP:PORT or "
-                          "[IPv6]:PORT",
-                          resolver);
-    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        q->server_len = sizeof(*s4);
-    } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        q->server_len = sizeof(*s6);
-    } else {
-        return ps_err_set(err, "resolver '%.80s': not an IP address", resolver);
-    }
+    if (ps_dns_server_parse(resolver, &server, &why) != 0)
+        return ps_err_set(err, "bad resolver '%.80s': %s", resolver, why.msg);
+    memcpy(&q->server, &server.addr, sizeof(q->server));
+    q->server_len = server.len;
     return 0;
 }
 

@@ -18,10 +18,10 @@
 #include <libmilter/mfapi.h>
 #include <systemd/sd-daemon.h>
 
-#include "check/check.h"
 #include "base/daemon.h"
 #include "base/privdrop.h"
 #include "base/usock.h"
+#include "check/check.h"
 #include "milter.h"
 
 #define PS_MILTER_DEFAULT_SOCKET "inet:8891@127.0.0.1"
@@ -107,10 +107,9 @@ static int ps_check(const char *path)
     ps_snap *s = NULL;
     ps_err err = {""};
 
-    /* The snapshot proves what the milter loads; confcheck adds the
-     * [return_path] secret files. */
+    /* Loading a snapshot runs the whole-file check start runs; as root,
+     * the [milter] user must exist too. */
     if (ps_snap_load(path, &s, &err) != 0 ||
-        ps_confcheck_run(s->conf, &err) != 0 ||
         ps_check_runas(s->conf, &err) != 0) {
         fprintf(stderr, "%s: %s\n", PS_MILTER_NAME, err.msg);
         ps_snap_free(s);
@@ -200,30 +199,24 @@ static const char *ps_unix_path(const char *sock)
  * that another milter still serves is left to it (libmilter would remove
  * it); one a crash left is replaced. Created 0600, then given the plan's
  * group and mode. */
-static int ps_setup_milter(const char *sock, const ps_priv_plan *plan)
+static int ps_setup_milter(const char *sock, const ps_priv_plan *plan,
+                           ps_err *err)
 {
     const char *path = ps_unix_path(sock);
-    ps_err err = {""};
     mode_t old;
     int rc;
 
-    if (path != NULL && ps_usock_claim(path, &err) != 0) {
-        fprintf(stderr, "%s: %s\n", PS_MILTER_NAME, err.msg);
+    if (path != NULL && ps_usock_claim(path, err) != 0)
         return -1;
-    }
     old = umask(0177);
     rc = smfi_setconn((char *)sock) != MI_SUCCESS ||
          smfi_register(*ps_callbacks()) != MI_SUCCESS ||
          smfi_opensocket(1) != MI_SUCCESS;
     umask(old);
-    if (rc) {
-        fprintf(stderr, "%s: cannot listen on %s\n", PS_MILTER_NAME, sock);
+    if (rc)
+        return ps_err_set(err, "cannot listen on %s", sock);
+    if (path != NULL && ps_priv_socket(plan, path, err) != 0)
         return -1;
-    }
-    if (path != NULL && ps_priv_socket(plan, path, &err) != 0) {
-        fprintf(stderr, "%s: %s\n", PS_MILTER_NAME, err.msg);
-        return -1;
-    }
     return 0;
 }
 
@@ -243,10 +236,13 @@ static int ps_bind_and_drop(const char *path, ps_snap **out)
     ps_conf_runas_spec(conf, &conf->milter.runas, "milter", &spec);
     sock = conf->milter.socket.value ? conf->milter.socket.value
                                      : PS_MILTER_DEFAULT_SOCKET;
-    if (ps_priv_plan_make(&spec, &plan, &err) != 0)
+    /* What stops the start here, the whole-file check may explain first,
+     * so start says what -n says. */
+    if (ps_priv_plan_make(&spec, &plan, &err) != 0 ||
+        ps_setup_milter(sock, &plan, &err) != 0) {
+        ps_confcheck_explain(conf, &err);
         goto done;
-    if (ps_setup_milter(sock, &plan) != 0)
-        goto quiet;
+    }
     if (ps_priv_drop(&plan, &err) != 0 || ps_snap_load(path, out, &err) != 0)
         goto done;
     if (plan.outcome == PS_PRIV_AS_ROOT)
@@ -259,7 +255,6 @@ static int ps_bind_and_drop(const char *path, ps_snap **out)
 done:
     if (rc != 0)
         fprintf(stderr, "%s: %s\n", PS_MILTER_NAME, err.msg);
-quiet:
     ps_conf_free(conf);
     return rc;
 }

@@ -194,16 +194,36 @@ void ps_msg_reset(ps_msg *m);
 
 /* ---- sign_policy.c: whether and with what keys to sign ----------------- */
 
+/* Why a message is (not) signed: decided here, acted on by value, and
+ * written to the log as the word ps_policy_reason_word gives. */
+typedef enum ps_reason {
+    PS_WHY_AUTHENTICATED,
+    PS_WHY_INTERNAL,
+    PS_WHY_VERIFY_ONLY,
+    PS_WHY_NOT_OUTBOUND,
+    PS_WHY_TOO_MANY_HEADERS,
+    PS_WHY_FROM_REPEATED,
+    PS_WHY_NO_FROM,
+    PS_WHY_FROM_UNPARSABLE,
+    PS_WHY_NO_SIGNING_RULE,
+    PS_WHY_REINJECTED_SIGNED,
+    PS_WHY_REINJECTED_INBOUND,
+    PS_WHY_TRACE_UNVERIFIED,
+    PS_WHY_NREASONS
+} ps_reason;
+
 typedef struct ps_decision {
     ps_action action;
-    const char *reason; /* a fixed word for the log */
-    char detail[128];   /* e.g. why the From field did not parse */
+    ps_reason reason;
+    char detail[128]; /* e.g. why the From field did not parse */
     ps_mailbox from;
 } ps_decision;
 
 /* Decides at end of headers: sign (m->match filled), verify, or neither,
  * with the reason. */
 void ps_policy_decide(const ps_conn *c, ps_msg *m, ps_decision *d);
+/* The fixed word the log uses for a reason ("too-many-headers"). */
+const char *ps_policy_reason_word(ps_reason r);
 /* 1 for a client we sign for: authenticated, or in internal_hosts. */
 int ps_policy_outbound(const ps_conn *c, const ps_msg *m);
 /* 1 when domain is one of ours: a signing rule, a rewrite pattern, the
@@ -243,7 +263,7 @@ void ps_trace_check(ps_conn *c);
  * added (NULL or "" when none). */
 int ps_trace_add(void *ctx, ps_trace_verdict v, const char *bound, ps_err *err);
 /* The decision's reason word for a trace verdict, NULL for none. */
-const char *ps_trace_reason(ps_trace_verdict v);
+ps_reason ps_trace_reason(ps_trace_verdict v);
 
 /* ---- retpath.c: bounces to the return-path domain --------------------- */
 

@@ -8,6 +8,29 @@
 
 #include "milter.h"
 
+/* The log's words, indexed by ps_reason. */
+static const char *const ps_policy_words[PS_WHY_NREASONS] = {
+    [PS_WHY_AUTHENTICATED] = "authenticated",
+    [PS_WHY_INTERNAL] = "internal",
+    [PS_WHY_VERIFY_ONLY] = "verify-only-mode",
+    [PS_WHY_NOT_OUTBOUND] = "not-internal-not-authenticated",
+    [PS_WHY_TOO_MANY_HEADERS] = "too-many-headers",
+    [PS_WHY_FROM_REPEATED] = "from-repeated",
+    [PS_WHY_NO_FROM] = "no-from",
+    [PS_WHY_FROM_UNPARSABLE] = "from-unparsable",
+    [PS_WHY_NO_SIGNING_RULE] = "no-signing-rule",
+    [PS_WHY_REINJECTED_SIGNED] = "reinjected-signed",
+    [PS_WHY_REINJECTED_INBOUND] = "reinjected-inbound",
+    [PS_WHY_TRACE_UNVERIFIED] = "trace-unverified",
+};
+
+const char *ps_policy_reason_word(ps_reason r)
+{
+    return (unsigned)r < PS_WHY_NREASONS && ps_policy_words[r] != NULL
+               ? ps_policy_words[r]
+               : "?";
+}
+
 /* The single From field, or NULL with the reason in d. */
 static const ps_hdr *ps_policy_from(const ps_msg *m, ps_decision *d)
 {
@@ -17,13 +40,13 @@ static const ps_hdr *ps_policy_from(const ps_msg *m, ps_decision *d)
         if (strcasecmp(m->hdrs[i].name, "From") != 0)
             continue;
         if (from != NULL) {
-            d->reason = "from-repeated";
+            d->reason = PS_WHY_FROM_REPEATED;
             return NULL;
         }
         from = &m->hdrs[i];
     }
     if (from == NULL)
-        d->reason = "no-from";
+        d->reason = PS_WHY_NO_FROM;
     return from;
 }
 
@@ -55,17 +78,17 @@ static void ps_policy_sign(const ps_conn *c, ps_msg *m, ps_decision *d)
         return;
     if (ps_mailbox_parse_from(from->value, strlen(from->value), &d->from,
                               &why) != 0) {
-        d->reason = "from-unparsable";
+        d->reason = PS_WHY_FROM_UNPARSABLE;
         snprintf(d->detail, sizeof(d->detail), "%s", why.msg);
         return;
     }
     if (ps_signrules_lookup(c->snap->rules, d->from.local, d->from.domain,
                             ps_policy_fallback(c, m, &env), &m->match) == 0) {
-        d->reason = "no-signing-rule";
+        d->reason = PS_WHY_NO_SIGNING_RULE;
         return;
     }
     d->action = PS_ACT_SIGN;
-    d->reason = m->auth != NULL ? "authenticated" : "internal";
+    d->reason = m->auth != NULL ? PS_WHY_AUTHENTICATED : PS_WHY_INTERNAL;
 }
 
 int ps_policy_outbound(const ps_conn *c, const ps_msg *m)
@@ -96,11 +119,11 @@ void ps_policy_decide(const ps_conn *c, ps_msg *m, ps_decision *d)
         return;
     }
     if (!(s->mode & PS_MODE_SIGN))
-        d->reason = "verify-only-mode";
+        d->reason = PS_WHY_VERIFY_ONLY;
     else if (!ps_policy_outbound(c, m))
-        d->reason = "not-internal-not-authenticated";
+        d->reason = PS_WHY_NOT_OUTBOUND;
     else if (m->overflow)
-        d->reason = "too-many-headers";
+        d->reason = PS_WHY_TOO_MANY_HEADERS;
     else
         ps_policy_sign(c, m, d);
     if (d->action == PS_ACT_NONE && (s->mode & PS_MODE_VERIFY) && !m->overflow)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check/check.h"
 #include "milter.h"
 
 static pthread_mutex_t ps_snap_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -76,7 +77,10 @@ int ps_snap_load(const char *path, ps_snap **out, ps_err *err)
     *out = NULL;
     if (s == NULL)
         return ps_err_set(err, "out of memory");
-    if (ps_conf_load(path, &s->conf, err) != 0 || ps_snap_lists(s, err) != 0 ||
+    /* The whole-file check first, so start, reload and -n refuse exactly
+     * what `postseal check` refuses, with the same message. */
+    if (ps_conf_load(path, &s->conf, err) != 0 ||
+        ps_confcheck_run(s->conf, err) != 0 || ps_snap_lists(s, err) != 0 ||
         ps_signrules_load(s->conf, 0, &s->rules, err) != 0 ||
         ps_rp_load(s, err) != 0)
         goto fail;

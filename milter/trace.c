@@ -147,16 +147,15 @@ void ps_trace_check(ps_conn *c)
     }
 }
 
-const char *ps_trace_reason(ps_trace_verdict v)
+/* Only called for a marked message: PS_TRACE_NONE is never passed. */
+ps_reason ps_trace_reason(ps_trace_verdict v)
 {
     switch (v) {
     case PS_TRACE_SIGNED:
-        return "reinjected-signed";
+        return PS_WHY_REINJECTED_SIGNED;
     case PS_TRACE_INBOUND:
-        return "reinjected-inbound";
-    case PS_TRACE_UNVERIFIED:
-        return "trace-unverified";
+        return PS_WHY_REINJECTED_INBOUND;
     default:
-        return NULL;
+        return PS_WHY_TRACE_UNVERIFIED;
     }
 }

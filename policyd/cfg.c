@@ -3,13 +3,11 @@
  * whole or not at all so a bad reload leaves the running one in force. */
 #include "policyd.h"
 
-#include <errno.h>
-#include <libgen.h>
-#include <limits.h>
+#include "check/check.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 void ps_pd_cfg_free(ps_pd_cfg *cfg)
 {
@@ -25,7 +23,9 @@ static const char *ps_pd_or(const ps_conf_str *s, const char *dflt)
     return s->value != NULL ? s->value : dflt;
 }
 
-int ps_pd_cfg_load(const char *path, ps_pd_cfg **out, ps_err *err)
+/* With check, the whole-file verdict `postseal check` gives comes first
+ * (start, reload and -n), so no daemon runs a file the check refuses. */
+int ps_pd_cfg_load(const char *path, int check, ps_pd_cfg **out, ps_err *err)
 {
     ps_pd_cfg *cfg = calloc(1, sizeof(*cfg));
 
@@ -33,6 +33,7 @@ int ps_pd_cfg_load(const char *path, ps_pd_cfg **out, ps_err *err)
     if (cfg == NULL)
         return ps_err_set(err, "out of memory");
     if (ps_conf_load(path, &cfg->conf, err) != 0 ||
+        (check && ps_confcheck_run(cfg->conf, err) != 0) ||
         ps_quota_rules_build(cfg->conf, &cfg->rules, err) != 0) {
         ps_pd_cfg_free(cfg);
         return -1;
@@ -47,27 +48,6 @@ int ps_pd_cfg_load(const char *path, ps_pd_cfg **out, ps_err *err)
     cfg->warn_at = cfg->conf->policyd.warn_at;
     *out = cfg;
     return 0;
-}
-
-/* The setting's password file must load, and an LMDB file needs a
- * directory the daemon can write (the file and its lock file are created
- * there): checked by -n and at start, with the line of the store
- * setting. */
-int ps_pd_cfg_check_store(const ps_pd_cfg *cfg, ps_err *err)
-{
-    char dir[PATH_MAX], why[PATH_MAX + 64];
-    int e;
-
-    if (ps_store_url_check(cfg->conf, err) != 0)
-        return -1;
-    if (strncmp(cfg->store, "lmdb:", 5) != 0)
-        return 0;
-    snprintf(dir, sizeof(dir), "%s", cfg->store + 5);
-    if (access(dirname(dir), W_OK) == 0)
-        return 0;
-    e = errno;
-    snprintf(why, sizeof(why), "directory %s: %s", dir, strerror(e));
-    return ps_store_url_fail(cfg->conf, cfg->store, why, err);
 }
 
 int ps_pd_cfg_probe_store(const ps_pd_cfg *cfg, ps_err *err)

@@ -6,6 +6,7 @@
 
 #include "base/daemon.h"
 #include "base/privdrop.h"
+#include "check/check.h"
 
 #include <signal.h>
 #include <systemd/sd-daemon.h>
@@ -97,7 +98,7 @@ static void ps_reload(ps_pd *pd)
     ps_err err = {""};
     char n[24];
 
-    if (ps_pd_cfg_load(pd->conf_path, &cfg, &err) != 0) {
+    if (ps_pd_cfg_load(pd->conf_path, 1, &cfg, &err) != 0) {
         ps_log_kv(pd->lg, LOG_ERR, "reload", "result", "failed", "reason",
                   err.msg, "kept", "previous configuration", NULL);
         return;
@@ -211,18 +212,34 @@ static void ps_log_runas(ps_pd *pd, const ps_priv_plan *plan)
 }
 
 /* Binds as whoever started it, then becomes [policyd] user before the
- * store is opened or a byte is read from a client; the store directory is
- * checked as that user. */
+ * store is opened or a byte is read from a client; the whole-file check
+ * (keys, paths, the store's directory) runs as that user. */
 static int ps_bind_and_drop(ps_pd *pd, ps_priv_plan *plan, ps_err *err)
 {
-    if (ps_runas_plan(pd->cfg, plan, err) != 0)
-        return -1;
+    int rc;
+
     if ((pd->base = event_base_new()) == NULL)
         return ps_err_set(err, "cannot start the event loop");
-    if (ps_server_listen(pd, pd->cfg->listen, plan, err) != 0 ||
-        ps_priv_drop(plan, err) != 0)
+    /* What stops the start here, the whole-file check may explain first,
+     * so start says what -n says. */
+    if (ps_runas_plan(pd->cfg, plan, err) != 0 ||
+        ps_server_listen(pd, pd->cfg->listen, plan, err) != 0) {
+        ps_confcheck_explain(pd->cfg->conf, err);
         return -1;
-    return ps_pd_cfg_check_store(pd->cfg, err);
+    }
+    if (ps_priv_drop(plan, err) != 0 ||
+        ps_confcheck_run(pd->cfg->conf, err) != 0)
+        return -1;
+    /* The store is asked once, as that user too: Redis refusing the
+     * password stops the start; one not reachable yet only warns (the
+     * daemon answers store_down and retries). */
+    rc = ps_pd_cfg_probe_store(pd->cfg, err);
+    if (rc > 0) {
+        fprintf(stderr, "%s: warning: %s\n", PS_POLICYD_NAME, err->msg);
+        err->msg[0] = '\0';
+        return 0;
+    }
+    return rc;
 }
 
 static int ps_run(ps_pd *pd, int foreground)
@@ -269,24 +286,14 @@ int main(int argc, char **argv)
             ps_usage(stderr);
         return rc < 0 ? 2 : 0;
     }
-    /* -n checks the store directory as the one running it; a daemon
-     * checks it once it runs as [policyd] user. */
-    if (ps_pd_cfg_load(o.conf, &pd.cfg, &err) != 0 ||
-        (o.check && ps_pd_cfg_check_store(pd.cfg, &err) != 0)) {
+    /* -n runs the whole-file check here; a daemon runs it once it is
+     * [policyd] user (keys and paths as that user sees them). */
+    if (ps_pd_cfg_load(o.conf, o.check, &pd.cfg, &err) != 0) {
         fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
         ps_pd_cfg_free(pd.cfg);
         return o.admin != NULL ? 2 : 1;
     }
     pd.conf_path = o.conf;
-    if (!o.check && o.admin == NULL &&
-        (rc = ps_pd_cfg_probe_store(pd.cfg, &err)) != 0) {
-        fprintf(stderr, "%s: %s%s\n", PS_POLICYD_NAME,
-                rc > 0 ? "warning: " : "", err.msg);
-        if (rc < 0) {
-            ps_pd_cfg_free(pd.cfg);
-            return 1;
-        }
-    }
     if (o.check || o.admin != NULL) {
         rc = o.check
                  ? ps_check(pd.cfg)

@@ -19,7 +19,7 @@
 
 #define PS_POLICYD_NAME           "postseal-policyd"
 #define PS_POLICYD_DEFAULT_LISTEN "inet:127.0.0.1:10040"
-#define PS_POLICYD_DEFAULT_STORE  "lmdb:/var/lib/postseal/quota"
+#define PS_POLICYD_DEFAULT_STORE  PS_CONF_DEFAULT_STORE
 /* Connections: at most PS_POLICYD_MAX_CONNS, fewer when the descriptor
  * limit is lower (PS_POLICYD_FD_SPARE kept for the store, the log and the
  * signals). At the cap, a new connection replaces the idlest one. Postfix
@@ -107,9 +107,10 @@ static inline void ps_pd_copy(char *dst, size_t size, const char *src)
 }
 
 /* cfg.c */
-int ps_pd_cfg_load(const char *path, ps_pd_cfg **out, ps_err *err);
+/* check: run the whole-file check (check/check.h) first; 0 only for the
+ * -Q counter commands, which need the store and nothing else. */
+int ps_pd_cfg_load(const char *path, int check, ps_pd_cfg **out, ps_err *err);
 void ps_pd_cfg_free(ps_pd_cfg *cfg);
-int ps_pd_cfg_check_store(const ps_pd_cfg *cfg, ps_err *err);
 /* At start: 0 the store answers, 1 not yet (err: a warning; the daemon
  * starts and retries), -1 it refuses these settings (err: why, as
  * "FILE:LINE: store SHOWN: reason"; the daemon does not start). */

@@ -4,6 +4,13 @@
  * every daemon sharing the server shares one exact count. */
 #include "redis_store.h"
 
+#include "quota/quota.h"
+
+/* The script's constants are the C ones, spelled by the preprocessor, so
+ * the two sliding windows cannot drift apart. */
+#define PS_LUA_NUM_(x) #x
+#define PS_LUA_NUM(x)  PS_LUA_NUM_(x)
+
 /* KEYS: one hash per window, field = sub-window index, value = amount,
  * field "w" = ms until which the warn_at warning is not repeated.
  * ARGV: charge, warn_pct, deadline (ms on Redis's clock, 0 none), then
@@ -12,8 +19,10 @@
  * or {-1}, untouched, when it runs after the deadline: the daemon has
  * answered store_down by then (a Redis that hung with the request queued),
  * and a deferred message must not be charged. */
+/* One Lua line per C line, as written: */
+/* clang-format off */
 const char ps_redis_script[] =
-    "local S = 60\n"
+    "local S = " PS_LUA_NUM(PS_QUOTA_SLOTS) "\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local charge, pct, n = tonumber(ARGV[1]), tonumber(ARGV[2]), #KEYS\n"
@@ -87,3 +96,4 @@ const char ps_redis_script[] =
     "for i = 1, n do out[#out + 1] = used[i] end\n"
     "for i = 1, n do out[#out + 1] = warn[i] end\n"
     "return out\n";
+/* clang-format on */

@@ -5,6 +5,7 @@
 #include "policyd.h"
 
 #include "base/usock.h"
+#include "conf/listen.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -120,27 +121,6 @@ static void ps_server_accept_error(struct evconnlistener *lst, void *arg)
         evconnlistener_enable(lst);
 }
 
-/* "HOST:PORT" with HOST a name, an IPv4 address or [IPv6]. */
-static int ps_server_inet(const char *spec, struct addrinfo **ai, ps_err *err)
-{
-    char host[256];
-    const char *colon = strrchr(spec, ':');
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    size_t n;
-    int rc;
-
-    if (colon == NULL || (n = (size_t)(colon - spec)) >= sizeof(host))
-        return ps_err_set(err, "bad listen address '%.80s'", spec);
-    if (n >= 2 && spec[0] == '[' && spec[n - 1] == ']')
-        snprintf(host, sizeof(host), "%.*s", (int)(n - 2), spec + 1);
-    else
-        snprintf(host, sizeof(host), "%.*s", (int)n, spec);
-    if ((rc = getaddrinfo(host, colon + 1, &hints, ai)) != 0)
-        return ps_err_set(err, "listen %s: %s", spec, gai_strerror(rc));
-    return 0;
-}
-
 static struct evconnlistener *
 ps_server_bind(ps_pd *pd, const struct sockaddr *sa, socklen_t len)
 {
@@ -174,17 +154,21 @@ static int ps_server_unix(ps_pd *pd, const char *path, const ps_priv_plan *plan,
     return ps_priv_socket(plan, path, err);
 }
 
+/* The spec is read by the core's one listen parser, as the config check
+ * reads it, so -n and start agree on what is valid. */
 int ps_server_listen(ps_pd *pd, const char *listen, const ps_priv_plan *plan,
                      ps_err *err)
 {
     struct addrinfo *ai;
+    ps_listen l;
+    ps_err why = {""};
 
-    if (strncmp(listen, "unix:", 5) == 0)
-        return ps_server_unix(pd, listen + 5, plan, err);
-    if (strncmp(listen, "inet:", 5) != 0)
-        return ps_err_set(err, "bad listen '%.80s'", listen);
-    if (ps_server_inet(listen + 5, &ai, err) != 0)
-        return -1;
+    if (ps_listen_parse(listen, &l, &why) != 0)
+        return ps_err_set(err, "bad listen '%.80s': %s", listen, why.msg);
+    if (l.kind == PS_LISTEN_UNIX)
+        return ps_server_unix(pd, l.path, plan, err);
+    if (ps_listen_resolve(&l, &ai, &why) != 0)
+        return ps_err_set(err, "listen %s: %s", listen, why.msg);
     pd->listener = ps_server_bind(pd, ai->ai_addr, ai->ai_addrlen);
     freeaddrinfo(ai);
     if (pd->listener == NULL)

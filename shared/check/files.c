@@ -1,7 +1,7 @@
 /* The "does everything the config names load?" check: parsing the file
  * proves its syntax; this proves the keys, tables and secrets behind it,
  * with the config line to blame when one of them does not load. */
-#include "check/check.h"
+#include "check/check_int.h"
 
 #include "conf/store_url.h"
 #include "crypto/hmac.h"
@@ -24,7 +24,7 @@ static int ps_confcheck_secrets(const ps_conf *conf, const ps_conf_str *file,
     return 0;
 }
 
-int ps_confcheck_run(const ps_conf *conf, ps_err *err)
+int ps_confcheck_loads(const ps_conf *conf, ps_err *err)
 {
     ps_signrules *rules = NULL;
 
@@ -38,4 +38,23 @@ int ps_confcheck_run(const ps_conf *conf, ps_err *err)
         ps_store_url_check(conf, err) < 0)
         return -1;
     return 0;
+}
+
+/* Cheap, local verdicts first; loading keys and resolving hosts last. */
+int ps_confcheck_run(const ps_conf *conf, ps_err *err)
+{
+    if (ps_confcheck_use(conf, err) != 0 ||
+        ps_confcheck_loads(conf, err) != 0 ||
+        ps_confcheck_paths(conf, err) != 0 ||
+        ps_confcheck_users(conf, err) != 0)
+        return -1;
+    return 0;
+}
+
+void ps_confcheck_explain(const ps_conf *conf, ps_err *err)
+{
+    ps_err first = {""};
+
+    if (ps_confcheck_run(conf, &first) != 0)
+        *err = first;
 }

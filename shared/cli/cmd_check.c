@@ -1,6 +1,6 @@
-/* postseal check: reads a postseal.conf and loads every key, table and
- * secret file it names, so a mistake shows up here, with its file and
- * line, rather than in the daemons' logs. */
+/* postseal check: the whole-file verdict on a postseal.conf, the same one
+ * both daemons' -n, start and reload give (check/check.h), so a mistake
+ * shows up here, with its file and line, rather than in their logs. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,9 +14,11 @@ static void ps_check_usage(FILE *fp)
     fprintf(
         fp,
         "usage: " PS_CLI_NAME " check [-c FILE]\n\n"
-        "Reads the configuration and loads every DKIM key, OpenDKIM table "
-        "and secret\nfile it names; prints \"FILE: ok\", or the first error "
-        "as FILE:LINE: reason.\n\n"
+        "Gives the verdict postseal-milter and postseal-policyd give on the "
+        "configuration\n(their -n, start and reload run the same check): "
+        "every value, DKIM key,\nOpenDKIM table, secret file, limit, the "
+        "events file, store and sockets.\nPrints \"FILE: ok\", or the first "
+        "error as FILE:LINE: reason.\n\n"
         "  -c, --config FILE   the configuration (default " PS_CONF_DEFAULT_PATH
         ")\n"
         "  -h, --help          this text\n");

@@ -75,6 +75,10 @@ static int ps_conf_check_section(ps_conf_state *st, char *line)
     if (!ps_conf_section_known(line + 1))
         return ps_conf_fail(st, "unknown section '[" PS_CONF_ECHO "]'",
                             line + 1);
+    if (strcmp(line + 1, "policyd") == 0 || strcmp(line + 1, "limits") == 0)
+        st->conf->uses_policyd = 1;
+    else
+        st->conf->uses_milter = 1; /* [milter], [keys], [signing], ... */
     line[n - 1] = ']';
     return 0;
 }

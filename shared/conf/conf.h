@@ -9,9 +9,10 @@
 #include "base/err.h"
 #include "base/privdrop.h"
 
-#define PS_CONF_DEFAULT_PATH "/etc/postseal/postseal.conf"
-#define PS_CONF_MAX_LIST     64  /* names in one comma-separated list */
-#define PS_CONF_PATTERN_MAX  258 /* "*." and a domain of 255 bytes, NUL */
+#define PS_CONF_DEFAULT_PATH  "/etc/postseal/postseal.conf"
+#define PS_CONF_DEFAULT_STORE "lmdb:/var/lib/postseal/quota" /* [policyd] */
+#define PS_CONF_MAX_LIST      64  /* names in one comma-separated list */
+#define PS_CONF_PATTERN_MAX   258 /* "*." and a domain of 255 bytes, NUL */
 
 /* A value and the line it came from, so later checks (a bad CIDR, a key
  * file that won't load) can still say file:line. line 0: not in the file
@@ -61,6 +62,15 @@ typedef struct ps_conf_signing { /* [signing] pattern = key, key... */
     int line;
 } ps_conf_signing;
 
+/* The kinds a [limits] key or an exempt item names, in the order of the
+ * quota module's ps_quota_kind. */
+enum {
+    PS_CONF_LIMIT_SASL,   /* sasl_username */
+    PS_CONF_LIMIT_DOMAIN, /* sender_domain */
+    PS_CONF_LIMIT_CLIENT, /* client_address */
+    PS_CONF_LIMIT_NKINDS
+};
+
 typedef struct ps_conf_limit { /* [limits] KIND[:MATCH] = ... */
     char *kind;  /* sasl_username | sender_domain | client_address | exempt */
     char *match; /* NULL for the default of a kind */
@@ -106,6 +116,10 @@ typedef struct ps_conf {
     } policyd;
     ps_conf_limit *limits;
     size_t nlimits;
+    /* 1: the file has a [policyd] or [limits] section, so the policy
+     * daemon's defaults (its store) are checked as well as what is set. */
+    int uses_policyd;
+    int uses_milter; /* a section only the milter reads */
 } ps_conf;
 
 /* Reads and checks path. Errors: "path:line: reason", or "path: reason"
@@ -125,6 +139,22 @@ int ps_conf_rewrite_item(const char *item, char *pattern, size_t size,
  * them (pointers into conf; section names the section in messages). */
 void ps_conf_runas_spec(const ps_conf *conf, const ps_conf_runas *r,
                         const char *section, ps_priv_spec *spec);
+/* The one parser of "KIND[:MATCH]" ([limits] keys, exempt items): *kind
+ * receives PS_CONF_LIMIT_*, *match where MATCH starts in text (NULL
+ * without one). */
+int ps_conf_limit_kind(const char *text, int *kind, const char **match,
+                       ps_err *err);
+/* The one parser of an OpenDKIM data set as keytable and signingtable
+ * name it: "file:PATH", "refile:PATH" (wildcard patterns) or "PATH".
+ * *path points into spec; *refile is 1 for "refile:". */
+void ps_conf_table_spec(const char *spec, const char **path, int *refile);
+/* The name of a PS_CONF_LIMIT_* kind ("?" out of range). */
+const char *ps_conf_limit_kind_name(int kind);
+/* Calls fn with each trimmed item of a comma-separated list, as every
+ * list of the file is split; an empty item is an error. */
+typedef int (*ps_conf_each_fn)(const char *item, void *arg, ps_err *err);
+int ps_conf_each_item(const char *list, ps_conf_each_fn fn, void *arg,
+                      ps_err *err);
 void ps_conf_free(ps_conf *conf);
 
 #endif

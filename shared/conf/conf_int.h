@@ -1,6 +1,6 @@
 /* Internals of the postseal.conf reader shared by conf.c (the inih driver),
- * conf_fields.c (single-valued keys), conf_lists.c ([keys], [signing],
- * [limits]) and conf_check.c (value syntax). Not installed for callers. */
+ * fields.c (single-valued keys), lists.c ([keys], [signing], [limits]) and
+ * values.c (value syntax). Not installed for callers. */
 #ifndef PS_CONF_INT_H
 #define PS_CONF_INT_H
 
@@ -16,14 +16,14 @@
 #define PS_CONF_MAX_ENTRIES 10000   /* key = value lines in the file */
 #define PS_CONF_ECHO        "%.80s" /* how much of a bad value to echo */
 
-/* conf_fields.c: the sections that exist, one entry, end-of-file checks. */
+/* fields.c: the sections that exist, one entry, end-of-file checks. */
 int ps_conf_section_known(const char *section);
 int ps_conf_defaults(ps_conf *conf, ps_err *err);
 int ps_conf_set(ps_conf *conf, const char *section, const char *key,
                 const char *value, int line, ps_err *err);
 void ps_conf_free_fields(ps_conf *conf);
 
-/* conf_lists.c: the sections whose entries form lists. */
+/* lists.c: the sections whose entries form lists. */
 int ps_conf_add_key(ps_conf *conf, const char *name, const char *value,
                     int line, ps_err *err);
 int ps_conf_add_signing(ps_conf *conf, const char *pattern, const char *value,
@@ -35,11 +35,8 @@ int ps_conf_add_limit(ps_conf *conf, const char *key, const char *value,
 int ps_conf_check_refs(const ps_conf *conf, int *line, ps_err *err);
 void ps_conf_free_lists(ps_conf *conf);
 
-/* conf_check.c: value syntax. Each returns 0, or -1 with a short reason
+/* values.c: value syntax. Each returns 0, or -1 with a short reason
  * ("port must be 1..65535") the caller puts after the key and value. */
-typedef int (*ps_conf_each_fn)(const char *item, void *arg, ps_err *err);
-int ps_conf_each_item(const char *list, ps_conf_each_fn fn, void *arg,
-                      ps_err *err);
 int ps_conf_check_milter_socket(const char *v, ps_err *err);
 int ps_conf_check_listen(const char *v, ps_err *err);
 int ps_conf_check_store(const char *v, ps_err *err);

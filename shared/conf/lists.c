@@ -11,8 +11,8 @@
 #define PS_CONF_MAX_KEYNAME 64
 #define PS_CONF_MAX_MATCH   255
 
-static const char *const ps_conf_limit_kinds[] = {
-    "sasl_username", "sender_domain", "client_address", NULL};
+static const char *const ps_conf_limit_kinds[PS_CONF_LIMIT_NKINDS] = {
+    "sasl_username", "sender_domain", "client_address"};
 
 /* Room for one more element: the capacity of n elements is the next power
  * of two, so growing happens only when n is 0 or a power of two. */
@@ -202,44 +202,55 @@ int ps_conf_add_signing(ps_conf *conf, const char *pattern, const char *value,
     return 0;
 }
 
-static int ps_conf_is_limit_kind(const char *kind)
+const char *ps_conf_limit_kind_name(int kind)
 {
-    for (const char *const *k = ps_conf_limit_kinds; *k != NULL; k++)
-        if (strcmp(kind, *k) == 0)
-            return 1;
-    return 0;
+    return kind >= 0 && kind < PS_CONF_LIMIT_NKINDS ? ps_conf_limit_kinds[kind]
+                                                    : "?";
 }
 
-/* "KIND[:MATCH]" as written in a [limits] key or an exempt list: kind
- * receives KIND, *match where MATCH starts (NULL without one). */
-static int ps_conf_split_kind(const char *text, char kind[32],
-                              const char **match, ps_err *err)
+int ps_conf_limit_kind(const char *text, int *kind, const char **match,
+                       ps_err *err)
 {
     const char *colon = strchr(text, ':');
     size_t n = colon != NULL ? (size_t)(colon - text) : strlen(text);
 
     *match = colon != NULL ? colon + 1 : NULL;
-    snprintf(kind, 32, "%.*s", (int)(n < 31 ? n : 31), text);
-    if (!ps_conf_is_limit_kind(kind))
+    for (*kind = 0; *kind < PS_CONF_LIMIT_NKINDS; (*kind)++)
+        if (strlen(ps_conf_limit_kinds[*kind]) == n &&
+            strncmp(text, ps_conf_limit_kinds[*kind], n) == 0)
+            break;
+    if (*kind == PS_CONF_LIMIT_NKINDS)
         return ps_err_set(err,
-                          "unknown limit kind '%s' (expected "
+                          "unknown limit kind '%.*s' (expected "
                           "sasl_username, sender_domain, client_address or "
                           "exempt)",
-                          kind);
+                          (int)(n < 31 ? n : 31), text);
     if (colon != NULL &&
         (colon[1] == '\0' || strlen(colon + 1) > PS_CONF_MAX_MATCH))
-        return ps_err_set(err, "'%s:' must be followed by 1 to %d bytes", kind,
-                          PS_CONF_MAX_MATCH);
+        return ps_err_set(err, "'%s:' must be followed by 1 to %d bytes",
+                          ps_conf_limit_kinds[*kind], PS_CONF_MAX_MATCH);
+    return 0;
+}
+
+/* "KIND[:MATCH]" as written in a [limits] key: kind receives KIND's name,
+ * *match where MATCH starts (NULL without one). */
+static int ps_conf_split_kind(const char *text, const char **kind,
+                              const char **match, ps_err *err)
+{
+    int k;
+
+    if (ps_conf_limit_kind(text, &k, match, err) != 0)
+        return -1;
+    *kind = ps_conf_limit_kinds[k];
     return 0;
 }
 
 static int ps_conf_exempt_item(const char *item, void *arg, ps_err *err)
 {
-    char kind[32];
-    const char *match;
+    const char *kind, *match;
 
     (void)arg;
-    if (ps_conf_split_kind(item, kind, &match, err) != 0)
+    if (ps_conf_split_kind(item, &kind, &match, err) != 0)
         return -1;
     if (match == NULL)
         return ps_err_set(err, "exempt '%s' needs KIND:MATCH", item);
@@ -278,8 +289,7 @@ static int ps_conf_store_limit(ps_conf *conf, const char *kind,
 int ps_conf_add_limit(ps_conf *conf, const char *key, const char *value,
                       int line, ps_err *err)
 {
-    char kind[32];
-    const char *match;
+    const char *kind, *match;
 
     if (strcmp(key, "exempt") == 0) {
         if (ps_conf_each_item(value, ps_conf_exempt_item, NULL, err) != 0)
@@ -289,7 +299,7 @@ int ps_conf_add_limit(ps_conf *conf, const char *key, const char *value,
     if (strncmp(key, "exempt:", 7) == 0)
         return ps_err_set(err, "'exempt' takes no ':MATCH' (write "
                                "exempt = KIND:MATCH, ...)");
-    if (ps_conf_split_kind(key, kind, &match, err) != 0)
+    if (ps_conf_split_kind(key, &kind, &match, err) != 0)
         return -1;
     for (size_t i = 0; i < conf->nlimits; i++)
         if (ps_conf_limit_same(&conf->limits[i], kind, match))

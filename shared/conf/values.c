@@ -1,17 +1,18 @@
-/* The syntax of postseal.conf values whose format is simple enough to check
- * at load time (sockets, addresses, paths, enumerations), so a typo fails
- * `-n` with file:line instead of surfacing at the first message. */
+/* The syntax of postseal.conf values, checked at load time so a typo fails
+ * `postseal check` and `-n` with file:line instead of surfacing at the
+ * first message. A grammar another part owns (sockets, networks, the
+ * resolver, DKIM header lists) is checked by calling that part's parser. */
 #include "conf/conf_int.h"
 
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 
+#include "base/cidr.h"
+#include "conf/listen.h"
 #include "dkim/dkim_int.h"
-#include "dns/dnsname.h"
 #include "conf/store_url.h"
+#include "dns/dns.h"
+#include "dns/dnsname.h"
 
 #define PS_CONF_MAX_PATH 4095
 
@@ -59,122 +60,20 @@ int ps_conf_each_item(const char *list, ps_conf_each_fn fn, void *arg,
     return 0;
 }
 
-/* A working copy of a short value, to cut in place. */
-static int ps_conf_copy(char *buf, size_t size, const char *v, ps_err *err)
-{
-    if (strlen(v) >= size)
-        return ps_err_set(err, "'" PS_CONF_ECHO "' is too long", v);
-    strcpy(buf, v);
-    return 0;
-}
-
-/* A decimal port, 1..65535, digits only. */
-static int ps_conf_check_port(const char *p, ps_err *err)
-{
-    long port = 0;
-
-    if (*p == '\0' || strlen(p) > 5 || strspn(p, "0123456789") != strlen(p))
-        return ps_err_set(err, "port must be a number from 1 to 65535");
-    port = strtol(p, NULL, 10);
-    if (port < 1 || port > 65535)
-        return ps_err_set(err, "port must be a number from 1 to 65535");
-    return 0;
-}
-
-/* A host name or an IPv4 literal: letters, digits, '-' and '.'. */
-static int ps_conf_check_hostname(const char *h, ps_err *err)
-{
-    size_t n = strlen(h);
-
-    if (n == 0 || n > 253)
-        return ps_err_set(err, "host name must be 1 to 253 bytes");
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '.')
-            return ps_err_set(err, "bad character '%c' in host name", h[i]);
-    return 0;
-}
-
-static int ps_conf_is_ip(int af, const char *s)
-{
-    unsigned char addr[16];
-
-    return inet_pton(af, s, addr) == 1;
-}
-
-static int ps_conf_check_unix_path(const char *p, ps_err *err)
-{
-    if (*p != '/')
-        return ps_err_set(err, "socket path must be absolute");
-    if (strlen(p) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-        return ps_err_set(err, "socket path longer than %zu bytes",
-                          sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-    return 0;
-}
-
-/* libmilter's "PORT@HOST" (HOST optional: every address). */
-static int ps_conf_check_port_at(const char *v, int af, ps_err *err)
-{
-    char buf[300];
-    char *at;
-
-    if (ps_conf_copy(buf, sizeof(buf), v, err) != 0)
-        return -1;
-    at = strchr(buf, '@');
-    if (at != NULL)
-        *at++ = '\0';
-    if (ps_conf_check_port(buf, err) != 0)
-        return -1;
-    if (at == NULL || (af == AF_INET6 && ps_conf_is_ip(AF_INET6, at)))
-        return 0;
-    return ps_conf_check_hostname(at, err);
-}
-
+/* Sockets, networks and the resolver each have one parser in the core,
+ * which the daemons call again when they bind, match or query. */
 int ps_conf_check_milter_socket(const char *v, ps_err *err)
 {
-    if (ps_conf_starts(v, "unix:"))
-        return ps_conf_check_unix_path(v + 5, err);
-    if (ps_conf_starts(v, "local:"))
-        return ps_conf_check_unix_path(v + 6, err);
-    if (ps_conf_starts(v, "inet:"))
-        return ps_conf_check_port_at(v + 5, AF_INET, err);
-    if (ps_conf_starts(v, "inet6:"))
-        return ps_conf_check_port_at(v + 6, AF_INET6, err);
-    return ps_err_set(err, "expected inet:PORT@HOST, inet6:PORT@HOST, "
-                           "unix:PATH or local:PATH");
-}
+    ps_listen l;
 
-/* "HOST:PORT" where HOST is a name, an IPv4 literal or [IPv6]. */
-static int ps_conf_check_host_port(const char *v, ps_err *err)
-{
-    char buf[300];
-    char *colon;
-    size_t n;
-
-    if (ps_conf_copy(buf, sizeof(buf), v, err) != 0)
-        return -1;
-    colon = strrchr(buf, ':');
-    if (colon == NULL)
-        return ps_err_set(err, "expected inet:HOST:PORT");
-    *colon = '\0';
-    if (ps_conf_check_port(colon + 1, err) != 0)
-        return -1;
-    n = strlen(buf);
-    if (n >= 2 && buf[0] == '[' && buf[n - 1] == ']') {
-        buf[n - 1] = '\0';
-        if (!ps_conf_is_ip(AF_INET6, buf + 1))
-            return ps_err_set(err, "bad IPv6 address in brackets");
-        return 0;
-    }
-    return ps_conf_check_hostname(buf, err);
+    return ps_listen_parse_milter(v, &l, err);
 }
 
 int ps_conf_check_listen(const char *v, ps_err *err)
 {
-    if (ps_conf_starts(v, "unix:"))
-        return ps_conf_check_unix_path(v + 5, err);
-    if (ps_conf_starts(v, "inet:"))
-        return ps_conf_check_host_port(v + 5, err);
-    return ps_err_set(err, "expected inet:HOST:PORT or unix:PATH");
+    ps_listen l;
+
+    return ps_listen_parse(v, &l, err);
 }
 
 /* The grammar lives in store_url.c, with the daemon's and the CLI's. */
@@ -187,68 +86,23 @@ int ps_conf_check_store(const char *v, ps_err *err)
     return rc;
 }
 
-/* One address or network: 192.0.2.1, 192.0.2.0/24, ::1, 2001:db8::/32. */
-static int ps_conf_check_cidr(const char *item, void *arg, ps_err *err)
-{
-    char buf[64];
-    char *slash;
-    int af, max;
-
-    (void)arg;
-    if (ps_conf_copy(buf, sizeof(buf), item, err) != 0)
-        return -1;
-    slash = strchr(buf, '/');
-    if (slash != NULL)
-        *slash++ = '\0';
-    af = strchr(buf, ':') != NULL ? AF_INET6 : AF_INET;
-    max = af == AF_INET6 ? 128 : 32;
-    if (!ps_conf_is_ip(af, buf))
-        return ps_err_set(err, "'%s' is not an IP address", buf);
-    if (slash != NULL &&
-        (*slash == '\0' || strlen(slash) > 3 ||
-         strspn(slash, "0123456789") != strlen(slash) || atoi(slash) > max))
-        return ps_err_set(err, "prefix length of '%s' must be 0 to %d", item,
-                          max);
-    return 0;
-}
-
 int ps_conf_check_hosts(const char *v, ps_err *err)
 {
-    return ps_conf_each_item(v, ps_conf_check_cidr, NULL, err);
+    ps_cidr_list *list = malloc(sizeof(*list));
+    int rc;
+
+    if (list == NULL)
+        return ps_err_set(err, "out of memory");
+    rc = ps_cidr_parse(v, list, err);
+    free(list);
+    return rc;
 }
 
-/* A DNS server: IPv4[:PORT], IPv6, or [IPv6][:PORT]. */
 int ps_conf_check_resolver(const char *v, ps_err *err)
 {
-    char buf[64];
-    char *end;
+    ps_dns_server server;
 
-    if (ps_conf_copy(buf, sizeof(buf), v, err) != 0)
-        return -1;
-    if (buf[0] == '[') {
-        end = strchr(buf, ']');
-        if (end == NULL)
-            return ps_err_set(err, "missing ']' after IPv6 address");
-        *end++ = '\0';
-        if (!ps_conf_is_ip(AF_INET6, buf + 1))
-            return ps_err_set(err, "bad IPv6 address in brackets");
-        if (*end == '\0')
-            return 0;
-        if (*end != ':')
-            return ps_err_set(err, "expected ':PORT' after ']'");
-        return ps_conf_check_port(end + 1, err);
-    }
-    if (ps_conf_is_ip(AF_INET6, buf))
-        return 0;
-    end = strchr(buf, ':');
-    if (end != NULL) {
-        *end++ = '\0';
-        if (ps_conf_check_port(end, err) != 0)
-            return -1;
-    }
-    if (!ps_conf_is_ip(AF_INET, buf))
-        return ps_err_set(err, "expected IP, IP:PORT or [IPv6]:PORT");
-    return 0;
+    return ps_dns_server_parse(v, &server, err);
 }
 
 /* An RFC 2045 token: what an authserv-id may be without quoting. */
@@ -278,18 +132,33 @@ int ps_conf_check_path(const char *v, ps_err *err)
     return 0;
 }
 
-/* OpenDKIM data sets: a plain file, optionally written "file:PATH". */
-int ps_conf_check_keytable(const char *v, ps_err *err)
+void ps_conf_table_spec(const char *spec, const char **path, int *refile)
 {
-    return ps_conf_check_path(ps_conf_starts(v, "file:") ? v + 5 : v, err);
+    *refile = ps_conf_starts(spec, "refile:");
+    *path = *refile                         ? spec + 7
+            : ps_conf_starts(spec, "file:") ? spec + 5
+                                            : spec;
 }
 
-/* The SigningTable may also be "refile:PATH" (wildcard patterns). */
+/* A KeyTable is a plain file: names are looked up exactly. */
+int ps_conf_check_keytable(const char *v, ps_err *err)
+{
+    const char *path;
+    int refile;
+
+    ps_conf_table_spec(v, &path, &refile);
+    if (refile)
+        return ps_err_set(err, "a KeyTable cannot be a refile:");
+    return ps_conf_check_path(path, err);
+}
+
 int ps_conf_check_signingtable(const char *v, ps_err *err)
 {
-    if (ps_conf_starts(v, "refile:"))
-        return ps_conf_check_path(v + 7, err);
-    return ps_conf_check_keytable(v, err);
+    const char *path;
+    int refile;
+
+    ps_conf_table_spec(v, &path, &refile);
+    return ps_conf_check_path(path, err);
 }
 
 /* dnsname's reasons open with the name ("domain \"x\": empty label ..."),

@@ -21,19 +21,16 @@ _Static_assert(PS_DNS_TYPE_TXT == ns_t_txt && PS_DNS_TYPE_MX == ns_t_mx,
 
 /* ---- the resolver address ----------------------------------------------- */
 
+/* Digits only: strtol alone would take "+53", " 53" or "053x". */
 static int dns_port(const char *s, in_port_t *port, ps_err *err)
 {
-    char *end;
-    long v;
+    size_t n = strlen(s);
+    long v = n > 0 && n <= 5 && strspn(s, "0123456789") == n
+                 ? strtol(s, NULL, 10)
+                 : 0;
 
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 1 || v > 65535 ||
-        s[0] == '+' || s[0] == '-')
-        return ps_err_set(err,
-                          "resolver port \"%.20s\" must be a number "
-                          "from 1 to 65535",
-                          s);
+    if (v < 1 || v > 65535)
+        return ps_err_set(err, "port must be a number from 1 to 65535");
     *port = htons((in_port_t)v);
     return 0;
 }
@@ -49,8 +46,7 @@ static int dns_split(char *buf, char **host, char **port, ps_err *err)
         char *close = strchr(buf, ']');
 
         if (close == NULL || (close[1] != '\0' && close[1] != ':'))
-            return ps_err_set(err, "resolver \"%s\": expected [IPv6]:PORT",
-                              buf);
+            return ps_err_set(err, "expected [IPv6]:PORT");
         *close = '\0';
         *host = buf + 1;
         if (close[1] == ':')
@@ -66,37 +62,35 @@ static int dns_split(char *buf, char **host, char **port, ps_err *err)
     return 0;
 }
 
-static int dns_parse_resolver(const char *spec, struct sockaddr_in *v4,
-                              struct sockaddr_in6 *v6, int *family, ps_err *err)
+int ps_dns_server_parse(const char *spec, ps_dns_server *out, ps_err *err)
 {
     char buf[DNS_SPEC_MAX], *host = buf, *port = NULL;
     in_port_t p = htons(NS_DEFAULTPORT);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&out->addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->addr;
 
+    memset(out, 0, sizeof(*out));
     if (strlen(spec) >= sizeof(buf))
-        return ps_err_set(err, "resolver \"%.40s...\" is too long", spec);
+        return ps_err_set(err, "too long for an address and port");
     strcpy(buf, spec);
     if (dns_split(buf, &host, &port, err) < 0)
         return -1;
     if (port != NULL && dns_port(port, &p, err) < 0)
         return -1;
-    memset(v4, 0, sizeof(*v4));
-    memset(v6, 0, sizeof(*v6));
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1 && buf[0] != '[') {
         v4->sin_family = AF_INET;
         v4->sin_port = p;
-        *family = AF_INET;
+        out->len = sizeof(*v4);
         return 0;
     }
+    memset(out, 0, sizeof(*out));
     if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
         v6->sin6_family = AF_INET6;
         v6->sin6_port = p;
-        *family = AF_INET6;
+        out->len = sizeof(*v6);
         return 0;
     }
-    return ps_err_set(err,
-                      "resolver \"%s\": expected IP, IP:PORT or "
-                      "[IPv6]:PORT",
-                      spec);
+    return ps_err_set(err, "expected IP, IP:PORT or [IPv6]:PORT");
 }
 
 /* Points the state at one server. An IPv6 server lives, as glibc keeps
@@ -104,15 +98,15 @@ static int dns_parse_resolver(const char *spec, struct sockaddr_in *v4,
  * area (freed by res_nclose) with the IPv4 slot marked unused. */
 static int dns_use_server(res_state st, const char *spec, ps_err *err)
 {
-    struct sockaddr_in v4;
-    struct sockaddr_in6 v6, *slot;
-    int family = 0;
+    ps_dns_server server;
+    struct sockaddr_in6 *slot;
+    ps_err why = {""};
 
-    if (dns_parse_resolver(spec, &v4, &v6, &family, err) < 0)
-        return -1;
+    if (ps_dns_server_parse(spec, &server, &why) < 0)
+        return ps_err_set(err, "resolver \"%.80s\": %s", spec, why.msg);
     st->nscount = 1;
-    if (family == AF_INET) {
-        st->nsaddr_list[0] = v4;
+    if (server.addr.ss_family == AF_INET) {
+        memcpy(&st->nsaddr_list[0], &server.addr, sizeof(st->nsaddr_list[0]));
         return 0;
     }
     slot = st->_u._ext.nsaddrs[0];
@@ -122,7 +116,7 @@ static int dns_use_server(res_state st, const char *spec, ps_err *err)
             return ps_err_set(err, "out of memory");
         st->_u._ext.nsaddrs[0] = slot;
     }
-    *slot = v6;
+    memcpy(slot, &server.addr, sizeof(*slot));
     st->nsaddr_list[0].sin_family = 0;
     return 0;
 }

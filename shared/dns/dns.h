@@ -4,6 +4,7 @@
 #define PS_DNS_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "base/err.h"
 
@@ -32,6 +33,18 @@ int ps_dns_txt(const char *resolver, const char *name, ps_dns_answer *ans,
 int ps_dns_mx(const char *resolver, const char *name, ps_dns_answer *ans,
               ps_err *err);
 void ps_dns_answer_free(ps_dns_answer *ans);
+
+/* One DNS server as postseal.conf's [milter] resolver and the CLI's
+ * --resolver spell it: "IP", "IP:PORT" (IPv4), "IPv6", "[IPv6]" or
+ * "[IPv6]:PORT", port 53 when absent. The one parser of that grammar:
+ * the config check, these lookups and the milter's queries all call it.
+ * The reason in err does not repeat spec. */
+typedef struct ps_dns_server {
+    struct sockaddr_storage addr; /* sockaddr_in or sockaddr_in6 */
+    socklen_t len;
+} ps_dns_server;
+
+int ps_dns_server_parse(const char *spec, ps_dns_server *out, ps_err *err);
 
 #define PS_DNS_TYPE_MX  15
 #define PS_DNS_TYPE_TXT 16

@@ -14,11 +14,12 @@
 #define PS_QUOTA_MAX_NAME 255 /* bytes of a login, domain or address */
 #define PS_QUOTA_MAX_KEY  (16 + PS_QUOTA_MAX_NAME)
 
+/* The config's kinds, so a kind read from the file needs no mapping. */
 typedef enum ps_quota_kind {
-    PS_QUOTA_SASL,   /* sasl_username */
-    PS_QUOTA_DOMAIN, /* sender_domain */
-    PS_QUOTA_CLIENT, /* client_address */
-    PS_QUOTA_NKINDS
+    PS_QUOTA_SASL = PS_CONF_LIMIT_SASL,     /* sasl_username */
+    PS_QUOTA_DOMAIN = PS_CONF_LIMIT_DOMAIN, /* sender_domain */
+    PS_QUOTA_CLIENT = PS_CONF_LIMIT_CLIENT, /* client_address */
+    PS_QUOTA_NKINDS = PS_CONF_LIMIT_NKINDS
 } ps_quota_kind;
 
 typedef struct ps_quota_rule {

@@ -8,21 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const ps_quota_kinds[PS_QUOTA_NKINDS] = {
-    "sasl_username", "sender_domain", "client_address"};
-
 const char *ps_quota_kind_name(ps_quota_kind k)
 {
-    return (unsigned)k < PS_QUOTA_NKINDS ? ps_quota_kinds[k] : "?";
-}
-
-static int ps_quota_kind_of(const char *name, size_t len)
-{
-    for (int k = 0; k < PS_QUOTA_NKINDS; k++)
-        if (strlen(ps_quota_kinds[k]) == len &&
-            strncmp(name, ps_quota_kinds[k], len) == 0)
-            return k;
-    return -1;
+    return ps_conf_limit_kind_name((int)k);
 }
 
 static void ps_quota_rule_clear(ps_quota_rule *r)
@@ -88,62 +76,57 @@ static ps_quota_rule *ps_quota_push(ps_quota_rule **arr, size_t *n)
     return &a[(*n)++];
 }
 
+/* Kinds, matches and lists are read by the config's own parsers
+ * (ps_conf_limit_kind, ps_conf_each_item): one grammar, one parser. */
 static int ps_quota_add_rule(ps_quota_rules *r, const ps_conf_limit *l,
                              ps_err *err)
 {
     ps_quota_rule *rule = ps_quota_push(&r->rules, &r->nrules);
-    int k = ps_quota_kind_of(l->kind, strlen(l->kind));
+    const char *none;
+    int k;
 
     if (rule == NULL)
         return ps_err_set(err, "out of memory");
     rule->line = l->line;
-    if (k < 0)
-        return ps_err_set(err, "unknown limit kind '%.40s'", l->kind);
+    if (ps_conf_limit_kind(l->kind, &k, &none, err) != 0)
+        return -1;
     rule->kind = (ps_quota_kind)k;
     if (ps_quota_set_match(rule, l->match, err) != 0)
         return -1;
     return ps_quota_parse(l->value, rule->win, &rule->nwin, err);
 }
 
+typedef struct ps_quota_exempts {
+    ps_quota_rules *rules;
+    int line;
+} ps_quota_exempts;
+
 /* One "KIND:MATCH" of an exempt list. */
-static int ps_quota_add_exempt(ps_quota_rules *r, const char *item, int line,
-                               ps_err *err)
+static int ps_quota_add_exempt(const char *item, void *arg, ps_err *err)
 {
-    const char *colon = strchr(item, ':');
-    ps_quota_rule *rule = ps_quota_push(&r->exempt, &r->nexempt);
-    int k = colon != NULL ? ps_quota_kind_of(item, (size_t)(colon - item)) : -1;
+    ps_quota_exempts *ex = arg;
+    ps_quota_rule *rule =
+        ps_quota_push(&ex->rules->exempt, &ex->rules->nexempt);
+    const char *match;
+    int k;
 
     if (rule == NULL)
         return ps_err_set(err, "out of memory");
-    rule->line = line;
-    if (k < 0 || colon[1] == '\0')
+    rule->line = ex->line;
+    if (ps_conf_limit_kind(item, &k, &match, err) != 0)
+        return -1;
+    if (match == NULL)
         return ps_err_set(err, "exempt '%.80s': expected KIND:MATCH", item);
     rule->kind = (ps_quota_kind)k;
-    return ps_quota_set_match(rule, colon + 1, err);
+    return ps_quota_set_match(rule, match, err);
 }
 
 static int ps_quota_add_exempts(ps_quota_rules *r, const ps_conf_limit *l,
                                 ps_err *err)
 {
-    char item[PS_QUOTA_MAX_KEY + 1];
-    const char *p = l->value;
+    ps_quota_exempts ex = {r, l->line};
 
-    while (*p != '\0') {
-        size_t n;
-        p += strspn(p, " \t,");
-        n = strcspn(p, ",");
-        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-            n--;
-        if (n == 0)
-            break;
-        if (n > PS_QUOTA_MAX_KEY)
-            return ps_err_set(err, "exempt '%.40s...' is too long", p);
-        snprintf(item, sizeof(item), "%.*s", (int)n, p);
-        if (ps_quota_add_exempt(r, item, l->line, err) != 0)
-            return -1;
-        p += strcspn(p, ",");
-    }
-    return 0;
+    return ps_conf_each_item(l->value, ps_quota_add_exempt, &ex, err);
 }
 
 int ps_quota_rules_build(const ps_conf *conf, ps_quota_rules **out, ps_err *err)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/conf.h"
 #include "dns/dnsname.h"
 #include "base/textfile.h"
 
@@ -265,14 +266,12 @@ int ps_odkim_signtable_parse(const char *text, size_t len, const char *name,
     return 0;
 }
 
-/* "file:PATH", "refile:PATH" or "PATH", read whole. */
+/* "file:PATH", "refile:PATH" or "PATH" (the config's one parser of
+ * that spelling), read whole. */
 static int ps_odkim_read(const char *spec, const char **path, int *refile,
                          char **buf, size_t *len, ps_err *err)
 {
-    *refile = strncmp(spec, "refile:", 7) == 0;
-    *path = *refile                          ? spec + 7
-            : strncmp(spec, "file:", 5) == 0 ? spec + 5
-                                             : spec;
+    ps_conf_table_spec(spec, path, refile);
     return ps_textfile_read(*path, PS_ODKIM_MAX_FILE, buf, len, err);
 }
 

@@ -328,16 +328,26 @@ def test_discard_bounces(stack):
         stack.reload("no")
 
 
-def test_unwritable_events_file_defers_the_bounce(stack):
+def test_unwritable_events_file_defers_the_bounce(stack, tmp_path):
     """No event can be written: the bounce gets a 4xx, so the sending MTA
-    keeps it and retries; nothing is lost."""
+    keeps it and retries; nothing is lost. A reload naming a directory that
+    does not exist is refused outright (the check start runs); one that
+    goes away after the reload is met at the bounce."""
     mail, _ = send_outbound(stack, "app@example.com", ["w@remote.example"])
-    stack.reload(events="/nonexistent-postseal-dir/bounces.jsonl")
+    stack.write_conf("no", "/nonexistent-postseal-dir/bounces.jsonl")
+    mark = len(stack.milter.log())
+    stack.milter.signal(signal.SIGHUP)
+    stack.milter.wait_log(r"reload result=failed reason=\S+:\d+: events "
+                          r"/nonexistent-postseal-dir/bounces.jsonl: directory", after=mark)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    stack.reload(events=str(gone / "bounces.jsonl"))
+    gone.rmdir()
     try:
         raw = ("To: " + mail + "\r\n" + TEXT_BOUNCES["gmail"][1].format(rcpt="w@remote.example"))
         code, text = bounce_in(stack, mail, raw.encode())
         assert 400 <= code < 500, (code, text)
-        stack.milter.wait_log(r"error qid=\S+ stage=bounce reason=.*nonexistent-postseal-dir")
+        stack.milter.wait_log(r"error qid=\S+ stage=bounce reason=.*gone/bounces.jsonl")
     finally:
         stack.reload()
 

@@ -290,7 +290,14 @@ static const bad_case bad_values[] = {
                                               " socket path must be absolute"},
     {"[milter]\ninternal_hosts = 10.0.0.0/33\n",
      "bad internal_hosts "
-     "'10.0.0.0/33': prefix length of '10.0.0.0/33' must be 0 to 32"},
+     "'10.0.0.0/33': prefix length in '10.0.0.0/33' must be 0 to 32"},
+    /* the milter's own parser (base/cidr.c) refuses host bits: so must
+     * the check */
+    {"[milter]\ninternal_hosts = 10.1.2.3/8\n",
+     "bad internal_hosts '10.1.2.3/8': '10.1.2.3/8' has host bits set "
+     "beyond /8"},
+    {"[milter]\nresolver = 127.0.0.1:+53\n",
+     "bad resolver '127.0.0.1:+53': port must be a number from 1 to 65535"},
     {"[milter]\ninternal_hosts = 10.0.0.0/8, intranet\n",
      "bad "
      "internal_hosts '10.0.0.0/8, intranet': 'intranet' is not an IP address"},

@@ -61,7 +61,9 @@ static int setup(void **state)
              "domain = rp.example.test\n"      /* 6 */
              "secret_file = %s\n"              /* 7 */
              "srs_domain = fwd.example.test\n" /* 8 */
-             "srs_secret_file = %s\n",         /* 9 */
+             "srs_secret_file = %s\n"          /* 9 */
+             "[milter]\n"                      /* 10 */
+             "user = root\n",                  /* 11: tests run as root */
              f->key, f->secrets, f->srs);
     *state = f;
     return 0;
@@ -148,6 +150,83 @@ static void test_bad_srs_secret(void **state)
     write_file(f->srs, "tops3cr3t\n", 0400);
 }
 
+/* Runs the check on text; its result and err. */
+static int run_text(const char *text, ps_err *err)
+{
+    ps_conf *conf = NULL;
+    int rc;
+
+    if (ps_conf_parse(text, strlen(text), "u.conf", &conf, err) != 0)
+        fail_msg("config refused: %s", err->msg);
+    rc = ps_confcheck_run(conf, err);
+    ps_conf_free(conf);
+    return rc;
+}
+
+static void expect_text_error(const char *text, const char *msg)
+{
+    ps_err err = {""};
+
+    assert_int_equal(run_text(text, &err), -1);
+    assert_string_equal(err.msg, msg);
+}
+
+/* What start would find: the check finds it, with the line to blame. */
+static void test_what_start_finds(void **state)
+{
+    fixture *f = *state;
+    char text[600];
+    ps_err err = {""};
+
+    expect_text_error("[limits]\nsasl_username = messages 100/1x\n",
+                      "u.conf:2: [limits] sasl_username: 'messages 100/1x': "
+                      "period must be N followed by s, m, h or d (as in 1h)");
+    expect_text_error("[milter]\n\nmode = sign\n",
+                      "u.conf:3: mode includes sign, but no [signing] rule "
+                      "or signingtable names a key: nothing would be signed");
+    expect_text_error("[return_path]\nevents = /nonexistent-ps/b.jsonl\n",
+                      "u.conf:2: events /nonexistent-ps/b.jsonl: directory "
+                      "/nonexistent-ps: No such file or directory");
+    expect_text_error("[policyd]\nstore = lmdb:/nonexistent-ps/quota\n",
+                      "u.conf:2: store lmdb:/nonexistent-ps/quota: directory "
+                      "/nonexistent-ps: No such file or directory");
+    expect_text_error("[milter]\nsocket = unix:/nonexistent-ps/m.sock\n",
+                      "u.conf:2: socket unix:/nonexistent-ps/m.sock: "
+                      "directory /nonexistent-ps: No such file or directory");
+    snprintf(text, sizeof(text), "[return_path]\nevents = %s\n", f->dir);
+    assert_int_equal(run_text(text, &err), -1);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    /* the default mode asks for no keys; verify alone needs none */
+    assert_int_equal(run_text("[milter]\nmode = verify\nuser = root\n", &err),
+                     0);
+    snprintf(text, sizeof(text),
+             "[return_path]\nevents = %s/b.jsonl\n[milter]\nuser = root\n"
+             "[policyd]\nstore = lmdb:%s/q\nlisten = unix:%s/p.sock\n"
+             "user = root\n",
+             f->dir, f->dir, f->dir);
+    assert_int_equal(run_text(text, &err), 0);
+}
+
+/* As root, each daemon's user must exist (as its -n and start say). */
+static void test_daemon_users(void **state)
+{
+    ps_err err = {""};
+
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    expect_text_error("[milter]\nuser = no-such-user-ps\n",
+                      "u.conf:2: [milter] user 'no-such-user-ps': no such "
+                      "user; create it (useradd --system no-such-user-ps) or "
+                      "name another in [milter]");
+    expect_text_error(
+        "[policyd]\nstore = lmdb:/tmp/q\nuser = no-such-user-ps\n",
+        "u.conf:3: [policyd] user 'no-such-user-ps': no such "
+        "user; create it (useradd --system no-such-user-ps) or "
+        "name another in [policyd]");
+    assert_int_equal(run_text("[milter]\nuser = nobody\n", &err), 0);
+}
+
 static void test_empty_config_passes(void **state)
 {
     ps_conf *conf = NULL;
@@ -166,7 +245,9 @@ int main(void)
         cmocka_unit_test(test_key_readable_by_others),
         cmocka_unit_test(test_bad_secret),
         cmocka_unit_test(test_bad_srs_secret),
+        cmocka_unit_test(test_daemon_users),
         cmocka_unit_test(test_empty_config_passes),
+        cmocka_unit_test(test_what_start_finds),
         cmocka_unit_test(test_key_missing), /* last: removes the key */
     };
 

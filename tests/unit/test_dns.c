@@ -7,6 +7,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -266,6 +268,36 @@ static void test_bad_resolver_addresses(void **state)
         "example.test", "too long");
 }
 
+/* The one parser of the resolver grammar, which the config check and the
+ * milter's queries call too: what it accepts and where it points. */
+static void test_server_parse(void **state)
+{
+    ps_dns_server s;
+    ps_err err = {""};
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)&s.addr;
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&s.addr;
+
+    (void)state;
+    assert_int_equal(ps_dns_server_parse("127.0.0.1", &s, &err), 0);
+    assert_int_equal(v4->sin_family, AF_INET);
+    assert_int_equal(ntohs(v4->sin_port), 53);
+    assert_int_equal(s.len, sizeof(*v4));
+    assert_int_equal(ps_dns_server_parse("127.0.0.1:5353", &s, &err), 0);
+    assert_int_equal(ntohs(v4->sin_port), 5353);
+    assert_int_equal(ps_dns_server_parse("::1", &s, &err), 0);
+    assert_int_equal(v6->sin6_family, AF_INET6);
+    assert_int_equal(ntohs(v6->sin6_port), 53);
+    assert_int_equal(ps_dns_server_parse("[::1]:54", &s, &err), 0);
+    assert_int_equal(ntohs(v6->sin6_port), 54);
+    assert_int_equal(s.len, sizeof(*v6));
+    assert_int_equal(ps_dns_server_parse("[127.0.0.1]:53", &s, &err), -1);
+    assert_int_equal(ps_dns_server_parse("127.0.0.1: 53", &s, &err), -1);
+    assert_int_equal(ps_dns_server_parse("127.0.0.1:053x", &s, &err), -1);
+    assert_string_equal(err.msg, "port must be a number from 1 to 65535");
+    assert_int_equal(ps_dns_server_parse("dns.example", &s, &err), -1);
+    assert_string_equal(err.msg, "expected IP, IP:PORT or [IPv6]:PORT");
+}
+
 /* Nothing listens on UDP port 1 of the loopback: the kernel refuses at
  * once, and the error must say so and name the resolver. */
 static void test_refused_connection(void **state)
@@ -286,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_too_many_records),
         cmocka_unit_test(test_mx_names),
         cmocka_unit_test(test_bad_resolver_addresses),
+        cmocka_unit_test(test_server_parse),
         cmocka_unit_test(test_refused_connection),
     };
 

@@ -1,0 +1,125 @@
+/* The places a postseal.conf names that the daemons create or bind when
+ * they start (the events file, the LMDB store, unix sockets, the hosts of
+ * inet sockets), checked the way start would find them, so `postseal
+ * check` and -n say before start what start would say. */
+#include "check/check_int.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf/listen.h"
+
+/* "FILE:LINE: " or, for a default (line 0), "FILE: ". */
+static void ps_check_where(const ps_conf *conf, int line, char *buf,
+                           size_t size)
+{
+    if (line > 0)
+        snprintf(buf, size, "%s:%d", conf->path, line);
+    else
+        snprintf(buf, size, "%s", conf->path);
+}
+
+/* A file the daemon creates (or appends to) at path: its directory must
+ * exist and be writable, and what is already there must be a writable
+ * regular file (or, for a socket, anything the daemon may replace). */
+static int ps_check_creatable(const ps_conf *conf, const char *key,
+                              const char *value, const char *path, int line,
+                              int regular, ps_err *err)
+{
+    char where[PATH_MAX + 16], copy[PATH_MAX], *dir;
+    struct stat st;
+
+    ps_check_where(conf, line, where, sizeof(where));
+    snprintf(copy, sizeof(copy), "%s", path);
+    dir = dirname(copy);
+    if (access(dir, W_OK | X_OK) != 0)
+        return ps_err_set(err, "%s: %s %s%s: directory %s: %s", where, key,
+                          value, line > 0 ? "" : " (the default)", dir,
+                          strerror(errno));
+    if (!regular || stat(path, &st) != 0)
+        return 0;
+    if (!S_ISREG(st.st_mode))
+        return ps_err_set(err, "%s: %s %s: not a regular file", where, key,
+                          value);
+    if (access(path, W_OK) != 0)
+        return ps_err_set(err, "%s: %s %s: %s", where, key, value,
+                          strerror(errno));
+    return 0;
+}
+
+static int ps_check_events(const ps_conf *conf, ps_err *err)
+{
+    const ps_conf_str *ev = &conf->return_path.events;
+
+    if (ev->value == NULL)
+        return 0;
+    return ps_check_creatable(conf, "events", ev->value, ev->value, ev->line, 1,
+                              err);
+}
+
+/* Only an LMDB store is a place on this host; the default counts when
+ * the file configures the policy daemon at all. */
+static int ps_check_store(const ps_conf *conf, ps_err *err)
+{
+    const ps_conf_str *s = &conf->policyd.store;
+    const char *value = s->value != NULL ? s->value : PS_CONF_DEFAULT_STORE;
+
+    if ((s->value == NULL && !conf->uses_policyd) ||
+        strncmp(value, "lmdb:", 5) != 0)
+        return 0;
+    return ps_check_creatable(conf, "store", value, value + 5, s->line, 0, err);
+}
+
+/* A unix socket's directory must take the socket; an inet host must
+ * resolve, as binding will ask the same resolver. */
+static int ps_check_socket(const ps_conf *conf, const char *key,
+                           const ps_conf_str *s, const ps_listen *l,
+                           ps_err *err)
+{
+    struct addrinfo *ai;
+    ps_err why = {""};
+
+    if (l->kind == PS_LISTEN_UNIX)
+        return ps_check_creatable(conf, key, s->value, l->path, s->line, 0,
+                                  err);
+    if (ps_listen_resolve(l, &ai, &why) != 0)
+        return ps_err_set(err, "%s:%d: %s %s: %s", conf->path, s->line, key,
+                          s->value, why.msg);
+    freeaddrinfo(ai);
+    return 0;
+}
+
+/* The syntax was checked when the file was read, so the parse fails
+ * only if a caller built conf by hand. */
+static int ps_check_sockets(const ps_conf *conf, ps_err *err)
+{
+    static const char *const key[2] = {"socket", "listen"};
+    const ps_conf_str *spec[2] = {&conf->milter.socket, &conf->policyd.listen};
+    ps_listen l;
+    ps_err why = {""};
+
+    for (int i = 0; i < 2; i++) {
+        if (spec[i]->value == NULL)
+            continue;
+        if ((i == 0 ? ps_listen_parse_milter(spec[i]->value, &l, &why)
+                    : ps_listen_parse(spec[i]->value, &l, &why)) != 0)
+            return ps_err_set(err, "%s:%d: bad %s '%s': %s", conf->path,
+                              spec[i]->line, key[i], spec[i]->value, why.msg);
+        if (ps_check_socket(conf, key[i], spec[i], &l, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int ps_confcheck_paths(const ps_conf *conf, ps_err *err)
+{
+    if (ps_check_events(conf, err) != 0 || ps_check_store(conf, err) != 0 ||
+        ps_check_sockets(conf, err) != 0)
+        return -1;
+    return 0;
+}
