@@ -275,17 +275,20 @@ static int ps_url_credentials_ok(const ps_store_url *u, ps_err *err)
 /* scheme://[USERINFO@]HOSTS[PATH][?QUERY]. The authority ends at the
  * first '/' or '?', and its userinfo at the last '@' in it (as
  * urllib splits it): a password with '/' or '?' must escape them. */
+static const char *ps_url_authority_at(const char *rest)
+{
+    for (size_t i = strcspn(rest, "/?"); i > 0; i--)
+        if (rest[i - 1] == '@')
+            return rest + i - 1;
+    return NULL;
+}
+
 static int ps_url_redis(const char *rest, ps_store_url *u, ps_err *err)
 {
     size_t alen = strcspn(rest, "/?");
-    const char *at = NULL, *hosts = rest, *q;
+    const char *at = ps_url_authority_at(rest), *hosts = rest, *q;
     ps_url_span host, path;
 
-    for (size_t i = alen; i > 0; i--)
-        if (rest[i - 1] == '@') {
-            at = rest + i - 1;
-            break;
-        }
     if (at != NULL) {
         if (ps_url_userinfo(ps_url_span_of(rest, at), u, err) != 0)
             return -1;
@@ -416,12 +419,16 @@ static void ps_url_put(char *out, size_t size, size_t *o, const char *s,
 
 /* The last '@' before the password_file parameter (whose path may hold
  * one), or NULL. */
+/* Where the userinfo ends: the parser's '@' (the last in the authority),
+ * or a later one before any "password_file=" (a password with a raw '/'
+ * is hidden too), whichever comes last. */
 static const char *ps_url_last_at(const char *from)
 {
-    const char *end = strstr(from, "password_file="), *at = NULL;
+    const char *end = strstr(from, "password_file="),
+               *at = ps_url_authority_at(from);
 
     for (const char *p = from; *p != '\0' && (end == NULL || p < end); p++)
-        if (*p == '@')
+        if (*p == '@' && (at == NULL || p > at))
             at = p;
     return at;
 }
