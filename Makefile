@@ -9,8 +9,10 @@ SBINDIR  ?= $(PREFIX)/sbin
 LIBDIR   ?= $(PREFIX)/lib
 MANDIR   ?= $(PREFIX)/share/man
 DOCDIR   ?= $(PREFIX)/share/doc/postseal
-# The daemons read /etc/postseal/postseal.conf unless told otherwise.
+# The daemons read /etc/postseal/postseal.conf unless told otherwise; the
+# starter config keeps quota counters in STATEDIR.
 SYSCONFDIR ?= /etc
+STATEDIR ?= /var/lib/postseal
 # Packaged units go where Debian's packages put theirs; a local install's
 # where the admin's own live.
 UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,/etc/systemd/system)
@@ -224,9 +226,13 @@ install-units:
 	        > $(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 
 # A config that passes `postseal check` as it stands, never written over
-# an existing one; the full example goes beside the docs.
+# an existing one; the full example goes beside the docs. The state
+# directory belongs to the daemons' user when it exists (README: Deploy).
 install-conf:
 	install -d -m 755 $(DESTDIR)$(SYSCONFDIR)/postseal $(DESTDIR)$(DOCDIR)/examples
+	install -d -m 750 $(DESTDIR)$(STATEDIR)
+	if [ -z "$(DESTDIR)" ] && getent passwd postseal >/dev/null; then \
+	    chown postseal:postseal $(STATEDIR); fi
 	[ -e $(DESTDIR)$(SYSCONFDIR)/postseal/postseal.conf ] || \
 	    install -m 644 conf-examples/postseal-starter.conf $(DESTDIR)$(SYSCONFDIR)/postseal/postseal.conf
 	install -m 644 conf-examples/postseal.conf conf-examples/postfix-main.cf \

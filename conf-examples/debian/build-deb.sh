@@ -42,6 +42,8 @@ ps=$stage/postseal
 ngx=$stage/libnginx-mod-http-webhook-verify
 mk PREFIX=/usr DESTDIR="$ps" install-bin install-man install-units install-conf
 mk PREFIX=/usr DESTDIR="$ngx" install-module
+# /var/lib/postseal is made by postinst, owned by the postseal user
+rm -rf "${ps:?}/var"
 # the module's man page and nginx example belong to the module's package
 install -d "$ngx/usr/share/man/man8" "$ngx/usr/share/doc/libnginx-mod-http-webhook-verify/examples"
 mv "$ps"/usr/share/man/man8/ngx_http_webhook_verify_module.8 "$ngx/usr/share/man/man8/"
