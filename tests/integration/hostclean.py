@@ -10,7 +10,8 @@ the host (another test run, say) can change it meanwhile.
 Prints one JSON object: the copy's snapshot before and after, the exit
 status, the command's output, the processes still alive once it ended
 (none should be: every process it started, daemonised or not, lives in
-this PID namespace) and the /tmp/postseal-demo.* directories it left.
+this PID namespace), and the /tmp/postseal-demo.* directories and
+mailstack slots (directories, lock files) it left.
 interrupt:REGEX sends SIGINT to the command's process group (a terminal's
 Ctrl-C) when a line of its output matches REGEX.
 """
@@ -97,6 +98,7 @@ def main(argv):
     subprocess.run(["mount", "--make-rprivate", "/"], check=True)
     subprocess.run(["mount", "--bind", etc_copy, "/etc/postfix"], check=True)
     demos_before = set(glob.glob("/tmp/postseal-demo.*"))
+    slots_before = set(glob.glob("/var/tmp/postseal-mailstack/slot-*"))
     before = snapshot("/etc/postfix")
     rc, output = run(mode, cmd)
     # a stop in progress is not a leak: wait (bounded) for the rest to exit
@@ -114,6 +116,7 @@ def main(argv):
         "after": snapshot("/etc/postfix"),
         "alive": left,
         "demo_dirs_left": sorted(set(glob.glob("/tmp/postseal-demo.*")) - demos_before),
+        "slots_left": sorted(set(glob.glob("/var/tmp/postseal-mailstack/slot-*")) - slots_before),
     }
     print(json.dumps(result))
     return 0  # the kernel kills whatever is left when PID 1 exits

@@ -89,28 +89,54 @@ def _base_dir():
 
 
 class _Slot:
-    """An exclusive directory under BASE, held by an flock until closed."""
+    """An exclusive directory under BASE, held by an flock on its lock file
+    until closed. Closing removes the directory, the lock file and, when
+    no other slot is left, BASE itself: nothing stays on the host."""
 
     def __init__(self):
-        base = _base_dir()
-        for i in range(SLOTS):
-            f = open(os.path.join(base, f"slot-{i}.lock"), "w")
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                f.close()
-                continue
-            self.lock, self.dir = f, os.path.join(BASE, f"slot-{i}")
-            shutil.rmtree(self.dir, ignore_errors=True)
-            os.makedirs(self.dir)
-            os.chmod(self.dir, 0o755)
-            return
-        raise RuntimeError(f"all {SLOTS} mailstack slots are busy")
+        for _ in range(5):  # BASE may vanish under us when the last slot closes
+            base = _base_dir()
+            for i in range(SLOTS):
+                fd = self._lock(os.path.join(base, f"slot-{i}.lock"))
+                if fd is None:
+                    continue
+                self.lock_fd, self.lock_path = fd, os.path.join(base, f"slot-{i}.lock")
+                self.dir = os.path.join(base, f"slot-{i}")
+                shutil.rmtree(self.dir, ignore_errors=True)
+                os.makedirs(self.dir)
+                os.chmod(self.dir, 0o755)
+                return
+            if os.path.isdir(base):
+                raise RuntimeError(f"all {SLOTS} mailstack slots are busy")
+        raise RuntimeError(f"could not hold a slot under {BASE}")
+
+    @staticmethod
+    def _lock(path):
+        """The locked descriptor of path, or None when another holds it or
+        removed it meanwhile (a lock on an unlinked file guards nothing)."""
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except (BlockingIOError, FileNotFoundError):
+            pass
+        os.close(fd)
+        return None
 
     def close(self, keep=False):
+        if self.lock_fd is None:  # closed already
+            return
         if not keep:
             shutil.rmtree(self.dir, ignore_errors=True)
-        self.lock.close()
+            os.unlink(self.lock_path)  # still held: nobody can take the old inode
+        os.close(self.lock_fd)
+        self.lock_fd = None
+        with contextlib.suppress(OSError):
+            os.rmdir(BASE)  # only when empty
 
 
 class SmtpSink:

@@ -68,10 +68,11 @@ def assert_clean(res):
     assert not changed, f"/etc/postfix changed: {sorted(changed)}\n{res['output'][-3000:]}"
     assert res["alive"] == [], f"processes left running: {res['alive']}"
     assert res["demo_dirs_left"] == [], res["demo_dirs_left"]
+    assert res["slots_left"] == [], res["slots_left"]
 
 
 MAILSTACK_RUN = """
-sys.path.insert(0, %r)
+import sys; sys.path.insert(0, %r)
 import mailstack as ms
 with ms.SmtpSink() as sink, ms.PostfixInstance(sink) as pf:
     assert pf.dir.startswith("/var/tmp/"), pf.dir
