@@ -6,6 +6,7 @@ SYSCONFDIR and UNITDIR all point into it)."""
 
 import os
 import pathlib
+import pwd
 import re
 import subprocess
 
@@ -70,7 +71,20 @@ def test_installed_config_checks(installed):
                  [prefix / "sbin/postseal-milter", "-n", "-c", conf],
                  [prefix / "sbin/postseal-policyd", "-n", "-c", conf]):
         r = subprocess.run(list(map(str, argv)), capture_output=True, text=True, timeout=60)
+        if r.returncode != 0 and not has_user("postseal"):
+            # make install creates no user (the package does; README says
+            # how): the daemons' default user = postseal is then missing
+            assert "no such user" in r.stderr and "postseal" in r.stderr, r.stderr
+            continue
         assert r.returncode == 0, r.stdout + r.stderr
+
+
+def has_user(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
 
 
 def test_second_install_keeps_the_config(installed):
