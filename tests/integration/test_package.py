@@ -40,6 +40,8 @@ MODULE = "/usr/lib/nginx/modules/ngx_http_webhook_verify_module.so"
 ACCOUNT_FILES = ["/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow"]
 # what postinst makes (not in the .deb) and purge must remove
 MADE = ["/etc/postseal", "/etc/postseal/keys", "/var/lib/postseal"]
+# besides those, purge removes the socket directory the units create
+PURGED = MADE + ["/var/spool/postfix/postseal"]
 ENV = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
 
 
@@ -71,9 +73,9 @@ def why_skip():
     with contextlib.suppress(KeyError):
         pwd.getpwnam("postseal")
         return "a postseal user exists already: the test could not tell it from the package's"
-    for d in MADE:
+    for d in PURGED:
         if os.path.lexists(d):
-            return f"{d} exists already"
+            return f"{d} exists already (dpkg --purge would remove it)"
     return None
 
 
@@ -208,7 +210,7 @@ def test_install_run_remove_purge(host):
         assert not installed(pkg)
         assert not list(pathlib.Path("/var/lib/dpkg/info").glob(f"{pkg}.*")), pkg
     left = [p for d in debs.values() for p in deb_paths(d) if os.path.lexists(p)]
-    left += [p for p in MADE + [ENABLED, ENABLED + ".removed"] if os.path.lexists(p)]
+    left += [p for p in PURGED + [ENABLED, ENABLED + ".removed"] if os.path.lexists(p)]
     assert not left, left
     with pytest.raises(KeyError):
         pwd.getpwnam("postseal")
