@@ -121,3 +121,22 @@ def test_demo_interrupted_leaves_host_alone(etc_copy):
     assert res["rc"] != 0, res["output"][-3000:]
     assert "interrupted" in res["output"], res["output"][-3000:]
     assert_clean(res)
+
+
+@pytest.mark.parametrize("etc_copy", ["no-main-cf"], indirect=True)
+def test_demo_failing_leaves_host_alone(etc_copy, tmp_path):
+    """A step that fails with Postfix and the milter running (here a
+    postseal-policyd that refuses every config) ends the demo with its
+    reason, and what it started is stopped all the same."""
+    needs_build()
+    build = tmp_path / "build"
+    build.mkdir()
+    for name in ("postseal", "postseal-milter", "ngx_http_webhook_verify_module.so"):
+        (build / name).symlink_to(BUILD / name)
+    fake = build / "postseal-policyd"
+    fake.write_text("#!/bin/sh\necho \"$0: refusing every config, for the test\" >&2\nexit 1\n")
+    fake.chmod(0o755)
+    res = watched(etc_copy, "run", ROOT / "tests/demo/demo.sh", build)
+    assert res["rc"] != 0, res["output"][-3000:]
+    assert "demo FAILED" in res["output"] and "refusing every config" in res["output"]
+    assert_clean(res)
