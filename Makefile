@@ -1,9 +1,27 @@
 # postseal — one non-recursive make for the core library, the CLI, the
 # daemons and the nginx module.  make [SANITIZE=1] | test | demo | fuzz |
-# bench | install [PREFIX=... DESTDIR=...] | deps | clean
+# bench | install [PREFIX=... DESTDIR=...] | deb | deps | clean
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+BINDIR   ?= $(PREFIX)/bin
+SBINDIR  ?= $(PREFIX)/sbin
+LIBDIR   ?= $(PREFIX)/lib
+MANDIR   ?= $(PREFIX)/share/man
+DOCDIR   ?= $(PREFIX)/share/doc/postseal
+# The daemons read /etc/postseal/postseal.conf unless told otherwise; the
+# starter config keeps quota counters in STATEDIR.
+SYSCONFDIR ?= /etc
+STATEDIR ?= /var/lib/postseal
+# Packaged units go where Debian's packages put theirs; a local install's
+# where the admin's own live.
+UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,/etc/systemd/system)
+# Debian's nginx: modules in /usr/lib/nginx/modules, one load_module
+# snippet per module in modules-available, linked from
+# /etc/nginx/modules-enabled (by the package, or by the admin).
+NGX_MODDIR  ?= $(LIBDIR)/nginx/modules
+NGX_CONFDIR ?= $(PREFIX)/share/nginx/modules-available
+NGX_SNIPPET := mod-http-webhook-verify.conf
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 SANITIZE ?= 0
@@ -69,7 +87,8 @@ MAN_PAGES := $(wildcard shared/*/*.[158] milter/*.[158] policyd/*.[158] nginx-mo
 PROGRAMS := $(CLI) $(if $(MILTER_SRC),$(MILTER)) $(if $(POLICYD_SRC),$(POLICYD))
 MODULES  := $(if $(NGX_MOD_SRC),$(NGX_MOD))
 
-.PHONY: all test unit integration demo fuzz fuzz-smoke bench install deps clean format check-format
+.PHONY: all test unit integration demo fuzz fuzz-smoke bench deps clean format check-format \
+        install install-bin install-module install-man install-units install-conf install-dev deb
 
 all: $(LIB) $(PROGRAMS) $(MODULES) $(TOOL_BIN)
 
@@ -177,17 +196,58 @@ bench: deps
 deps:
 	@tests/deps.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
-	    $(DESTDIR)$(PREFIX)/include/postseal $(DESTDIR)$(PREFIX)/share/man/man1 \
-	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
-	$(if $(MODULES),install -d $(DESTDIR)$(PREFIX)/lib/nginx/modules && install -m 644 $(MODULES) $(DESTDIR)$(PREFIX)/lib/nginx/modules/)
-	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+# make install = every piece; the package targets below use the pieces.
+install: install-bin install-module install-man install-units install-conf install-dev
+
+install-bin: $(PROGRAMS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/
+	$(if $(filter-out $(CLI),$(PROGRAMS)),install -m 755 $(filter-out $(CLI),$(PROGRAMS)) $(DESTDIR)$(SBINDIR)/)
+
+# The snippet names the module where it was installed, so it loads from
+# any PREFIX.
+install-module: $(MODULES)
+	$(if $(MODULES),install -d $(DESTDIR)$(NGX_MODDIR) $(DESTDIR)$(NGX_CONFDIR))
+	$(if $(MODULES),install -m 644 $(MODULES) $(DESTDIR)$(NGX_MODDIR)/)
+	$(if $(MODULES),printf 'load_module %s;\n' $(NGX_MODDIR)/$(notdir $(NGX_MOD)) \
+	    > $(DESTDIR)$(NGX_CONFDIR)/$(NGX_SNIPPET) && chmod 644 $(DESTDIR)$(NGX_CONFDIR)/$(NGX_SNIPPET))
+
+install-man:
+	for m in $(MAN_PAGES); do \
+	    install -D -m 644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
+
+# The units name the binaries where this install put them.
+install-units:
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in conf-examples/systemd/*.service; do \
+	    sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' \
+	        -e 's|/usr/local/bin/postseal-|$(SBINDIR)/postseal-|g' \
+	        -e 's|/usr/local/bin/postseal\b|$(BINDIR)/postseal|g' $$u \
+	        > $(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/}; done
+
+# A config that passes `postseal check` as it stands, never written over
+# an existing one; the full example goes beside the docs. The state
+# directory belongs to the daemons' user when it exists (README: Deploy).
+install-conf:
+	install -d -m 755 $(DESTDIR)$(SYSCONFDIR)/postseal $(DESTDIR)$(DOCDIR)/examples
+	install -d -m 750 $(DESTDIR)$(STATEDIR)
+	if [ -z "$(DESTDIR)" ] && getent passwd postseal >/dev/null; then \
+	    chown postseal:postseal $(STATEDIR); fi
+	[ -e $(DESTDIR)$(SYSCONFDIR)/postseal/postseal.conf ] || \
+	    install -m 644 conf-examples/postseal-starter.conf $(DESTDIR)$(SYSCONFDIR)/postseal/postseal.conf
+	install -m 644 conf-examples/postseal.conf conf-examples/postfix-main.cf \
+	    conf-examples/postfix-policyd.cf conf-examples/nginx.conf $(DESTDIR)$(DOCDIR)/examples/
+
+install-dev: $(LIB)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include/postseal
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/
 	for h in $(PUBLIC_HDR:shared/%=%); do \
 	    install -D -m 644 shared/$$h $(DESTDIR)$(PREFIX)/include/postseal/$$h; done
-	for m in $(MAN_PAGES); do \
-	    install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; done
+
+# Debian packages postseal and libnginx-mod-http-webhook-verify in
+# build-deb/, built with dpkg-buildflags (see conf-examples/debian/).
+deb:
+	conf-examples/debian/build-deb.sh build-deb
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-deb

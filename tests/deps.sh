@@ -8,6 +8,7 @@ libssl-dev openssl libmilter-dev libopendkim-dev libspf2-dev liblmdb-dev lmdb-ut
 libhiredis-dev libevent-dev libinih-dev libcmocka-dev libsystemd-dev systemd
 nginx-core nginx-dev
 postfix swaks postsrsd libmail-srs-perl redis-server redis-sentinel dnsmasq-base bind9-dnsutils
+lintian file adduser
 python3 python3-pytest python3-dkim python3-nacl python3-cryptography python3-dnspython
 libmail-dkim-perl libcryptx-perl opendkim opendkim-tools
 valgrind wrk policyd-rate-limit postfwd"

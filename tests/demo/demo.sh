@@ -5,9 +5,15 @@
 #  3.   sign a message with both keys through a private Postfix and
 #       postseal-milter, and verify the signatures with dkimpy;
 #  4.   hold a SASL login to 3 messages an hour with postseal-policyd;
-#  5.   give outbound mail a signed return path and record a bounce to it.
+#  5.   give outbound mail a signed return path and record a bounce to it;
+#  6.   put nginx with the webhook module in front of an application: a
+#       signed delivery passes, a forged one gets 401, a replay 409.
 # Steps 3-5 are tests/demo/demo_mail.py (tests/integration/mailstack.py's
-# private Postfix and smtp-sink, all on 127.0.0.1, stopped at exit).
+# private Postfix under /var/tmp and smtp-sink, all on 127.0.0.1, stopped
+# at exit), step 6 tests/demo/demo_webhook.py (Debian's nginx on a loopback
+# port). Nothing outside the throw-away directories changes: /etc/postfix
+# is never written (tests/integration/test_host_clean.py checks it after a
+# run, a failure and a Ctrl-C).
 # Usage: tests/demo/demo.sh BUILD_DIR
 set -eu
 
@@ -45,6 +51,7 @@ for sel in s2026r s2026e; do
 done
 
 /usr/bin/python3 "$root/tests/demo/demo_mail.py" "$build" "$work"
+/usr/bin/python3 "$root/tests/demo/demo_webhook.py" "$build" "$work"
 
 step "What the admin does next"
 cat <<NEXT
@@ -63,8 +70,12 @@ cat <<NEXT
 - When they are visible, 'postseal dns check -c /etc/postseal/postseal.conf'
   must print only "ok" lines; then start postseal-milter and
   postseal-policyd and add the main.cf lines shown in steps 3 and 4
-  ('postfix reload').
+  ('postfix reload'). On Debian, 'make deb' builds the packages that put
+  all of this in place (README: Deploy on Debian).
 - For step 5 on a real host: make Postfix accept mail for the return-path
   domain (relay_domains, or a transport that discards it once recorded:
   discard_bounces = yes) and point its MX at this host.
+- For step 6: install the module (libnginx-mod-http-webhook-verify, or
+  'make install'), put the provider's secret in a file of mode 0600, add
+  the location shown above and run 'nginx -t' before 'systemctl reload nginx'.
 NEXT

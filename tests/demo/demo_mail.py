@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Steps 3 and 4 of `make demo`: real mail through a private Postfix.
+"""Steps 3 to 5 of `make demo`: real mail through a private Postfix.
 
     /usr/bin/python3 tests/demo/demo_mail.py BUILD_DIR WORK_DIR
 
@@ -25,7 +25,6 @@ status 0 when every step did what it should, 1 otherwise. Step 4 is skipped
 import contextlib
 import os
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -34,25 +33,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 import mailstack as ms  # noqa: E402
+from demo_common import DemoFailed, say, show_cmd, stop_on_signals  # noqa: E402
 
 DOMAIN = "example.test"
 SELECTORS = ("s2026r", "s2026e")
 
 
-class DemoFailed(Exception):
-    pass
-
-
 def step(title):
     print(f"\n==== {title}", flush=True)
-
-
-def say(text=""):
-    print(text, flush=True)
-
-
-def show_cmd(argv, background=False):
-    say("$ " + " ".join(shlex.quote(a) for a in argv) + (" &" if background else ""))
 
 
 def run(argv, ok=(0,)):
@@ -409,12 +397,6 @@ class Demo:
         return 0
 
 
-def _stop(signum, frame):
-    signal.signal(signum, signal.SIG_IGN)
-    print(f"\ndemo: interrupted (signal {signum}), stopping what it started", flush=True)
-    raise SystemExit(128 + signum)
-
-
 def main(argv):
     if len(argv) != 3:
         print(f"usage: {argv[0]} BUILD_DIR WORK_DIR", file=sys.stderr)
@@ -422,8 +404,7 @@ def main(argv):
     if os.geteuid() != 0:
         print("demo: the mail steps start a private Postfix and need root", file=sys.stderr)
         return 1
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, _stop)
+    stop_on_signals()
     return Demo(argv[1], argv[2]).main()
 
 

@@ -1,11 +1,16 @@
 """A private Postfix, an smtp-sink behind it and a dnsmasq beside it, for
 integration tests that need real mail flowing (milter, policy service).
 
-Nothing of the system's Postfix is touched but one line of
-/etc/postfix/main.cf (alternate_config_directories, maillog_file_prefixes),
-which is merged, never overwritten, under a lock.  Each PostfixInstance
-lives in its own slot directory under /tmp/postseal-mailstack, locked for
-its lifetime, so test runs in parallel never share a queue or a port.
+Nothing of the system's Postfix is touched: each PostfixInstance lives in
+its own slot directory under /var/tmp/postseal-mailstack (mode 0755, never
+world-writable), locked for its lifetime, so test runs in parallel never
+share a queue or a port.  Started as root with `postfix -c DIR`, an
+instance needs no entry in /etc/postfix/main.cf (which may not even
+exist) as long as its own main.cf names a maillog_file_prefixes that
+covers its maillog_file.  The set-gid programs (sendmail, postdrop,
+postqueue) would insist on such an entry, so they are never run: local
+submissions are written into the maildrop queue the way postdrop writes
+them, and pickup is woken through its socket.
 
     with SmtpSink() as sink, PostfixInstance(sink, milter="inet:127.0.0.1:8891") as pf:
         pf.swaks("--to", "bob@example.net", "--from", "app@example.com")
@@ -24,9 +29,8 @@ import socket
 import subprocess
 import time
 
-BASE = "/tmp/postseal-mailstack"
+BASE = "/var/tmp/postseal-mailstack"
 SLOTS = 64
-SYSTEM_MAIN_CF = "/etc/postfix/main.cf"
 POSTFIX = "/usr/sbin/postfix"
 SMTP_SINK = "/usr/sbin/smtp-sink"
 DNSMASQ = "/usr/sbin/dnsmasq"
@@ -74,61 +78,65 @@ def wait_port(port, timeout=10.0, host="127.0.0.1"):
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
 
 
-def _merge_list(text, name, wanted):
-    """main.cf text with every item of wanted present in parameter name,
-    keeping whatever others put there (one line, never two)."""
-    pat = re.compile(rf"^{name}\s*=(.*(?:\n[ \t].*)*)", re.M)
-    m = pat.search(text)
-    have = re.split(r"[\s,]+", m.group(1).strip()) if m else []
-    have = [h for h in have if h]
-    merged = have + [w for w in wanted if w not in have]
-    line = f"{name} = " + ", ".join(merged)
-    if m:
-        return text[: m.start()] + line + text[m.end():], merged != have
-    return text.rstrip("\n") + ("\n" if text.strip() else "") + line + "\n", True
-
-
-def register_slots():
-    """Lists every slot's config directory in the system main.cf, which
-    Postfix requires before it accepts -c (postfix) or -C (sendmail)."""
-    os.makedirs(BASE, exist_ok=True)
-    os.chmod(BASE, 0o755)
-    with open(os.path.join(BASE, "main.cf.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        text = open(SYSTEM_MAIN_CF).read() if os.path.exists(SYSTEM_MAIN_CF) else ""
-        dirs = [f"{BASE}/slot-{i}/etc" for i in range(SLOTS)]
-        text, c1 = _merge_list(text, "alternate_config_directories", dirs)
-        text, c2 = _merge_list(text, "maillog_file_prefixes", ["/var", "/dev/stdout", "/tmp"])
-        if c1 or c2:
-            tmp = SYSTEM_MAIN_CF + ".postseal-tmp"
-            with open(tmp, "w") as f:
-                f.write(text)
-            os.replace(tmp, SYSTEM_MAIN_CF)
+def _base_dir():
+    """BASE, created 0755 and owned by root (Postfix refuses a queue under
+    a directory others may write to, and so does this harness)."""
+    os.makedirs(BASE, mode=0o755, exist_ok=True)
+    st = os.lstat(BASE)
+    if not os.path.isdir(BASE) or os.path.islink(BASE) or st.st_uid != 0 or st.st_mode & 0o022:
+        raise RuntimeError(f"{BASE} must be a directory owned by root, mode 0755")
+    return BASE
 
 
 class _Slot:
-    """An exclusive directory under BASE, held by an flock until closed."""
+    """An exclusive directory under BASE, held by an flock on its lock file
+    until closed. Closing removes the directory, the lock file and, when
+    no other slot is left, BASE itself: nothing stays on the host."""
 
     def __init__(self):
-        register_slots()
-        for i in range(SLOTS):
-            f = open(os.path.join(BASE, f"slot-{i}.lock"), "w")
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                f.close()
-                continue
-            self.lock, self.dir = f, os.path.join(BASE, f"slot-{i}")
-            shutil.rmtree(self.dir, ignore_errors=True)
-            os.makedirs(self.dir)
-            os.chmod(self.dir, 0o755)
-            return
-        raise RuntimeError(f"all {SLOTS} mailstack slots are busy")
+        for _ in range(5):  # BASE may vanish under us when the last slot closes
+            base = _base_dir()
+            for i in range(SLOTS):
+                fd = self._lock(os.path.join(base, f"slot-{i}.lock"))
+                if fd is None:
+                    continue
+                self.lock_fd, self.lock_path = fd, os.path.join(base, f"slot-{i}.lock")
+                self.dir = os.path.join(base, f"slot-{i}")
+                shutil.rmtree(self.dir, ignore_errors=True)
+                os.makedirs(self.dir)
+                os.chmod(self.dir, 0o755)
+                return
+            if os.path.isdir(base):
+                raise RuntimeError(f"all {SLOTS} mailstack slots are busy")
+        raise RuntimeError(f"could not hold a slot under {BASE}")
+
+    @staticmethod
+    def _lock(path):
+        """The locked descriptor of path, or None when another holds it or
+        removed it meanwhile (a lock on an unlinked file guards nothing)."""
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except (BlockingIOError, FileNotFoundError):
+            pass
+        os.close(fd)
+        return None
 
     def close(self, keep=False):
+        if self.lock_fd is None:  # closed already
+            return
         if not keep:
             shutil.rmtree(self.dir, ignore_errors=True)
-        self.lock.close()
+            os.unlink(self.lock_path)  # still held: nobody can take the old inode
+        os.close(self.lock_fd)
+        self.lock_fd = None
+        with contextlib.suppress(OSError):
+            os.rmdir(BASE)  # only when empty
 
 
 class SmtpSink:
@@ -285,6 +293,40 @@ def _settled(path, quiet=0.2):
         return False
 
 
+def _record(rtype, data):
+    """One Postfix queue file record: type byte, length in 7-bit groups
+    (low first, high bit set while more follow), data (rec_put())."""
+    n, length = len(data), bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        length.append(byte | (0x80 if n else 0))
+        if not n:
+            return rtype + bytes(length) + data
+
+
+def maildrop_file(message, sender, recipients, line_limit=2048):
+    """The maildrop queue file sendmail + postdrop write for message
+    (bytes): envelope (S, R...), content (M, then one N record a line, L
+    for each line_length_limit piece of a longer one), X, E. CRLF and LF
+    both end a line, as with sendmail_fix_line_endings = always."""
+    recs = [_record(b"S", sender.encode())]
+    recs += [_record(b"R", r.encode()) for r in recipients]
+    recs.append(_record(b"M", b""))
+    text = message.replace(b"\r\n", b"\n")
+    lines = text.split(b"\n")
+    if text.endswith(b"\n"):
+        lines.pop()
+    for line in lines:
+        if line == b".":
+            break
+        while len(line) > line_limit:
+            recs.append(_record(b"L", line[:line_limit]))
+            line = line[line_limit:]
+        recs.append(_record(b"N", line))
+    recs += [_record(b"X", b""), _record(b"E", b"")]
+    return b"".join(recs)
+
+
 class PostfixInstance:
     """A private Postfix: its own config, queue and log, an smtpd on a free
     loopback port, relaying everything to sink (an SmtpSink, or a port).
@@ -329,7 +371,7 @@ class PostfixInstance:
             "mynetworks": "127.0.0.0/8",
             "relayhost": f"[127.0.0.1]:{self.sink_port}",
             "maillog_file": self.maillog,
-            "maillog_file_prefixes": "/tmp, /var, /dev/stdout",
+            "maillog_file_prefixes": BASE,
             "smtp_dns_support_level": "disabled",
             "disable_dns_lookups": "yes",
             "smtpd_peername_lookup": "no",
@@ -443,21 +485,32 @@ class PostfixInstance:
                 s.rcpt(r)
             return s.data(message)
 
-    def sendmail(self, message, sender, recipients, timeout=60):
-        """Submits message through Postfix's sendmail (the non-SMTP path)."""
-        r = subprocess.run(["/usr/sbin/sendmail", "-C", self.etc, "-f", sender, "--", *recipients],
-                           input=message, capture_output=True, timeout=timeout)
-        if r.returncode != 0:
-            raise RuntimeError(f"sendmail failed ({r.returncode}): {r.stdout!r} {r.stderr!r}")
-        return r
+    def sendmail(self, message, sender, recipients):
+        """Submits message as Postfix's sendmail would (the non-SMTP path:
+        pickup, cleanup, non_smtpd_milters), without the set-gid programs:
+        the queue file postdrop would write goes into the maildrop
+        directory, and pickup is woken. As with sendmail without -i, a
+        line holding only "." ends the message."""
+        maildrop = os.path.join(self.dir, "spool", "maildrop")
+        qid = os.urandom(6).hex().upper()
+        tmp = os.path.join(maildrop, f".{qid}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(maildrop_file(message, sender, recipients))
+        # pickup takes only complete files: owner rwx (MAIL_QUEUE_STAT_READY),
+        # readable by user postfix; owned by root, so milters run on it
+        os.chmod(tmp, 0o744)
+        os.rename(tmp, os.path.join(maildrop, qid))
+        self.wake_pickup()
+        return qid
 
-    def flush(self):
-        subprocess.run(["/usr/sbin/postqueue", "-c", self.etc, "-f"], capture_output=True)
-
-    def queue(self):
-        """postqueue -p output (text)."""
-        return subprocess.run(["/usr/sbin/postqueue", "-c", self.etc, "-p"],
-                              capture_output=True, text=True).stdout
+    def wake_pickup(self):
+        """What postdrop does after writing: a wakeup request to pickup."""
+        path = os.path.join(self.dir, "spool", "public", "pickup")
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(path)
+            s.sendall(b"W")
 
     def log(self):
         try:
