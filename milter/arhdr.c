@@ -13,7 +13,7 @@
 
 #define PS_ARHDR_NAME "Authentication-Results"
 
-void ps_arhdr_mark_forged(ps_conn *c)
+void ps_arhdr_mark_forged(ps_session *c)
 {
     ps_msg *m = &c->msg;
 
@@ -25,7 +25,7 @@ void ps_arhdr_mark_forged(ps_conn *c)
 }
 
 /* Last first, so no deletion can move a field still to be deleted. */
-int ps_arhdr_remove_forged(void *ctx, ps_conn *c)
+int ps_arhdr_remove_forged(void *ctx, ps_session *c)
 {
     ps_msg *m = &c->msg;
     char count[16], traces[16];
@@ -96,7 +96,7 @@ static void ps_arhdr_spf(ps_authres_result *r, const ps_spf_result *spf)
     }
 }
 
-static int ps_arhdr_insert(void *ctx, const ps_conn *c,
+static int ps_arhdr_insert(void *ctx, const ps_session *c,
                            const ps_authres_result *res, size_t n, ps_err *err)
 {
     char *value = NULL, *lf = NULL;
@@ -115,7 +115,7 @@ static int ps_arhdr_insert(void *ctx, const ps_conn *c,
     return rc;
 }
 
-int ps_arhdr_add(void *ctx, ps_conn *c, ps_err *err)
+int ps_arhdr_add(void *ctx, ps_session *c, ps_err *err)
 {
     ps_authres_result res[PS_MILTER_MAX_VERIFY + 2];
     char mailfrom[sizeof(((ps_spf_result *)0)->value)], dkim[256];

@@ -53,7 +53,7 @@ void ps_bounce_body(ps_msg *m, const unsigned char *data, size_t n)
 /* 1 when the bounced recipient is one the message was sent to (or no
  * events file is set, so nothing is recorded), 0 when not (logged), -1
  * with err when the records cannot be read. */
-static int ps_bounce_was_sent(const ps_conn *c, const ps_dsn_rcpt *r,
+static int ps_bounce_was_sent(const ps_session *c, const ps_dsn_rcpt *r,
                               ps_err *err)
 {
     char dir[PS_BOUNCE_DIR_MAX];
@@ -71,7 +71,7 @@ static int ps_bounce_was_sent(const ps_conn *c, const ps_dsn_rcpt *r,
 }
 
 /* 1 when recorded, 0 when not (a recipient the message never had). */
-static int ps_bounce_record(const ps_conn *c, const ps_dsn *dsn,
+static int ps_bounce_record(const ps_session *c, const ps_dsn *dsn,
                             const ps_dsn_rcpt *r, ps_err *err)
 {
     const char *path = c->snap->conf->return_path.events.value;
@@ -94,7 +94,7 @@ static int ps_bounce_record(const ps_conn *c, const ps_dsn *dsn,
     return 1;
 }
 
-int ps_bounce_finish(const ps_conn *c, int *discard, ps_err *err)
+int ps_bounce_finish(const ps_session *c, int *discard, ps_err *err)
 {
     const ps_msg *m = &c->msg;
     ps_dsn *dsn;

@@ -29,7 +29,7 @@
     (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_EOH |             \
      SMFIP_NR_BODY)
 
-static ps_conn *ps_cb_conn(SMFICTX *ctx)
+static ps_session *ps_cb_conn(SMFICTX *ctx)
 {
     return smfi_getpriv(ctx);
 }
@@ -37,7 +37,7 @@ static ps_conn *ps_cb_conn(SMFICTX *ctx)
 /* The reason when none was given: a step without its connection or
  * message (its connect or MAIL FROM step failed, and said why then, or
  * the MTA skipped it), or the only failure that sets no message. */
-static const char *ps_cb_reason(const ps_conn *c, const ps_err *err)
+static const char *ps_cb_reason(const ps_session *c, const ps_err *err)
 {
     if (err != NULL && err->msg[0])
         return err->msg;
@@ -48,7 +48,7 @@ static const char *ps_cb_reason(const ps_conn *c, const ps_err *err)
     return "out of memory";
 }
 
-static sfsistat ps_cb_fail(ps_conn *c, const char *stage, const ps_err *err)
+static sfsistat ps_cb_fail(ps_session *c, const char *stage, const ps_err *err)
 {
     ps_log_kv(ps_milter_log(), LOG_ERR, "error", "qid",
               c != NULL ? c->msg.qid : "-", "stage", stage, "reason",
@@ -57,7 +57,7 @@ static sfsistat ps_cb_fail(ps_conn *c, const char *stage, const ps_err *err)
 }
 
 /* For the steps without a reply: logs now, answers at end of message. */
-static sfsistat ps_cb_defer_fail(ps_conn *c, const char *stage,
+static sfsistat ps_cb_defer_fail(ps_session *c, const char *stage,
                                  const ps_err *err)
 {
     ps_cb_fail(c, stage, err);
@@ -91,7 +91,7 @@ static sfsistat ps_cb_deferred(SMFICTX *ctx, const ps_msg *m)
     return m->refuse_code[0] == '5' ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
-static void ps_cb_free_conn(ps_conn *c)
+static void ps_cb_free_conn(ps_session *c)
 {
     if (c == NULL)
         return;
@@ -102,7 +102,7 @@ static void ps_cb_free_conn(ps_conn *c)
     free(c);
 }
 
-static void ps_cb_addr(ps_conn *c, const struct sockaddr *sa)
+static void ps_cb_addr(ps_session *c, const struct sockaddr *sa)
 {
     const void *bytes = NULL;
 
@@ -119,7 +119,7 @@ static void ps_cb_addr(ps_conn *c, const struct sockaddr *sa)
 
 static sfsistat ps_cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
-    ps_conn *c = calloc(1, sizeof(*c));
+    ps_session *c = calloc(1, sizeof(*c));
 
     /* Postfix sends connect again after XCLIENT: start afresh. */
     ps_cb_free_conn(ps_cb_conn(ctx));
@@ -145,7 +145,7 @@ static sfsistat ps_cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 /* No reply: a missing connection is refused at MAIL FROM instead. */
 static sfsistat ps_cb_helo(SMFICTX *ctx, char *helo)
 {
-    ps_conn *c = ps_cb_conn(ctx);
+    ps_session *c = ps_cb_conn(ctx);
 
     if (c != NULL)
         snprintf(c->helo, sizeof(c->helo), "%s", helo != NULL ? helo : "");
@@ -155,7 +155,7 @@ static sfsistat ps_cb_helo(SMFICTX *ctx, char *helo)
 /* Each message takes the configuration current at its MAIL FROM, so a
  * reload reaches long SMTP sessions too; nothing of the previous message
  * still points into the old snapshot. */
-static void ps_cb_refresh_snap(ps_conn *c)
+static void ps_cb_refresh_snap(ps_session *c)
 {
     ps_snap *cur = ps_snap_acquire();
 
@@ -167,7 +167,7 @@ static void ps_cb_refresh_snap(ps_conn *c)
 
 static sfsistat ps_cb_envfrom(SMFICTX *ctx, char **argv)
 {
-    ps_conn *c = ps_cb_conn(ctx);
+    ps_session *c = ps_cb_conn(ctx);
 
     if (c == NULL && ps_milter_draining())
         return ps_cb_restarting(ctx);
@@ -194,7 +194,7 @@ static sfsistat ps_cb_envfrom(SMFICTX *ctx, char **argv)
 /* No reply (SMFIP_NR_HDR): a failure is kept for end of headers. */
 static sfsistat ps_cb_header(SMFICTX *ctx, char *name, char *value)
 {
-    ps_conn *c = ps_cb_conn(ctx);
+    ps_session *c = ps_cb_conn(ctx);
 
     if (c == NULL || c->msg.envfrom == NULL || c->msg.failed || name == NULL ||
         value == NULL)
@@ -214,7 +214,7 @@ static void ps_cb_qid(SMFICTX *ctx, ps_msg *m)
         snprintf(m->qid, sizeof(m->qid), "%s", qid);
 }
 
-static void ps_cb_log_decision(const ps_conn *c, const ps_decision *d)
+static void ps_cb_log_decision(const ps_session *c, const ps_decision *d)
 {
     char keys[PS_DKIM_MAX_KEYS * 300] = "";
     size_t len = 0;
@@ -231,7 +231,7 @@ static void ps_cb_log_decision(const ps_conn *c, const ps_decision *d)
     }
     ps_log_kv(ps_milter_log(), LOG_INFO, "decision", "qid", c->msg.qid, "sign",
               d->action == PS_ACT_SIGN ? "yes" : "no", "reason",
-              ps_policy_reason_word(d->reason), "detail",
+              ps_signpolicy_reason_word(d->reason), "detail",
               d->detail[0] ? d->detail : NULL, "from_domain",
               d->from.domain[0] ? d->from.domain : NULL, "rule",
               d->action == PS_ACT_SIGN ? m->rule : NULL, "keys",
@@ -239,7 +239,7 @@ static void ps_cb_log_decision(const ps_conn *c, const ps_decision *d)
               "auth", c->msg.auth, NULL);
 }
 
-static int ps_cb_verify_start(ps_conn *c, ps_err *err)
+static int ps_cb_verify_start(ps_session *c, ps_err *err)
 {
     ps_msg *m = &c->msg;
 
@@ -256,7 +256,7 @@ static int ps_cb_verify_start(ps_conn *c, ps_err *err)
  * is refused alone, the others of the message go on. */
 static sfsistat ps_cb_envrcpt(SMFICTX *ctx, char **argv)
 {
-    ps_conn *c = ps_cb_conn(ctx);
+    ps_session *c = ps_cb_conn(ctx);
     const char *arg = argv != NULL && argv[0] != NULL ? argv[0] : "";
     ps_err err = {""};
     int rc;
@@ -277,7 +277,7 @@ static sfsistat ps_cb_envrcpt(SMFICTX *ctx, char **argv)
 /* No reply (SMFIP_NR_EOH): the decision is acted on at end of message. */
 static sfsistat ps_cb_eoh(SMFICTX *ctx)
 {
-    ps_conn *c = ps_cb_conn(ctx);
+    ps_session *c = ps_cb_conn(ctx);
     ps_decision d;
     ps_err err = {""};
 
@@ -289,7 +289,7 @@ static sfsistat ps_cb_eoh(SMFICTX *ctx)
     /* A bounce passing again (re-injection) was read the first time. */
     if (c->msg.trace == PS_TRACE_NONE && ps_bounce_start(&c->msg) != 0)
         return ps_cb_defer_fail(c, "bounce", NULL);
-    ps_policy_decide(c, &c->msg, &d);
+    ps_signpolicy_decide(c, &c->msg, &d);
     ps_cb_log_decision(c, &d);
     c->msg.action = d.action;
     if (d.reason == PS_WHY_TOO_MANY_HEADERS) {
@@ -306,7 +306,7 @@ static sfsistat ps_cb_eoh(SMFICTX *ctx)
 /* No reply (SMFIP_NR_BODY): a failure is kept for end of message. */
 static sfsistat ps_cb_body(SMFICTX *ctx, unsigned char *data, size_t n)
 {
-    ps_conn *c = ps_cb_conn(ctx);
+    ps_session *c = ps_cb_conn(ctx);
     ps_err err = {""};
 
     if (c == NULL || c->msg.failed)
@@ -322,7 +322,7 @@ static sfsistat ps_cb_body(SMFICTX *ctx, unsigned char *data, size_t n)
 
 /* Envelope changes come last: a failure before them leaves the envelope
  * as the client sent it. */
-static sfsistat ps_cb_envelope(SMFICTX *ctx, ps_conn *c)
+static sfsistat ps_cb_envelope(SMFICTX *ctx, ps_session *c)
 {
     ps_err err = {""};
     int rewritten;
@@ -336,7 +336,7 @@ static sfsistat ps_cb_envelope(SMFICTX *ctx, ps_conn *c)
     return SMFIS_CONTINUE;
 }
 
-static sfsistat ps_cb_finish(SMFICTX *ctx, ps_conn *c)
+static sfsistat ps_cb_finish(SMFICTX *ctx, ps_session *c)
 {
     ps_err err = {""};
     int discard;
@@ -364,7 +364,7 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_conn *c)
     /* Outside mail left unverified (sign-only mode) is marked too, so a
      * second pass does not take it for internal mail. */
     if (c->msg.action == PS_ACT_NONE && c->msg.trace == PS_TRACE_NONE &&
-        !ps_policy_outbound(c, &c->msg) &&
+        !ps_signpolicy_outbound(c, &c->msg) &&
         ps_trace_add(ctx, PS_TRACE_INBOUND, NULL, &err) != 0)
         return ps_cb_fail(c, "trace", &err);
     return ps_cb_envelope(ctx, c);
@@ -372,7 +372,7 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_conn *c)
 
 static sfsistat ps_cb_eom(SMFICTX *ctx)
 {
-    ps_conn *c = ps_cb_conn(ctx);
+    ps_session *c = ps_cb_conn(ctx);
     sfsistat rc;
 
     if (c == NULL || c->msg.envfrom == NULL)
@@ -385,7 +385,7 @@ static sfsistat ps_cb_eom(SMFICTX *ctx)
 
 static sfsistat ps_cb_abort(SMFICTX *ctx)
 {
-    ps_conn *c = ps_cb_conn(ctx);
+    ps_session *c = ps_cb_conn(ctx);
 
     if (c == NULL)
         return SMFIS_CONTINUE;

@@ -59,7 +59,7 @@ static int ps_fwd_swap(ps_msg *m, const char *given, const char *original)
     return 0;
 }
 
-int ps_fwd_rcpt(void *ctx, ps_conn *c, const char *arg, const char *mailer)
+int ps_fwd_rcpt(void *ctx, ps_session *c, const char *arg, const char *mailer)
 {
     const char *domain = c->snap->conf->return_path.srs_domain.value;
     char addr[PS_SRS_ADDR_MAX], orig[PS_SRS_ADDR_MAX];
@@ -98,7 +98,7 @@ static int ps_fwd_unswap(void *ctx, const ps_msg *m, ps_err *err)
     return 0;
 }
 
-static int ps_fwd_sender(void *ctx, ps_conn *c, ps_err *err)
+static int ps_fwd_sender(void *ctx, ps_session *c, ps_err *err)
 {
     const char *domain = c->snap->conf->return_path.srs_domain.value;
     char addr[PS_SRS_ADDR_MAX], out[PS_SRS_ADDR_MAX], arg[PS_SRS_ADDR_MAX + 2];
@@ -107,9 +107,9 @@ static int ps_fwd_sender(void *ctx, ps_conn *c, ps_err *err)
     int rc;
 
     if (c->snap->srs_secrets == NULL || !c->msg.remote_rcpt ||
-        ps_policy_outbound(c, &c->msg) ||
+        ps_signpolicy_outbound(c, &c->msg) ||
         ps_mailbox_parse_envelope(c->msg.envfrom, &mb, &why) != 0 ||
-        mb.domain[0] == '\0' || ps_policy_our_domain(c->snap, mb.domain))
+        mb.domain[0] == '\0' || ps_signpolicy_our_domain(c->snap, mb.domain))
         return 0;
     snprintf(addr, sizeof(addr), "%s@%s", mb.local, mb.domain);
     ps_srs_cfg cfg = {c->snap->srs_secrets, domain, 0};
@@ -128,7 +128,7 @@ static int ps_fwd_sender(void *ctx, ps_conn *c, ps_err *err)
     return 0;
 }
 
-int ps_fwd_finish(void *ctx, ps_conn *c, int rewritten, ps_err *err)
+int ps_fwd_finish(void *ctx, ps_session *c, int rewritten, ps_err *err)
 {
     if (ps_fwd_unswap(ctx, &c->msg, err) != 0)
         return -1;

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,26 +30,6 @@ typedef struct ps_opts {
     int foreground;
     int check;
 } ps_opts;
-
-/* Set once in main() before any thread starts; read-only afterwards. */
-static ps_log *ps_main_log;
-static atomic_int ps_main_busy;
-static atomic_int ps_main_draining;
-
-ps_log *ps_milter_log(void)
-{
-    return ps_main_log;
-}
-
-void ps_milter_busy(int delta)
-{
-    atomic_fetch_add(&ps_main_busy, delta);
-}
-
-int ps_milter_draining(void)
-{
-    return atomic_load(&ps_main_draining);
-}
 
 static void ps_usage(FILE *fp)
 {
@@ -137,14 +116,14 @@ static void ps_reload(const char *path)
     char nkeys[24];
 
     if (ps_snap_load(path, &s, &err) != 0) {
-        ps_log_kv(ps_main_log, LOG_ERR, "reload", "result", "failed", "reason",
-                  err.msg, "kept", "previous configuration", NULL);
+        ps_log_kv(ps_milter_log(), LOG_ERR, "reload", "result", "failed",
+                  "reason", err.msg, "kept", "previous configuration", NULL);
         return;
     }
     snprintf(nkeys, sizeof(nkeys), "%zu", ps_signrules_nkeys(s->rules));
     ps_snap_publish(s);
-    ps_log_kv(ps_main_log, LOG_INFO, "reload", "result", "ok", "keys", nkeys,
-              NULL);
+    ps_log_kv(ps_milter_log(), LOG_INFO, "reload", "result", "ok", "keys",
+              nkeys, NULL);
 }
 
 /* Waits for signals until a stop is asked for (1) or libmilter ends (0). */
@@ -159,7 +138,7 @@ static int ps_signal_loop(const sigset_t *set, const char *path)
             ps_reload(path);
             continue;
         }
-        ps_log_kv(ps_main_log, LOG_INFO, "stop", "reason",
+        ps_log_kv(ps_milter_log(), LOG_INFO, "stop", "reason",
                   sig == SIGTERM  ? "SIGTERM"
                   : sig == SIGINT ? "SIGINT"
                                   : "libmilter ended",
@@ -177,11 +156,11 @@ static void ps_drain(void)
     struct timespec tick = {0, 50 * 1000 * 1000};
     char left[16];
 
-    atomic_store(&ps_main_draining, 1);
-    while (atomic_load(&ps_main_busy) > 0 && time(NULL) < end)
+    ps_milter_drain_begin();
+    while (ps_milter_in_flight() > 0 && time(NULL) < end)
         nanosleep(&tick, NULL);
-    snprintf(left, sizeof(left), "%d", atomic_load(&ps_main_busy));
-    ps_log_kv(ps_main_log, LOG_INFO, "stopped", "messages_in_flight", left,
+    snprintf(left, sizeof(left), "%d", ps_milter_in_flight());
+    ps_log_kv(ps_milter_log(), LOG_INFO, "stopped", "messages_in_flight", left,
               NULL);
 }
 
@@ -246,10 +225,10 @@ static int ps_bind_and_drop(const char *path, ps_snap **out)
     if (ps_priv_drop(&plan, &err) != 0 || ps_snap_load(path, out, &err) != 0)
         goto done;
     if (plan.outcome == PS_PRIV_AS_ROOT)
-        ps_log_kv(ps_main_log, LOG_WARNING, "running_as_root", "config", path,
-                  "why", "[milter] user = root", NULL);
+        ps_log_kv(ps_milter_log(), LOG_WARNING, "running_as_root", "config",
+                  path, "why", "[milter] user = root", NULL);
     else if (plan.outcome == PS_PRIV_DROP)
-        ps_log_kv(ps_main_log, LOG_INFO, "privileges_dropped", "user",
+        ps_log_kv(ps_milter_log(), LOG_INFO, "privileges_dropped", "user",
                   plan.user, NULL);
     rc = 0;
 done:
@@ -294,7 +273,7 @@ static int ps_run(const ps_opts *o)
         ps_snap_shutdown();
         return 1;
     }
-    ps_log_kv(ps_main_log, LOG_INFO, "start", "config", o->conf, NULL);
+    ps_log_kv(ps_milter_log(), LOG_INFO, "start", "config", o->conf, NULL);
     /* The socket listens since smfi_opensocket: connections queue. */
     sd_notify(0, "READY=1");
     stop = ps_signal_loop(&set, o->conf);
@@ -320,14 +299,14 @@ int main(int argc, char **argv)
     }
     if (o.check)
         return ps_check(o.conf);
-    ps_main_log = o.foreground
-                      ? ps_log_open(PS_MILTER_NAME, 1, LOG_MAIL, LOG_DEBUG)
-                      : ps_log_open(PS_MILTER_NAME, 0, LOG_MAIL, LOG_INFO);
-    if (ps_main_log == NULL) {
+    ps_milter_set_log(o.foreground
+                          ? ps_log_open(PS_MILTER_NAME, 1, LOG_MAIL, LOG_DEBUG)
+                          : ps_log_open(PS_MILTER_NAME, 0, LOG_MAIL, LOG_INFO));
+    if (ps_milter_log() == NULL) {
         fprintf(stderr, "%s: cannot open the log\n", PS_MILTER_NAME);
         return 1;
     }
     rc = ps_run(&o);
-    ps_log_close(ps_main_log);
+    ps_log_close(ps_milter_log());
     return rc;
 }

@@ -175,7 +175,7 @@ typedef struct ps_msg {
     size_t bounce_len;
 } ps_msg;
 
-typedef struct ps_conn {
+typedef struct ps_session {
     ps_snap *snap;
     char addr[INET6_ADDRSTRLEN + 8]; /* "" when the MTA gave none */
     int has_sockaddr;
@@ -183,7 +183,7 @@ typedef struct ps_conn {
     char host[256];
     char helo[256];
     ps_msg msg;
-} ps_conn;
+} ps_session;
 
 int ps_msg_start(ps_msg *m, const char *envfrom, const char *auth,
                  const char *qid);
@@ -195,7 +195,7 @@ void ps_msg_reset(ps_msg *m);
 /* ---- sign_policy.c: whether and with what keys to sign ----------------- */
 
 /* Why a message is (not) signed: decided here, acted on by value, and
- * written to the log as the word ps_policy_reason_word gives. */
+ * written to the log as the word ps_signpolicy_reason_word gives. */
 typedef enum ps_reason {
     PS_WHY_AUTHENTICATED,
     PS_WHY_INTERNAL,
@@ -221,29 +221,30 @@ typedef struct ps_decision {
 
 /* Decides at end of headers: sign (m->match filled), verify, or neither,
  * with the reason. */
-void ps_policy_decide(const ps_conn *c, ps_msg *m, ps_decision *d);
+void ps_signpolicy_decide(const ps_session *c, ps_msg *m, ps_decision *d);
 /* The fixed word the log uses for a reason ("too-many-headers"). */
-const char *ps_policy_reason_word(ps_reason r);
+const char *ps_signpolicy_reason_word(ps_reason r);
 /* 1 for a client we sign for: authenticated, or in internal_hosts. */
-int ps_policy_outbound(const ps_conn *c, const ps_msg *m);
+int ps_signpolicy_outbound(const ps_session *c, const ps_msg *m);
 /* 1 when domain is one of ours: a signing rule, a rewrite pattern, the
  * return-path or the SRS domain. */
-int ps_policy_our_domain(const ps_snap *s, const char *domain);
+int ps_signpolicy_our_domain(const ps_snap *s, const char *domain);
 
 /* ---- sign.c / arhdr.c: the libmilter side of each outcome -------------- */
 
-int ps_sign_start(ps_conn *c, ps_err *err);
-int ps_sign_body(ps_conn *c, const unsigned char *data, size_t n, ps_err *err);
+int ps_sign_start(ps_session *c, ps_err *err);
+int ps_sign_body(ps_session *c, const unsigned char *data, size_t n,
+                 ps_err *err);
 /* Makes the signatures and adds their fields through libmilter. */
-int ps_sign_finish(void *ctx, ps_conn *c, ps_err *err);
+int ps_sign_finish(void *ctx, ps_session *c, ps_err *err);
 
 /* Marks the Authentication-Results fields claiming our authserv-id. */
-void ps_arhdr_mark_forged(ps_conn *c);
+void ps_arhdr_mark_forged(ps_session *c);
 /* Removes the marked fields (those and trace fields from outside) through
  * libmilter; -1 if the MTA refused. */
-int ps_arhdr_remove_forged(void *ctx, ps_conn *c);
+int ps_arhdr_remove_forged(void *ctx, ps_session *c);
 /* Ends verification, checks SPF and adds our field; -1 on failure. */
-int ps_arhdr_add(void *ctx, ps_conn *c, ps_err *err);
+int ps_arhdr_add(void *ctx, ps_session *c, ps_err *err);
 
 /* A header value in the form smfi_insheader wants: CRLF folding turned
  * into LF, since the MTA adds its own line ends. Malloc'd. */
@@ -258,7 +259,7 @@ char *ps_milter_lf(const char *value);
  * Authentication-Results is no longer marked forged); one that does not
  * verify sets PS_TRACE_UNVERIFIED. From any other client trace fields are
  * marked forged, to be removed. */
-void ps_trace_check(ps_conn *c);
+void ps_trace_check(ps_session *c);
 /* Adds our trace field for verdict v, bound to the value of the field we
  * added (NULL or "" when none). */
 int ps_trace_add(void *ctx, ps_trace_verdict v, const char *bound, ps_err *err);
@@ -273,10 +274,10 @@ int ps_rp_load(ps_snap *s, ps_err *err);
 void ps_rp_free(ps_snap *s);
 /* 1 when arg (RCPT TO argument) is on the return-path domain without a
  * valid, unexpired token: the 550 reply is set on ctx; else 0. */
-int ps_rp_rcpt(void *ctx, ps_conn *c, const char *arg);
+int ps_rp_rcpt(void *ctx, ps_session *c, const char *arg);
 /* At RCPT, for outbound mail when bounces are recorded: notes the
  * recipient for the message's recipient record; -1 on failure. */
-int ps_rp_note_rcpt(ps_conn *c, const char *arg, ps_err *err);
+int ps_rp_note_rcpt(ps_session *c, const char *arg, ps_err *err);
 /* The recipient records' directory into out: 1, or 0 when no events file
  * is set (bounces are then only logged), -1 with err. */
 int ps_rp_sent_dir(const ps_snap *s, char *out, size_t cap, ps_err *err);
@@ -288,7 +289,7 @@ int ps_rp_is_bounce_domain(const ps_snap *s, const char *domain);
 /* At end of message: replaces the envelope sender of outbound mail from a
  * rewrite domain with a signed return path. 1 when it did, 0 when the
  * message is not one for it, -1 with err on failure. */
-int ps_rp_rewrite(void *ctx, ps_conn *c, ps_err *err);
+int ps_rp_rewrite(void *ctx, ps_session *c, ps_err *err);
 
 /* ---- bounce.c: bounces to a valid return path become events ------------ */
 
@@ -300,7 +301,7 @@ void ps_bounce_body(ps_msg *m, const unsigned char *data, size_t n);
 /* Parses the kept bounce and writes one event per bounced recipient;
  * *discard is set when the bounce should not be delivered. -1 with err
  * when an event could not be written (the MTA then keeps the mail). */
-int ps_bounce_finish(const ps_conn *c, int *discard, ps_err *err);
+int ps_bounce_finish(const ps_session *c, int *discard, ps_err *err);
 
 /* ---- forward.c: SRS for forwarded mail and its bounces ------------------ */
 
@@ -308,11 +309,11 @@ int ps_bounce_finish(const ps_conn *c, int *discard, ps_err *err);
  * NULL when the MTA gave none) and checks an SRS address on our SRS
  * domain: 1 when refused (550 set on ctx), 0 when accepted, -1 out of
  * memory. */
-int ps_fwd_rcpt(void *ctx, ps_conn *c, const char *arg, const char *mailer);
+int ps_fwd_rcpt(void *ctx, ps_session *c, const char *arg, const char *mailer);
 /* At end of message: puts back the original recipients of SRS addresses,
  * and gives forwarded mail (sender not ours, a recipient not local) an SRS
  * sender unless rewritten says the return path was set already. */
-int ps_fwd_finish(void *ctx, ps_conn *c, int rewritten, ps_err *err);
+int ps_fwd_finish(void *ctx, ps_session *c, int rewritten, ps_err *err);
 
 /* ---- fdlimit.c: descriptor exhaustion ----------------------------------- */
 
@@ -327,12 +328,17 @@ struct smfiDesc;
 /* The callback table handed to smfi_register. */
 struct smfiDesc *ps_callbacks(void);
 
-/* ---- main.c ------------------------------------------------------------ */
+/* ---- state.c ----------------------------------------------------------- */
 
+/* Set once by main() before any thread starts. */
+void ps_milter_set_log(ps_log *lg);
 ps_log *ps_milter_log(void);
 /* Counts messages between MAIL FROM and their end, for the SIGTERM drain. */
 void ps_milter_busy(int delta);
-/* 1 once SIGTERM came: new connections and messages get a 4xx. */
+int ps_milter_in_flight(void);
+/* After it, new connections and messages get a 4xx. */
+void ps_milter_drain_begin(void);
+/* 1 once SIGTERM came. */
 int ps_milter_draining(void);
 
 #endif

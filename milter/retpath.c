@@ -92,7 +92,7 @@ int ps_rp_is_bounce_domain(const ps_snap *s, const char *domain)
     return 0;
 }
 
-int ps_rp_rcpt(void *ctx, ps_conn *c, const char *arg)
+int ps_rp_rcpt(void *ctx, ps_session *c, const char *arg)
 {
     ps_mailbox mb;
     ps_err err = {""};
@@ -148,7 +148,7 @@ static int ps_rp_sent_append(ps_msg *m, const char *line, ps_err *err)
     return 0;
 }
 
-int ps_rp_note_rcpt(ps_conn *c, const char *arg, ps_err *err)
+int ps_rp_note_rcpt(ps_session *c, const char *arg, ps_err *err)
 {
     ps_mailbox mb;
     ps_err why = {""};
@@ -157,7 +157,7 @@ int ps_rp_note_rcpt(ps_conn *c, const char *arg, ps_err *err)
 
     if (c->snap->rp_secrets == NULL ||
         c->snap->conf->return_path.events.value == NULL ||
-        !ps_policy_outbound(c, &c->msg) ||
+        !ps_signpolicy_outbound(c, &c->msg) ||
         ps_mailbox_parse_envelope(arg, &mb, &why) != 0 || mb.domain[0] == '\0')
         return 0;
     snprintf(addr, sizeof(addr), "%s@%s", mb.local, mb.domain);
@@ -168,7 +168,7 @@ int ps_rp_note_rcpt(ps_conn *c, const char *arg, ps_err *err)
 
 /* Before the return path is given: the message's recipients, so that a
  * bounce to it is recorded for them only. */
-static int ps_rp_keep_rcpts(const ps_conn *c, const char *ref, time_t now,
+static int ps_rp_keep_rcpts(const ps_session *c, const char *ref, time_t now,
                             ps_err *err)
 {
     char dir[PS_RP_SENT_DIR_MAX];
@@ -201,18 +201,18 @@ static void ps_rp_ref(const ps_msg *m, char ref[PS_RETPATH_REF_MAX + 1])
 
 /* The bounce domain for this message's return path, or NULL when its
  * sender is not one to rewrite. */
-static const char *ps_rp_wanted(const ps_conn *c, ps_mailbox *sender)
+static const char *ps_rp_wanted(const ps_session *c, ps_mailbox *sender)
 {
     ps_err why = {""};
 
-    if (c->snap->rp_secrets == NULL || !ps_policy_outbound(c, &c->msg) ||
+    if (c->snap->rp_secrets == NULL || !ps_signpolicy_outbound(c, &c->msg) ||
         ps_mailbox_parse_envelope(c->msg.envfrom, sender, &why) != 0 ||
         sender->domain[0] == '\0')
         return NULL;
     return ps_rp_bounce_domain_for(c->snap, sender->domain);
 }
 
-int ps_rp_rewrite(void *ctx, ps_conn *c, ps_err *err)
+int ps_rp_rewrite(void *ctx, ps_session *c, ps_err *err)
 {
     const char *domain;
     ps_mailbox sender;

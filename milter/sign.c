@@ -8,7 +8,7 @@
 
 #include "milter.h"
 
-int ps_sign_start(ps_conn *c, ps_err *err)
+int ps_sign_start(ps_session *c, ps_err *err)
 {
     ps_msg *m = &c->msg;
 
@@ -24,7 +24,8 @@ int ps_sign_start(ps_conn *c, ps_err *err)
     return 0;
 }
 
-int ps_sign_body(ps_conn *c, const unsigned char *data, size_t n, ps_err *err)
+int ps_sign_body(ps_session *c, const unsigned char *data, size_t n,
+                 ps_err *err)
 {
     return ps_dkim_sign_body(c->msg.signer, data, n, err);
 }
@@ -36,7 +37,7 @@ static void ps_sign_free_values(char **values, size_t count)
     free(values);
 }
 
-int ps_sign_finish(void *ctx, ps_conn *c, ps_err *err)
+int ps_sign_finish(void *ctx, ps_session *c, ps_err *err)
 {
     char **values = NULL, *v;
     size_t count = 0;

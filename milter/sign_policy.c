@@ -9,7 +9,7 @@
 #include "milter.h"
 
 /* The log's words, indexed by ps_reason. */
-static const char *const ps_policy_words[PS_WHY_NREASONS] = {
+static const char *const ps_signpolicy_words[PS_WHY_NREASONS] = {
     [PS_WHY_AUTHENTICATED] = "authenticated",
     [PS_WHY_INTERNAL] = "internal",
     [PS_WHY_VERIFY_ONLY] = "verify-only-mode",
@@ -24,15 +24,15 @@ static const char *const ps_policy_words[PS_WHY_NREASONS] = {
     [PS_WHY_TRACE_UNVERIFIED] = "trace-unverified",
 };
 
-const char *ps_policy_reason_word(ps_reason r)
+const char *ps_signpolicy_reason_word(ps_reason r)
 {
-    return (unsigned)r < PS_WHY_NREASONS && ps_policy_words[r] != NULL
-               ? ps_policy_words[r]
+    return (unsigned)r < PS_WHY_NREASONS && ps_signpolicy_words[r] != NULL
+               ? ps_signpolicy_words[r]
                : "?";
 }
 
 /* The single From field, or NULL with the reason in d. */
-static const ps_hdr *ps_policy_from(const ps_msg *m, ps_decision *d)
+static const ps_hdr *ps_signpolicy_from(const ps_msg *m, ps_decision *d)
 {
     const ps_hdr *from = NULL;
 
@@ -53,8 +53,8 @@ static const ps_hdr *ps_policy_from(const ps_msg *m, ps_decision *d)
 /* Postal's fallback: the domain the return path will carry, i.e. the
  * bounce domain a rewrite rule gives the envelope sender, else the
  * [return_path] domain, else the envelope sender's. */
-static const char *ps_policy_fallback(const ps_conn *c, const ps_msg *m,
-                                      ps_mailbox *env)
+static const char *ps_signpolicy_fallback(const ps_session *c, const ps_msg *m,
+                                          ps_mailbox *env)
 {
     const char *def = c->snap->conf->return_path.domain.value, *bounce;
     ps_err why;
@@ -68,9 +68,9 @@ static const char *ps_policy_fallback(const ps_conn *c, const ps_msg *m,
     return def != NULL ? def : env->domain;
 }
 
-static void ps_policy_sign(const ps_conn *c, ps_msg *m, ps_decision *d)
+static void ps_signpolicy_sign(const ps_session *c, ps_msg *m, ps_decision *d)
 {
-    const ps_hdr *from = ps_policy_from(m, d);
+    const ps_hdr *from = ps_signpolicy_from(m, d);
     ps_mailbox env;
     ps_err why = {""};
 
@@ -83,7 +83,8 @@ static void ps_policy_sign(const ps_conn *c, ps_msg *m, ps_decision *d)
         return;
     }
     if (ps_signrules_lookup(c->snap->rules, d->from.local, d->from.domain,
-                            ps_policy_fallback(c, m, &env), &m->match) == 0) {
+                            ps_signpolicy_fallback(c, m, &env),
+                            &m->match) == 0) {
         d->reason = PS_WHY_NO_SIGNING_RULE;
         return;
     }
@@ -91,13 +92,13 @@ static void ps_policy_sign(const ps_conn *c, ps_msg *m, ps_decision *d)
     d->reason = m->auth != NULL ? PS_WHY_AUTHENTICATED : PS_WHY_INTERNAL;
 }
 
-int ps_policy_outbound(const ps_conn *c, const ps_msg *m)
+int ps_signpolicy_outbound(const ps_session *c, const ps_msg *m)
 {
     return m->auth != NULL || (c->addr[0] != '\0' &&
                                ps_cidr_match_text(&c->snap->internal, c->addr));
 }
 
-int ps_policy_our_domain(const ps_snap *s, const char *domain)
+int ps_signpolicy_our_domain(const ps_snap *s, const char *domain)
 {
     const char *srs = s->conf->return_path.srs_domain.value;
     ps_signrules_match match;
@@ -108,7 +109,7 @@ int ps_policy_our_domain(const ps_snap *s, const char *domain)
            ps_signrules_lookup(s->rules, NULL, domain, NULL, &match) > 0;
 }
 
-void ps_policy_decide(const ps_conn *c, ps_msg *m, ps_decision *d)
+void ps_signpolicy_decide(const ps_session *c, ps_msg *m, ps_decision *d)
 {
     const ps_snap *s = c->snap;
 
@@ -120,12 +121,12 @@ void ps_policy_decide(const ps_conn *c, ps_msg *m, ps_decision *d)
     }
     if (!(s->mode & PS_MODE_SIGN))
         d->reason = PS_WHY_VERIFY_ONLY;
-    else if (!ps_policy_outbound(c, m))
+    else if (!ps_signpolicy_outbound(c, m))
         d->reason = PS_WHY_NOT_OUTBOUND;
     else if (m->overflow)
         d->reason = PS_WHY_TOO_MANY_HEADERS;
     else
-        ps_policy_sign(c, m, d);
+        ps_signpolicy_sign(c, m, d);
     if (d->action == PS_ACT_NONE && (s->mode & PS_MODE_VERIFY) && !m->overflow)
         d->action = PS_ACT_VERIFY;
 }

@@ -117,10 +117,10 @@ static int ps_trace_bound(const ps_msg *m, ps_trace_verdict v, const char *mac)
     return -1;
 }
 
-void ps_trace_check(ps_conn *c)
+void ps_trace_check(ps_session *c)
 {
     ps_msg *m = &c->msg;
-    int outbound = ps_policy_outbound(c, m);
+    int outbound = ps_signpolicy_outbound(c, m);
     char mac[2 * PS_TRACE_MAC + 1];
 
     for (size_t i = 0; i < m->nhdrs; i++) {
