@@ -226,7 +226,9 @@ int main(int argc, char **argv)
     }
     if (ps_pd_cfg_load(o.conf, &pd.cfg, &err) != 0 ||
         (o.admin == NULL && ps_pd_cfg_check_store(pd.cfg, &err) != 0)) {
-        fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
+        /* -Q runs for `postseal quota`: its errors are that command's */
+        fprintf(stderr, "%s: %s\n",
+                o.admin != NULL ? PS_ADMIN_NAME : PS_POLICYD_NAME, err.msg);
         return o.admin != NULL ? 2 : 1;
     }
     pd.conf_path = o.conf;

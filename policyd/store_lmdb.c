@@ -95,7 +95,8 @@ static void ps_lmdb_load(MDB_txn *txn, MDB_dbi dbi, ps_store_query *q,
         memset(st, 0, sizeof(*st));
         if (mdb_get(txn, dbi, &k, &v) != 0)
             continue;
-        if (ps_quota_state_decode(v.mv_data, v.mv_size, st) != 0) {
+        if (ps_quota_state_decode(v.mv_data, v.mv_size,
+                                  q->items[i].win.period_ms, st) != 0) {
             ps_log_kv(lg, LOG_WARNING, "store_record_bad", "key", q->keys[i],
                       "action", "counter restarted", NULL);
             memset(st, 0, sizeof(*st));
@@ -231,7 +232,7 @@ static int ps_lmdb_record(const MDB_val *k, const MDB_val *v,
                           ps_quota_window *w, ps_quota_state *st, size_t *owner)
 {
     if (ps_store_key_window(k->mv_data, k->mv_size, w, owner) != 0 ||
-        ps_quota_state_decode(v->mv_data, v->mv_size, st) != 0)
+        ps_quota_state_decode(v->mv_data, v->mv_size, w->period_ms, st) != 0)
         return -1;
     return 0;
 }

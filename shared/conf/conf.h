@@ -36,6 +36,9 @@ enum { PS_CONF_CANON_HEADER_SIMPLE = 1, PS_CONF_CANON_BODY_SIMPLE = 2 };
 #define PS_CONF_RETPATH_MAX_AGE    7  /* days; [return_path] max_age default */
 #define PS_CONF_MAX_VERIFY_DEFAULT 5  /* DKIM signatures checked per message */
 #define PS_CONF_MAX_VERIFY_LIMIT   50 /* highest max_verify accepted */
+#define PS_CONF_IPV6_PREFIX        64 /* [policyd] ipv6_prefix default */
+/* [milter] internal_hosts when the file has no such line */
+#define PS_CONF_INTERNAL_HOSTS "127.0.0.0/8, ::1"
 
 typedef struct ps_conf_key { /* [keys] name = domain selector keyfile */
     char *name, *domain, *selector, *keyfile;
@@ -89,6 +92,8 @@ typedef struct ps_conf {
         ps_conf_str listen, store, over_quota, store_down;
         int warn_at; /* percent, default 80 */
         int warn_at_line;
+        int ipv6_prefix; /* bits: IPv6 clients share a counter per network */
+        int ipv6_prefix_line;
     } policyd;
     ps_conf_limit *limits;
     size_t nlimits;

@@ -72,6 +72,8 @@ static const ps_conf_field ps_conf_fields[] = {
     PS_STR("policyd", "store_down", policyd.store_down,
            ps_conf_check_store_down),
     PS_NUM("policyd", "warn_at", policyd.warn_at, ps_conf_parse_warn_at),
+    PS_NUM("policyd", "ipv6_prefix", policyd.ipv6_prefix,
+           ps_conf_parse_ipv6_prefix),
 };
 
 /* Sections whose entries are lists, handled in conf_lists.c. */
@@ -103,8 +105,13 @@ int ps_conf_defaults(ps_conf *conf, ps_err *err)
     conf->milter.mode = PS_MODE_SIGN | PS_MODE_VERIFY;
     conf->milter.max_verify = PS_CONF_MAX_VERIFY_DEFAULT;
     conf->policyd.warn_at = 80;
+    conf->policyd.ipv6_prefix = PS_CONF_IPV6_PREFIX;
     conf->return_path.max_age = PS_CONF_RETPATH_MAX_AGE;
-    if (ps_conf_set_default(&conf->policyd.over_quota, "DEFER_IF_PERMIT",
+    /* Mail from sendmail(1) and cron on the host itself is signed unless
+     * the file says otherwise (OpenDKIM's InternalHosts default). */
+    if (ps_conf_set_default(&conf->milter.internal_hosts,
+                            PS_CONF_INTERNAL_HOSTS, err) != 0 ||
+        ps_conf_set_default(&conf->policyd.over_quota, "DEFER_IF_PERMIT",
                             err) != 0)
         return -1;
     return ps_conf_set_default(&conf->policyd.store_down, "DUNNO", err);

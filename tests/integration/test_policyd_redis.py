@@ -45,8 +45,8 @@ def test_two_daemons_one_exact_limit_under_50_senders(tmp_path, redis):
                                                 "sasl_username:shared@example.com")
                    for a in answers)
         shown = pds[0].admin("show", "sasl_username:shared@example.com")
-        assert f"messages used={limit} limit={limit}/1h" in shown.stdout, shown.stdout
-        assert f"recipients used={2 * limit} " in shown.stdout, shown.stdout
+        assert f": messages {limit}/1h, used {limit}, frees in " in shown.stdout, shown.stdout
+        assert f": recipients {3 * limit}/1h, used {2 * limit}\n" in shown.stdout, shown.stdout
         charged = sum(pd.log().count("event=charged") for pd in pds)
         assert charged == limit
     finally:

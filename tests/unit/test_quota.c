@@ -1,7 +1,8 @@
 /* Unit tests for shared/quota/: the [limits] value syntax, the sliding
  * window (never more than N in any period, frees at most period/60 late,
- * a clock that goes back), the stored form, all-or-nothing evaluation,
- * warn_at once per period, and rules: overrides, networks, exemptions. */
+ * a refusal never quotes more than the period, a clock that goes back), the
+ * stored form, all-or-nothing evaluation, warn_at once per period, and rules:
+ * overrides, networks, exemptions. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -164,6 +165,50 @@ static void test_frees_within_one_slot(void **state)
     assert_int_equal(st.nslots, 0);
 }
 
+/* A burst then a refusal in the same sub-window (issue 16: "3/1h, frees
+ * in 1h27s"): the wait quoted is at most the period, and exactly then the
+ * next unit goes through; at any phase of the sub-window. */
+static void test_quote_never_longer_than_period(void **state)
+{
+    ps_quota_window w = {PS_QUOTA_MESSAGES, 3, H};
+
+    (void)state;
+    for (uint64_t phase = 0; phase < 60000; phase += 7919) {
+        ps_quota_state st = {0};
+        uint64_t t = T0 + phase, at;
+
+        for (int i = 0; i < 3; i++)
+            ps_quota_charge(&st, w.period_ms, t + 100 * (uint64_t)i, 1);
+        t += 1000;
+        assert_int_equal(ps_quota_used(&st, w.period_ms, t), 3);
+        at = ps_quota_frees_at(&st, &w, t, 1);
+        assert_true(at - t <= w.period_ms);
+        assert_true(at >= T0 + phase + w.period_ms); /* never early */
+        assert_int_equal(ps_quota_used(&st, w.period_ms, at - 1), 3);
+        assert_true(ps_quota_used(&st, w.period_ms, at) <= 2);
+    }
+}
+
+/* A state stored before 0.10 (version 1: slots by sub-window index) is
+ * read as counting until its sub-window's end plus one period. */
+static void test_decode_version_1(void **state)
+{
+    unsigned char buf[32] = {1, 1};
+    uint64_t i = ps_quota_index(T0, H);
+    ps_quota_state st;
+
+    (void)state;
+    for (int b = 0; b < 8; b++) {
+        buf[16 + b] = (unsigned char)(i >> (8 * b));
+        buf[24 + b] = b == 0 ? 4 : 0;
+    }
+    assert_int_equal(ps_quota_state_decode(buf, 32, H, &st), 0);
+    assert_int_equal(st.nslots, 1);
+    assert_int_equal(ps_quota_index(st.slots[0].last_ms, H), i);
+    assert_int_equal(ps_quota_index(st.slots[0].last_ms + 1, H), i + 1);
+    assert_int_equal(ps_quota_used(&st, H, T0 + H - 1), 4);
+}
+
 static void test_clock_back_and_full_ring(void **state)
 {
     ps_quota_window w = {PS_QUOTA_BYTES, 1000000, 60000};
@@ -188,23 +233,24 @@ static void test_encode_decode(void **state)
     size_t n;
 
     (void)state;
+    /* 61 sub-windows in one period: the first and last partly covered */
     for (uint64_t i = 0; i < 61; i++)
-        ps_quota_charge(&st, H, T0 + i * 60000, i + 1);
+        ps_quota_charge(&st, H, T0 + i * 59990, i + 1);
     st.warned_until = T0 + H;
     n = ps_quota_state_encode(&st, buf);
     assert_int_equal(n, PS_QUOTA_STATE_MAX);
-    assert_int_equal(ps_quota_state_decode(buf, n, &back), 0);
+    assert_int_equal(ps_quota_state_decode(buf, n, H, &back), 0);
     assert_memory_equal(&back.slots, &st.slots, sizeof(st.slots));
     assert_int_equal(back.warned_until, st.warned_until);
-    assert_int_equal(ps_quota_state_decode(buf, n - 1, &back), -1);
-    assert_int_equal(ps_quota_state_decode(buf, 8, &back), -1);
+    assert_int_equal(ps_quota_state_decode(buf, n - 1, H, &back), -1);
+    assert_int_equal(ps_quota_state_decode(buf, 8, H, &back), -1);
     buf[0] = 9;
-    assert_int_equal(ps_quota_state_decode(buf, n, &back), -1);
-    buf[0] = 1;
+    assert_int_equal(ps_quota_state_decode(buf, n, H, &back), -1);
+    buf[0] = 2;
     memcpy(buf + 32, buf + 16, 8); /* second index = first: out of order */
-    assert_int_equal(ps_quota_state_decode(buf, n, &back), -1);
+    assert_int_equal(ps_quota_state_decode(buf, n, H, &back), -1);
     buf[1] = 62;
-    assert_int_equal(ps_quota_state_decode(buf, 16 + 16 * 62, &back), -1);
+    assert_int_equal(ps_quota_state_decode(buf, 16 + 16 * 62, H, &back), -1);
 }
 
 static void test_eval_all_or_nothing(void **state)
@@ -379,6 +425,8 @@ int main(void)
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_never_over_in_any_period),
         cmocka_unit_test(test_frees_within_one_slot),
+        cmocka_unit_test(test_quote_never_longer_than_period),
+        cmocka_unit_test(test_decode_version_1),
         cmocka_unit_test(test_clock_back_and_full_ring),
         cmocka_unit_test(test_encode_decode),
         cmocka_unit_test(test_eval_all_or_nothing),
