@@ -28,7 +28,8 @@ static void ps_usage(FILE *fp)
             "  -n       check the configuration, print the main.cf "
             "lines it needs, exit\n"
             "  -Q       show or reset counters (what `postseal quota` "
-            "runs)\n",
+            "runs)\n"
+            "  --version  print the version and exit\n",
             PS_POLICYD_NAME, PS_POLICYD_NAME);
 }
 
@@ -40,6 +41,8 @@ static int ps_parse_args(int argc, char **argv, ps_opts *o)
     memset(o, 0, sizeof(*o));
     if (argc == 2 && strcmp(argv[1], "--help") == 0)
         return ps_usage(stdout), 1;
+    if (argc == 2 && strcmp(argv[1], "--version") == 0)
+        return printf("%s %s\n", PS_POLICYD_NAME, PS_VERSION), 1;
     while ((ch = getopt(argc, argv, "c:fnQ:h")) != -1) {
         if (ch == 'c')
             o->conf = optarg;

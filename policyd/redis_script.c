@@ -6,7 +6,7 @@
 #include "redis_store.h"
 
 /* KEYS: one hash per window, field = ms of the latest charge in a
- * sub-window, value = amount (a field written before 0.10 names the
+ * sub-window, value = amount (a field of the first form names the
  * sub-window's index and is renamed on sight), field "w" = ms until which
  * the warn_at warning is not repeated.
  * ARGV: charge, warn_pct, then period_ms, limit, cost for each key.

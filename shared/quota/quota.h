@@ -93,7 +93,7 @@ int ps_quota_warn_due(ps_quota_state *s, const ps_quota_window *w,
 size_t ps_quota_state_encode(const ps_quota_state *s,
                              unsigned char buf[PS_QUOTA_STATE_MAX]);
 /* Refuses (-1) anything not written by encode: wrong length or version,
- * too many slots, slots out of order. A state written before 0.10 (slots
+ * too many slots, slots out of order. A state of the first form (slots
  * by sub-window index) is read as the window of period_ms it belongs to. */
 int ps_quota_state_decode(const void *buf, size_t len, uint64_t period_ms,
                           ps_quota_state *s);

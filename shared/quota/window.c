@@ -8,7 +8,7 @@
 #include <string.h>
 
 #define PS_QUOTA_VERSION       2
-#define PS_QUOTA_VERSION_INDEX 1 /* before 0.10: slots named by index */
+#define PS_QUOTA_VERSION_INDEX 1 /* the first form: slots named by index */
 
 uint64_t ps_quota_index(uint64_t now_ms, uint64_t period_ms)
 {

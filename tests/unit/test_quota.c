@@ -189,7 +189,7 @@ static void test_quote_never_longer_than_period(void **state)
     }
 }
 
-/* A state stored before 0.10 (version 1: slots by sub-window index) is
+/* A state of the first form (version 1: slots by sub-window index) is
  * read as counting until its sub-window's end plus one period. */
 static void test_decode_version_1(void **state)
 {
