@@ -34,12 +34,15 @@ def test_version(program):
     assert (r.returncode, r.stdout, r.stderr) == (0, f"{program} {makefile_version()}\n", "")
 
 
-@pytest.fixture
-def secret(tmp_path):
-    path = tmp_path / "mg.secret"
-    path.write_text("key-mailgun-signing\n")
+def secret_file(path, text):
+    path.write_text(text + "\n")
     path.chmod(0o600)
     return path
+
+
+@pytest.fixture
+def secret(tmp_path):
+    return secret_file(tmp_path / "mg.secret", "key-mailgun-signing")
 
 
 def test_mailgun_sign_prints_what_help_says_and_it_verifies(postseal, secret, tmp_path):
@@ -80,10 +83,7 @@ def test_max_body_on_sign_usage_and_named_when_over(postseal, secret):
 
 @pytest.fixture
 def secrets(tmp_path):
-    path = tmp_path / "k.secrets"
-    path.write_text("tops3cr3t\n")
-    path.chmod(0o600)
-    return path
+    return secret_file(tmp_path / "k.secrets", "tops3cr3t")
 
 
 def test_retpath_decode_and_srs_reverse_take_the_address_domain(postseal, secrets):
