@@ -94,9 +94,11 @@ size_t ps_quota_state_encode(const ps_quota_state *s,
                              unsigned char buf[PS_QUOTA_STATE_MAX]);
 /* Refuses (-1) anything not written by encode: wrong length or version,
  * too many slots, slots out of order. A state of the first form (slots
- * by sub-window index) is read as the window of period_ms it belongs to. */
+ * by sub-window index) is read as the window of period_ms it belongs to,
+ * at now_ms: a slot's latest charge is taken as its sub-window's end, or
+ * now if that is later than now (nothing was charged after now). */
 int ps_quota_state_decode(const void *buf, size_t len, uint64_t period_ms,
-                          ps_quota_state *s);
+                          uint64_t now_ms, ps_quota_state *s);
 
 /* One window of one counter as a store evaluates a request: the store
  * loads state, ps_quota_eval decides, the store writes back what changed. */

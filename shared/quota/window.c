@@ -138,17 +138,19 @@ size_t ps_quota_state_encode(const ps_quota_state *s,
     return 16 + 16 * (size_t)s->nslots;
 }
 
-/* A slot stored by index (version 1) counted until its sub-window's end
- * plus one period: its last ms stands for it. */
-static uint64_t ps_quota_index_last_ms(uint64_t index, uint64_t period_ms)
+/* A slot stored by index (version 1): its charges were made in its
+ * sub-window and not after now. */
+static uint64_t ps_quota_index_last_ms(uint64_t index, uint64_t period_ms,
+                                       uint64_t now_ms)
 {
     uint64_t end = ps_quota_slot_start(ps_quota_add(index, 1), period_ms);
 
-    return end == PS_QUOTA_NEVER ? end : end - 1;
+    end = end == PS_QUOTA_NEVER ? end : end - 1;
+    return end < now_ms ? end : now_ms;
 }
 
 int ps_quota_state_decode(const void *buf, size_t len, uint64_t period_ms,
-                          ps_quota_state *s)
+                          uint64_t now_ms, ps_quota_state *s)
 {
     const unsigned char *p = buf;
 
@@ -159,17 +161,24 @@ int ps_quota_state_decode(const void *buf, size_t len, uint64_t period_ms,
         p[1] > PS_QUOTA_SLOTS + 1 || len != 16 + 16 * (size_t)p[1] ||
         memcmp(p + 2, pad, 6) != 0)
         return -1;
-    s->nslots = p[1];
+    s->nslots = 0;
     s->warned_until = ps_quota_get64(p + 8);
-    for (uint32_t i = 0; i < s->nslots; i++) {
-        uint64_t t = ps_quota_get64(p + 16 + 16 * i);
+    for (uint32_t i = 0; i < p[1]; i++) {
+        uint64_t raw = ps_quota_get64(p + 16 + 16 * i), t = raw;
+        uint64_t count = ps_quota_get64(p + 24 + 16 * i);
 
-        if (p[0] == PS_QUOTA_VERSION_INDEX)
-            t = ps_quota_index_last_ms(t, period_ms);
-        s->slots[i].last_ms = t;
-        s->slots[i].count = ps_quota_get64(p + 24 + 16 * i);
-        if (i > 0 && t <= s->slots[i - 1].last_ms)
+        if (i > 0 && raw <= ps_quota_get64(p + 16 * i))
             return -1;
+        if (p[0] == PS_QUOTA_VERSION_INDEX)
+            t = ps_quota_index_last_ms(raw, period_ms, now_ms);
+        if (s->nslots > 0 && t <= s->slots[s->nslots - 1].last_ms) {
+            /* first form, clamped to now: one slot */
+            ps_quota_slot *last = &s->slots[s->nslots - 1];
+            last->count = ps_quota_add(last->count, count);
+            continue;
+        }
+        s->slots[s->nslots].last_ms = t;
+        s->slots[s->nslots++].count = count;
     }
     return 0;
 }

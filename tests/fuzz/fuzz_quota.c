@@ -43,7 +43,7 @@ static void ps_fuzz_state(const uint8_t *data, size_t size)
 
     if (size > 16)
         w.period_ms = PS_QUOTA_MIN_PERIOD + data[16] * 1000ULL;
-    if (ps_quota_state_decode(data, size, w.period_ms, &st) != 0)
+    if (ps_quota_state_decode(data, size, w.period_ms, now, &st) != 0)
         return;
     /* the current version re-encodes byte for byte (version 1 is read) */
     if (data[0] != 1 &&

@@ -149,3 +149,24 @@ def test_quota_errors_name_the_command(tmp_path):
         assert r.returncode == 2, r.stderr
         assert r.stderr.startswith("postseal quota: "), r.stderr
         assert "postseal-policyd" not in r.stderr, r.stderr
+
+
+def test_redis_counters_of_the_first_form_still_count(tmp_path):
+    """A Redis hash written before the slots kept their latest charge
+    (field = sub-window index) is read on sight: its amount still counts,
+    and the quoted wait stays within the period."""
+    with RedisServer() as r:
+        key = "ps:{sasl_username:old@x}#messages/3600"
+        sec, usec = (int(x) for x in r.cli("TIME").split())
+        now_ms = sec * 1000 + usec // 1000
+        index = now_ms // 3600000 * 60 + now_ms % 3600000 * 60 // 3600000
+        r.cli("HSET", key, str(index), "2")
+        r.cli("PEXPIRE", key, "3700000")
+        with start(tmp_path, r.url, {"sasl_username": "messages 2/1h"}) as pd, \
+                PolicyClient(pd.port) as c:
+            answer = eod(c, "o1", "old@x")
+            assert answer.startswith("DEFER_IF_PERMIT quota exceeded for sasl_username:old@x: "
+                                     "messages 2/1h, frees in "), answer
+            assert frees_in(answer) <= 3600, answer
+        fields = r.cli("HKEYS", key).split()
+        assert fields and all(int(f) > now_ms - 3600000 for f in fields if f != "w"), fields

@@ -190,23 +190,36 @@ static void test_quote_never_longer_than_period(void **state)
 }
 
 /* A state of the first form (version 1: slots by sub-window index) is
- * read as counting until its sub-window's end plus one period. */
+ * read as counting until its sub-window's end plus one period, or one
+ * period from now when read within that sub-window (nothing was charged
+ * later than now): the quoted wait stays within the period. */
 static void test_decode_version_1(void **state)
 {
-    unsigned char buf[32] = {1, 1};
+    unsigned char buf[48] = {1, 2};
     uint64_t i = ps_quota_index(T0, H);
+    ps_quota_window w = {PS_QUOTA_MESSAGES, 6, H};
     ps_quota_state st;
 
     (void)state;
     for (int b = 0; b < 8; b++) {
         buf[16 + b] = (unsigned char)(i >> (8 * b));
         buf[24 + b] = b == 0 ? 4 : 0;
+        buf[32 + b] = (unsigned char)((i + 1) >> (8 * b));
+        buf[40 + b] = b == 0 ? 2 : 0;
     }
-    assert_int_equal(ps_quota_state_decode(buf, 32, H, &st), 0);
-    assert_int_equal(st.nslots, 1);
+    assert_int_equal(ps_quota_state_decode(buf, 48, H, T0 + H, &st), 0);
+    assert_int_equal(st.nslots, 2);
     assert_int_equal(ps_quota_index(st.slots[0].last_ms, H), i);
     assert_int_equal(ps_quota_index(st.slots[0].last_ms + 1, H), i + 1);
-    assert_int_equal(ps_quota_used(&st, H, T0 + H - 1), 4);
+    assert_int_equal(ps_quota_used(&st, H, T0 + H - 1), 6);
+    /* read within sub-window i: both slots are at most now, merged */
+    assert_int_equal(ps_quota_state_decode(buf, 48, H, T0 + 5000, &st), 0);
+    assert_int_equal(st.nslots, 1);
+    assert_int_equal(st.slots[0].last_ms, T0 + 5000);
+    assert_int_equal(st.slots[0].count, 6);
+    assert_int_equal(ps_quota_frees_at(&st, &w, T0 + 5000, 1), T0 + 5000 + H);
+    buf[32] = buf[16]; /* out of order */
+    assert_int_equal(ps_quota_state_decode(buf, 48, H, T0 + H, &st), -1);
 }
 
 static void test_clock_back_and_full_ring(void **state)
@@ -239,18 +252,19 @@ static void test_encode_decode(void **state)
     st.warned_until = T0 + H;
     n = ps_quota_state_encode(&st, buf);
     assert_int_equal(n, PS_QUOTA_STATE_MAX);
-    assert_int_equal(ps_quota_state_decode(buf, n, H, &back), 0);
+    assert_int_equal(ps_quota_state_decode(buf, n, H, T0 + H, &back), 0);
     assert_memory_equal(&back.slots, &st.slots, sizeof(st.slots));
     assert_int_equal(back.warned_until, st.warned_until);
-    assert_int_equal(ps_quota_state_decode(buf, n - 1, H, &back), -1);
-    assert_int_equal(ps_quota_state_decode(buf, 8, H, &back), -1);
+    assert_int_equal(ps_quota_state_decode(buf, n - 1, H, T0 + H, &back), -1);
+    assert_int_equal(ps_quota_state_decode(buf, 8, H, T0 + H, &back), -1);
     buf[0] = 9;
-    assert_int_equal(ps_quota_state_decode(buf, n, H, &back), -1);
+    assert_int_equal(ps_quota_state_decode(buf, n, H, T0 + H, &back), -1);
     buf[0] = 2;
     memcpy(buf + 32, buf + 16, 8); /* second index = first: out of order */
-    assert_int_equal(ps_quota_state_decode(buf, n, H, &back), -1);
+    assert_int_equal(ps_quota_state_decode(buf, n, H, T0 + H, &back), -1);
     buf[1] = 62;
-    assert_int_equal(ps_quota_state_decode(buf, 16 + 16 * 62, H, &back), -1);
+    assert_int_equal(ps_quota_state_decode(buf, 16 + 16 * 62, H, T0 + H, &back),
+                     -1);
 }
 
 static void test_eval_all_or_nothing(void **state)
