@@ -393,6 +393,41 @@ static void test_rules_resolve(void **state)
     ps_quota_rules_free(r);
 }
 
+/* The default client_address entry counts an IPv6 client as its /64 (the
+ * [policyd] ipv6_prefix default), an IPv4 client alone; an override
+ * network is still one counter of its own. */
+static void test_ipv6_clients_by_network(void **state)
+{
+    ps_quota_rules *r = rules_of("client_address = messages 1/1h\n"
+                                 "client_address:2001:db8:1::/48 = "
+                                 "messages 9/1h\n");
+    ps_quota_target t[PS_QUOTA_NKINDS];
+    char net[PS_QUOTA_MAX_NAME + 1] = "unchanged";
+    int rc;
+
+    (void)state;
+    assert_int_equal(r->ipv6_prefix, 64);
+    assert_int_equal(resolve(r, "", "", "2001:DB8::1", t, &rc), 1);
+    assert_string_equal(t[0].key, "client_address:2001:db8::/64");
+    assert_int_equal(resolve(r, "", "", "2001:db8:0:0:ffff:1:2:3", t, &rc), 1);
+    assert_string_equal(t[0].key, "client_address:2001:db8::/64");
+    assert_int_equal(resolve(r, "", "", "2001:db8:0:7::1", t, &rc), 1);
+    assert_string_equal(t[0].key, "client_address:2001:db8:0:7::/64");
+    assert_int_equal(resolve(r, "", "", "2001:db8:1:7::1", t, &rc), 1);
+    assert_string_equal(t[0].key, "client_address:2001:db8:1::/48");
+    assert_int_equal(resolve(r, "", "", "192.0.2.7", t, &rc), 1);
+    assert_string_equal(t[0].key, "client_address:192.0.2.7");
+    assert_int_equal(resolve(r, "", "", "::ffff:192.0.2.7", t, &rc), 1);
+    assert_string_equal(t[0].key, "client_address:::ffff:192.0.2.7");
+    assert_int_equal(ps_quota_ipv6_network("2001:db8:a:b::1", 36, net), 1);
+    assert_string_equal(net, "2001:db8::/36");
+    assert_int_equal(ps_quota_ipv6_network("2001:db8::1", 128, net), 0);
+    assert_int_equal(ps_quota_ipv6_network("192.0.2.1", 64, net), 0);
+    assert_int_equal(ps_quota_ipv6_network("not:an:address", 64, net), 0);
+    assert_string_equal(net, "2001:db8::/36");
+    ps_quota_rules_free(r);
+}
+
 static void test_rules_too_long_and_use(void **state)
 {
     ps_quota_rules *r = rules_of("sasl_username = bytes 1M/1d\n"
@@ -446,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_eval_all_or_nothing),
         cmocka_unit_test(test_warn_once_per_period),
         cmocka_unit_test(test_rules_resolve),
+        cmocka_unit_test(test_ipv6_clients_by_network),
         cmocka_unit_test(test_rules_too_long_and_use),
         cmocka_unit_test(test_rules_refused),
     };
