@@ -2,7 +2,7 @@
  * window (never more than N in any period, frees at most period/60 late,
  * a refusal never quotes more than the period, a clock that goes back), the
  * stored form, all-or-nothing evaluation, warn_at once per period, and rules:
- * overrides, networks, exemptions. */
+ * overrides, networks, exemptions, IPv6 clients counted by network. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
