@@ -18,7 +18,7 @@
 #include "store.h"
 
 #define PS_POLICYD_NAME           "postseal-policyd"
-#define PS_ADMIN_NAME             "postseal quota" /* -Q speaks for it */
+#define PS_ADMIN_NAME             "postseal: quota" /* -Q speaks for it */
 #define PS_POLICYD_DEFAULT_LISTEN "inet:127.0.0.1:10040"
 #define PS_POLICYD_DEFAULT_STORE  "lmdb:/var/lib/postseal/quota"
 /* Connections: at most PS_POLICYD_MAX_CONNS, fewer when the descriptor

@@ -3,7 +3,8 @@ protocol on LMDB and on Redis: the wait a refusal quotes is never longer
 than the period and is true (wait that long and the next message goes
 through); IPv6 clients share one counter per network ([policyd]
 ipv6_prefix, /64 by default) and the refusal and `postseal quota show`
-name that network, in the same words; `postseal quota` errors are its own."""
+name that network, in the same words; `postseal quota` errors name that
+command ("postseal: quota: ..."), never postseal-policyd."""
 
 import os
 import re
@@ -147,7 +148,8 @@ def test_quota_errors_name_the_command(tmp_path):
         r = subprocess.run([cli(), "quota", *args, "-c", str(conf)],
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 2, r.stderr
-        assert r.stderr.startswith("postseal quota: "), r.stderr
+        # in the CLI's own form, as its usage errors: "postseal: quota: ..."
+        assert r.stderr.startswith("postseal: quota: "), r.stderr
         assert "postseal-policyd" not in r.stderr, r.stderr
 
 
