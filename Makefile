@@ -2,6 +2,10 @@
 # daemons and the nginx module.  make [SANITIZE=1] | test | demo | fuzz |
 # bench | install [PREFIX=... DESTDIR=...] | deb | deps | clean
 
+# The one place the version is written: every program's --version says it,
+# and the package is to carry the same.
+VERSION  := 0.1.0
+
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 BINDIR   ?= $(PREFIX)/bin
@@ -130,6 +134,11 @@ $(NGX_MOD): $(NGX_MOD_SRC) $(LIB)
 # Test drivers: small programs the integration tests run (not installed).
 $(B)/tests/tools/%: $(B)/tests/tools/%.o $(LIB)
 	$(CC) $(PS_LDFLAGS) -o $@ $< $(LIB) $(PS_LDLIBS)
+
+# The files that print the version are rebuilt when the Makefile changes.
+VERSION_OBJ := $(B)/shared/cli/postseal.o $(B)/milter/main.o $(B)/policyd/main.o
+$(VERSION_OBJ): PS_CFLAGS += -DPS_VERSION='"$(VERSION)"'
+$(VERSION_OBJ): Makefile
 
 -include $(TOOL_BIN:=.d) $(MILTER_OBJ:.o=.d) $(POLICYD_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d)
 

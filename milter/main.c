@@ -37,7 +37,8 @@ static void ps_usage(FILE *fp)
             "usage: %s -c FILE [-f] [-n]\n"
             "  -c FILE  postseal.conf to read\n"
             "  -f       stay in the foreground, log to stderr\n"
-            "  -n       check the configuration (keys, tables) and exit\n",
+            "  -n       check the configuration (keys, tables) and exit\n"
+            "  --version  print the version and exit\n",
             PS_MILTER_NAME);
 }
 
@@ -49,6 +50,8 @@ static int ps_parse_args(int argc, char **argv, ps_opts *o)
     memset(o, 0, sizeof(*o));
     if (argc == 2 && strcmp(argv[1], "--help") == 0)
         return ps_usage(stdout), 1;
+    if (argc == 2 && strcmp(argv[1], "--version") == 0)
+        return printf("%s %s\n", PS_MILTER_NAME, PS_VERSION), 1;
     while ((ch = getopt(argc, argv, "c:fnh")) != -1) {
         switch (ch) {
         case 'c':

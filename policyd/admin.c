@@ -39,6 +39,8 @@ static const ps_quota_window *ps_admin_limit(const ps_quota_rules *r,
     return NULL;
 }
 
+/* One line per window, in the words of the SMTP refusal:
+ * "KEY: messages 3/1h, used 3, frees in 59m58s". */
 static void ps_admin_print(void *arg, const char *key, size_t keylen,
                            const ps_quota_window *w, ps_quota_state *st,
                            uint64_t now)
@@ -46,29 +48,36 @@ static void ps_admin_print(void *arg, const char *key, size_t keylen,
     ps_admin *a = arg;
     const ps_quota_window *lim = ps_admin_limit(a->rules, key, keylen, w);
     uint64_t used = ps_quota_used(st, w->period_ms, now);
-    char text[64] = "none", frees[32] = "-";
-    ps_quota_window one = *w;
+    uint64_t wait = PS_QUOTA_UNKNOWN;
+    char owner[PS_QUOTA_MAX_KEY + 1], line[PS_QUOTA_MAX_KEY + 128];
 
+    snprintf(owner, sizeof(owner), "%.*s", (int)keylen, key);
+    if (lim != NULL && used >= lim->limit) {
+        a->over = 1;
+        wait = ps_quota_frees_at(st, lim, now, 1);
+        wait = wait == PS_QUOTA_NEVER ? wait : wait - now;
+    }
     if (lim != NULL) {
-        ps_quota_window_format(lim, text, sizeof(text));
-        if (used >= lim->limit) {
-            a->over = 1;
-            ps_quota_duration_format(ps_quota_frees_at(st, lim, now, 1) - now,
-                                     frees, sizeof(frees));
-        }
+        ps_quota_describe(owner, lim, used, wait, line, sizeof(line));
+        printf("%s\n", line);
     } else {
+        ps_quota_window one = *w;
+        char text[64];
         one.limit = 0;
         ps_quota_window_format(&one, text, sizeof(text));
+        printf("%s: %s per %s, used %llu (no limit configured)\n", owner,
+               ps_quota_measure_name(w->measure), strchr(text, '/') + 1,
+               (unsigned long long)used);
     }
-    printf("%.*s %s used=%llu limit=%s full_for=%s\n", (int)keylen, key,
-           ps_quota_measure_name(w->measure), (unsigned long long)used,
-           lim != NULL ? text + strcspn(text, " ") + 1 : "none", frees);
 }
 
-/* "kind:name", normalised as the daemon keys it. */
-static int ps_admin_key(const char *in, char out[PS_QUOTA_MAX_KEY + 1],
-                        ps_err *err)
+/* "kind:name", normalised as the daemon keys it (an IPv6 address as the
+ * network it counts under). */
+static int ps_admin_key(const char *in, int ipv6_prefix,
+                        char out[PS_QUOTA_MAX_KEY + 1], ps_err *err)
 {
+    char net[PS_QUOTA_MAX_NAME + 1];
+
     const char *colon = strchr(in, ':');
     int lower;
 
@@ -86,6 +95,8 @@ static int ps_admin_key(const char *in, char out[PS_QUOTA_MAX_KEY + 1],
     for (size_t i = 0; in[i] != '\0'; i++)
         out[i] = lower ? (char)tolower((unsigned char)in[i]) : in[i];
     out[strlen(in)] = '\0';
+    if (!lower && ps_quota_ipv6_network(in + 15, ipv6_prefix, net))
+        snprintf(out, PS_QUOTA_MAX_KEY + 1, "client_address:%s", net);
     return 0;
 }
 
@@ -97,8 +108,9 @@ int ps_admin_run(const ps_pd_cfg *cfg, int reset, const char *key_in)
     const char *spec = cfg->store;
     int n;
 
-    if (key_in != NULL && ps_admin_key(key_in, key, &err) != 0) {
-        fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
+    if (key_in != NULL &&
+        ps_admin_key(key_in, cfg->rules->ipv6_prefix, key, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", PS_ADMIN_NAME, err.msg);
         return 2;
     }
     if (strncmp(spec, "lmdb:", 5) == 0)
@@ -108,7 +120,7 @@ int ps_admin_run(const ps_pd_cfg *cfg, int reset, const char *key_in)
         n = ps_store_redis_admin(spec, key_in ? key : NULL, reset,
                                  ps_admin_print, &a, &err);
     if (n < 0) {
-        fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
+        fprintf(stderr, "%s: %s\n", PS_ADMIN_NAME, err.msg);
         return 2;
     }
     if (reset)

@@ -31,7 +31,8 @@ static void ps_usage(FILE *fp)
             "  -n       check the configuration, print the main.cf "
             "lines it needs, exit\n"
             "  -Q       show or reset counters (what `postseal quota` "
-            "runs)\n",
+            "runs)\n"
+            "  --version  print the version and exit\n",
             PS_POLICYD_NAME, PS_POLICYD_NAME);
 }
 
@@ -43,6 +44,8 @@ static int ps_parse_args(int argc, char **argv, ps_opts *o)
     memset(o, 0, sizeof(*o));
     if (argc == 2 && strcmp(argv[1], "--help") == 0)
         return ps_usage(stdout), 1;
+    if (argc == 2 && strcmp(argv[1], "--version") == 0)
+        return printf("%s %s\n", PS_POLICYD_NAME, PS_VERSION), 1;
     while ((ch = getopt(argc, argv, "c:fnQ:h")) != -1) {
         if (ch == 'c')
             o->conf = optarg;
@@ -287,9 +290,11 @@ int main(int argc, char **argv)
         return rc < 0 ? 2 : 0;
     }
     /* -n runs the whole-file check here; a daemon runs it once it is
-     * [policyd] user (keys and paths as that user sees them). */
+     * [policyd] user (keys and paths as that user sees them). -Q runs for
+     * `postseal quota`: its errors are that command's. */
     if (ps_pd_cfg_load(o.conf, o.check, &pd.cfg, &err) != 0) {
-        fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
+        fprintf(stderr, "%s: %s\n",
+                o.admin != NULL ? PS_ADMIN_NAME : PS_POLICYD_NAME, err.msg);
         ps_pd_cfg_free(pd.cfg);
         return o.admin != NULL ? 2 : 1;
     }

@@ -18,6 +18,7 @@
 #include "store.h"
 
 #define PS_POLICYD_NAME           "postseal-policyd"
+#define PS_ADMIN_NAME             "postseal: quota" /* -Q speaks for it */
 #define PS_POLICYD_DEFAULT_LISTEN "inet:127.0.0.1:10040"
 #define PS_POLICYD_DEFAULT_STORE  PS_CONF_DEFAULT_STORE
 /* Connections: at most PS_POLICYD_MAX_CONNS, fewer when the descriptor

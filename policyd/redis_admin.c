@@ -21,7 +21,7 @@ static int ps_redis_slot_cmp(const void *a, const void *b)
 {
     const ps_quota_slot *x = a, *y = b;
 
-    return x->index < y->index ? -1 : x->index > y->index;
+    return x->last_ms < y->last_ms ? -1 : x->last_ms > y->last_ms;
 }
 
 /* The hash of one window as a ps_quota_state (newest slots kept if the
@@ -36,7 +36,7 @@ static void ps_redis_state(const redisReply *h, ps_quota_state *st)
         if (strcmp(f, "w") == 0) {
             st->warned_until = strtoull(v, NULL, 10);
         } else if (st->nslots <= PS_QUOTA_SLOTS) {
-            st->slots[st->nslots].index = strtoull(f, NULL, 10);
+            st->slots[st->nslots].last_ms = strtoull(f, NULL, 10);
             st->slots[st->nslots].count = strtoull(v, NULL, 10);
             st->nslots++;
         }

@@ -68,7 +68,8 @@ static void ps_reply_over(ps_request *r)
     const ps_quota_item *it = &r->q.items[v->item];
     const char *owner = r->q.owner[v->item];
     const char *action = r->c->pd->cfg->over_quota;
-    char win[64], frees[32] = "never", used[24], text[PS_REPLY_TEXT_MAX];
+    char win[64], frees[32] = "never", used[24], said[PS_REPLY_TEXT_MAX - 32];
+    char text[PS_REPLY_TEXT_MAX];
 
     ps_quota_window_format(&it->win, win, sizeof(win));
     snprintf(used, sizeof(used), "%llu", (unsigned long long)it->used);
@@ -80,8 +81,9 @@ static void ps_reply_over(ps_request *r)
                  owner, win);
     } else {
         ps_quota_duration_format(v->frees_at - r->q.now, frees, sizeof(frees));
-        snprintf(text, sizeof(text), "quota exceeded for %s: %s, frees in %s",
-                 owner, win, frees);
+        ps_quota_describe(owner, &it->win, PS_QUOTA_UNKNOWN,
+                          v->frees_at - r->q.now, said, sizeof(said));
+        snprintf(text, sizeof(text), "quota exceeded for %s", said);
     }
     r->c->pd->stats.over++;
     ps_log_kv(r->c->pd->lg, LOG_NOTICE, "over_quota", "peer", r->c->peer, "key",

@@ -95,7 +95,8 @@ static void ps_lmdb_load(MDB_txn *txn, MDB_dbi dbi, ps_store_query *q,
         memset(st, 0, sizeof(*st));
         if (mdb_get(txn, dbi, &k, &v) != 0)
             continue;
-        if (ps_quota_state_decode(v.mv_data, v.mv_size, st) != 0) {
+        if (ps_quota_state_decode(v.mv_data, v.mv_size,
+                                  q->items[i].win.period_ms, q->now, st) != 0) {
             ps_log_kv(lg, LOG_WARNING, "store_record_bad", "key", q->keys[i],
                       "action", "counter restarted", NULL);
             memset(st, 0, sizeof(*st));
@@ -179,8 +180,8 @@ static void ps_lmdb_on_commit(evutil_socket_t fd, short what, void *arg)
 
 static void ps_lmdb_check(ps_lmdb *l, MDB_txn *txn, ps_store_query *q)
 {
-    ps_lmdb_load(txn, l->dbi, q, l->lg);
     q->now = ps_store_clock_ms();
+    ps_lmdb_load(txn, l->dbi, q, l->lg);
     ps_quota_eval(q->items, q->nitems, q->cost, q->charge, q->now, q->warn_pct,
                   &q->verdict);
 }
@@ -227,11 +228,12 @@ static void ps_lmdb_eval(ps_store *s, ps_store_query *q, ps_store_done done,
 }
 
 /* A record as the window its key names and the state it holds. */
-static int ps_lmdb_record(const MDB_val *k, const MDB_val *v,
+static int ps_lmdb_record(const MDB_val *k, const MDB_val *v, uint64_t now,
                           ps_quota_window *w, ps_quota_state *st, size_t *owner)
 {
     if (ps_store_key_window(k->mv_data, k->mv_size, w, owner) != 0 ||
-        ps_quota_state_decode(v->mv_data, v->mv_size, st) != 0)
+        ps_quota_state_decode(v->mv_data, v->mv_size, w->period_ms, now, st) !=
+            0)
         return -1;
     return 0;
 }
@@ -243,7 +245,7 @@ static int ps_lmdb_stale(const MDB_val *k, const MDB_val *v, uint64_t now)
     ps_quota_state st;
     size_t owner;
 
-    if (ps_lmdb_record(k, v, &w, &st, &owner) != 0)
+    if (ps_lmdb_record(k, v, now, &w, &st, &owner) != 0)
         return 1;
     return ps_quota_used(&st, w.period_ms, now) == 0 && st.warned_until < now;
 }
@@ -408,7 +410,7 @@ static int ps_lmdb_admin_one(MDB_cursor *cur, MDB_val *k, MDB_val *v, int reset,
     ps_quota_state st;
     size_t owner;
 
-    if (ps_lmdb_record(k, v, &w, &st, &owner) != 0)
+    if (ps_lmdb_record(k, v, now, &w, &st, &owner) != 0)
         return 0;
     if (each != NULL)
         each(arg, k->mv_data, owner, &w, &st, now);

@@ -1,6 +1,6 @@
 /* postseal dns: prints the records a sending domain publishes (DKIM for
- * each key, SPF, DMARC, and the return-path domain's MX and SPF) as
- * zone-file lines with ';' comments saying what each one is for. */
+ * each key, SPF, DMARC, and the MX and SPF of the return-path and SRS
+ * domains) as zone-file lines with ';' comments saying what each is for. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +30,9 @@ static void ps_dns_usage(FILE *fp)
         fp,
         "usage: " PS_CLI_NAME " dns --domain DOMAIN "
         "[--selector SEL --key FILE]\n"
-        "                    [--return-path RPDOMAIN] [--mx HOST] "
-        "[--spf-include NAME]...\n"
+        "                    [--return-path RPDOMAIN] [--srs-domain "
+        "SRSDOMAIN] [--mx HOST]\n"
+        "                    [--spf-include NAME]...\n"
         "                    [--dmarc-rua ADDR] [--dmarc-policy "
         "none|quarantine|reject]\n"
         "                    [-c postseal.conf]\n"
@@ -44,8 +45,11 @@ static void ps_dns_usage(FILE *fp)
         "record is printed\n"
         "  -r, --return-path DOMAIN  the return-path (bounce) domain, e.g. "
         "rp.DOMAIN\n"
-        "  -m, --mx HOST             the host that receives its bounces "
-        "(default mail.DOMAIN)\n"
+        "      --srs-domain DOMAIN   the SRS domain of forwarded mail, e.g. "
+        "fwd.DOMAIN\n"
+        "  -m, --mx HOST             the host that receives bounces to both "
+        "(default\n"
+        "                            mail.DOMAIN)\n"
         "  -i, --spf-include NAME    add include:NAME to SPF (repeatable, "
         "at most %d)\n"
         "  -u, --dmarc-rua ADDR      where DMARC aggregate reports go\n"
@@ -54,6 +58,7 @@ static void ps_dns_usage(FILE *fp)
         "domains\n"
         "                            without --domain), and [return_path] "
         "domain\n"
+        "                            and srs_domain\n"
         "  -h, --help                this text\n",
         PS_DNS_MAX_INCLUDES);
 }
@@ -182,7 +187,10 @@ static int ps_dns_domain(const ps_dns_opts *o, const char *domain)
     return rc;
 }
 
-static int ps_dns_return_path(const ps_dns_opts *o, const char *rp)
+/* The MX and SPF of a domain that appears in MAIL FROM (return path or
+ * SRS), after what says why. */
+static int ps_dns_envelope_domain(const ps_dns_opts *o, const char *name,
+                                  const char *why)
 {
     char mx[PS_PLAN_NAME + 8];
 
@@ -190,17 +198,46 @@ static int ps_dns_return_path(const ps_dns_opts *o, const char *rp)
         ps_cli_name(mx, sizeof(mx), "", o->mx);
     else
         snprintf(mx, sizeof(mx), "mail.%s", o->plan.domains[0]);
-    printf("\n; Return path %s: postseal-milter puts signed, expiring bounce "
-           "addresses\n; under it in MAIL FROM, so bounces come back to its "
-           "MX, which must be the\n; Postfix host running postseal-milter%s.\n"
-           "%s. %d IN MX 10 %s.\n",
-           rp,
+    printf("%s, so bounces come back to its MX, which must be the\n; Postfix "
+           "host running postseal-milter%s.\n%s. %d IN MX 10 %s.\n",
+           why,
            o->mx != NULL ? "" : " (mail.DOMAIN by default: name it with --mx)",
-           rp, PS_CLI_TTL, mx);
+           name, PS_CLI_TTL, mx);
     printf("; SPF for %s: receivers check SPF against the MAIL FROM domain, "
            "which is\n; this one; \"mx\" allows the host above to send.\n",
-           rp);
-    return ps_dns_spf(o, rp);
+           name);
+    return ps_dns_spf(o, name);
+}
+
+static int ps_dns_return_path(const ps_dns_opts *o, const char *rp)
+{
+    char why[PS_PLAN_NAME + 160];
+
+    snprintf(why, sizeof(why),
+             "\n; Return path %s: postseal-milter puts signed, expiring bounce "
+             "addresses\n; under it in MAIL FROM",
+             rp);
+    return ps_dns_envelope_domain(o, rp, why);
+}
+
+static int ps_dns_srs(const ps_dns_opts *o)
+{
+    const char *srs = o->plan.srs_domain;
+    char why[2 * PS_PLAN_NAME + 200];
+
+    if (srs[0] == '\0')
+        return 0;
+    if (!ps_plan_srs_apart(&o->plan)) {
+        printf("\n; SRS domain %s is a return-path domain above: its MX and "
+               "SPF serve\n; forwarded mail too.\n",
+               srs);
+        return 0;
+    }
+    snprintf(why, sizeof(why),
+             "\n; SRS domain %s: mail postseal-milter forwards for others "
+             "leaves with\n; MAIL FROM:<SRS0=...@%s>",
+             srs, srs);
+    return ps_dns_envelope_domain(o, srs, why);
 }
 
 static int ps_dns_print(const ps_dns_opts *o)
@@ -218,6 +255,8 @@ static int ps_dns_print(const ps_dns_opts *o)
     for (size_t i = 0; i < o->plan.nreturn_paths; i++)
         if (ps_dns_return_path(o, o->plan.return_paths[i]) != 0)
             return PS_EXIT_USAGE;
+    if (ps_dns_srs(o) != 0)
+        return PS_EXIT_USAGE;
     return fflush(stdout) == 0 ? PS_EXIT_OK
                                : ps_cli_fail("dns: cannot write the output");
 }

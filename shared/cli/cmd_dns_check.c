@@ -33,11 +33,13 @@ static void ps_dnscheck_usage(FILE *fp)
         fp,
         "usage: " PS_CLI_NAME " dns check --domain DOMAIN [--selector SEL "
         "--key FILE]\n"
-        "                          [--return-path RPDOMAIN] [-c "
-        "postseal.conf]\n"
+        "                          [--return-path RPDOMAIN] [--srs-domain "
+        "SRSDOMAIN]\n"
+        "                          [-c postseal.conf]\n"
         "                          [--resolver IP[:PORT]]\n\n"
         "Looks up the DKIM, SPF and DMARC records of DOMAIN and the MX and "
-        "SPF of the\nreturn-path domain; one line per record: ok, FAIL or "
+        "SPF of the\nreturn-path and SRS domains; one line per record: ok, "
+        "FAIL or "
         "MISSING.\nExit status: 0 all ok, 1 something missing or wrong, 2 "
         "bad usage or a\nfailed lookup.\n\n"
         "  -d, --domain DOMAIN       the sending (From) domain\n"
@@ -45,10 +47,12 @@ static void ps_dnscheck_usage(FILE *fp)
         "  -k, --key FILE            the DKIM private key the record must "
         "match\n"
         "  -r, --return-path DOMAIN  the return-path (bounce) domain\n"
+        "      --srs-domain DOMAIN   the SRS domain of forwarded mail\n"
         "  -c, --config FILE         also every [keys] entry of DOMAIN (all "
         "domains\n"
         "                            without --domain), and [return_path] "
         "domain\n"
+        "                            and srs_domain\n"
         "      --resolver ADDR       ask this server (IP, IP:PORT or "
         "[IPv6]:PORT)\n"
         "                            instead of the system resolver\n"
@@ -139,17 +143,26 @@ static int ps_dnscheck_domain(ps_check_run *r, const char *domain)
     return ps_dnscheck_one(r, CHECK_DMARC, name, NULL);
 }
 
+/* A domain in MAIL FROM (return path or SRS): its MX and SPF. */
+static int ps_dnscheck_envelope(ps_check_run *r, const char *name)
+{
+    if (ps_dnscheck_one(r, CHECK_MX, name, NULL) != 0 ||
+        ps_dnscheck_one(r, CHECK_SPF, name, NULL) != 0)
+        return PS_EXIT_USAGE;
+    return 0;
+}
+
 static int ps_dnscheck_all(ps_check_run *r)
 {
     for (size_t i = 0; i < r->plan.ndomains; i++)
         if (ps_dnscheck_domain(r, r->plan.domains[i]) != 0)
             return PS_EXIT_USAGE;
-    for (size_t i = 0; i < r->plan.nreturn_paths; i++) {
-        const char *rp = r->plan.return_paths[i];
-        if (ps_dnscheck_one(r, CHECK_MX, rp, NULL) != 0 ||
-            ps_dnscheck_one(r, CHECK_SPF, rp, NULL) != 0)
+    for (size_t i = 0; i < r->plan.nreturn_paths; i++)
+        if (ps_dnscheck_envelope(r, r->plan.return_paths[i]) != 0)
             return PS_EXIT_USAGE;
-    }
+    if (ps_plan_srs_apart(&r->plan) &&
+        ps_dnscheck_envelope(r, r->plan.srs_domain) != 0)
+        return PS_EXIT_USAGE;
     return r->failed ? PS_EXIT_NO : PS_EXIT_OK;
 }
 

@@ -15,15 +15,17 @@ static void ps_retpath_usage(FILE *fp)
         fp,
         "usage: " PS_CLI_NAME " retpath encode --secret-file FILE --domain "
         "DOMAIN [--time EPOCH] REF\n"
-        "       " PS_CLI_NAME " retpath decode --secret-file FILE --domain "
-        "DOMAIN [--time EPOCH] ADDRESS\n\n"
+        "       " PS_CLI_NAME " retpath decode --secret-file FILE [--domain "
+        "DOMAIN] [--time EPOCH] ADDRESS\n\n"
         "encode prints b.REF.DAY.MAC@DOMAIN for message reference REF (1-20 "
         "letters or\ndigits); decode checks the MAC and the age (7 days) and "
         "prints \"ref=REF issued=EPOCH\".\nExit 1 when decode refuses the "
         "address.\n\n"
         "  -s, --secret-file FILE  secrets, one a line: the first signs, all "
         "verify\n"
-        "  -d, --domain DOMAIN     the return-path (bounce) domain\n"
+        "  -d, --domain DOMAIN     the return-path (bounce) domain "
+        "(decode: default\n"
+        "                          the domain of ADDRESS)\n"
         "  -t, --time EPOCH        the clock, in seconds (tests)\n"
         "  -h, --help              this text\n");
 }

@@ -13,14 +13,18 @@ static void ps_srs_usage(FILE *fp)
 {
     fprintf(
         fp,
-        "usage: " PS_CLI_NAME " srs forward|reverse --secret-file FILE "
-        "--domain DOMAIN [--time EPOCH] ADDRESS\n\n"
+        "usage: " PS_CLI_NAME " srs forward --secret-file FILE "
+        "--domain DOMAIN [--time EPOCH] ADDRESS\n"
+        "       " PS_CLI_NAME " srs reverse --secret-file FILE [--domain "
+        "DOMAIN] [--time EPOCH] ADDRESS\n\n"
         "forward rewrites a sender into SRS0 (SRS1 if it already is SRS) on "
         "DOMAIN;\nreverse checks the hash and day stamp (21 days) and "
         "prints the original.\nExit 1 when reverse refuses the address.\n\n"
         "  -s, --secret-file FILE  secrets, one a line: the first signs, all "
         "verify\n"
-        "  -d, --domain DOMAIN     the SRS domain\n"
+        "  -d, --domain DOMAIN     the SRS domain (reverse: default the "
+        "domain of\n"
+        "                          ADDRESS)\n"
         "  -t, --time EPOCH        the clock, in seconds (tests)\n"
         "  -h, --help              this text\n");
 }

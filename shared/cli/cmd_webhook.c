@@ -33,14 +33,18 @@ static void wh_usage(FILE *fp)
             "usage: " PS_CLI_NAME " webhook sign --scheme S (--secret-file F | "
             "--key-file PRIV)\n"
             "                       [--cert-url URL] [--timestamp T] [--id ID] "
-            "< BODY\n"
+            "[--max-body BYTES]\n"
+            "                       < BODY\n"
             "       " PS_CLI_NAME " webhook verify --scheme S (--secret-file F "
             "| --key-file PUB)...\n"
             "                       [--tolerance SECONDS|off] [--now T] "
             "[--max-body BYTES] [REQUEST]\n\n"
             "sign prints the headers (\"Name: value\" lines) S would send "
-            "with BODY;\nmailgun prints its JSON signature object instead "
-            "(--id is the token),\nsns the whole message, signed: BODY is its "
+            "with BODY;\nmailgun prints a JSON body holding its signature "
+            "object instead,\n{\"signature\": {\"timestamp\", \"token\", "
+            "\"signature\"}}, which verifies as it is\n(--id is the token; "
+            "add \"event-data\" beside \"signature\" for a full event);\n"
+            "sns the whole message, signed: BODY is its "
             "JSON without the signature\n(Type, MessageId and Timestamp are "
             "added if missing).\nverify checks a saved request (request "
             "line optional, headers, an\nempty line, the body) read from "
@@ -65,8 +69,9 @@ static void wh_usage(FILE *fp)
             "  -T, --tolerance S       seconds either side of now (default "
             "300), or off\n"
             "  -n, --now T             verify as if at unix time T\n"
-            "  -m, --max-body BYTES    largest body accepted (default "
-            "1048576)\n"
+            "  -m, --max-body BYTES    largest BODY (sign) or request body "
+            "(verify)\n"
+            "                          read (default 1048576)\n"
             "  -h, --help              this text\n");
 }
 
@@ -192,9 +197,10 @@ static int wh_check(wh_opts *o)
     return 0;
 }
 
-/* All of fp (at most max bytes) into a fresh buffer. */
-static int wh_read_all(FILE *fp, const char *name, size_t max, char **out,
-                       size_t *len)
+/* All of fp (at most max bytes) into a fresh buffer; cmd names the
+ * command in messages, and one over max is told how to raise it. */
+static int wh_read_all(FILE *fp, const char *cmd, const char *name, size_t max,
+                       char **out, size_t *len)
 {
     size_t cap = 65536, n = 0, got;
     char *buf = malloc(cap + 1), *nb;
@@ -223,7 +229,10 @@ static int wh_read_all(FILE *fp, const char *name, size_t max, char **out,
         }
     }
     free(buf);
-    return ps_cli_fail("webhook: %s: unreadable, or over %zu bytes", name, max);
+    if (n > max)
+        return ps_cli_fail("%s: %s is over %zu bytes (raise --max-body)", cmd,
+                           name, max);
+    return ps_cli_fail("%s: cannot read %s", cmd, name);
 }
 
 static int wh_config(const wh_opts *o, ps_wh_config **out)
@@ -274,7 +283,8 @@ static int wh_sign(const wh_opts *o, const ps_wh_config *cfg)
 
     if (o->nkey_files == 1 && wh_private_key(o->key_files[0], &priv) != 0)
         return PS_EXIT_USAGE;
-    if (wh_read_all(stdin, "stdin", (size_t)o->max_body, &body, &len) != 0)
+    if (wh_read_all(stdin, "webhook sign", "stdin", (size_t)o->max_body, &body,
+                    &len) != 0)
         goto out;
     /* SNS's output is the message itself, signed: the body and more. */
     outsize = WH_SIGNED_MAX + (o->scheme == PS_WH_SNS ? len : 0);
@@ -317,7 +327,8 @@ static int wh_verify(const wh_opts *o, const ps_wh_config *cfg)
 
     if (o->request != NULL && (fp = fopen(o->request, "rb")) == NULL)
         return ps_cli_fail("webhook verify: cannot open %s", o->request);
-    rc = wh_read_all(fp, name, (size_t)o->max_body + WH_HEADROOM, &req, &len);
+    rc = wh_read_all(fp, "webhook verify", name,
+                     (size_t)o->max_body + WH_HEADROOM, &req, &len);
     if (fp != stdin)
         fclose(fp);
     if (rc != 0)

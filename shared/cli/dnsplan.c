@@ -1,5 +1,5 @@
 /* Turns the options of "postseal dns" and "postseal dns check" into the
- * list of domains, DKIM keys and return-path domain to print or look up;
+ * list of domains, DKIM keys, return-path and SRS domains to print or look up;
  * every key is loaded here, so a bad key file fails before any output. */
 #include "dnsplan.h"
 
@@ -28,6 +28,9 @@ int ps_plan_option(ps_plan *p, int ch, const char *arg)
     case PS_PLAN_OPT_RETURN_PATH:
         p->return_path_opt = arg;
         return 1;
+    case PS_PLAN_OPT_SRS_DOMAIN:
+        p->srs_domain_opt = arg;
+        return 1;
     }
     return 0;
 }
@@ -49,7 +52,9 @@ static int ps_plan_check_options(const ps_plan *p, const char *cmd)
         (p->selector != NULL &&
          ps_dnsname_check_selector(p->selector, &err) < 0) ||
         (p->return_path_opt != NULL &&
-         ps_dnsname_check_domain(p->return_path_opt, &err) < 0))
+         ps_dnsname_check_domain(p->return_path_opt, &err) < 0) ||
+        (p->srs_domain_opt != NULL &&
+         ps_dnsname_check_domain(p->srs_domain_opt, &err) < 0))
         return ps_cli_fail("%s: %s", cmd, err.msg);
     return 0;
 }
@@ -156,6 +161,28 @@ static int ps_plan_return_path(ps_plan *p)
     return 0;
 }
 
+static int ps_plan_srs(ps_plan *p)
+{
+    const char *srs = p->srs_domain_opt;
+
+    if (srs == NULL && p->conf != NULL)
+        srs = p->conf->return_path.srs_domain.value;
+    if (srs != NULL &&
+        ps_cli_name(p->srs_domain, sizeof(p->srs_domain), "", srs) == NULL)
+        return ps_cli_fail("SRS domain '%.100s' is too long", srs);
+    return 0;
+}
+
+int ps_plan_srs_apart(const ps_plan *p)
+{
+    if (p->srs_domain[0] == '\0')
+        return 0;
+    for (size_t i = 0; i < p->nreturn_paths; i++)
+        if (ps_cli_same_name(p->return_paths[i], p->srs_domain))
+            return 0;
+    return 1;
+}
+
 int ps_plan_build(ps_plan *p, const char *cmd)
 {
     ps_err err = {""};
@@ -174,7 +201,7 @@ int ps_plan_build(ps_plan *p, const char *cmd)
         if ((rc = ps_plan_from_conf(p)) != 0)
             return rc;
     }
-    if ((rc = ps_plan_return_path(p)) != 0)
+    if ((rc = ps_plan_return_path(p)) != 0 || (rc = ps_plan_srs(p)) != 0)
         return rc;
     return ps_plan_load_keys(p);
 }

@@ -1,6 +1,7 @@
 /* Which records "postseal dns" prints and "postseal dns check" looks up:
- * the domains, their DKIM keys (from --key or a postseal.conf) and the
- * return-path domain, built from the options both commands share. */
+ * the domains, their DKIM keys (from --key or a postseal.conf), the
+ * return-path domain and the SRS domain, built from the options both
+ * commands share. */
 #ifndef PS_DNSPLAN_H
 #define PS_DNSPLAN_H
 
@@ -20,6 +21,7 @@ enum {
     PS_PLAN_OPT_KEY = 'k',
     PS_PLAN_OPT_CONF = 'c',
     PS_PLAN_OPT_RETURN_PATH = 'r',
+    PS_PLAN_OPT_SRS_DOMAIN = 300, /* long option only */
 };
 
 #define PS_PLAN_LONGOPTS                                                       \
@@ -28,6 +30,7 @@ enum {
         {"key", required_argument, NULL, PS_PLAN_OPT_KEY},                     \
         {"config", required_argument, NULL, PS_PLAN_OPT_CONF},                 \
         {"return-path", required_argument, NULL, PS_PLAN_OPT_RETURN_PATH},     \
+        {"srs-domain", required_argument, NULL, PS_PLAN_OPT_SRS_DOMAIN},       \
     {                                                                          \
         "help", no_argument, NULL, 'h'                                         \
     }
@@ -43,6 +46,7 @@ typedef struct ps_plan_key {
 typedef struct ps_plan {
     /* set from the options */
     const char *domain, *selector, *keyfile, *conf_path, *return_path_opt;
+    const char *srs_domain_opt;
     /* set by ps_plan_build */
     ps_conf *conf;
     char domains[PS_PLAN_MAX][PS_PLAN_NAME]; /* without a trailing dot */
@@ -53,7 +57,14 @@ typedef struct ps_plan {
      * rewrite items name */
     char return_paths[PS_PLAN_MAX][PS_PLAN_NAME];
     size_t nreturn_paths;
+    /* --srs-domain or [return_path] srs_domain ("" if none): forwarded
+     * mail leaves with MAIL FROM on it, so it needs an MX and SPF too */
+    char srs_domain[PS_PLAN_NAME];
 } ps_plan;
+
+/* 1 if the SRS domain needs records of its own (set, and not one of the
+ * return-path domains, whose MX and SPF already serve it). */
+int ps_plan_srs_apart(const ps_plan *p);
 
 /* 1 if ch was one of the shared options (stored in p), 0 if not. */
 int ps_plan_option(ps_plan *p, int ch, const char *arg);

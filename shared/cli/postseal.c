@@ -39,7 +39,8 @@ static void ps_cli_usage(FILE *fp)
                 ps_cli_cmds[i].summary);
     fprintf(fp, "\n" PS_CLI_NAME " COMMAND --help shows a command's options; "
                 "man postseal has the details.\nexit status: 0 success, 1 a "
-                "negative answer, 2 bad usage or input\n");
+                "negative answer, 2 bad usage or input\n" PS_CLI_NAME
+                " --version prints the version (" PS_VERSION ").\n");
 }
 
 static int ps_cli_is_help(const char *arg)
@@ -56,6 +57,9 @@ int main(int argc, char **argv)
         ps_cli_usage(stdout);
         return PS_EXIT_OK;
     }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)
+        return printf(PS_CLI_NAME " " PS_VERSION "\n") < 0 ? PS_EXIT_USAGE
+                                                           : PS_EXIT_OK;
     for (size_t i = 0; i < PS_CLI_NCMDS; i++)
         if (ps_cli_cmds[i].run != NULL &&
             strcmp(argv[1], ps_cli_cmds[i].name) == 0)

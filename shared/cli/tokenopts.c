@@ -66,10 +66,15 @@ static int ps_cli_tokenparse(const char *cmd, int argc, char **argv,
         return PS_EXIT_USAGE;
     if (!o->operand)
         o->operand = o->ref;
-    if (!o->secret_file || !o->domain || !o->operand)
-        return ps_cli_fail("%s: --secret-file, --domain and an operand are "
-                           "required (see " PS_CLI_NAME " %s --help)",
-                           cmd, cmd);
+    /* An address to check names its own domain. */
+    if (!o->domain && o->verb == 1 && o->operand && strrchr(o->operand, '@'))
+        o->domain = strrchr(o->operand, '@') + 1;
+    if (!o->secret_file || !o->domain || !*o->domain || !o->operand)
+        return ps_cli_fail(
+            "%s: --secret-file, --domain (unless the address "
+            "names it) and an operand are required (see " PS_CLI_NAME
+            " %s --help)",
+            cmd, cmd);
     return 0;
 }
 

@@ -20,7 +20,9 @@ typedef struct ps_cli_tokenopts_t {
 } ps_cli_tokenopts_t;
 
 /* argv[1] must be one of verbs; then the options, --domain and the operand
- * (--ref REF stands for it) are required and the secrets are loaded.
+ * (--ref REF stands for it) are required and the secrets are loaded. The
+ * second verb (decode, reverse) checks an address: without --domain, its
+ * domain is the address's own.
  * Returns 0 to go on, or -1 with *exit_code set (0 after --help, else
  * PS_EXIT_USAGE after one line on stderr). */
 int ps_cli_tokenopts(const char *cmd, const char *const verbs[2], int argc,

@@ -38,6 +38,9 @@ enum { PS_CONF_CANON_HEADER_SIMPLE = 1, PS_CONF_CANON_BODY_SIMPLE = 2 };
 #define PS_CONF_RETPATH_MAX_AGE    7  /* days; [return_path] max_age default */
 #define PS_CONF_MAX_VERIFY_DEFAULT 5  /* DKIM signatures checked per message */
 #define PS_CONF_MAX_VERIFY_LIMIT   50 /* highest max_verify accepted */
+#define PS_CONF_IPV6_PREFIX        64 /* [policyd] ipv6_prefix default */
+/* [milter] internal_hosts when the file has no such line */
+#define PS_CONF_INTERNAL_HOSTS "127.0.0.0/8, ::1"
 
 #define PS_CONF_USER        "postseal" /* user default in [milter], [policyd] */
 #define PS_CONF_SOCKET_MODE 0660       /* socket_mode default */
@@ -113,6 +116,8 @@ typedef struct ps_conf {
         int warn_at; /* percent, default 80 */
         int warn_at_line;
         ps_conf_runas runas;
+        int ipv6_prefix; /* bits: IPv6 clients share a counter per network */
+        int ipv6_prefix_line;
     } policyd;
     ps_conf_limit *limits;
     size_t nlimits;

@@ -52,6 +52,7 @@ int ps_conf_check_over_quota(const char *v, ps_err *err);
 int ps_conf_check_store_down(const char *v, ps_err *err);
 int ps_conf_parse_mode(const char *v, int *mode, ps_err *err);
 int ps_conf_parse_warn_at(const char *v, int *percent, ps_err *err);
+int ps_conf_parse_ipv6_prefix(const char *v, int *bits, ps_err *err);
 int ps_conf_parse_canon(const char *v, int *bits, ps_err *err);
 int ps_conf_parse_max_verify(const char *v, int *n, ps_err *err);
 int ps_conf_parse_expire(const char *v, int *seconds, ps_err *err);

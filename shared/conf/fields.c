@@ -84,6 +84,8 @@ static const ps_conf_field ps_conf_fields[] = {
            ps_conf_check_account),
     PS_NUM("policyd", "socket_mode", policyd.runas.socket_mode,
            ps_conf_parse_socket_mode),
+    PS_NUM("policyd", "ipv6_prefix", policyd.ipv6_prefix,
+           ps_conf_parse_ipv6_prefix),
 };
 
 /* Sections whose entries are lists, handled in conf_lists.c. */
@@ -115,11 +117,16 @@ int ps_conf_defaults(ps_conf *conf, ps_err *err)
     conf->milter.mode = PS_MODE_SIGN | PS_MODE_VERIFY;
     conf->milter.max_verify = PS_CONF_MAX_VERIFY_DEFAULT;
     conf->policyd.warn_at = 80;
+    conf->policyd.ipv6_prefix = PS_CONF_IPV6_PREFIX;
     conf->return_path.max_age = PS_CONF_RETPATH_MAX_AGE;
     if (ps_conf_runas_defaults(&conf->milter.runas, err) != 0 ||
         ps_conf_runas_defaults(&conf->policyd.runas, err) != 0)
         return -1;
-    if (ps_conf_set_default(&conf->policyd.over_quota, "DEFER_IF_PERMIT",
+    /* Mail from sendmail(1) and cron on the host itself is signed unless
+     * the file says otherwise (OpenDKIM's InternalHosts default). */
+    if (ps_conf_set_default(&conf->milter.internal_hosts,
+                            PS_CONF_INTERNAL_HOSTS, err) != 0 ||
+        ps_conf_set_default(&conf->policyd.over_quota, "DEFER_IF_PERMIT",
                             err) != 0)
         return -1;
     return ps_conf_set_default(&conf->policyd.store_down, "DUNNO", err);

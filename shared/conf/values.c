@@ -416,3 +416,16 @@ int ps_conf_parse_yesno(const char *v, int *flag, ps_err *err)
         return ps_err_set(err, "expected yes or no");
     return 0;
 }
+
+/* 16 bits at least: a shorter prefix would put unrelated networks on one
+ * counter; 128 counts each address alone. */
+int ps_conf_parse_ipv6_prefix(const char *v, int *bits, ps_err *err)
+{
+    size_t digits = strspn(v, "0123456789");
+    int k = digits > 0 && digits <= 3 && v[digits] == '\0' ? atoi(v) : 0;
+
+    if (k < 16 || k > 128)
+        return ps_err_set(err, "expected a prefix length from 16 to 128");
+    *bits = k;
+    return 0;
+}

@@ -225,3 +225,20 @@ void ps_quota_duration_format(uint64_t ms, char *buf, size_t size)
             return;
     }
 }
+
+void ps_quota_describe(const char *owner, const ps_quota_window *w,
+                       uint64_t used, uint64_t wait_ms, char *buf, size_t size)
+{
+    char win[64], n[32] = "", wait[48] = "";
+
+    ps_quota_window_format(w, win, sizeof(win));
+    if (used != PS_QUOTA_UNKNOWN)
+        snprintf(n, sizeof(n), ", used %llu", (unsigned long long)used);
+    if (wait_ms == PS_QUOTA_NEVER) {
+        snprintf(wait, sizeof(wait), ", never fits");
+    } else if (wait_ms != PS_QUOTA_UNKNOWN) {
+        memcpy(wait, ", frees in ", 11);
+        ps_quota_duration_format(wait_ms, wait + 11, sizeof(wait) - 11);
+    }
+    snprintf(buf, size, "%s: %s%s%s", owner, win, n, wait);
+}

@@ -11,9 +11,11 @@
 #include "base/err.h"
 
 #define PS_QUOTA_MAX_WINDOWS 8 /* windows in one [limits] entry */
-/* Sub-windows per window. A unit charged at t counts until some time in
- * [t + period, t + period + period/60]: never more than N in any interval
- * of one period, and a unit frees at most period/60 late. */
+/* Sub-windows per window. A unit charged at t counts until one period
+ * after the latest charge of its sub-window, some time in [t + period,
+ * t + period + period/60): never more than N in any interval of one
+ * period, a unit frees at most period/60 late, and the wait a refusal
+ * quotes is never longer than the period. */
 #define PS_QUOTA_SLOTS      60
 #define PS_QUOTA_MIN_PERIOD 1000ULL                /* ms: 1s */
 #define PS_QUOTA_MAX_PERIOD (366ULL * 86400000ULL) /* ms: 366d */
@@ -47,12 +49,21 @@ const char *ps_quota_measure_name(ps_quota_measure m);
 void ps_quota_window_format(const ps_quota_window *w, char *buf, size_t size);
 /* "1h2m5s"-style text for a duration in ms (rounded up to seconds). */
 void ps_quota_duration_format(uint64_t ms, char *buf, size_t size);
+/* The words the SMTP refusal and `postseal quota show` share:
+ * "OWNER: messages 100/1h[, used N][, frees in 12m30s]", each part left
+ * out when PS_QUOTA_UNKNOWN; a wait of PS_QUOTA_NEVER reads "never fits". */
+#define PS_QUOTA_UNKNOWN (UINT64_MAX - 1)
+void ps_quota_describe(const char *owner, const ps_quota_window *w,
+                       uint64_t used, uint64_t wait_ms, char *buf, size_t size);
 
-/* The counter of one window: the amount charged in each sub-window still
- * inside it (index = time * SLOTS / period), sparse, oldest first, and
- * until when the warn_at warning is not to be repeated. */
+/* The counter of one window: the amount charged in each sub-window
+ * (index = time * SLOTS / period) that still counts, with the time of its
+ * latest charge, sparse, oldest first, and until when the warn_at warning
+ * is not to be repeated. */
 typedef struct ps_quota_slot {
-    uint64_t index, count;
+    uint64_t last_ms; /* the latest charge in this sub-window; counts until
+                         last_ms + period */
+    uint64_t count;
 } ps_quota_slot;
 
 typedef struct ps_quota_state {
@@ -82,8 +93,12 @@ int ps_quota_warn_due(ps_quota_state *s, const ps_quota_window *w,
 size_t ps_quota_state_encode(const ps_quota_state *s,
                              unsigned char buf[PS_QUOTA_STATE_MAX]);
 /* Refuses (-1) anything not written by encode: wrong length or version,
- * too many slots, slots out of order. */
-int ps_quota_state_decode(const void *buf, size_t len, ps_quota_state *s);
+ * too many slots, slots out of order. A state of the first form (slots
+ * by sub-window index) is read as the window of period_ms it belongs to,
+ * at now_ms: a slot's latest charge is taken as its sub-window's end, or
+ * now if that is later than now (nothing was charged after now). */
+int ps_quota_state_decode(const void *buf, size_t len, uint64_t period_ms,
+                          uint64_t now_ms, ps_quota_state *s);
 
 /* One window of one counter as a store evaluates a request: the store
  * loads state, ps_quota_eval decides, the store writes back what changed. */

@@ -37,6 +37,7 @@ typedef struct ps_quota_rules {
     size_t nrules;
     ps_quota_rule *exempt; /* no windows: what matches is not limited */
     size_t nexempt;
+    int ipv6_prefix; /* [policyd] ipv6_prefix: bits an IPv6 counter covers */
 } ps_quota_rules;
 
 /* Checks every [limits] entry (errors as "FILE:LINE: reason"). */
@@ -55,7 +56,9 @@ typedef struct ps_quota_subject {
 
 /* A counter to charge: "sasl_username:app@example.com",
  * "sender_domain:example.com", "client_address:192.0.2.7" (or the network
- * of an override, "client_address:192.0.2.0/24", which shares one). */
+ * of an override, "client_address:192.0.2.0/24", which shares one; an
+ * IPv6 client counts as its network of ipv6_prefix bits,
+ * "client_address:2001:db8::/64"). */
 typedef struct ps_quota_target {
     ps_quota_kind kind;
     char key[PS_QUOTA_MAX_KEY + 1];
@@ -71,5 +74,11 @@ enum { PS_QUOTA_LIMITED = 0, PS_QUOTA_EXEMPT = 1 };
 int ps_quota_rules_resolve(const ps_quota_rules *r, const ps_quota_subject *s,
                            ps_quota_target out[PS_QUOTA_NKINDS], size_t *n,
                            unsigned *too_long);
+
+/* The network of prefix bits an IPv6 address counts under, as
+ * "2001:db8::/64", into out: 1 if addr is IPv6 (not IPv4-mapped) and
+ * prefix < 128, else 0 and out untouched. out may be addr. */
+int ps_quota_ipv6_network(const char *addr, int prefix,
+                          char out[PS_QUOTA_MAX_NAME + 1]);
 
 #endif

@@ -1,9 +1,10 @@
 /* Which counters a policy request is charged to: per kind, the override
  * naming its credential (for client_address the most specific network),
- * else the kind's default, keyed by the credential itself. An exempt
- * credential exempts the whole request. */
+ * else the kind's default, keyed by the credential itself (an IPv6 client
+ * by its network). An exempt credential exempts the whole request. */
 #include "quota/quota_rules.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -87,6 +88,28 @@ static void ps_quota_key(char key[PS_QUOTA_MAX_KEY + 1], const char *kind,
     key[k + 1 + n] = '\0';
 }
 
+/* One host is given a whole /64 (RFC 6177): counted per address, an IPv6
+ * client would have 2^64 counters to spread its mail over. */
+int ps_quota_ipv6_network(const char *addr, int prefix,
+                          char out[PS_QUOTA_MAX_NAME + 1])
+{
+    struct in6_addr a;
+    char text[INET6_ADDRSTRLEN];
+
+    if (prefix < 1 || prefix >= 128 || strchr(addr, ':') == NULL ||
+        inet_pton(AF_INET6, addr, &a) != 1 || IN6_IS_ADDR_V4MAPPED(&a))
+        return 0;
+    for (int i = 0; i < 16; i++) {
+        int keep = prefix - 8 * i;
+        a.s6_addr[i] &= keep >= 8   ? 0xff
+                        : keep <= 0 ? 0
+                                    : (unsigned char)(0xff << (8 - keep));
+    }
+    inet_ntop(AF_INET6, &a, text, sizeof(text));
+    snprintf(out, PS_QUOTA_MAX_NAME + 1, "%s/%d", text, prefix);
+    return 1;
+}
+
 int ps_quota_rules_resolve(const ps_quota_rules *r, const ps_quota_subject *s,
                            ps_quota_target out[PS_QUOTA_NKINDS], size_t *n,
                            unsigned *too_long)
@@ -110,6 +133,8 @@ int ps_quota_rules_resolve(const ps_quota_rules *r, const ps_quota_subject *s,
             continue;
         t->kind = (ps_quota_kind)k;
         t->rule = rule;
+        if (k == PS_QUOTA_CLIENT && rule->net == NULL)
+            ps_quota_ipv6_network(names[k], r->ipv6_prefix, names[k]);
         ps_quota_key(t->key, ps_quota_kind_name(t->kind),
                      rule->net != NULL ? rule->match : names[k]);
         (*n)++;

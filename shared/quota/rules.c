@@ -137,6 +137,7 @@ int ps_quota_rules_build(const ps_conf *conf, ps_quota_rules **out, ps_err *err)
     *out = NULL;
     if (r == NULL)
         return ps_err_set(err, "out of memory");
+    r->ipv6_prefix = conf->policyd.ipv6_prefix;
     for (size_t i = 0; i < conf->nlimits; i++) {
         const ps_conf_limit *l = &conf->limits[i];
         int rc = strcmp(l->kind, "exempt") == 0

@@ -1,12 +1,14 @@
 /* The sliding-window counter: each window keeps what was charged in each
- * of its last PS_QUOTA_SLOTS + 1 sub-windows. Counting one sub-window more
- * than the period covers errs on the safe side: a window never lets more
- * than its limit through in any interval of one period. */
+ * sub-window of the last period, with the time of the latest charge in
+ * it. A sub-window counts until one period after that latest charge: never
+ * more than the limit in any interval of one period, and the time a
+ * refusal quotes is never longer than the period. */
 #include "quota/quota.h"
 
 #include <string.h>
 
-#define PS_QUOTA_VERSION 1
+#define PS_QUOTA_VERSION       2
+#define PS_QUOTA_VERSION_INDEX 1 /* the first form: slots named by index */
 
 uint64_t ps_quota_index(uint64_t now_ms, uint64_t period_ms)
 {
@@ -32,11 +34,11 @@ static uint64_t ps_quota_add(uint64_t a, uint64_t b)
 
 uint64_t ps_quota_used(ps_quota_state *s, uint64_t period_ms, uint64_t now_ms)
 {
-    uint64_t cur = ps_quota_index(now_ms, period_ms), used = 0;
+    uint64_t used = 0;
     uint32_t keep = 0;
 
     for (uint32_t i = 0; i < s->nslots; i++) {
-        if (s->slots[i].index + PS_QUOTA_SLOTS < cur)
+        if (ps_quota_add(s->slots[i].last_ms, period_ms) <= now_ms)
             continue;
         s->slots[keep++] = s->slots[i];
         used = ps_quota_add(used, s->slots[i].count);
@@ -45,8 +47,10 @@ uint64_t ps_quota_used(ps_quota_state *s, uint64_t period_ms, uint64_t now_ms)
     return used;
 }
 
-/* A clock that went back leaves slots newer than now: the cost joins the
- * newest one, which keeps it counted at least as long as it should be. */
+/* A charge in the newest slot's sub-window joins it and moves its time
+ * forward, so every unit in a slot counts at least one period. A clock
+ * that went back leaves slots newer than now: the cost joins the newest
+ * one, which keeps it counted at least as long as it should be. */
 void ps_quota_charge(ps_quota_state *s, uint64_t period_ms, uint64_t now_ms,
                      uint64_t cost)
 {
@@ -55,11 +59,14 @@ void ps_quota_charge(ps_quota_state *s, uint64_t period_ms, uint64_t now_ms,
 
     ps_quota_used(s, period_ms, now_ms);
     last = s->nslots > 0 ? &s->slots[s->nslots - 1] : NULL;
-    if (last != NULL && (last->index >= cur || s->nslots > PS_QUOTA_SLOTS)) {
+    if (last != NULL && (ps_quota_index(last->last_ms, period_ms) >= cur ||
+                         s->nslots > PS_QUOTA_SLOTS)) {
         last->count = ps_quota_add(last->count, cost);
+        if (now_ms > last->last_ms)
+            last->last_ms = now_ms;
         return;
     }
-    s->slots[s->nslots].index = cur;
+    s->slots[s->nslots].last_ms = now_ms;
     s->slots[s->nslots].count = cost;
     s->nslots++;
 }
@@ -85,8 +92,7 @@ uint64_t ps_quota_frees_at(const ps_quota_state *s, const ps_quota_window *w,
         acc = ps_quota_add(acc, s->slots[i].count);
         if (acc < excess)
             continue;
-        t = ps_quota_slot_start(
-            ps_quota_add(s->slots[i].index, PS_QUOTA_SLOTS + 1), w->period_ms);
+        t = ps_quota_add(s->slots[i].last_ms, w->period_ms);
         return t > now_ms ? t : now_ms;
     }
     return PS_QUOTA_NEVER;
@@ -126,28 +132,53 @@ size_t ps_quota_state_encode(const ps_quota_state *s,
     buf[1] = (unsigned char)s->nslots;
     ps_quota_put64(buf + 8, s->warned_until);
     for (uint32_t i = 0; i < s->nslots; i++) {
-        ps_quota_put64(buf + 16 + 16 * i, s->slots[i].index);
+        ps_quota_put64(buf + 16 + 16 * i, s->slots[i].last_ms);
         ps_quota_put64(buf + 24 + 16 * i, s->slots[i].count);
     }
     return 16 + 16 * (size_t)s->nslots;
 }
 
-int ps_quota_state_decode(const void *buf, size_t len, ps_quota_state *s)
+/* A slot stored by index (version 1): its charges were made in its
+ * sub-window and not after now. */
+static uint64_t ps_quota_index_last_ms(uint64_t index, uint64_t period_ms,
+                                       uint64_t now_ms)
+{
+    uint64_t end = ps_quota_slot_start(ps_quota_add(index, 1), period_ms);
+
+    end = end == PS_QUOTA_NEVER ? end : end - 1;
+    return end < now_ms ? end : now_ms;
+}
+
+int ps_quota_state_decode(const void *buf, size_t len, uint64_t period_ms,
+                          uint64_t now_ms, ps_quota_state *s)
 {
     const unsigned char *p = buf;
 
     static const unsigned char pad[6];
 
-    if (len < 16 || p[0] != PS_QUOTA_VERSION || p[1] > PS_QUOTA_SLOTS + 1 ||
-        len != 16 + 16 * (size_t)p[1] || memcmp(p + 2, pad, 6) != 0)
+    if (len < 16 ||
+        (p[0] != PS_QUOTA_VERSION && p[0] != PS_QUOTA_VERSION_INDEX) ||
+        p[1] > PS_QUOTA_SLOTS + 1 || len != 16 + 16 * (size_t)p[1] ||
+        memcmp(p + 2, pad, 6) != 0)
         return -1;
-    s->nslots = p[1];
+    s->nslots = 0;
     s->warned_until = ps_quota_get64(p + 8);
-    for (uint32_t i = 0; i < s->nslots; i++) {
-        s->slots[i].index = ps_quota_get64(p + 16 + 16 * i);
-        s->slots[i].count = ps_quota_get64(p + 24 + 16 * i);
-        if (i > 0 && s->slots[i].index <= s->slots[i - 1].index)
+    for (uint32_t i = 0; i < p[1]; i++) {
+        uint64_t raw = ps_quota_get64(p + 16 + 16 * i), t = raw;
+        uint64_t count = ps_quota_get64(p + 24 + 16 * i);
+
+        if (i > 0 && raw <= ps_quota_get64(p + 16 * i))
             return -1;
+        if (p[0] == PS_QUOTA_VERSION_INDEX)
+            t = ps_quota_index_last_ms(raw, period_ms, now_ms);
+        if (s->nslots > 0 && t <= s->slots[s->nslots - 1].last_ms) {
+            /* first form, clamped to now: one slot */
+            ps_quota_slot *last = &s->slots[s->nslots - 1];
+            last->count = ps_quota_add(last->count, count);
+            continue;
+        }
+        s->slots[s->nslots].last_ms = t;
+        s->slots[s->nslots++].count = count;
     }
     return 0;
 }

@@ -219,10 +219,12 @@ void ps_wh_config_free(ps_wh_config *cfg)
     free(cfg);
 }
 
-/* Where a request's scheme state starts in its allocation. */
-#define REQ_STATE_OFFSET                                                       \
-    ((sizeof(ps_wh_req) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * \
+/* Where a request's scheme state starts in its allocation (the id scanner,
+ * when the scheme has one, follows the state). */
+#define REQ_ALIGN(n)                                                           \
+    (((n) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) *               \
      _Alignof(max_align_t))
+#define REQ_STATE_OFFSET REQ_ALIGN(sizeof(ps_wh_req))
 
 void ps_webhook_free(ps_wh_req *req)
 {
@@ -248,7 +250,10 @@ ps_wh_verdict ps_webhook_begin(const ps_wh_config *cfg,
                                ps_wh_req **out, ps_wh_result *res)
 {
     ps_wh_hdrs h = {headers, nheaders};
-    size_t size = REQ_STATE_OFFSET + cfg->ops->state_size;
+    size_t scan_at = REQ_STATE_OFFSET + REQ_ALIGN(cfg->ops->state_size);
+    size_t size = cfg->ops->body_id != NULL
+                      ? scan_at + sizeof(ps_json_idscan)
+                      : REQ_STATE_OFFSET + cfg->ops->state_size;
     ps_wh_req *req;
     ps_wh_verdict v;
 
@@ -270,6 +275,10 @@ ps_wh_verdict ps_webhook_begin(const ps_wh_config *cfg,
     req->now = now;
     if (req->ops->state_size > 0)
         req->state = (char *)req + REQ_STATE_OFFSET;
+    if (req->ops->body_id != NULL) {
+        req->idscan = (ps_json_idscan *)((char *)req + scan_at);
+        ps_json_idscan_init(req->idscan, req->ops->body_id);
+    }
     v = req->ops->begin(req, &h, res);
     if (v != PS_WH_MORE) {
         ps_webhook_free(req);
@@ -296,6 +305,8 @@ ps_wh_verdict ps_webhook_update(ps_wh_req *req, const void *data, size_t n,
                           (long long)req->cfg->max_body);
     }
     req->received += (int64_t)n;
+    if (req->idscan != NULL)
+        ps_json_idscan_feed(req->idscan, data, n);
     if (n == 0 || req->ops->update == NULL)
         return PS_WH_MORE;
     v = req->ops->update(req, data, n, res);
@@ -314,6 +325,8 @@ ps_wh_verdict ps_webhook_final(ps_wh_req *req, ps_wh_result *res)
     if (req->ops->final == NULL)
         return ps_wh_fail(res, PS_WH_INTERNAL, "no body step");
     v = req->ops->final(req, res);
+    if (req->idscan != NULL && req->idscan->found && res->id[0] == '\0')
+        ps_wh_set_id(res, req->idscan->val, req->idscan->vlen);
     res->verdict = v;
     return v;
 }

@@ -42,9 +42,10 @@ struct ps_wh_req {
     const ps_wh_config *cfg;
     const struct ps_wh_ops *ops;
     int64_t now;
-    int64_t received; /* body bytes fed so far */
-    int done;         /* a final verdict was given */
-    void *state;      /* ops->state_size bytes, zeroed */
+    int64_t received;              /* body bytes fed so far */
+    int done;                      /* a final verdict was given */
+    void *state;                   /* ops->state_size bytes, zeroed */
+    struct ps_json_idscan *idscan; /* when ops->body_id: after the state */
 };
 
 #define PS_WH_USES_SECRET 1
@@ -65,6 +66,10 @@ typedef struct ps_wh_ops {
                             ps_wh_result *res);
     ps_wh_verdict (*final)(ps_wh_req *req, ps_wh_result *res);
     void (*cleanup)(ps_wh_req *req);
+    /* The JSON member holding the delivery id ($webhook_id) in the body: a
+     * member of the top-level object, or of the first element when the
+     * body is an array (a batch of events); NULL: none. */
+    const char *body_id;
     /* ps_webhook_sign for this scheme (args as there); NULL: refused. */
     int (*sign)(const ps_wh_config *cfg, const void *priv, const char *id,
                 int64_t ts, const uint8_t *body, size_t len, char *out,
@@ -283,6 +288,25 @@ ps_json_val ps_json_root(const char *p, size_t n);
 /* A string value unescaped to UTF-8 into out (cap bytes); -1 if it does
  * not fit or is not a string. */
 int ps_json_string(const ps_json_val *v, char *out, size_t cap, size_t *len);
+
+/* ---- the delivery id in a streamed JSON body (idscan.c) --------------- */
+
+/* Bounded state: the id is at most PS_WH_ID_MAX bytes (a longer one is
+ * cut), string escapes are taken as the character they escape. */
+typedef struct ps_json_idscan {
+    const char *key;
+    size_t keylen;
+    unsigned depth, elem; /* nesting; element of a top-level array */
+    char top, kind[3];    /* '{' or '[' at depth 1 and 2 */
+    int in_str, esc, is_key, expect_key, key_hit, want_value, capturing;
+    int keypos; /* bytes of key matched so far, -1 once it differs */
+    int found, over;
+    size_t vlen;
+    char val[PS_WH_ID_MAX];
+} ps_json_idscan;
+
+void ps_json_idscan_init(ps_json_idscan *s, const char *key);
+void ps_json_idscan_feed(ps_json_idscan *s, const uint8_t *p, size_t n);
 
 /* ---- HTML forms (webhook_form.c) ------------------------------------- */
 

@@ -49,5 +49,6 @@ const ps_wh_ops ps_wh_postal_ops = {
     .update = ps_wh_pk_update,
     .final = ps_wh_pk_final,
     .cleanup = ps_wh_pk_cleanup,
+    .body_id = "uuid",
     .sign = postal_sign,
 };

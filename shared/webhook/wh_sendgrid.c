@@ -54,5 +54,6 @@ const ps_wh_ops ps_wh_sendgrid_ops = {
     .update = ps_wh_pk_update,
     .final = ps_wh_pk_final,
     .cleanup = ps_wh_pk_cleanup,
+    .body_id = "sg_event_id",
     .sign = sendgrid_sign,
 };

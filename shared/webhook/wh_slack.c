@@ -56,5 +56,6 @@ const ps_wh_ops ps_wh_slack_ops = {
     .update = ps_wh_hmac_update,
     .final = ps_wh_hmac_final,
     .cleanup = ps_wh_hmac_cleanup,
+    .body_id = "event_id",
     .sign = slack_sign,
 };

@@ -90,5 +90,6 @@ const ps_wh_ops ps_wh_stripe_ops = {
     .update = ps_wh_hmac_update,
     .final = ps_wh_hmac_final,
     .cleanup = ps_wh_hmac_cleanup,
+    .body_id = "id",
     .sign = stripe_sign,
 };

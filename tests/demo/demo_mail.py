@@ -336,7 +336,8 @@ class Demo:
         text = open(self.conf).read()
         say(indent(text[text.index("[return_path]"):].rstrip()))
         run([self.milter_bin, "-n", "-c", self.conf])
-        say("Reload the milter (SIGHUP: open connections keep going):")
+        say(f"Reload the milter (SIGHUP: open connections keep going):\n"
+            f"$ kill -HUP {self._milter().pid}")
         milter = self._milter()
         mark = len(milter.log())
         milter.signal(signal.SIGHUP)

@@ -1,6 +1,7 @@
 /* libFuzzer target for the webhook JSON reader: any buffer is either
  * refused with a reason or walked member by member, every string value
- * unescaped within its own length. */
+ * unescaped within its own length; the streamed id scanner finds the same
+ * id whether fed at once or a byte at a time, within its bound. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,20 @@ static void walk(const ps_json_val *obj)
     }
 }
 
+static void idscan(const uint8_t *data, size_t size)
+{
+    ps_json_idscan whole, bytes;
+
+    ps_json_idscan_init(&whole, "id");
+    ps_json_idscan_init(&bytes, "id");
+    ps_json_idscan_feed(&whole, data, size);
+    for (size_t i = 0; i < size; i++)
+        ps_json_idscan_feed(&bytes, data + i, 1);
+    if (whole.found != bytes.found || whole.vlen != bytes.vlen ||
+        whole.vlen > PS_WH_ID_MAX || memcmp(whole.val, bytes.val, whole.vlen))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text = malloc(size ? size : 1);
@@ -40,6 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (text == NULL)
         abort();
+    idscan(data, size);
     memcpy(text, data, size);
     if (ps_json_check(text, size, &err) == 0) {
         root = ps_json_root(text, size);

@@ -283,3 +283,54 @@ def test_check_ipv6_resolver(postseal, dnsmasq):
     out = postseal("dns", "check", "--domain", DOMAIN, "--resolver", f"[::1]:{other.port}")
     assert out.returncode == 2
     assert f"[::1]:{other.port}" in out.stderr
+
+
+# ---- the SRS domain --------------------------------------------------------------
+
+SRS = "fwd.example.test"
+
+
+def srs_conf(tmp_path, keys, srs=SRS):
+    conf = tmp_path / "srs.conf"
+    conf.write_text(f"[keys]\ned = {DOMAIN} s2026e {keys['s2026e']}\n"
+                    f"[return_path]\ndomain = {RP}\nsrs_domain = {srs}\n"
+                    f"srs_secret_file = {tmp_path}/srs.secrets\n")
+    return conf
+
+
+def test_dns_prints_srs_domain_mx_and_spf(postseal, keys, tmp_path):
+    """Forwarded mail leaves with MAIL FROM:<SRS0=...@fwd.example.test>:
+    its bounces need an MX and receivers check its SPF."""
+    text = postseal("dns", "-c", srs_conf(tmp_path, keys), "--mx", "mx1.example.test")
+    assert text.returncode == 0, text.stderr
+    records = zonetext.parse(text.stdout)
+    assert zonetext.mx_hosts(records, SRS) == ["mx1.example.test"]
+    assert zonetext.txt(records, SRS) == "v=spf1 mx ~all"
+    assert zonetext.mx_hosts(records, RP) == ["mx1.example.test"]
+    assert f"; SRS domain {SRS}: mail postseal-milter forwards" in text.stdout
+    # without a config file, by option
+    records = zonetext.parse(dns_print(postseal, "--srs-domain", SRS))
+    assert zonetext.mx_hosts(records, SRS) == [f"mail.{DOMAIN}"]
+    # the same domain as the return path: printed once
+    text = postseal("dns", "-c", srs_conf(tmp_path, keys, srs=RP))
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.count(f"{RP}. 3600 IN MX") == 1
+    assert f"SRS domain {RP} is a return-path domain above" in text.stdout
+
+
+def test_check_srs_domain_published_and_missing(postseal, keys, dnsmasq, tmp_path):
+    conf = srs_conf(tmp_path, keys)
+    txt, mx = served(zonetext.parse(postseal("dns", "-c", conf).stdout))
+    assert SRS in txt and SRS in mx
+    server = dnsmasq(txt=txt, mx=mx)
+    out = postseal("dns", "check", "-c", conf, "--resolver", server.resolver)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert lines_of(out)[-2:] == [f"ok   mx {SRS}", f"ok   spf {SRS}"]
+    del txt[SRS], mx[SRS]
+    server.stop()
+    server = dnsmasq(txt=txt, mx=mx)
+    out = postseal("dns", "check", "-c", conf, "--resolver", server.resolver)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert lines_of(out)[-2] == f"MISSING mx {SRS}: no MX record: bounces cannot come back"
+    assert lines_of(out)[-1].startswith(f"MISSING spf {SRS}")
+    assert all(line.startswith("ok   ") for line in lines_of(out)[:-2])

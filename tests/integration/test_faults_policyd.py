@@ -80,10 +80,10 @@ class PostfixLikeClient:
 
 
 def quota_used(conf, key=KEY):
-    """messages used= of key, from `postseal quota show`."""
+    """messages used of key, from `postseal quota show`."""
     r = subprocess.run([str(build_dir() / "postseal"), "quota", "show", key, "-c", conf],
                        capture_output=True, text=True, timeout=30)
-    m = re.search(r"messages used=(\d+) ", r.stdout)
+    m = re.search(r": messages \d+/\w+, used (\d+)", r.stdout)
     assert m, r.stdout + r.stderr
     return int(m.group(1))
 

@@ -3,7 +3,8 @@ signature is in the body or made with a private key: Mailgun (JSON,
 urlencoded and multipart forms; the token is the replay key), Postal (the
 fixed test RSA key), SendGrid (ECDSA P-256), SNS (pinned certificates,
 SignatureVersion 1 and 2), and Basic/Bearer; plus `postseal webhook sign`
-output accepted by nginx.
+output accepted by nginx; $webhook_id read from the body for the schemes
+that carry the delivery id there (Stripe, Slack, Postal, SendGrid).
 
 Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest tests/integration/test_nginx_schemes.py
 """
@@ -21,7 +22,8 @@ import pytest
 from nginx_harness import (VECTORS, Nginx, Upstream, build_dir, flips,
                            location, mailgun_fields, mailgun_json, make_cert,
                            make_ec_key, make_rsa_key, needs_module,
-                           sign_postal, sign_sendgrid, sign_sns, sns_canonical)
+                           sign_postal, sign_sendgrid, sign_slack, sign_sns,
+                           sign_stripe, sns_canonical)
 
 pytestmark = needs_module
 
@@ -29,6 +31,8 @@ MG_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
 MG_KEY2 = "the-rotated-mailgun-signing-key"
 BASIC = "hooks:correct horse battery staple"
 BEARER = "tok_9f3a1c8e2b7d4a60"
+STRIPE = "whsec_test_body_ids"
+SLACK = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +67,8 @@ def ng(tmp_path_factory, keys):
         location("/basic", "basic", [BASIC, "old:password"]),
         location("/bearer", "bearer", [BEARER]),
         location("/mailgun-small", "mailgun", [MG_KEY], extra="webhook_verify_max_body 2k;"),
+        location("/stripe", "stripe", [STRIPE]),
+        location("/slack", "slack", [SLACK]),
     ])
     with Upstream() as up, Nginx(tmp, server, http="webhook_verify_replay_zone wh:1m;",
                                  upstream=up) as n:
@@ -318,3 +324,37 @@ def test_cli_sign_is_accepted_by_nginx(ng, tmp_path, keys):
         base64.b64decode(signed["Signature"]), sns_canonical(signed), padding.PKCS1v15(),
         hashes.SHA256())
     assert sns_send(ng, signed) == 200
+
+
+# ---- $webhook_id from the body ---------------------------------------------------
+
+def test_webhook_id_read_from_the_body(ng, keys):
+    """Stripe's event id, Slack's event_id, Postal's uuid and SendGrid's
+    sg_event_id (of the first event of a batch) reach the upstream and the
+    log as $webhook_id, whatever chunks the body arrives in; the nested
+    ids of the same name are not taken."""
+    filler = "x" * 5000  # the id after it: past the first chunk
+    stripe = json.dumps({"object": "event", "data": {"object": {"id": "pi_3MtwBw"}},
+                         "pad": filler, "id": "evt_1NG8Du2eZvKYlo2C"}).encode()
+    slack = json.dumps({"type": "event_callback", "event": {"event_id": "inner"},
+                        "pad": filler, "event_id": "Ev08MFMKH6"}).encode()
+    postal = json.dumps({"event": "MessageSent", "timestamp": time.time(),
+                         "payload": {"message": {"id": 7}, "pad": filler},
+                         "uuid": "5c9d2e1a-7f3b-4e8a-9d6c-1b2a3c4d5e6f"}).encode()
+    sendgrid = json.dumps([{"event": "open", "pad": filler, "sg_event_id": "sg-first"},
+                           {"event": "click", "sg_event_id": "sg-second"}]).encode()
+    cases = [("/stripe", stripe, sign_stripe(STRIPE, now(), stripe), "evt_1NG8Du2eZvKYlo2C"),
+             ("/slack", slack, sign_slack(SLACK, now(), slack), "Ev08MFMKH6"),
+             ("/postal-dkim", postal, sign_postal(keys["postal_priv"], postal),
+              "5c9d2e1a-7f3b-4e8a-9d6c-1b2a3c4d5e6f"),
+             ("/sendgrid", sendgrid, sign_sendgrid(keys["sg_priv"], now(), sendgrid),
+              "sg-first")]
+    for path, body, hdrs, want in cases:
+        for chunked in (False, [body[i:i + 7] for i in range(0, len(body), 7)]):
+            status = ng.request(path, chunked or body, hdrs, chunked=bool(chunked))[0]
+            assert status == 200, (path, status)
+            assert ng.up.requests[-1].headers.get("x-webhook-id") == want, path
+    log = ng.access_log()
+    for _, _, _, want in cases:
+        assert f'"{want}"' in log, (want, log[-2000:])
+

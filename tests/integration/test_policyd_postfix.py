@@ -132,8 +132,8 @@ def test_restart_keeps_counts_and_cli_show_reset(stack):
     assert r.returncode != 0 and "messages 2/1h" in out(r), out(r)
     shown = stack.pd.admin("show", "sasl_username:restart@example.com")
     assert shown.returncode == 1, shown.stdout + shown.stderr  # over quota
-    assert re.search(r"sasl_username:restart@example.com messages used=2 "
-                     r"limit=2/1h full_for=", shown.stdout), shown.stdout
+    assert re.search(r"sasl_username:restart@example.com: messages 2/1h, used 2, "
+                     r"frees in ", shown.stdout), shown.stdout
     reset = stack.pd.admin("reset", "sasl_username:restart@example.com")
     assert reset.returncode == 0 and "reset 1 window" in reset.stdout, reset.stdout
     assert stack.send("restart@example.com").returncode == 0

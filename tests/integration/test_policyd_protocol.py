@@ -200,8 +200,9 @@ def test_two_daemons_one_lmdb_file_exact_limit(tmp_path):
         assert sum(x == "DUNNO" for x in answers) == 101
         assert a.log().count("event=charged") + b.log().count("event=charged") == 101
         shown = a.admin("show", "sasl_username:lmdb@example.com")
-        assert "messages used=101 limit=101/1h" in shown.stdout, shown.stdout
-        assert "recipients used=202 limit=1000/1h" in shown.stdout, shown.stdout
+        assert "lmdb@example.com: messages 101/1h, used 101, frees in " in shown.stdout, \
+            shown.stdout
+        assert "lmdb@example.com: recipients 1000/1h, used 202\n" in shown.stdout, shown.stdout
 
 
 def test_hundreds_of_idle_connections(pd):
@@ -372,10 +373,11 @@ def test_postseal_quota_cli(pd):
     assert r.returncode == 1, r.stdout + r.stderr
     # about 1h, less the time since the messages: a loaded host may take
     # many seconds, so anything from 50 minutes up will do
-    assert re.search(r"^sasl_username:cli@x messages used=3 limit=3/1h "
-                     r"full_for=(1h|5\dm)", r.stdout, re.M), r.stdout
+    assert re.search(r"^sasl_username:cli@x: messages 3/1h, used 3, "
+                     r"frees in (1h|5\dm)", r.stdout, re.M), r.stdout
     r = run("show")
-    assert r.returncode == 0 and "sasl_username:cli@x messages used=3" in r.stdout, r.stdout
+    assert r.returncode == 0 and "sasl_username:cli@x: messages 3/1h, used 3" in r.stdout, \
+        r.stdout
     assert run("reset").returncode == 2
     assert run("show", "nokind").returncode == 2
     r = run("reset", "sasl_username:cli@x")

@@ -58,7 +58,7 @@ def assert_counts(pd, r, user, limit, db):
     assert r.cli("--scan", "--pattern", "ps:*", db=db).split() == [
         f"ps:{{sasl_username:{user}}}#messages/3600"]
     shown = pd.admin("show", f"sasl_username:{user}")
-    assert f"messages used={limit} limit={limit}/1h" in shown.stdout, shown
+    assert f"messages {limit}/1h, used {limit}" in shown.stdout, shown
     no_password_in(outputs(pd))
 
 
@@ -239,7 +239,7 @@ def test_sentinel_failover_counts_exactly(tmp_path, sentinel_set):
         assert after.count("event=store_up") == 1, after
         assert replica.cli("ROLE").split()[0] == "master"
         shown = pd.admin("show", "sasl_username:fo@x")
-        assert "messages used=10 limit=10/1h" in shown.stdout, shown
+        assert "messages 10/1h, used 10" in shown.stdout, shown
         no_password_in(pd.log(), shown.stdout, shown.stderr)
 
 

@@ -1,7 +1,8 @@
 /* Unit tests for shared/quota/: the [limits] value syntax, the sliding
  * window (never more than N in any period, frees at most period/60 late,
- * a clock that goes back), the stored form, all-or-nothing evaluation,
- * warn_at once per period, and rules: overrides, networks, exemptions. */
+ * a refusal never quotes more than the period, a clock that goes back), the
+ * stored form, all-or-nothing evaluation, warn_at once per period, and rules:
+ * overrides, networks, exemptions, IPv6 clients counted by network. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -164,6 +165,63 @@ static void test_frees_within_one_slot(void **state)
     assert_int_equal(st.nslots, 0);
 }
 
+/* A burst then a refusal in the same sub-window (issue 16: "3/1h, frees
+ * in 1h27s"): the wait quoted is at most the period, and exactly then the
+ * next unit goes through; at any phase of the sub-window. */
+static void test_quote_never_longer_than_period(void **state)
+{
+    ps_quota_window w = {PS_QUOTA_MESSAGES, 3, H};
+
+    (void)state;
+    for (uint64_t phase = 0; phase < 60000; phase += 7919) {
+        ps_quota_state st = {0};
+        uint64_t t = T0 + phase, at;
+
+        for (int i = 0; i < 3; i++)
+            ps_quota_charge(&st, w.period_ms, t + 100 * (uint64_t)i, 1);
+        t += 1000;
+        assert_int_equal(ps_quota_used(&st, w.period_ms, t), 3);
+        at = ps_quota_frees_at(&st, &w, t, 1);
+        assert_true(at - t <= w.period_ms);
+        assert_true(at >= T0 + phase + w.period_ms); /* never early */
+        assert_int_equal(ps_quota_used(&st, w.period_ms, at - 1), 3);
+        assert_true(ps_quota_used(&st, w.period_ms, at) <= 2);
+    }
+}
+
+/* A state of the first form (version 1: slots by sub-window index) is
+ * read as counting until its sub-window's end plus one period, or one
+ * period from now when read within that sub-window (nothing was charged
+ * later than now): the quoted wait stays within the period. */
+static void test_decode_version_1(void **state)
+{
+    unsigned char buf[48] = {1, 2};
+    uint64_t i = ps_quota_index(T0, H);
+    ps_quota_window w = {PS_QUOTA_MESSAGES, 6, H};
+    ps_quota_state st;
+
+    (void)state;
+    for (int b = 0; b < 8; b++) {
+        buf[16 + b] = (unsigned char)(i >> (8 * b));
+        buf[24 + b] = b == 0 ? 4 : 0;
+        buf[32 + b] = (unsigned char)((i + 1) >> (8 * b));
+        buf[40 + b] = b == 0 ? 2 : 0;
+    }
+    assert_int_equal(ps_quota_state_decode(buf, 48, H, T0 + H, &st), 0);
+    assert_int_equal(st.nslots, 2);
+    assert_int_equal(ps_quota_index(st.slots[0].last_ms, H), i);
+    assert_int_equal(ps_quota_index(st.slots[0].last_ms + 1, H), i + 1);
+    assert_int_equal(ps_quota_used(&st, H, T0 + H - 1), 6);
+    /* read within sub-window i: both slots are at most now, merged */
+    assert_int_equal(ps_quota_state_decode(buf, 48, H, T0 + 5000, &st), 0);
+    assert_int_equal(st.nslots, 1);
+    assert_int_equal(st.slots[0].last_ms, T0 + 5000);
+    assert_int_equal(st.slots[0].count, 6);
+    assert_int_equal(ps_quota_frees_at(&st, &w, T0 + 5000, 1), T0 + 5000 + H);
+    buf[32] = buf[16]; /* out of order */
+    assert_int_equal(ps_quota_state_decode(buf, 48, H, T0 + H, &st), -1);
+}
+
 static void test_clock_back_and_full_ring(void **state)
 {
     ps_quota_window w = {PS_QUOTA_BYTES, 1000000, 60000};
@@ -188,23 +246,25 @@ static void test_encode_decode(void **state)
     size_t n;
 
     (void)state;
+    /* 61 sub-windows in one period: the first and last partly covered */
     for (uint64_t i = 0; i < 61; i++)
-        ps_quota_charge(&st, H, T0 + i * 60000, i + 1);
+        ps_quota_charge(&st, H, T0 + i * 59990, i + 1);
     st.warned_until = T0 + H;
     n = ps_quota_state_encode(&st, buf);
     assert_int_equal(n, PS_QUOTA_STATE_MAX);
-    assert_int_equal(ps_quota_state_decode(buf, n, &back), 0);
+    assert_int_equal(ps_quota_state_decode(buf, n, H, T0 + H, &back), 0);
     assert_memory_equal(&back.slots, &st.slots, sizeof(st.slots));
     assert_int_equal(back.warned_until, st.warned_until);
-    assert_int_equal(ps_quota_state_decode(buf, n - 1, &back), -1);
-    assert_int_equal(ps_quota_state_decode(buf, 8, &back), -1);
+    assert_int_equal(ps_quota_state_decode(buf, n - 1, H, T0 + H, &back), -1);
+    assert_int_equal(ps_quota_state_decode(buf, 8, H, T0 + H, &back), -1);
     buf[0] = 9;
-    assert_int_equal(ps_quota_state_decode(buf, n, &back), -1);
-    buf[0] = 1;
+    assert_int_equal(ps_quota_state_decode(buf, n, H, T0 + H, &back), -1);
+    buf[0] = 2;
     memcpy(buf + 32, buf + 16, 8); /* second index = first: out of order */
-    assert_int_equal(ps_quota_state_decode(buf, n, &back), -1);
+    assert_int_equal(ps_quota_state_decode(buf, n, H, T0 + H, &back), -1);
     buf[1] = 62;
-    assert_int_equal(ps_quota_state_decode(buf, 16 + 16 * 62, &back), -1);
+    assert_int_equal(ps_quota_state_decode(buf, 16 + 16 * 62, H, T0 + H, &back),
+                     -1);
 }
 
 static void test_eval_all_or_nothing(void **state)
@@ -333,6 +393,41 @@ static void test_rules_resolve(void **state)
     ps_quota_rules_free(r);
 }
 
+/* The default client_address entry counts an IPv6 client as its /64 (the
+ * [policyd] ipv6_prefix default), an IPv4 client alone; an override
+ * network is still one counter of its own. */
+static void test_ipv6_clients_by_network(void **state)
+{
+    ps_quota_rules *r = rules_of("client_address = messages 1/1h\n"
+                                 "client_address:2001:db8:1::/48 = "
+                                 "messages 9/1h\n");
+    ps_quota_target t[PS_QUOTA_NKINDS];
+    char net[PS_QUOTA_MAX_NAME + 1] = "unchanged";
+    int rc;
+
+    (void)state;
+    assert_int_equal(r->ipv6_prefix, 64);
+    assert_int_equal(resolve(r, "", "", "2001:DB8::1", t, &rc), 1);
+    assert_string_equal(t[0].key, "client_address:2001:db8::/64");
+    assert_int_equal(resolve(r, "", "", "2001:db8:0:0:ffff:1:2:3", t, &rc), 1);
+    assert_string_equal(t[0].key, "client_address:2001:db8::/64");
+    assert_int_equal(resolve(r, "", "", "2001:db8:0:7::1", t, &rc), 1);
+    assert_string_equal(t[0].key, "client_address:2001:db8:0:7::/64");
+    assert_int_equal(resolve(r, "", "", "2001:db8:1:7::1", t, &rc), 1);
+    assert_string_equal(t[0].key, "client_address:2001:db8:1::/48");
+    assert_int_equal(resolve(r, "", "", "192.0.2.7", t, &rc), 1);
+    assert_string_equal(t[0].key, "client_address:192.0.2.7");
+    assert_int_equal(resolve(r, "", "", "::ffff:192.0.2.7", t, &rc), 1);
+    assert_string_equal(t[0].key, "client_address:::ffff:192.0.2.7");
+    assert_int_equal(ps_quota_ipv6_network("2001:db8:a:b::1", 36, net), 1);
+    assert_string_equal(net, "2001:db8::/36");
+    assert_int_equal(ps_quota_ipv6_network("2001:db8::1", 128, net), 0);
+    assert_int_equal(ps_quota_ipv6_network("192.0.2.1", 64, net), 0);
+    assert_int_equal(ps_quota_ipv6_network("not:an:address", 64, net), 0);
+    assert_string_equal(net, "2001:db8::/36");
+    ps_quota_rules_free(r);
+}
+
 static void test_rules_too_long_and_use(void **state)
 {
     ps_quota_rules *r = rules_of("sasl_username = bytes 1M/1d\n"
@@ -379,11 +474,14 @@ int main(void)
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_never_over_in_any_period),
         cmocka_unit_test(test_frees_within_one_slot),
+        cmocka_unit_test(test_quote_never_longer_than_period),
+        cmocka_unit_test(test_decode_version_1),
         cmocka_unit_test(test_clock_back_and_full_ring),
         cmocka_unit_test(test_encode_decode),
         cmocka_unit_test(test_eval_all_or_nothing),
         cmocka_unit_test(test_warn_once_per_period),
         cmocka_unit_test(test_rules_resolve),
+        cmocka_unit_test(test_ipv6_clients_by_network),
         cmocka_unit_test(test_rules_too_long_and_use),
         cmocka_unit_test(test_rules_refused),
     };

@@ -1,6 +1,7 @@
 /* Unit tests for shared/webhook/ and the HMAC schemes: published vectors,
  * sign/verify round trips, rotation, the tolerance window both ways, bodies
- * in any pieces, the body limit, replay ids, saved-request parsing. */
+ * in any pieces, the body limit, replay ids, delivery ids read from JSON
+ * bodies (Stripe, Slack), saved-request parsing. */
 /* clang-format off: cmocka.h needs these first */
 #include <stdarg.h>
 #include <stddef.h>
@@ -462,6 +463,77 @@ static void test_replay_ids(void **state)
     ps_wh_config_free(b);
 }
 
+/* The headers ps_webhook_sign made, split into h (NUL-terminating out's
+ * lines): how many. */
+static size_t split_headers(char *out, ps_wh_header *h, size_t cap)
+{
+    char *line, *save = NULL, *colon;
+    size_t n = 0;
+
+    for (line = strtok_r(out, "\n", &save); line != NULL && n < cap;
+         line = strtok_r(NULL, "\n", &save), n++) {
+        colon = strchr(line, ':');
+        assert_non_null(colon);
+        h[n] = (ps_wh_header){line, (size_t)(colon - line), colon + 2,
+                              strlen(colon + 2)};
+    }
+    return n;
+}
+
+/* $webhook_id of a body signed by scheme, fed one byte at a time, for
+ * every verdict: the id read from the body as it streamed. */
+static void body_id(ps_wh_scheme scheme, const char *secret, const char *body,
+                    const char *want)
+{
+    ps_wh_config *cfg = config(scheme, secret);
+    ps_wh_header h[8];
+    char out[1024];
+    ps_wh_result res;
+    ps_wh_req *req;
+    size_t n, len = strlen(body);
+    ps_err err;
+
+    assert_int_equal(ps_webhook_sign(cfg, NULL, NULL, 1700000000, body, len,
+                                     out, sizeof(out), &err),
+                     0);
+    n = split_headers(out, h, 8);
+    assert_int_equal(ps_webhook_begin(cfg, h, n, -1, 1700000000, &req, &res),
+                     PS_WH_MORE);
+    for (size_t i = 0; i < len; i++)
+        assert_int_equal(ps_webhook_update(req, body + i, 1, &res), PS_WH_MORE);
+    assert_int_equal(ps_webhook_final(req, &res), PS_WH_OK);
+    assert_string_equal(res.id, want);
+    ps_webhook_free(req);
+    ps_wh_config_free(cfg);
+}
+
+static void test_body_ids(void **state)
+{
+    (void)state;
+    /* Stripe's event id: the top-level "id", not the object's */
+    body_id(PS_WH_STRIPE, "whsec_x",
+            "{\"data\": {\"object\": {\"id\": \"pi_1\", \"a\": [{\"id\": "
+            "\"x\"}]}}, \"type\": \"charge.succeeded\", \"id\" : "
+            "\"evt_1NG8Du2eZvKYlo2CUI79vXWy\"}",
+            "evt_1NG8Du2eZvKYlo2CUI79vXWy");
+    /* an escaped quote ends nothing; quotes never reach a log */
+    body_id(PS_WH_STRIPE, "whsec_x", "{\"id\":\"evt_\\\"q\\\"\"}", "evt_q");
+    /* none, or not a string: no id */
+    body_id(PS_WH_STRIPE, "whsec_x", "{\"object\": \"event\"}", "");
+    body_id(PS_WH_STRIPE, "whsec_x", "{\"id\": 42, \"x\": \"id\"}", "");
+    body_id(PS_WH_STRIPE, "whsec_x", "[\"id\", \"evt\"]", "");
+    /* a key only equal in its first bytes, or a value named id */
+    body_id(PS_WH_STRIPE, "whsec_x",
+            "{\"idx\": \"no\", \"i\": \"id\", \"id\": \"evt_2\"}", "evt_2");
+    /* Slack Events API: event_id (slash commands are forms: none) */
+    body_id(PS_WH_SLACK, "8f742231b10e8888abcd99yyyzzz85a5",
+            "{\"token\": \"t\", \"event\": {\"event_id\": \"inner\"}, "
+            "\"type\": \"event_callback\", \"event_id\": \"Ev08MFMKH6\"}",
+            "Ev08MFMKH6");
+    body_id(PS_WH_SLACK, "8f742231b10e8888abcd99yyyzzz85a5",
+            "token=x&event_id=Ev1", "");
+}
+
 static void test_request_parse(void **state)
 {
     static const char req[] = "POST /hooks/x HTTP/1.1\r\nHost: a\r\n"
@@ -519,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_repeated_headers_are_malformed),
         cmocka_unit_test(test_replay_ids),
         cmocka_unit_test(test_request_parse),
+        cmocka_unit_test(test_body_ids),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -230,6 +230,9 @@ static void test_sendgrid_vector(void **state)
     assert_int_equal(ps_webhook_verify(cfg, h, 2, sg_body, sizeof(sg_body) - 1,
                                        1600112502, &res),
                      PS_WH_OK);
+    /* $webhook_id: the sg_event_id of the (first) event */
+    assert_string_equal(res.id,
+                        "ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0T0doUTRrb2ZTbV9BLTA");
     assert_int_equal(
         ps_webhook_verify(cfg, h, 2, "payload", 7, 1600112502, &res),
         PS_WH_DENIED);
@@ -292,11 +295,13 @@ static void test_sns_vector(void **state)
 
 /* Signs with a fresh private key through the core, verifies with its
  * public half. */
-static void sign_verify(ps_wh_scheme scheme, EVP_PKEY *priv)
+/* body carries the delivery id want (Postal's uuid, SendGrid's
+ * sg_event_id of the first event in the batch). */
+static void sign_verify(ps_wh_scheme scheme, EVP_PKEY *priv, const char *body,
+                        const char *want)
 {
     ps_wh_header h[4];
     char *pem, out[4096], *line, *save = NULL;
-    const char *body = "{\"event\":\"MessageSent\"}";
     ps_wh_config *cfg;
     ps_wh_result res;
     size_t len, n = 0;
@@ -318,6 +323,7 @@ static void sign_verify(ps_wh_scheme scheme, EVP_PKEY *priv)
     assert_int_equal(
         ps_webhook_verify(cfg, h, n, body, strlen(body), 1700000000, &res),
         PS_WH_OK);
+    assert_string_equal(res.id, want);
     assert_int_equal(ps_webhook_verify(cfg, h, n, "{}", 2, 1700000000, &res),
                      PS_WH_DENIED);
     assert_int_equal(ps_webhook_sign(cfg, NULL, NULL, 1700000000, body,
@@ -331,8 +337,17 @@ static void test_postal_sendgrid_round_trips(void **state)
     EVP_PKEY *rsa = EVP_RSA_gen(1024), *ec = EVP_EC_gen("P-256");
 
     (void)state;
-    sign_verify(PS_WH_POSTAL, rsa);
-    sign_verify(PS_WH_SENDGRID, ec);
+    sign_verify(PS_WH_POSTAL, rsa,
+                "{\"event\":\"MessageSent\",\"timestamp\":1700000000.5,"
+                "\"payload\":{\"message\":{\"id\":7,\"uuid\":\"inner\"}},"
+                "\"uuid\":\"f3b1e2a0-5d3c-4c1e-9a7b-2e4f6a8b9c0d\"}",
+                "f3b1e2a0-5d3c-4c1e-9a7b-2e4f6a8b9c0d");
+    sign_verify(PS_WH_SENDGRID, ec,
+                "[{\"event\":\"open\",\"sg_event_id\":\"first\"},"
+                "{\"event\":\"click\",\"sg_event_id\":\"second\"}]",
+                "first");
+    sign_verify(PS_WH_SENDGRID, ec,
+                "[{\"event\":\"open\"},{\"sg_event_id\":\"second\"}]", "");
     EVP_PKEY_free(rsa);
     EVP_PKEY_free(ec);
 }
