@@ -29,7 +29,7 @@ NGX_SNIPPET := mod-http-webhook-verify.conf
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 SANITIZE ?= 0
-FUZZ_TIME ?= 60
+FUZZ_TIME ?= 600
 
 ifeq ($(SANITIZE),1)
 B        := build-san
