@@ -184,6 +184,7 @@ static int ps_setup_milter(const ps_snap *s)
         fprintf(stderr, "%s: cannot listen on %s\n", PS_MILTER_NAME, sock);
         return -1;
     }
+    ps_milter_nodelay();
     return 0;
 }
 
