@@ -1,16 +1,21 @@
-"""postseal-milter's TCP connections have Nagle's algorithm off (issue 17).
+"""No 40 ms stalls between Postfix and postseal-milter over TCP (issue 17).
 
-libmilter answers end of message with two small writes (the inserted
-DKIM-Signature, then the verdict); with Nagle on, the second waits for the
-MTA's delayed ACK, ~40 ms twice per message through Postfix. The milter sets
-TCP_NODELAY on libmilter's listener, which accepted sockets inherit. These
-tests check that cause on the real sockets of the running milter (read with
-pidfd_getfd, sockprobe.py), never a time: the latency itself is measured by
-tests/bench/bench-latency.py."""
+Two causes, one per direction, each a small write held by Nagle's
+algorithm until the peer's delayed ACK (~40 ms on Linux):
+- ours: libmilter answers end of message with two small writes (the
+  inserted DKIM-Signature, then the verdict). The milter sets TCP_NODELAY
+  on libmilter's listener, which accepted sockets inherit.
+- Postfix's: it sends the DATA step's macros as a lone write and the first
+  header after it. The milter answers DATA (no SMFIP_NODATA), and the
+  answer carries the ACK.
+These tests check the causes on the running milter: the option on its real
+sockets (read with pidfd_getfd, sockprobe.py) and what it negotiates, never
+a time. The latency itself is measured by tests/bench/bench-latency.py."""
 
 import os
 import smtplib
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -81,6 +86,22 @@ def test_accepted_connection_has_nagle_off(milter):
     assert listener.local == ("127.0.0.1", milter.port) and listener.nodelay
     assert "event=tcp_nodelay result=on" in milter.log()
     assert "result=failed" not in milter.log()
+
+
+SMFIP_NODATA, SMFIP_NR_DATA = 0x200, 0x10000
+
+
+def test_milter_answers_data(milter):
+    """Offered every skip and no-reply flag (as Postfix offers them), the
+    milter still takes the DATA step with an answer."""
+    with socket.create_connection(("127.0.0.1", milter.port), timeout=10) as c:
+        body = b"O" + struct.pack(">III", 6, 0x1FF, 0x1FFFFF)
+        c.sendall(struct.pack(">I", len(body)) + body)
+        head = c.recv(5, socket.MSG_WAITALL)
+        (n,) = struct.unpack(">I", head[:4])
+        assert head[4:5] == b"O" and n == 13, head
+        _, _, proto = struct.unpack(">III", c.recv(12, socket.MSG_WAITALL))
+    assert not proto & (SMFIP_NODATA | SMFIP_NR_DATA), hex(proto)
 
 
 def test_probe_sees_nagle_on_elsewhere():
