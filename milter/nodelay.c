@@ -1,8 +1,8 @@
 /* Nagle off on libmilter's TCP listener. At end of message libmilter writes
  * the inserted header and the verdict as two small packets; with Nagle on,
- * the verdict waits for the MTA's delayed ACK of the first (~40 ms, twice
- * per message through Postfix). Linux gives accepted sockets the
- * listener's TCP_NODELAY, and libmilter opens its listener in
+ * the verdict waits for the MTA's delayed ACK of the first (~40 ms per
+ * message; Postfix's own stall is ps_cb_data's). Linux gives accepted
+ * sockets the listener's TCP_NODELAY, and libmilter opens its listener in
  * smfi_opensocket() without handing out the descriptor: this finds it. */
 #include <dirent.h>
 #include <errno.h>
