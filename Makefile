@@ -201,6 +201,7 @@ bench: deps
 	@tests/bench/run-bench.sh $(B)
 	@tests/bench/bench-policyd.sh $(B)
 	@tests/bench/bench-webhook.sh $(B)
+	@/usr/bin/python3 tests/bench/bench-latency.py $(B)
 
 deps:
 	@tests/deps.sh

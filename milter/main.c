@@ -197,6 +197,7 @@ static int ps_setup_milter(const char *sock, const ps_priv_plan *plan,
     umask(old);
     if (rc)
         return ps_err_set(err, "cannot listen on %s", sock);
+    ps_milter_nodelay();
     if (path != NULL && ps_priv_socket(plan, path, err) != 0)
         return -1;
     return 0;

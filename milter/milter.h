@@ -328,6 +328,13 @@ struct smfiDesc;
 /* The callback table handed to smfi_register. */
 struct smfiDesc *ps_callbacks(void);
 
+/* ---- nodelay.c --------------------------------------------------------- */
+
+/* After smfi_opensocket(): TCP_NODELAY on libmilter's TCP listener, which
+ * its accepted connections inherit. The number of listeners set (0 on a
+ * unix socket), or -1 (logged as a warning; the milter still works). */
+int ps_milter_nodelay(void);
+
 /* ---- state.c ----------------------------------------------------------- */
 
 /* Set once by main() before any thread starts. */
