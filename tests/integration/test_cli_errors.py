@@ -50,7 +50,9 @@ def write_conf(tmp_path, key, secrets, extra=""):
         "\n"
         "[return_path]\n"
         "domain = rp.example.test\n"
-        f"secret_file = {secrets}\n" + extra)
+        f"secret_file = {secrets}\n" + extra +
+        # run as root, the milter's user must exist: root, said so
+        "[milter]\nuser = root\n")
     return conf
 
 
