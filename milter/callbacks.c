@@ -441,7 +441,6 @@ static sfsistat ps_cb_negotiate(SMFICTX *ctx, unsigned long f0,
                                 unsigned long *pf1, unsigned long *pf2,
                                 unsigned long *pf3)
 {
-    (void)ctx;
     (void)f2;
     (void)f3;
     if ((f0 & PS_CB_ACTIONS) != PS_CB_ACTIONS || !(f1 & SMFIP_HDR_LEADSPC)) {
@@ -453,6 +452,14 @@ static sfsistat ps_cb_negotiate(SMFICTX *ctx, unsigned long f0,
         return SMFIS_REJECT;
     }
     *pf0 = PS_CB_ACTIONS | (f0 & PS_CB_ENVELOPE);
+    /* The queue id at RCPT, whatever milter_rcpt_macros says (Postfix has
+     * one from the second recipient on): RCPT lines then join the
+     * message's others by qid, not only by session. These are all the
+     * macros read at RCPT. */
+    if ((f0 & SMFIF_SETSYMLIST) &&
+        smfi_setsymlist(ctx, SMFIM_ENVRCPT, (char *)"i {rcpt_mailer}") ==
+            MI_SUCCESS)
+        *pf0 |= SMFIF_SETSYMLIST;
     *pf1 = SMFIP_HDR_LEADSPC | (f1 & (PS_CB_SKIP | PS_CB_NOREPLY));
     if (!ps_cb_wants_rcpt())
         *pf1 |= f1 & SMFIP_NORCPT;

@@ -4,10 +4,13 @@ of a connection carries session=, a per-connection id; the queue id is
 logged at RCPT as soon as Postfix gives it ("i" in milter_rcpt_macros).
 Proof through a real Postfix: a bounce's RCPT lines and its end-of-message
 line share the session, the second RCPT line the end-of-message qid, and
-two connections get two sessions."""
+two connections get two sessions. The milter asks for "i" at RCPT itself
+(smfi_setsymlist), so an admin's milter_rcpt_macros without it changes
+nothing."""
 
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -33,15 +36,15 @@ def lines_after(stack, mark, event):
             if f"event={event} " in l]
 
 
-def test_rcpt_and_eom_lines_share_session_and_qid(stack):
-    rp_addr, dsn = postfix_dsn(stack, f"session@{GONE}")
+def check_rcpt_lines_join(stack, rcpt):
+    rp_addr, dsn = postfix_dsn(stack, rcpt)
     mark = len(stack.milter.log())
     code, text = stack.pf.smtp_send(dsn, "<>", [rp_addr, rp_addr], xclient={
         "ADDR": "203.0.113.9", "NAME": "[UNAVAILABLE]"})
     assert code == 250, text
     stack.sink.wait_for(1)
-    eom = fields(stack.milter.wait_log(r"event=bounce qid=\w+ [^\n]*recipient=session@[^\n]*",
-                                       after=mark).group(0))
+    pattern = r"event=bounce qid=\w+ [^\n]*recipient=" + re.escape(rcpt) + r"[^\n]*"
+    eom = fields(stack.milter.wait_log(pattern, after=mark).group(0))
     rcpts = lines_after(stack, mark, "bounce-rcpt")
     assert len(rcpts) == 2, rcpts
     assert all(r["session"] == eom["session"] for r in rcpts), (rcpts, eom)
@@ -51,6 +54,28 @@ def test_rcpt_and_eom_lines_share_session_and_qid(stack):
     assert rcpts[1]["qid"] == eom["qid"], (rcpts, eom)
     decision = lines_after(stack, mark, "decision")
     assert [d["session"] for d in decision] == [eom["session"]], decision
+
+
+def test_rcpt_and_eom_lines_share_session_and_qid(stack):
+    check_rcpt_lines_join(stack, f"session@{GONE}")
+
+
+def postconf(stack, setting):
+    subprocess.run(["postconf", "-c", stack.pf.etc, "-e", setting], check=True)
+
+
+def test_qid_at_rcpt_without_i_in_milter_rcpt_macros(stack):
+    # stopped and started, not reloaded: no smtpd of the old setting left
+    stack.pf.stop()
+    postconf(stack, "milter_rcpt_macros={rcpt_mailer}")
+    stack.pf.start()
+    try:
+        check_rcpt_lines_join(stack, f"nomacro@{GONE}")
+    finally:
+        stack.pf.stop()
+        subprocess.run(["postconf", "-c", stack.pf.etc, "-X", "milter_rcpt_macros"],
+                       check=True)
+        stack.pf.start()
 
 
 def test_connections_get_different_sessions(stack):
