@@ -47,7 +47,7 @@ int ps_arhdr_remove_forged(void *ctx, ps_session *c)
     if (n > 0 || t > 0)
         ps_log_kv(ps_milter_log(), LOG_NOTICE, "authres-removed", "qid", m->qid,
                   "count", count, "trace_fields", t > 0 ? traces : NULL,
-                  "client", c->addr, NULL);
+                  "client", c->addr, "session", c->sid, NULL);
     return 0;
 }
 
@@ -133,6 +133,6 @@ int ps_arhdr_add(void *ctx, ps_session *c, ps_err *err)
         return -1;
     ps_log_kv(ps_milter_log(), LOG_INFO, "verify", "qid", c->msg.qid, "dkim",
               dkim, "spf", spf.result, spf.property, spf.value, "client",
-              c->addr, NULL);
+              c->addr, "session", c->sid, NULL);
     return 0;
 }

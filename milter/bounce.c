@@ -66,7 +66,7 @@ static int ps_bounce_was_sent(const ps_session *c, const ps_dsn_rcpt *r,
     if (rc == 0)
         ps_log_kv(ps_milter_log(), LOG_NOTICE, "bounce", "qid", c->msg.qid,
                   "ref", c->msg.bounce_ref, "recipient", r->recipient,
-                  "verdict", "recipient-not-sent", NULL);
+                  "verdict", "recipient-not-sent", "session", c->sid, NULL);
     return rc;
 }
 
@@ -85,7 +85,7 @@ static int ps_bounce_record(const ps_session *c, const ps_dsn *dsn,
               c->msg.bounce_ref, "recipient", r->recipient, "action", r->action,
               "status", r->status[0] ? r->status : NULL, "source",
               ps_dsn_source_name(dsn->source), "diagnostic",
-              r->diagnostic[0] ? r->diagnostic : NULL, NULL);
+              r->diagnostic[0] ? r->diagnostic : NULL, "session", c->sid, NULL);
     if (path == NULL)
         return 1;
     if ((n = ps_events_format(&ev, line, sizeof(line), err)) < 0 ||
@@ -111,7 +111,7 @@ int ps_bounce_finish(const ps_session *c, int *discard, ps_err *err)
          * is, so a person can still look at it. */
         ps_log_kv(ps_milter_log(), LOG_NOTICE, "bounce", "qid", m->qid, "ref",
                   m->bounce_ref, "verdict", "unrecognised", "reason", why.msg,
-                  NULL);
+                  "session", c->sid, NULL);
         free(dsn);
         return 0;
     }

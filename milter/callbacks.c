@@ -3,6 +3,7 @@
  * Any internal failure answers SMFIS_TEMPFAIL, so mail is never lost and
  * never passes unsigned when it should have been signed. */
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,10 @@
     (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_EOH |             \
      SMFIP_NR_BODY)
 
+/* Numbers the connections of this process for session=; the log's pid
+ * tells processes apart. */
+static atomic_ulong ps_cb_sessions;
+
 static ps_session *ps_cb_conn(SMFICTX *ctx)
 {
     return smfi_getpriv(ctx);
@@ -53,7 +58,7 @@ static sfsistat ps_cb_fail(ps_session *c, const char *stage, const ps_err *err)
 {
     ps_log_kv(ps_milter_log(), LOG_ERR, "error", "qid",
               c != NULL ? c->msg.qid : "-", "stage", stage, "reason",
-              ps_cb_reason(c, err), NULL);
+              ps_cb_reason(c, err), "session", c != NULL ? c->sid : NULL, NULL);
     return SMFIS_TEMPFAIL;
 }
 
@@ -139,6 +144,8 @@ static sfsistat ps_cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
     }
     snprintf(c->host, sizeof(c->host), "%s", host != NULL ? host : "");
     ps_cb_addr(c, sa);
+    snprintf(c->sid, sizeof(c->sid), "%lx",
+             atomic_fetch_add(&ps_cb_sessions, 1) + 1);
     smfi_setpriv(ctx, c);
     return SMFIS_NOREPLY;
 }
@@ -237,7 +244,7 @@ static void ps_cb_log_decision(const ps_session *c, const ps_decision *d)
               d->from.domain[0] ? d->from.domain : NULL, "rule",
               d->action == PS_ACT_SIGN ? m->rule : NULL, "keys",
               keys[0] ? keys : NULL, "client", c->addr[0] ? c->addr : NULL,
-              "auth", c->msg.auth, NULL);
+              "auth", c->msg.auth, "session", c->sid, NULL);
 }
 
 static int ps_cb_verify_start(ps_session *c, ps_err *err)
@@ -359,7 +366,7 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_session *c)
         return ps_cb_fail(c, "bounce", &err);
     if (discard) {
         ps_log_kv(ps_milter_log(), LOG_INFO, "discarded", "qid", c->msg.qid,
-                  "reason", "bounce-recorded", NULL);
+                  "reason", "bounce-recorded", "session", c->sid, NULL);
         return SMFIS_DISCARD;
     }
     if (ps_arhdr_remove_forged(ctx, c) != 0)
@@ -368,7 +375,7 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_session *c)
         if (ps_sign_finish(ctx, c, &err) != 0)
             return ps_cb_fail(c, "sign", &err);
         ps_log_kv(ps_milter_log(), LOG_INFO, "signed", "qid", c->msg.qid,
-                  "rule", c->msg.match.rule, NULL);
+                  "rule", c->msg.match.rule, "session", c->sid, NULL);
     }
     if (c->msg.action == PS_ACT_VERIFY && ps_arhdr_add(ctx, c, &err) != 0)
         return ps_cb_fail(c, "verify", &err);
@@ -434,7 +441,6 @@ static sfsistat ps_cb_negotiate(SMFICTX *ctx, unsigned long f0,
                                 unsigned long *pf1, unsigned long *pf2,
                                 unsigned long *pf3)
 {
-    (void)ctx;
     (void)f2;
     (void)f3;
     if ((f0 & PS_CB_ACTIONS) != PS_CB_ACTIONS || !(f1 & SMFIP_HDR_LEADSPC)) {
@@ -446,6 +452,14 @@ static sfsistat ps_cb_negotiate(SMFICTX *ctx, unsigned long f0,
         return SMFIS_REJECT;
     }
     *pf0 = PS_CB_ACTIONS | (f0 & PS_CB_ENVELOPE);
+    /* The queue id at RCPT, whatever milter_rcpt_macros says (Postfix has
+     * one from the second recipient on): RCPT lines then join the
+     * message's others by qid, not only by session. These are all the
+     * macros read at RCPT. */
+    if ((f0 & SMFIF_SETSYMLIST) &&
+        smfi_setsymlist(ctx, SMFIM_ENVRCPT, (char *)"i {rcpt_mailer}") ==
+            MI_SUCCESS)
+        *pf0 |= SMFIF_SETSYMLIST;
     *pf1 = SMFIP_HDR_LEADSPC | (f1 & (PS_CB_SKIP | PS_CB_NOREPLY));
     if (!ps_cb_wants_rcpt())
         *pf1 |= f1 & SMFIP_NORCPT;

@@ -76,12 +76,14 @@ int ps_fwd_rcpt(void *ctx, ps_session *c, const char *arg, const char *mailer)
     ps_srs_cfg cfg = {c->snap->srs_secrets, domain, 0};
     if (ps_srs_reverse(&cfg, addr, time(NULL), orig, sizeof(orig), &err) != 0) {
         ps_log_kv(ps_milter_log(), LOG_INFO, "srs-rcpt", "qid", c->msg.qid,
-                  "verdict", "reject", "reason", err.msg, NULL);
+                  "verdict", "reject", "reason", err.msg, "client", c->addr,
+                  "session", c->sid, NULL);
         smfi_setreply(ctx, "550", "5.1.1", err.msg);
         return 1;
     }
     ps_log_kv(ps_milter_log(), LOG_INFO, "srs-rcpt", "qid", c->msg.qid,
-              "verdict", "accept", "original", orig, NULL);
+              "verdict", "accept", "original", orig, "client", c->addr,
+              "session", c->sid, NULL);
     return ps_fwd_swap(&c->msg, arg, orig) != 0 ? -1 : 0;
 }
 
@@ -124,7 +126,7 @@ static int ps_fwd_sender(void *ctx, ps_session *c, ps_err *err)
                                "(milter_protocol 6 and Postfix 2.6 or later "
                                "needed)");
     ps_log_kv(ps_milter_log(), LOG_INFO, "srs", "qid", c->msg.qid, "from", addr,
-              "to", out, NULL);
+              "to", out, "session", c->sid, NULL);
     return 0;
 }
 

@@ -178,6 +178,9 @@ typedef struct ps_msg {
 typedef struct ps_session {
     ps_snap *snap;
     char addr[INET6_ADDRSTRLEN + 8]; /* "" when the MTA gave none */
+    /* Logged as session= on each line of the connection, so lines from
+     * before Postfix gave a queue id (RCPT) join the message's later ones. */
+    char sid[20];
     int has_sockaddr;
     struct sockaddr_storage sa;
     char host[256];

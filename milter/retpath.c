@@ -108,7 +108,8 @@ int ps_rp_rcpt(void *ctx, ps_session *c, const char *arg)
                           (unsigned)c->snap->conf->return_path.max_age};
     if (ps_retpath_decode(&cfg, addr, time(NULL), &tok, &err) == 0) {
         ps_log_kv(ps_milter_log(), LOG_INFO, "bounce-rcpt", "qid", c->msg.qid,
-                  "verdict", "accept", "ref", tok.ref, NULL);
+                  "verdict", "accept", "ref", tok.ref, "client", c->addr,
+                  "session", c->sid, NULL);
         if (c->msg.bounce_ref[0] == '\0') {
             snprintf(c->msg.bounce_ref, sizeof(c->msg.bounce_ref), "%s",
                      tok.ref);
@@ -117,7 +118,8 @@ int ps_rp_rcpt(void *ctx, ps_session *c, const char *arg)
         return 0;
     }
     ps_log_kv(ps_milter_log(), LOG_INFO, "bounce-rcpt", "qid", c->msg.qid,
-              "verdict", "reject", "reason", err.msg, NULL);
+              "verdict", "reject", "reason", err.msg, "client", c->addr,
+              "session", c->sid, NULL);
     smfi_setreply(ctx, "550", "5.7.1", err.msg);
     return 1;
 }
@@ -233,6 +235,7 @@ int ps_rp_rewrite(void *ctx, ps_session *c, ps_err *err)
                                "(milter_protocol 6 and Postfix 2.6 or later "
                                "needed)");
     ps_log_kv(ps_milter_log(), LOG_INFO, "return-path", "qid", c->msg.qid,
-              "sender_domain", sender.domain, "ref", ref, "to", addr, NULL);
+              "sender_domain", sender.domain, "ref", ref, "to", addr, "session",
+              c->sid, NULL);
     return 1;
 }

@@ -127,6 +127,9 @@ void ps_signpolicy_decide(const ps_session *c, ps_msg *m, ps_decision *d)
         d->reason = PS_WHY_TOO_MANY_HEADERS;
     else
         ps_signpolicy_sign(c, m, d);
-    if (d->action == PS_ACT_NONE && (s->mode & PS_MODE_VERIFY) && !m->overflow)
+    /* Our Authentication-Results speaks of mail that reached us from
+     * outside; on outbound mail a receiver could take it for ours. */
+    if (d->action == PS_ACT_NONE && (s->mode & PS_MODE_VERIFY) &&
+        !m->overflow && !ps_signpolicy_outbound(c, m))
         d->action = PS_ACT_VERIFY;
 }

@@ -240,12 +240,14 @@ static void ps_verify_one(ps_verify *v, DKIM_SIGINFO *sig, size_t i,
     }
 }
 
-static void ps_verify_none(ps_authres_result *r, const char *reason)
+/* No signature to report: RFC 8601 says dkim=none, whatever kept
+ * libopendkim from reading the message (a From of <> or one it cannot
+ * parse); a reader must not take our permerror for a broken signature. */
+static void ps_verify_none(ps_authres_result *r)
 {
     memset(r, 0, sizeof(*r));
     r->method = "dkim";
-    r->result = reason == NULL ? "none" : "permerror";
-    r->reason = reason;
+    r->result = "none";
 }
 
 int ps_verify_final(ps_verify *v, ps_authres_result *res, size_t max, size_t *n,
@@ -264,10 +266,7 @@ int ps_verify_final(ps_verify *v, ps_authres_result *res, size_t max, size_t *n,
         return ps_err_set(err, "libopendkim: %s", dkim_getresultstr(st));
     if (v->nosig || dkim_getsiglist(v->dkim, &sigs, &nsigs) != DKIM_STAT_OK ||
         nsigs == 0) {
-        ps_verify_none(&res[(*n)++],
-                       v->nosig || st == DKIM_STAT_NOSIG || st == DKIM_STAT_OK
-                           ? NULL
-                           : "message not verifiable");
+        ps_verify_none(&res[(*n)++]);
         return 0;
     }
     for (int i = 0; i < nsigs && *n < max; i++)
@@ -276,7 +275,7 @@ int ps_verify_final(ps_verify *v, ps_authres_result *res, size_t max, size_t *n,
             (*n)++;
         }
     if (*n == 0)
-        ps_verify_none(&res[(*n)++], NULL);
+        ps_verify_none(&res[(*n)++]);
     return 0;
 }
 

@@ -254,12 +254,52 @@ static ngx_int_t ngx_http_webhook_verify_retry_after(ngx_http_request_t *r,
     return NGX_OK;
 }
 
+/*
+ * Refusals are what an admin looks for (a rotated secret, an attack), so
+ * they reach nginx's default error_log level, error, as the access and
+ * limit_req modules' refusals do; a flood of forged requests must not fill
+ * the disk, so each worker writes at most one such line a second. The rest
+ * go out at info, so at level info every refusal still has its line, and
+ * the next error line counts them. Per worker: a worker is one thread.
+ */
+static time_t ngx_http_webhook_verify_logged_at;
+static ngx_uint_t ngx_http_webhook_verify_unlogged;
+
+static void ngx_http_webhook_verify_log_refusal(
+    ngx_http_request_t *r, ngx_http_webhook_verify_ctx_t *ctx, ngx_int_t status)
+{
+    time_t now = ngx_time();
+    ngx_uint_t level = NGX_LOG_ERR;
+    u_char more[80], *end = more;
+
+    if (now == ngx_http_webhook_verify_logged_at) {
+        ngx_http_webhook_verify_unlogged++;
+        level = NGX_LOG_INFO;
+
+    } else if (ngx_http_webhook_verify_unlogged > 0) {
+        end = ngx_snprintf(more, sizeof(more),
+                           " (and %ui more since the last such line, at info)",
+                           ngx_http_webhook_verify_unlogged);
+    }
+
+    ngx_log_error(level, r->connection->log, 0,
+                  "webhook_verify: %s: %i: %s, id \"%s\"%*s",
+                  ps_wh_scheme_name(ctx->scheme), status, ctx->res.reason,
+                  ctx->res.id, (size_t)(end - more), more);
+
+    if (level == NGX_LOG_INFO) {
+        return;
+    }
+
+    ngx_http_webhook_verify_logged_at = now;
+    ngx_http_webhook_verify_unlogged = 0;
+}
+
 /* the answer for a verdict: replay check, log line, status */
 static ngx_int_t ngx_http_webhook_verify_done(
     ngx_http_request_t *r, ngx_http_webhook_verify_ctx_t *ctx, ps_wh_verdict v)
 {
     ngx_int_t rc, status;
-    ngx_uint_t level;
     ngx_http_webhook_verify_loc_conf_t *wlcf;
 
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_webhook_verify_module);
@@ -326,12 +366,15 @@ static ngx_int_t ngx_http_webhook_verify_done(
     }
 
     /* a full zone has its own line a minute: not one more a request */
-    level =
-        status == NGX_HTTP_SERVICE_UNAVAILABLE ? NGX_LOG_DEBUG : NGX_LOG_INFO;
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        ngx_log_error(NGX_LOG_DEBUG, r->connection->log, 0,
+                      "webhook_verify: %s: %i: %s, id \"%s\"",
+                      ps_wh_scheme_name(ctx->scheme), status, ctx->res.reason,
+                      ctx->res.id);
+        return status;
+    }
 
-    ngx_log_error(
-        level, r->connection->log, 0, "webhook_verify: %s: %i: %s, id \"%s\"",
-        ps_wh_scheme_name(ctx->scheme), status, ctx->res.reason, ctx->res.id);
+    ngx_http_webhook_verify_log_refusal(r, ctx, status);
 
     return status;
 }

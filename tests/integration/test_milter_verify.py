@@ -181,3 +181,38 @@ def test_dns_down_is_temperror_not_lost(tmp_path):
         assert "spf=temperror" in ar
     finally:
         s.close()
+
+
+def from_field(value, subject):
+    return (b"From: " + value + b"\r\nTo: bob@example.com\r\nSubject: " + subject.encode() +
+            b"\r\nMessage-ID: <" + subject.encode().replace(b" ", b".") + b"@ext.example>\r\n\r\nhi\r\n")
+
+
+@pytest.mark.parametrize("value,subject", [(b"<>", "null from"),
+                                           (b"Sender <no at sign", "unparsable from")])
+def test_unsigned_unreadable_from_is_none(stack, value, subject):
+    # No signature means dkim=none (RFC 8601), whatever libopendkim thought
+    # of the From field; permerror would read as a broken signature.
+    ar = our_authres(deliver(stack, from_field(value, subject)))
+    assert dkim_results(ar) == ["none"], ar
+    assert "reason=" not in ar, ar
+
+
+def test_internal_mail_without_rule_gets_no_authres(stack):
+    body = b"From: app@norule.example\r\nTo: bob@example.net\r\nSubject: internal\r\n\r\nhi\r\n"
+    msg = deliver(stack, body, sender="app@norule.example", client=None, helo="localhost")
+    assert b"Subject: internal" in msg  # still delivered
+    assert ms.header_values(msg, "DKIM-Signature") == []
+    assert not any(v.strip().lower().startswith(AUTHSERV)
+                   for v in ms.header_values(msg, "Authentication-Results")), msg
+    stack.milter.wait_log(r"event=decision qid=\w+ sign=no reason=no-signing-rule")
+
+
+def test_authenticated_mail_without_rule_gets_no_authres(stack):
+    body = b"From: app@norule.example\r\nTo: bob@example.net\r\nSubject: authed\r\n\r\nhi\r\n"
+    msg = deliver(stack, body, sender="app@norule.example",
+                  client={"ADDR": "198.51.100.20", "NAME": "roaming.example",
+                          "LOGIN": "app@norule.example"})
+    assert b"Subject: authed" in msg
+    assert not any(v.strip().lower().startswith(AUTHSERV)
+                   for v in ms.header_values(msg, "Authentication-Results")), msg
