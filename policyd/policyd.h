@@ -196,7 +196,7 @@ struct ps_conn {
     int dead;               /* the socket failed: no more I/O at all */
     ps_conn *prev, *next;   /* on pd->conns */
     ps_conn *fprev, *fnext; /* on pd->fresh while fresh */
-    ps_session s;
+    ps_session s;           /* all that request.c and reply.c see of c */
     /* Replies not yet handed to the socket: written at the end of each
      * pump in one send, or queued behind output already waiting. */
     size_t reply_len;
