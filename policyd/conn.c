@@ -20,6 +20,7 @@
  * written when epoll says there is room, as the bufferevent did. */
 
 static void ps_conn_pump(ps_conn *c);
+static void ps_conn_touch(ps_conn *c);
 
 static void ps_conn_unlink(ps_conn *c)
 {
@@ -85,15 +86,14 @@ static void ps_conn_free(ps_conn *c)
 {
     ps_pd *pd = c->pd;
 
-    if (c->req != NULL)
-        c->req->c = NULL;
+    ps_request_orphan(&c->s);
     ps_conn_unlink(c);
     ps_conn_unlink_fresh(c);
     event_free(c->rd);
     event_free(c->wr);
     evbuffer_free(c->out);
     evutil_closesocket(c->fd);
-    ps_policy_free(&c->parser);
+    ps_policy_free(&c->s.parser);
     free(c);
     pd->nconns--;
     if (pd->draining && pd->nconns == 0)
@@ -140,12 +140,12 @@ static void ps_conn_fail(ps_conn *c)
  * store, no reply left to write (unless the socket is dead). */
 static void ps_conn_maybe_close(ps_conn *c)
 {
-    if (!c->eof || c->busy || c->in_pump)
+    if (!c->eof || c->busy)
         return;
     if (evbuffer_get_length(c->out) > 0 && !c->dead)
         return;
-    if (ps_policy_pending(&c->parser))
-        ps_log_kv(c->pd->lg, LOG_WARNING, "policy_malformed", "peer", c->peer,
+    if (ps_policy_pending(&c->s.parser))
+        ps_log_kv(c->pd->lg, LOG_WARNING, "policy_malformed", "peer", c->s.peer,
                   "reason", "connection closed in the middle of a request",
                   NULL);
     ps_conn_free(c);
@@ -158,7 +158,7 @@ static int ps_conn_output_full(ps_conn *c)
 
 /* Replies go straight to the socket when nothing waits before them; what
  * it does not take waits in c->out for room. */
-void ps_conn_flush(ps_conn *c)
+static void ps_conn_flush(ps_conn *c)
 {
     ssize_t n = 0;
 
@@ -199,42 +199,60 @@ static void ps_conn_read_control(ps_conn *c)
     ps_conn_want_read(c, !c->eof && c->in_len < sizeof(c->in));
 }
 
+/* The answer the request left in c->s joins the staged replies (those
+ * before it sent first if it does not fit); the parser is ready for the
+ * next request. */
+static void ps_conn_stage(ps_conn *c)
+{
+    if (c->reply_len + c->s.answer_len > sizeof(c->reply))
+        ps_conn_flush(c);
+    memcpy(c->reply + c->reply_len, c->s.answer, c->s.answer_len);
+    c->reply_len += c->s.answer_len;
+    c->s.answer_len = 0;
+    ps_policy_reset(&c->s.parser);
+}
+
+/* Parses and answers what was read, one request at a time. Never
+ * re-entered for one connection: a request answered at once is staged
+ * here and the loop goes on; one answered later comes back through
+ * ps_conn_on_answer, from the event loop or another connection's pump,
+ * while c is busy and so not in this loop. */
 static void ps_conn_pump(ps_conn *c)
 {
     size_t used;
 
-    if (c->in_pump)
-        return;
-    c->in_pump = 1;
     while (!c->busy && !ps_conn_output_full(c) && c->in_off < c->in_len) {
-        used = ps_policy_feed(&c->parser, c->in + c->in_off,
+        used = ps_policy_feed(&c->s.parser, c->in + c->in_off,
                               c->in_len - c->in_off);
         if (used == (size_t)-1) {
-            ps_log_kv(c->pd->lg, LOG_ERR, "connection_closed", "peer", c->peer,
-                      "reason", "out of memory", NULL);
+            ps_log_kv(c->pd->lg, LOG_ERR, "connection_closed", "peer",
+                      c->s.peer, "reason", "out of memory", NULL);
             c->in_off = c->in_len;
             c->eof = 1;
             break;
         }
         c->in_off += used;
-        if (c->parser.done) {
+        if (c->s.parser.done) {
             ps_conn_touch(c);
-            ps_request_handle(c);
+            if (ps_request_handle(&c->s) == PS_REQUEST_PENDING)
+                c->busy = 1;
+            else
+                ps_conn_stage(c);
         }
     }
-    c->in_pump = 0;
     ps_conn_flush(c);
     ps_conn_read_control(c);
     ps_conn_maybe_close(c);
 }
 
-void ps_conn_answered(ps_conn *c)
+/* The session's callback: the store answered c's pending request. */
+static void ps_conn_on_answer(void *arg)
 {
+    ps_conn *c = arg;
+
     c->busy = 0;
-    c->req = NULL;
-    ps_policy_reset(&c->parser);
-    if (!c->in_pump)
-        ps_conn_pump(c);
+    ps_conn_stage(c);
+    ps_conn_pump(c);
 }
 
 static void ps_conn_on_read(evutil_socket_t fd, short what, void *arg)
@@ -288,7 +306,8 @@ void ps_conn_destroy(ps_conn *c)
     ps_conn_free(c);
 }
 
-void ps_conn_touch(ps_conn *c)
+/* A request came in on c: c is the most recently active connection. */
+static void ps_conn_touch(ps_conn *c)
 {
     struct timeval idle = {PS_POLICYD_IDLE_SECS, 0};
 
@@ -312,7 +331,7 @@ static ps_conn *ps_conn_idlest(ps_pd *pd)
     if (pd->fresh_tail != NULL)
         return pd->fresh_tail;
     for (c = pd->conns_tail; c != NULL; c = c->prev)
-        if (!c->busy && !c->in_pump)
+        if (!c->busy)
             return c;
     return NULL;
 }
@@ -368,8 +387,11 @@ void ps_conn_new(ps_pd *pd, evutil_socket_t fd, const char *peer)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->pd = pd;
     c->fd = fd;
-    snprintf(c->peer, sizeof(c->peer), "%s", peer);
-    ps_policy_init(&c->parser);
+    c->s.pd = pd;
+    snprintf(c->s.peer, sizeof(c->s.peer), "%s", peer);
+    ps_policy_init(&c->s.parser);
+    c->s.answered = ps_conn_on_answer;
+    c->s.ctx = c;
     ps_conn_link_first(c);
     ps_conn_link_fresh(c);
     pd->nconns++;

@@ -125,52 +125,42 @@ int ps_server_listen(ps_pd *pd, const char *listen, const ps_priv_plan *plan,
                      ps_err *err);
 void ps_server_drain(ps_pd *pd);
 
-/* conn.c */
-struct ps_conn {
+/* The layers, each calling only the ones below it:
+ *   main.c -> server.c -> conn.c -> request.c -> reply.c, the store
+ * conn.c owns the socket and a ps_session; request.c and reply.c see only
+ * the session. A request is answered at once (the answer is in the
+ * session when ps_request_handle returns) or later, when the store
+ * answers: then the session's one callback tells the connection. */
+
+/* request.c and reply.c: what the requests of one connection share. */
+#define PS_POLICYD_ANSWER_MAX 820 /* "action=" ACTION " " TEXT "\n\n" */
+typedef struct ps_session {
     ps_pd *pd;
-    evutil_socket_t fd;
-    struct event *rd;     /* readable, with the idle timeout */
-    struct event *wr;     /* writable, with the write timeout */
-    int reading, writing; /* rd, wr added */
-    struct evbuffer *out; /* replies the socket did not take yet */
     ps_policy_parser parser;
     char peer[64];
-    int fresh;                   /* no request read yet (on pd->fresh) */
-    int busy;                    /* a request is with the store */
-    int in_pump;                 /* ps_conn_pump is on the stack */
-    int eof;                     /* no more input: close once answered */
-    int dead;                    /* the socket failed: no more I/O at all */
     char instance[64];           /* the message the RCPTs below belong to */
     uint64_t pending_rcpts;      /* recipients let through at RCPT so far */
     char charged[64];            /* the message last charged */
     const char *attr[PS_ATTR_N]; /* of the request being handled, in parser */
-    struct ps_request *req;      /* the one at the store, if busy */
-    ps_conn *prev, *next;        /* on pd->conns */
-    ps_conn *fprev, *fnext;      /* on pd->fresh while fresh */
-    /* Replies not yet handed to the socket: written at the end of each
-     * pump in one send, or queued behind output already waiting. */
-    size_t reply_len;
-    char reply[PS_POLICYD_REPLY_BUF];
-    size_t in_off, in_len; /* in[in_off..in_len) is still to parse */
-    char in[PS_POLICYD_READ_BUF];
-};
-void ps_conn_new(ps_pd *pd, evutil_socket_t fd, const char *peer);
-/* Closes the idlest connection (one with no request yet first, never one
- * whose request is at the store) to make room; 0 if none could go. */
-int ps_conn_evict(ps_pd *pd);
-/* A request came in on c: c is the most recently active connection. */
-void ps_conn_touch(ps_conn *c);
-/* Called by a request when its reply is written (busy ends). */
-void ps_conn_answered(ps_conn *c);
-void ps_conn_close_idle(ps_conn *c);
-/* At exit: frees c now; a request still at the store is orphaned. */
-void ps_conn_destroy(ps_conn *c);
-/* Hands the staged replies to the socket (or behind queued output). */
-void ps_conn_flush(ps_conn *c);
+    ps_request *req;             /* the one at the store, if pending */
+    /* The answer to the request just handled, for the connection to send. */
+    size_t answer_len;
+    char answer[PS_POLICYD_ANSWER_MAX];
+    /* Called with ctx once the answer of a pending request is in answer;
+     * only from the store's later completion, never from inside
+     * ps_request_handle: the connection is not pumping when it comes. */
+    void (*answered)(void *ctx);
+    void *ctx;
+} ps_session;
+
+typedef enum {
+    PS_REQUEST_ANSWERED, /* the answer is in the session now */
+    PS_REQUEST_PENDING   /* at the store: session->answered comes later */
+} ps_request_status;
 
 /* request.c: a request on its way to the store and back. */
 struct ps_request {
-    ps_conn *c;
+    ps_session *s; /* NULL once the connection is gone */
     ps_request *next_spare;
     ps_quota_target targets[PS_QUOTA_NKINDS];
     size_t ntargets;
@@ -178,13 +168,51 @@ struct ps_request {
     char instance[64];
     ps_store_query q; /* last: its big arrays are not cleared on reuse */
 };
-void ps_request_handle(ps_conn *c);
+/* The parser of s holds a whole request (or its error). */
+ps_request_status ps_request_handle(ps_session *s);
+/* The connection of s is going: a request of it still at the store
+ * finishes without it. */
+void ps_request_orphan(ps_session *s);
 /* At exit: frees the spare requests. */
 void ps_request_spares_free(ps_pd *pd);
 
-/* reply.c: "action=ACTION[ TEXT]" and the log line of the decision. */
-void ps_reply_send(ps_conn *c, const char *action, const char *text);
+/* reply.c: "action=ACTION[ TEXT]" into s->answer, and the log line of
+ * the decision. */
+void ps_reply_send(ps_session *s, const char *action, const char *text);
+/* ok: the store's answer (0, or -1: down). */
 void ps_reply_done(ps_request *r, int ok);
+
+/* conn.c */
+struct ps_conn {
+    ps_pd *pd;
+    evutil_socket_t fd;
+    struct event *rd;       /* readable, with the idle timeout */
+    struct event *wr;       /* writable, with the write timeout */
+    int reading, writing;   /* rd, wr added */
+    struct evbuffer *out;   /* replies the socket did not take yet */
+    int fresh;              /* no request read yet (on pd->fresh) */
+    int busy;               /* a request is with the store */
+    int eof;                /* no more input: close once answered */
+    int dead;               /* the socket failed: no more I/O at all */
+    ps_conn *prev, *next;   /* on pd->conns */
+    ps_conn *fprev, *fnext; /* on pd->fresh while fresh */
+    ps_session s;           /* all that request.c and reply.c see of c */
+    /* Replies not yet handed to the socket: written at the end of each
+     * pump in one send, or queued behind output already waiting. */
+    size_t reply_len;
+    char reply[PS_POLICYD_REPLY_BUF];
+    size_t in_off, in_len; /* in[in_off..in_len) is still to parse */
+    char in[PS_POLICYD_READ_BUF];
+};
+_Static_assert(PS_POLICYD_REPLY_BUF >= PS_POLICYD_ANSWER_MAX,
+               "an answer fits in the staging buffer");
+void ps_conn_new(ps_pd *pd, evutil_socket_t fd, const char *peer);
+/* Closes the idlest connection (one with no request yet first, never one
+ * whose request is at the store) to make room; 0 if none could go. */
+int ps_conn_evict(ps_pd *pd);
+void ps_conn_close_idle(ps_conn *c);
+/* At exit: frees c now; a request still at the store is orphaned. */
+void ps_conn_destroy(ps_conn *c);
 
 /* admin.c: -Q show|reset; the exit code of `postseal quota`. */
 int ps_admin_run(const ps_pd_cfg *cfg, int reset, const char *key);

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #define PS_REPLY_TEXT_MAX 400 /* Postfix keeps replies well under 512 */
-_Static_assert(PS_POLICYD_REPLY_BUF >= 2 * PS_REPLY_TEXT_MAX + 20,
-               "a whole reply fits in the staging buffer");
+_Static_assert(PS_POLICYD_ANSWER_MAX >= 7 + 2 * PS_REPLY_TEXT_MAX + 3,
+               "a whole reply fits in the session's answer");
 
 /* Credentials come from the client: nothing but printable ASCII may reach
  * the SMTP reply. */
@@ -19,8 +19,9 @@ static void ps_reply_clean(char *s)
             *s = '?';
 }
 
-/* Staged in c->reply, sent when the pump is done with what it read. */
-void ps_reply_send(ps_conn *c, const char *action, const char *text)
+/* Into s->answer, which the connection stages and sends when its pump
+ * is done with what it read. */
+void ps_reply_send(ps_session *s, const char *action, const char *text)
 {
     char buf[PS_REPLY_TEXT_MAX + 1] = "";
     size_t alen = strnlen(action, PS_REPLY_TEXT_MAX), tlen, need;
@@ -31,9 +32,7 @@ void ps_reply_send(ps_conn *c, const char *action, const char *text)
     ps_reply_clean(buf);
     tlen = strlen(buf);
     need = 7 + alen + (tlen > 0 ? 1 + tlen : 0) + 2;
-    if (c->reply_len + need > sizeof(c->reply))
-        ps_conn_flush(c);
-    p = c->reply + c->reply_len;
+    p = s->answer;
     memcpy(p, "action=", 7);
     memcpy(p += 7, action, alen);
     p += alen;
@@ -43,12 +42,12 @@ void ps_reply_send(ps_conn *c, const char *action, const char *text)
         p += tlen;
     }
     memcpy(p, "\n\n", 2);
-    c->reply_len += need;
+    s->answer_len = need;
 }
 
 static void ps_reply_store_down(ps_request *r)
 {
-    ps_pd *pd = r->c->pd;
+    ps_pd *pd = r->s->pd;
     const char *answer = pd->cfg->store_down;
 
     pd->stats.store_down++;
@@ -56,7 +55,7 @@ static void ps_reply_store_down(ps_request *r)
         ps_log_kv(pd->lg, LOG_ERR, "store_down", "store", pd->store->kind,
                   "answer", answer, NULL);
     pd->store_was_down = 1;
-    ps_reply_send(r->c, answer,
+    ps_reply_send(r->s, answer,
                   strcmp(answer, "DUNNO") != 0
                       ? "quota service temporarily unavailable"
                       : NULL);
@@ -67,7 +66,7 @@ static void ps_reply_over(ps_request *r)
     const ps_quota_verdict *v = &r->q.verdict;
     const ps_quota_item *it = &r->q.items[v->item];
     const char *owner = r->q.owner[v->item];
-    const char *action = r->c->pd->cfg->over_quota;
+    const char *action = r->s->pd->cfg->over_quota;
     char win[64], frees[32] = "never", used[24], said[PS_REPLY_TEXT_MAX - 32];
     char text[PS_REPLY_TEXT_MAX];
 
@@ -85,12 +84,12 @@ static void ps_reply_over(ps_request *r)
                           v->frees_at - r->q.now, said, sizeof(said));
         snprintf(text, sizeof(text), "quota exceeded for %s", said);
     }
-    r->c->pd->stats.over++;
-    ps_log_kv(r->c->pd->lg, LOG_NOTICE, "over_quota", "peer", r->c->peer, "key",
+    r->s->pd->stats.over++;
+    ps_log_kv(r->s->pd->lg, LOG_NOTICE, "over_quota", "peer", r->s->peer, "key",
               owner, "limit", win, "used", used, "stage",
               r->stage_eod ? "END-OF-MESSAGE" : "RCPT", "instance", r->instance,
               "frees_in", frees, "answer", action, NULL);
-    ps_reply_send(r->c, action, text);
+    ps_reply_send(r->s, action, text);
 }
 
 static void ps_reply_warnings(ps_request *r)
@@ -104,7 +103,7 @@ static void ps_reply_warnings(ps_request *r)
         ps_quota_window_format(&r->q.items[i].win, win, sizeof(win));
         snprintf(used, sizeof(used), "%llu",
                  (unsigned long long)r->q.items[i].used);
-        ps_log_kv(r->c->pd->lg, LOG_WARNING, "quota_warning", "key",
+        ps_log_kv(r->s->pd->lg, LOG_WARNING, "quota_warning", "key",
                   r->q.owner[i], "limit", win, "used", used, "warn_at", pct,
                   NULL);
     }
@@ -120,9 +119,9 @@ static void ps_reply_charged(ps_request *r)
                                 t ? "," : "", r->targets[t].key);
     for (int m = 0; m < PS_QUOTA_NMEASURES; m++)
         snprintf(n[m], sizeof(n[m]), "%llu", (unsigned long long)r->q.cost[m]);
-    ps_pd_copy(r->c->charged, sizeof(r->c->charged), r->instance);
-    r->c->pd->stats.charged++;
-    ps_log_kv(r->c->pd->lg, LOG_INFO, "charged", "instance", r->instance,
+    ps_pd_copy(r->s->charged, sizeof(r->s->charged), r->instance);
+    r->s->pd->stats.charged++;
+    ps_log_kv(r->s->pd->lg, LOG_INFO, "charged", "instance", r->instance,
               "keys", keys, "messages", n[0], "recipients", n[1], "bytes", n[2],
               NULL);
     ps_reply_warnings(r);
@@ -130,7 +129,7 @@ static void ps_reply_charged(ps_request *r)
 
 void ps_reply_done(ps_request *r, int ok)
 {
-    ps_pd *pd = r->c->pd;
+    ps_pd *pd = r->s->pd;
 
     if (ok != 0) {
         ps_reply_store_down(r);
@@ -145,9 +144,8 @@ void ps_reply_done(ps_request *r, int ok)
             if (r->q.charge)
                 ps_reply_charged(r);
             else if (r->stage_rcpt)
-                r->c->pending_rcpts++;
-            ps_reply_send(r->c, "DUNNO", NULL);
+                r->s->pending_rcpts++;
+            ps_reply_send(r->s, "DUNNO", NULL);
         }
     }
-    ps_conn_answered(r->c);
 }

@@ -19,16 +19,16 @@ static const char *const ps_attr_names[PS_ATTR_N] = {
     [PS_ATTR_RECIPIENT] = "recipient",
 };
 
-static const char *ps_request_attr(const ps_conn *c, int id)
+static const char *ps_request_attr(const ps_session *s, int id)
 {
-    return c->attr[id] != NULL ? c->attr[id] : "";
+    return s->attr[id] != NULL ? s->attr[id] : "";
 }
 
 /* A decimal attribute ("size", "recipient_count"); 0 if absent or bad,
  * capped so no sum can overflow. */
-static uint64_t ps_request_number(const ps_conn *c, int id)
+static uint64_t ps_request_number(const ps_session *s, int id)
 {
-    const char *v = ps_request_attr(c, id);
+    const char *v = ps_request_attr(s, id);
     uint64_t n = 0;
 
     for (; *v >= '0' && *v <= '9'; v++)
@@ -42,24 +42,23 @@ static uint64_t ps_request_number(const ps_conn *c, int id)
  * answer, never DUNNO: a client must not pass a quota by sending what
  * the daemon cannot read. Logged with whose request it was, when the
  * request says so (the log cuts long values). */
-static void ps_request_refuse(ps_conn *c, const char *reason, const char *name,
-                              size_t line)
+static void ps_request_refuse(ps_session *s, const char *reason,
+                              const char *name, size_t line)
 {
-    const ps_policy_parser *p = &c->parser;
-    const char *answer = c->pd->cfg->over_quota;
+    const ps_policy_parser *p = &s->parser;
+    const char *answer = s->pd->cfg->over_quota;
     char text[128], where[24] = "-";
 
     if (line > 0)
         snprintf(where, sizeof(where), "%zu", line);
-    c->pd->stats.malformed++;
-    ps_log_kv(c->pd->lg, LOG_WARNING, "policy_malformed", "peer", c->peer,
+    s->pd->stats.malformed++;
+    ps_log_kv(s->pd->lg, LOG_WARNING, "policy_malformed", "peer", s->peer,
               "reason", reason, "name", name, "line", where, "sasl_username",
               ps_policy_get(p, "sasl_username"), "sender",
               ps_policy_get(p, "sender"), "client_address",
               ps_policy_get(p, "client_address"), "answer", answer, NULL);
     snprintf(text, sizeof(text), "policy request refused: %s", reason);
-    ps_reply_send(c, answer, text);
-    ps_conn_answered(c);
+    ps_reply_send(s, answer, text);
 }
 
 /* Names ps_policy_known() said yes to, each with the PS_ATTR_ it is (or
@@ -107,18 +106,18 @@ static int ps_request_known(const char *name, unsigned h)
  * protocol asks (Postfix adds attributes over the years). Any other
  * attribute may come cut (helo_name is the client's to choose); one used
  * here must be whole: its name is returned, and the request refused. */
-static const char *ps_request_scan(ps_conn *c)
+static const char *ps_request_scan(ps_session *s)
 {
-    const ps_policy_parser *p = &c->parser;
+    const ps_policy_parser *p = &s->parser;
     const char *name, *first = NULL, *cut = NULL;
     char count[24];
     size_t n = 0;
     int id;
 
-    memset(c->attr, 0, sizeof(c->attr));
+    memset(s->attr, 0, sizeof(s->attr));
     for (size_t i = 0; (name = ps_policy_name_at(p, i)) != NULL; i++) {
         if ((id = ps_request_known(name, p->attrs[i].hash)) >= 0) {
-            c->attr[id] = p->buf + p->attrs[i].value;
+            s->attr[id] = p->buf + p->attrs[i].value;
             if (p->attrs[i].cut)
                 cut = name;
         } else if (id == PS_UNKNOWN && n++ == 0)
@@ -126,8 +125,8 @@ static const char *ps_request_scan(ps_conn *c)
     }
     if (n > 0) {
         snprintf(count, sizeof(count), "%zu", n);
-        ps_log_kv(c->pd->lg, LOG_INFO, "policy_unknown_attribute", "peer",
-                  c->peer, "name", first, "count", count, "action", "ignored",
+        ps_log_kv(s->pd->lg, LOG_INFO, "policy_unknown_attribute", "peer",
+                  s->peer, "name", first, "count", count, "action", "ignored",
                   NULL);
     }
     return cut;
@@ -137,30 +136,30 @@ static const char *ps_request_scan(ps_conn *c)
  * up, so the k-th recipient is refused when k would not fit. */
 static void ps_request_instance(ps_request *r)
 {
-    ps_conn *c = r->c;
+    ps_session *s = r->s;
 
     ps_pd_copy(r->instance, sizeof(r->instance),
-               ps_request_attr(c, PS_ATTR_INSTANCE));
-    if (strcmp(r->instance, c->instance) != 0) {
-        ps_pd_copy(c->instance, sizeof(c->instance), r->instance);
-        c->pending_rcpts = 0;
+               ps_request_attr(s, PS_ATTR_INSTANCE));
+    if (strcmp(r->instance, s->instance) != 0) {
+        ps_pd_copy(s->instance, sizeof(s->instance), r->instance);
+        s->pending_rcpts = 0;
         if (r->stage_rcpt)
-            ps_stats_note_rcpt(c->pd);
+            ps_stats_note_rcpt(s->pd);
     }
 }
 
 static void ps_request_costs(ps_request *r)
 {
     uint64_t *cost = r->q.cost;
-    ps_conn *c = r->c;
+    ps_session *s = r->s;
 
     cost[PS_QUOTA_MESSAGES] = 1;
     if (r->stage_eod) {
-        cost[PS_QUOTA_RECIPIENTS] = ps_request_number(c, PS_ATTR_RCPT_COUNT);
-        cost[PS_QUOTA_BYTES] = ps_request_number(c, PS_ATTR_SIZE);
+        cost[PS_QUOTA_RECIPIENTS] = ps_request_number(s, PS_ATTR_RCPT_COUNT);
+        cost[PS_QUOTA_BYTES] = ps_request_number(s, PS_ATTR_SIZE);
         return;
     }
-    cost[PS_QUOTA_RECIPIENTS] = r->stage_rcpt ? c->pending_rcpts + 1 : 1;
+    cost[PS_QUOTA_RECIPIENTS] = r->stage_rcpt ? s->pending_rcpts + 1 : 1;
     cost[PS_QUOTA_BYTES] = 1;
 }
 
@@ -187,7 +186,7 @@ static void ps_request_items(ps_request *r)
         r->targets[t].rule = NULL;
     }
     q->charge = r->stage_eod;
-    q->warn_pct = r->c->pd->cfg->warn_at;
+    q->warn_pct = r->s->pd->cfg->warn_at;
 }
 
 static int ps_request_kind_limited(const ps_quota_rules *rules, ps_quota_kind k)
@@ -203,21 +202,21 @@ static int ps_request_kind_limited(const ps_quota_rules *rules, ps_quota_kind k)
  * the client picks its sender, and a long one must not go uncounted). */
 static int ps_request_targets(ps_request *r, const char **long_kind)
 {
-    ps_conn *c = r->c;
-    ps_quota_subject s = {ps_request_attr(c, PS_ATTR_SASL),
-                          ps_request_attr(c, PS_ATTR_SENDER),
-                          ps_request_attr(c, PS_ATTR_CLIENT)};
+    ps_session *s = r->s;
+    ps_quota_subject subj = {ps_request_attr(s, PS_ATTR_SASL),
+                             ps_request_attr(s, PS_ATTR_SENDER),
+                             ps_request_attr(s, PS_ATTR_CLIENT)};
     unsigned too_long;
-    int rc = ps_quota_rules_resolve(c->pd->cfg->rules, &s, r->targets,
+    int rc = ps_quota_rules_resolve(s->pd->cfg->rules, &subj, r->targets,
                                     &r->ntargets, &too_long);
 
     if (rc == PS_QUOTA_EXEMPT) {
-        c->pd->stats.exempt++;
+        s->pd->stats.exempt++;
         return -1;
     }
     for (int k = 0; k < PS_QUOTA_NKINDS; k++)
         if ((too_long & (1u << k)) &&
-            ps_request_kind_limited(c->pd->cfg->rules, (ps_quota_kind)k)) {
+            ps_request_kind_limited(s->pd->cfg->rules, (ps_quota_kind)k)) {
             *long_kind = ps_quota_kind_name((ps_quota_kind)k);
             return -2;
         }
@@ -263,65 +262,88 @@ void ps_request_spares_free(ps_pd *pd)
     pd->nspare = 0;
 }
 
+void ps_request_orphan(ps_session *s)
+{
+    if (s->req != NULL)
+        s->req->s = NULL;
+    s->req = NULL;
+}
+
+/* The store's later answer: the connection learns it through the one
+ * callback it gave, once r is back among the spares. */
 static void ps_request_stored(void *arg, int ok)
 {
     ps_request *r = arg;
-    ps_pd *pd = r->c != NULL ? r->c->pd : NULL;
+    ps_session *s = r->s; /* NULL: the connection is gone (or the daemon) */
 
-    if (r->c != NULL) /* NULL: the connection is gone (or the daemon) */
+    if (s != NULL) {
+        s->req = NULL;
         ps_reply_done(r, ok);
-    ps_request_free(pd, r);
+    }
+    ps_request_free(s != NULL ? s->pd : NULL, r);
+    if (s != NULL)
+        s->answered(s->ctx);
 }
 
-void ps_request_handle(ps_conn *c)
+/* Answered now unless the store answers later. */
+static ps_request_status ps_request_ask(ps_session *s, ps_request *r)
+{
+    int rc;
+
+    s->req = r;
+    rc = s->pd->store->eval(s->pd->store, &r->q, ps_request_stored, r);
+    if (rc == PS_STORE_PENDING)
+        return PS_REQUEST_PENDING;
+    s->req = NULL;
+    ps_reply_done(r, rc);
+    ps_request_free(s->pd, r);
+    return PS_REQUEST_ANSWERED;
+}
+
+ps_request_status ps_request_handle(ps_session *s)
 {
     const char *state, *cut, *long_kind = NULL;
     ps_request *r;
     int n;
 
-    c->busy = 1;
-    c->pd->stats.requests++;
-    if (c->parser.error != PS_POLICY_OK) {
-        ps_request_refuse(c, ps_policy_strerror(c->parser.error), NULL,
-                          c->parser.error_line);
-        return;
+    s->pd->stats.requests++;
+    if (s->parser.error != PS_POLICY_OK) {
+        ps_request_refuse(s, ps_policy_strerror(s->parser.error), NULL,
+                          s->parser.error_line);
+        return PS_REQUEST_ANSWERED;
     }
-    if ((cut = ps_request_scan(c)) != NULL) {
+    if ((cut = ps_request_scan(s)) != NULL) {
         char reason[48];
         snprintf(reason, sizeof(reason), "line longer than %d bytes",
                  PS_POLICY_MAX_LINE);
-        ps_request_refuse(c, reason, cut, 0);
-        return;
+        ps_request_refuse(s, reason, cut, 0);
+        return PS_REQUEST_ANSWERED;
     }
-    state = ps_request_attr(c, PS_ATTR_STATE);
-    if ((r = ps_request_new(c->pd)) == NULL) {
-        ps_reply_send(c, c->pd->cfg->store_down, "policy service busy");
-        ps_conn_answered(c);
-        return;
+    state = ps_request_attr(s, PS_ATTR_STATE);
+    if ((r = ps_request_new(s->pd)) == NULL) {
+        ps_reply_send(s, s->pd->cfg->store_down, "policy service busy");
+        return PS_REQUEST_ANSWERED;
     }
-    r->c = c;
+    r->s = s;
     r->stage_eod = strcmp(state, "END-OF-MESSAGE") == 0;
     r->stage_rcpt = strcmp(state, "RCPT") == 0;
     if (r->stage_eod)
-        c->pd->eod_seen = 1;
+        s->pd->eod_seen = 1;
     ps_request_instance(r);
     n = r->stage_eod && r->instance[0] != '\0' &&
-                strcmp(r->instance, c->charged) == 0
+                strcmp(r->instance, s->charged) == 0
             ? 0
             : ps_request_targets(r, &long_kind);
     if (n <= 0) {
-        ps_request_free(c->pd, r);
+        ps_request_free(s->pd, r);
         if (n == -2)
-            ps_request_refuse(c, "credential longer than 255 bytes", long_kind,
+            ps_request_refuse(s, "credential longer than 255 bytes", long_kind,
                               0);
-        else {
-            ps_reply_send(c, "DUNNO", NULL);
-            ps_conn_answered(c);
-        }
-        return;
+        else
+            ps_reply_send(s, "DUNNO", NULL);
+        return PS_REQUEST_ANSWERED;
     }
     ps_request_costs(r);
     ps_request_items(r);
-    c->req = r;
-    c->pd->store->eval(c->pd->store, &r->q, ps_request_stored, r);
+    return ps_request_ask(s, r);
 }

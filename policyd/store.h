@@ -37,6 +37,7 @@ typedef struct ps_store_query {
 
 /* ok: 0 answered (verdict, used, warn filled), -1 the store is down. */
 typedef void (*ps_store_done)(void *arg, int ok);
+#define PS_STORE_PENDING 1 /* eval: done is called later */
 
 typedef struct ps_store ps_store;
 struct ps_store {
@@ -44,10 +45,12 @@ struct ps_store {
     /* 1: the store logs its outages itself, once each with the reason
      * (Redis); 0: the request path logs the first failure and recovery. */
     int logs_outages;
-    /* Calls done exactly once, perhaps before returning, perhaps later
-     * in the same turn of the event loop (LMDB) or on the store's answer
-     * (Redis). */
-    void (*eval)(ps_store *s, ps_store_query *q, ps_store_done done, void *arg);
+    /* Answers now, returning ok (0 or -1, done is not called), or
+     * returns PS_STORE_PENDING and calls done exactly once later, never
+     * before returning: at the end of the event loop's turn (LMDB), on
+     * the store's answer (Redis), or while another request is evaluated
+     * (LMDB, a full batch). */
+    int (*eval)(ps_store *s, ps_store_query *q, ps_store_done done, void *arg);
     void (*tick)(ps_store *s); /* once a minute: housekeeping */
     void (*free)(ps_store *s);
 };

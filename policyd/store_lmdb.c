@@ -186,8 +186,8 @@ static void ps_lmdb_check(ps_lmdb *l, MDB_txn *txn, ps_store_query *q)
                   &q->verdict);
 }
 
-static void ps_lmdb_eval(ps_store *s, ps_store_query *q, ps_store_done done,
-                         void *arg)
+static int ps_lmdb_eval(ps_store *s, ps_store_query *q, ps_store_done done,
+                        void *arg)
 {
     ps_lmdb *l = (ps_lmdb *)s;
     MDB_txn *txn;
@@ -204,16 +204,14 @@ static void ps_lmdb_eval(ps_store *s, ps_store_query *q, ps_store_done done,
             ps_log_kv(l->lg, LOG_ERR, "store_error", "store", "lmdb", "reason",
                       mdb_strerror(rc), NULL);
         }
-        done(arg, rc == 0 ? 0 : -1);
-        return;
+        return rc == 0 ? 0 : -1;
     }
     if (l->wtxn == NULL) {
         if ((rc = mdb_txn_begin(l->env, NULL, 0, &l->wtxn)) != 0) {
             l->wtxn = NULL;
             ps_log_kv(l->lg, LOG_ERR, "store_error", "store", "lmdb", "reason",
                       mdb_strerror(rc), NULL);
-            done(arg, -1);
-            return;
+            return -1;
         }
         l->wrc = 0;
         event_active(l->commit, EV_TIMEOUT, 1);
@@ -225,6 +223,7 @@ static void ps_lmdb_eval(ps_store *s, ps_store_query *q, ps_store_done done,
             l->wrc = ps_lmdb_save(l->wtxn, l->dbi, q);
     }
     l->wait[l->nwait++] = (ps_lmdb_wait){done, arg};
+    return PS_STORE_PENDING;
 }
 
 /* A record as the window its key names and the state it holds. */

@@ -255,8 +255,8 @@ static void ps_redis_timeout(evutil_socket_t fd, short what, void *arg)
     ps_redis_link_drop(r->link, why); /* fails every pending op, op too */
 }
 
-static void ps_redis_eval(ps_store *s, ps_store_query *q, ps_store_done done,
-                          void *arg)
+static int ps_redis_eval(ps_store *s, ps_store_query *q, ps_store_done done,
+                         void *arg)
 {
     ps_redis *r = (ps_redis *)s;
     struct timeval tv = {0, PS_STORE_TIMEOUT_MS * 1000};
@@ -265,8 +265,7 @@ static void ps_redis_eval(ps_store *s, ps_store_query *q, ps_store_done done,
     if (ps_redis_link_ready(r->link) == NULL ||
         (op = calloc(1, sizeof(*op))) == NULL) {
         r->failed++;
-        done(arg, -1);
-        return;
+        return -1;
     }
     *op = (ps_redis_op){r, q, done, arg, NULL, 0, 0, ps_store_clock_ms()};
     op->timer = evtimer_new(r->evb, ps_redis_timeout, op);
@@ -275,10 +274,10 @@ static void ps_redis_eval(ps_store *s, ps_store_query *q, ps_store_done done,
             event_free(op->timer);
         free(op);
         r->failed++;
-        done(arg, -1);
-        return;
+        return -1;
     }
     evtimer_add(op->timer, &tv);
+    return PS_STORE_PENDING;
 }
 
 static void ps_redis_free(ps_store *s)
