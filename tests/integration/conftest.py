@@ -138,3 +138,26 @@ def dnsmasq():
     yield start
     for server in servers:
         server.stop()
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def open_idle(port, n, timeout=10):
+    """n connections to 127.0.0.1:port that never send a byte; those the
+    server refuses or sheds are left out (the floods expect some)."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.settimeout(timeout)
+        try:
+            s.connect(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            continue
+        socks.append(s)
+    return socks

@@ -8,12 +8,12 @@ tempfails it, never unsigned."""
 import os
 import re
 import smtplib
-import socket
 import time
 
 import pytest
 
 import mailstack as ms
+from conftest import cpu_seconds, open_idle
 
 BUILD = os.environ.get("POSTSEAL_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
 MILTER = os.path.join(BUILD, "postseal-milter")
@@ -23,28 +23,6 @@ IDLE_WAIT = 8.0      # longer than the milter's 5 s idle threshold
 CPU_FRACTION = 0.25  # a spinning listener uses ~1.0 of a CPU
 
 pytestmark = pytest.mark.skipif(not os.access(MILTER, os.X_OK), reason="postseal-milter not built")
-
-
-def cpu_seconds(pid):
-    """utime + stime of a process, from /proc/PID/stat."""
-    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def open_flood(port, count):
-    """count connections that never send a byte; the ones the milter
-    sheds are closed by it, which is fine."""
-    socks = []
-    for _ in range(count):
-        s = socket.socket()
-        s.settimeout(5)
-        try:
-            s.connect(("127.0.0.1", port))
-        except OSError:
-            s.close()
-            continue
-        socks.append(s)
-    return socks
 
 
 def send(pf, msg, sender, rcpt, login):
@@ -94,7 +72,7 @@ def test_flood_does_not_spin_and_postfix_is_served(stack):
     milter, sink, pf, port = stack
     milter.wait_log(rf"descriptors.*limit={LIMIT}")
     cpu0, wall0 = cpu_seconds(milter.pid), time.monotonic()
-    flood = open_flood(port, FLOOD)
+    flood = open_idle(port, FLOOD)
     try:
         time.sleep(IDLE_WAIT)
         msg = b"From: app@example.com\r\nTo: a@dest.example\r\nSubject: flood\r\n\r\nbody\r\n"

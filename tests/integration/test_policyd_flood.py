@@ -15,33 +15,12 @@ import time
 
 import pytest
 
+from conftest import cpu_seconds, open_idle
 from policyd_harness import PolicyClient, Policyd, needs_policyd, wait_for
 
 pytestmark = needs_policyd
 
 LIMITS = {"sasl_username": "messages 3/1h"}
-
-
-def cpu_seconds(pid):
-    """utime + stime of pid, from /proc/PID/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def open_idle(port, n):
-    """n connections that never send anything (some may be refused)."""
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.settimeout(10)
-        try:
-            s.connect(("127.0.0.1", port))
-        except OSError:
-            s.close()
-            continue
-        socks.append(s)
-    return socks
 
 
 def close_all(socks):
