@@ -77,11 +77,9 @@ static int ps_parse_args(int argc, char **argv, ps_opts *o)
 /* The [milter] user and socket_group exist (when it matters: as root). */
 static int ps_check_runas(const ps_conf *conf, ps_err *err)
 {
-    ps_priv_spec spec;
     ps_priv_plan plan;
 
-    ps_conf_runas_spec(conf, &conf->milter.runas, "milter", &spec);
-    return ps_priv_plan_make(&spec, &plan, err);
+    return ps_conf_runas_plan(conf, &conf->milter.runas, "milter", &plan, err);
 }
 
 static int ps_check(const char *path)
@@ -208,7 +206,6 @@ static int ps_setup_milter(const char *sock, const ps_priv_plan *plan,
 static int ps_bind_and_drop(const char *path, ps_snap **out)
 {
     ps_conf *conf = NULL;
-    ps_priv_spec spec;
     ps_priv_plan plan;
     ps_err err = {""};
     const char *sock;
@@ -216,12 +213,12 @@ static int ps_bind_and_drop(const char *path, ps_snap **out)
 
     if (ps_conf_load(path, &conf, &err) != 0)
         goto done;
-    ps_conf_runas_spec(conf, &conf->milter.runas, "milter", &spec);
     sock = conf->milter.socket.value ? conf->milter.socket.value
                                      : PS_MILTER_DEFAULT_SOCKET;
     /* What stops the start here, the whole-file check may explain first,
      * so start says what -n says. */
-    if (ps_priv_plan_make(&spec, &plan, &err) != 0 ||
+    if (ps_conf_runas_plan(conf, &conf->milter.runas, "milter", &plan, &err) !=
+            0 ||
         ps_setup_milter(sock, &plan, &err) != 0) {
         ps_confcheck_explain(conf, &err);
         goto done;

@@ -74,10 +74,8 @@ static int ps_parse_args(int argc, char **argv, ps_opts *o)
 /* Whom the daemon runs as, per [policyd]: looked up before the bind. */
 static int ps_runas_plan(const ps_pd_cfg *cfg, ps_priv_plan *plan, ps_err *err)
 {
-    ps_priv_spec spec;
-
-    ps_conf_runas_spec(cfg->conf, &cfg->conf->policyd.runas, "policyd", &spec);
-    return ps_priv_plan_make(&spec, plan, err);
+    return ps_conf_runas_plan(cfg->conf, &cfg->conf->policyd.runas, "policyd",
+                              plan, err);
 }
 
 static int ps_check(const ps_pd_cfg *cfg)

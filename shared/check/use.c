@@ -39,11 +39,9 @@ static int ps_check_sign_mode(const ps_conf *conf, ps_err *err)
 static int ps_check_user(const ps_conf *conf, const ps_conf_runas *r,
                          const char *section, ps_err *err)
 {
-    ps_priv_spec spec;
     ps_priv_plan plan;
 
-    ps_conf_runas_spec(conf, r, section, &spec);
-    return ps_priv_plan_make(&spec, &plan, err);
+    return ps_conf_runas_plan(conf, r, section, &plan, err);
 }
 
 int ps_confcheck_use(const ps_conf *conf, ps_err *err)

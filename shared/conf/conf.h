@@ -144,6 +144,9 @@ int ps_conf_rewrite_item(const char *item, char *pattern, size_t size,
  * them (pointers into conf; section names the section in messages). */
 void ps_conf_runas_spec(const ps_conf *conf, const ps_conf_runas *r,
                         const char *section, ps_priv_spec *spec);
+/* The drop plan for that section: ps_priv_plan_make on its spec. */
+int ps_conf_runas_plan(const ps_conf *conf, const ps_conf_runas *r,
+                       const char *section, ps_priv_plan *plan, ps_err *err);
 /* The one parser of "KIND[:MATCH]" ([limits] keys, exempt items): *kind
  * receives PS_CONF_LIMIT_*, *match where MATCH starts in text (NULL
  * without one). */

@@ -58,3 +58,12 @@ void ps_conf_runas_spec(const ps_conf *conf, const ps_conf_runas *r,
     spec->socket_group_line = r->socket_group.line;
     spec->socket_mode = r->socket_mode;
 }
+
+int ps_conf_runas_plan(const ps_conf *conf, const ps_conf_runas *r,
+                       const char *section, ps_priv_plan *plan, ps_err *err)
+{
+    ps_priv_spec spec;
+
+    ps_conf_runas_spec(conf, r, section, &spec);
+    return ps_priv_plan_make(&spec, plan, err);
+}
