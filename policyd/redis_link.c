@@ -67,15 +67,14 @@ static void ps_link_arm(ps_redis_link *l)
 
 /* hiredis frees a context whose connect failed, or that the server
  * closed: only the pointer is forgotten here. */
-static void ps_link_on_connect(const redisAsyncContext *ac, int status)
+/* A sentinel lost: ask the next; the server lost: the link fails. */
+static void ps_link_lost(ps_redis_link *l, const redisAsyncContext *ac,
+                         const char *reason)
 {
-    ps_redis_link *l = ac->data;
     char why[PS_LINK_WHY];
 
-    if (status == REDIS_OK)
-        return;
     snprintf(why, sizeof(why), "%.200s: %.200s",
-             ac == l->sc ? "sentinel" : l->server, ac->errstr);
+             ac == l->sc ? "sentinel" : l->server, reason);
     if (ac == l->sc) {
         l->sc = NULL;
         snprintf(l->why, sizeof(l->why), "%.400s", why);
@@ -86,23 +85,21 @@ static void ps_link_on_connect(const redisAsyncContext *ac, int status)
     }
 }
 
+static void ps_link_on_connect(const redisAsyncContext *ac, int status)
+{
+    ps_redis_link *l = ac->data;
+
+    if (status == REDIS_OK)
+        return;
+    ps_link_lost(l, ac, ac->errstr);
+}
+
 static void ps_link_on_disconnect(const redisAsyncContext *ac, int status)
 {
     ps_redis_link *l = ac->data;
-    char why[PS_LINK_WHY];
 
     (void)status;
-    snprintf(why, sizeof(why), "%.200s: %.200s",
-             ac == l->sc ? "sentinel" : l->server,
-             ac->errstr[0] ? ac->errstr : "connection closed");
-    if (ac == l->sc) {
-        l->sc = NULL;
-        snprintf(l->why, sizeof(l->why), "%.400s", why);
-        ps_link_ask(l);
-    } else if (ac == l->ac) {
-        l->ac = NULL;
-        ps_link_fail(l, why);
-    }
+    ps_link_lost(l, ac, ac->errstr[0] ? ac->errstr : "connection closed");
 }
 
 static redisAsyncContext *ps_link_open(ps_redis_link *l, const ps_store_host *h)
