@@ -3,10 +3,14 @@
  * dispatch with the body limit enforced for every scheme alike. */
 #include "webhook/webhook_int.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/secfile.h"
 #include "crypto/secrets.h"
@@ -147,17 +151,65 @@ int ps_wh_config_add_secret_file(ps_wh_config *cfg, const char *path,
     return rc;
 }
 
+static int add_one_key(ps_wh_config *cfg, const char *path, ps_err *err)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (cfg->nkeys == PS_WH_MAX_KEYS)
+        return ps_err_set(err, "%s: more than %d keys", path, PS_WH_MAX_KEYS);
+    cfg->key_names[cfg->nkeys] = strdup(slash != NULL ? slash + 1 : path);
+    if (cfg->key_names[cfg->nkeys] == NULL)
+        return ps_err_set(err, "out of memory");
+    if (ps_pubkey_load(path, &cfg->keys[cfg->nkeys], err) < 0) {
+        free(cfg->key_names[cfg->nkeys]);
+        cfg->key_names[cfg->nkeys] = NULL;
+        return -1;
+    }
+    cfg->nkeys++;
+    return 0;
+}
+
+static int pem_file(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+
+    return d->d_name[0] != '.' && n > 4 &&
+           strcmp(d->d_name + n - 4, ".pem") == 0;
+}
+
+/* Every "*.pem" of a directory, in name order (so $webhook_key is stable). */
+static int add_key_dir(ps_wh_config *cfg, const char *dir, ps_err *err)
+{
+    struct dirent **ents;
+    char path[PATH_MAX];
+    int n = scandir(dir, &ents, pem_file, alphasort), rc = 0;
+
+    if (n < 0)
+        return ps_err_set(err, "%s: %s", dir, strerror(errno));
+    if (n == 0)
+        rc = ps_err_set(err, "%s: no *.pem file in the directory", dir);
+    for (int i = 0; i < n; i++) {
+        if (rc == 0 && snprintf(path, sizeof(path), "%s/%s", dir,
+                                ents[i]->d_name) >= (int)sizeof(path))
+            rc = ps_err_set(err, "%s: path too long", dir);
+        if (rc == 0)
+            rc = add_one_key(cfg, path, err);
+        free(ents[i]);
+    }
+    free(ents);
+    return rc;
+}
+
 int ps_wh_config_add_key_file(ps_wh_config *cfg, const char *path, ps_err *err)
 {
+    struct stat st;
+
     if (!(cfg->ops->uses & PS_WH_USES_KEY))
         return ps_err_set(err, "scheme %s takes a secret, not a key",
                           cfg->ops->name);
-    if (cfg->nkeys == PS_WH_MAX_KEYS)
-        return ps_err_set(err, "more than %d keys", PS_WH_MAX_KEYS);
-    if (ps_pubkey_load(path, &cfg->keys[cfg->nkeys], err) < 0)
-        return -1;
-    cfg->nkeys++;
-    return 0;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return add_key_dir(cfg, path, err);
+    return add_one_key(cfg, path, err);
 }
 
 void ps_wh_config_set_tolerance(ps_wh_config *cfg, int64_t seconds)
@@ -212,8 +264,10 @@ void ps_wh_config_free(ps_wh_config *cfg)
         free(cfg->secrets[i].data);
         ps_hmac_key_free(cfg->secrets[i].mac);
     }
-    for (size_t i = 0; i < cfg->nkeys; i++)
+    for (size_t i = 0; i < cfg->nkeys; i++) {
         ps_pubkey_free(cfg->keys[i]);
+        free(cfg->key_names[i]);
+    }
     EVP_MD_free(cfg->sha256);
     ps_wipe(cfg, sizeof(*cfg));
     free(cfg);

@@ -75,7 +75,9 @@ int ps_wh_config_add_secret(ps_wh_config *cfg, const char *text, size_t len,
 /* Every secret of a secret file (hmac.h format, mode 0600). */
 int ps_wh_config_add_secret_file(ps_wh_config *cfg, const char *path,
                                  ps_err *err);
-/* A public key or certificate file (pubkey.h formats). */
+/* A public key or certificate file (pubkey.h formats), or a directory:
+ * then every "*.pem" in it, in name order. Each key keeps its file name:
+ * SNS picks the certificate named like the SigningCertURL's file. */
 int ps_wh_config_add_key_file(ps_wh_config *cfg, const char *path, ps_err *err);
 /* Seconds either side of now a signed timestamp may be, or
  * PS_WH_TOLERANCE_OFF. */

@@ -26,6 +26,7 @@ struct ps_wh_config {
     ps_wh_secret secrets[PS_WH_MAX_SECRETS];
     size_t nsecrets;
     ps_pubkey *keys[PS_WH_MAX_KEYS];
+    char *key_names[PS_WH_MAX_KEYS]; /* each key file's name, no directory */
     size_t nkeys;
     int64_t tolerance;
     int64_t max_body;
@@ -242,6 +243,15 @@ void ps_wh_pk_cleanup(ps_wh_req *req);
 int ps_wh_pk_sign_b64(const void *priv, const char *md, const void *a,
                       size_t alen, const void *b, size_t blen, char *out,
                       size_t outsize, ps_err *err);
+
+/* ---- SNS certificate URLs (sns_url.c) --------------------------------- */
+
+/* 0 if the n bytes at p are an SNS SigningCertURL as AWS's validators
+ * require: https, host sns.REGION.amazonaws.com or .amazonaws.com.cn (no
+ * port, no user), a path of plain characters ending in a file name
+ * "*.pem" (no query, no fragment), which is set in *name; -1 otherwise. */
+int ps_wh_sns_cert_url(const char *p, size_t n, const char **name,
+                       size_t *namelen);
 
 /* ---- bodies kept in memory (webhook_util.c) -------------------------- */
 

@@ -1,19 +1,65 @@
 /* The schemes signing the body alone with HMAC-SHA256, no timestamp (the
  * replay cache is their only replay defence): GitHub's X-Hub-Signature-256
- * (sha256=HEX) and Shopify's X-Shopify-Hmac-Sha256 (base64). */
+ * (sha256=HEX) and Shopify's X-Shopify-Hmac-Sha256 (base64), with the
+ * headers each provider's own library refuses a delivery without. */
 #include "webhook/webhook_int.h"
 
 #include <string.h>
 
+/* required: the unsigned headers that must come too (shopify-api-js
+ * refuses a delivery lacking any), each with the value the signer gives it
+ * (name then value, NULL-terminated); the id header is required when listed. */
 typedef struct bodymac {
     const char *sig, *id, *prefix;
     ps_wh_enc enc;
+    const char *const *required;
 } bodymac;
 
+static const char *const none[] = {NULL};
+static const char *const shopify_required[] = {"X-Shopify-Topic",
+                                               "orders/create",
+                                               "X-Shopify-Shop-Domain",
+                                               "shop.myshopify.com",
+                                               "X-Shopify-API-Version",
+                                               "2025-01",
+                                               NULL};
+
 static const bodymac github = {"X-Hub-Signature-256", "X-GitHub-Delivery",
-                               "sha256=", PS_WH_ENC_HEX};
+                               "sha256=", PS_WH_ENC_HEX, none};
 static const bodymac shopify = {"X-Shopify-Hmac-Sha256", "X-Shopify-Webhook-Id",
-                                "", PS_WH_ENC_B64};
+                                "", PS_WH_ENC_B64, shopify_required};
+
+/* PS_WH_MORE if the header is there once and not empty (shopify-api-js
+ * counts an empty one as missing), else MALFORMED naming it. */
+static ps_wh_verdict need_present(const ps_wh_hdrs *h, const char *name,
+                                  ps_wh_result *res)
+{
+    const char *v;
+    size_t n;
+
+    switch (ps_wh_hdr_get(h, name, &v, &n)) {
+    case 1:
+        if (n > 0)
+            return PS_WH_MORE;
+        /* fall through */
+    case 0:
+        return ps_wh_fail(res, PS_WH_MALFORMED, "no %s header", name);
+    default:
+        return ps_wh_fail(res, PS_WH_MALFORMED, "%s is repeated", name);
+    }
+}
+
+static ps_wh_verdict required_present(const ps_wh_hdrs *h, const bodymac *d,
+                                      ps_wh_result *res)
+{
+    ps_wh_verdict v = PS_WH_MORE;
+
+    for (size_t i = 0; d->required[i] != NULL && v == PS_WH_MORE; i += 2)
+        v = need_present(h, d->required[i], res);
+    if (v == PS_WH_MORE && d->required[0] != NULL)
+        v = need_present(h, d->id, res);
+    return v;
+}
 
 static ps_wh_verdict bodymac_begin(ps_wh_req *req, const ps_wh_hdrs *h,
                                    const bodymac *d, ps_wh_result *res)
@@ -28,6 +74,8 @@ static ps_wh_verdict bodymac_begin(ps_wh_req *req, const ps_wh_hdrs *h,
         return v;
     if (ps_wh_hdr_get(h, d->id, &id, &idn) == 1)
         ps_wh_set_id(res, id, idn);
+    if ((v = required_present(h, d, res)) != PS_WH_MORE)
+        return v;
     if (n < k || memcmp(sig, d->prefix, k) != 0 ||
         ps_wh_sigs_add(&st->sigs, d->enc, sig + k, n - k) < 0)
         return ps_wh_fail(res, PS_WH_MALFORMED, "%s is not %s%s", d->sig,
@@ -50,6 +98,10 @@ static int bodymac_sign(const ps_wh_config *cfg, const bodymac *d,
     if (ps_wh_mac_text(cfg, PS_HMAC_SHA256, d->enc, "", 0, body, len, sig,
                        sizeof(sig), err) < 0)
         return -1;
+    for (size_t i = 0; d->required[i] != NULL; i += 2)
+        if (ps_wh_out(out, outsize, err, "%s: %s\n", d->required[i],
+                      d->required[i + 1]) < 0)
+            return -1;
     return ps_wh_out(out, outsize, err, "%s: %s\n%s: %s%s\n", d->id, id, d->sig,
                      d->prefix, sig);
 }

@@ -1,6 +1,7 @@
 /* Amazon SNS deliveries: the canonical string of the JSON message signed
  * with RSA (SignatureVersion 1: SHA-1, 2: SHA-256), checked against a pinned
- * certificate; the certificate URL in the message is never fetched. Signing
+ * certificate, the one named like the SigningCertURL's file (that URL is
+ * checked as AWS's validators do, and never fetched). Signing
  * too, for testing an endpoint: the message comes back with its signature. */
 #include "webhook/webhook_int.h"
 
@@ -176,8 +177,8 @@ static const sns_field *fields_of(const char *type, size_t n)
 /* Type, SignatureVersion, Signature, Timestamp and MessageId: the fields
  * that steer the check. */
 typedef struct sns_meta {
-    char type[32], version[4], sig[1400], ts[40], id[PS_WH_ID_MAX];
-    size_t typen, versionn, sign, tsn, idn;
+    char type[32], version[4], sig[1400], ts[40], id[PS_WH_ID_MAX], url[512];
+    size_t typen, versionn, sign, tsn, idn, urln;
 } sns_meta;
 
 static int meta_field(const ps_json_val *root, const char *key, char *out,
@@ -229,6 +230,58 @@ static ps_wh_verdict sns_message_rule(const ps_json_val *root, sns_meta *m,
     return PS_WH_MORE;
 }
 
+/* The certificate URL (SigningCertURL, or SigningCertUrl as SNS spells it
+ * for Lambda, which aws-js-sns-message-validator takes too) held to AWS's
+ * rule; its file name in *name. */
+static ps_wh_verdict sns_cert_url(const ps_json_val *root, sns_meta *m,
+                                  const char **name, size_t *namelen,
+                                  ps_wh_result *res)
+{
+    int rc =
+        meta_field(root, "SigningCertURL", m->url, sizeof(m->url), &m->urln);
+
+    if (rc == 0)
+        rc = meta_field(root, "SigningCertUrl", m->url, sizeof(m->url),
+                        &m->urln);
+    if (rc == 0)
+        return ps_wh_fail(res, PS_WH_MALFORMED, "no SigningCertURL");
+    if (rc < 0 || ps_wh_sns_cert_url(m->url, m->urln, name, namelen) < 0)
+        return ps_wh_fail(res, PS_WH_MALFORMED,
+                          "SigningCertURL is not https://sns.REGION."
+                          "amazonaws.com[.cn]/NAME.pem");
+    return PS_WH_MORE;
+}
+
+/* The pinned certificate named like the URL's file verifies alone; with
+ * none of that name, each pinned one is tried (a single pin under any name
+ * keeps working). */
+static ps_wh_verdict sns_verdict(ps_wh_req *req, const char *md,
+                                 const uint8_t *dgst, size_t dlen,
+                                 const uint8_t *sig, size_t siglen, int64_t ts,
+                                 const char *name, size_t namelen,
+                                 ps_wh_result *res)
+{
+    const ps_wh_config *cfg = req->cfg;
+    size_t k;
+
+    for (k = 0; k < cfg->nkeys; k++)
+        if (strlen(cfg->key_names[k]) == namelen &&
+            memcmp(cfg->key_names[k], name, namelen) == 0)
+            break;
+    if (k == cfg->nkeys)
+        return ps_wh_pk_verdict(req, md, dgst, dlen, sig, siglen,
+                                ps_wh_expiry(req, ts), res);
+    if (ps_pubkey_verify_digest(cfg->keys[k], md, dgst, dlen, sig, siglen) != 0)
+        return ps_wh_fail(res, PS_WH_DENIED,
+                          "%s signature does not verify with %s", md,
+                          cfg->key_names[k]);
+    ps_wh_set_replay(req, res, dgst, dlen, ps_wh_expiry(req, ts));
+    res->key = (unsigned)k + 1;
+    res->verdict = PS_WH_OK;
+    snprintf(res->reason, sizeof(res->reason), "%s signature verified", md);
+    return PS_WH_OK;
+}
+
 static ps_wh_verdict sns_check(ps_wh_req *req, const ps_json_val *root,
                                ps_wh_result *res)
 {
@@ -239,12 +292,15 @@ static ps_wh_verdict sns_check(ps_wh_req *req, const ps_json_val *root,
     ps_wh_buf canon = {0};
     uint8_t sig[PS_WH_MAX_SIG], dgst[64];
     size_t siglen, dlen;
-    const char *md;
+    const char *md, *name;
+    size_t namelen;
     int64_t ts;
     ps_wh_verdict v;
     ps_err err;
 
-    if ((v = sns_message_rule(root, &m, &fields, &md, &ts, res)) != PS_WH_MORE)
+    if ((v = sns_message_rule(root, &m, &fields, &md, &ts, res)) !=
+            PS_WH_MORE ||
+        (v = sns_cert_url(root, &m, &name, &namelen, res)) != PS_WH_MORE)
         return v;
     if (st->has_type_hdr &&
         (st->type_n != m.typen || memcmp(st->type_hdr, m.type, m.typen) != 0))
@@ -274,8 +330,8 @@ static ps_wh_verdict sns_check(ps_wh_req *req, const ps_json_val *root,
     ps_wh_buf_free(&canon);
     if (v != PS_WH_MORE)
         return v;
-    return ps_wh_pk_verdict(req, md, dgst, dlen, sig, siglen,
-                            ps_wh_expiry(req, ts), res);
+    return sns_verdict(req, md, dgst, dlen, sig, siglen, ts, name, namelen,
+                       res);
 }
 
 static ps_wh_verdict sns_final(ps_wh_req *req, ps_wh_result *res)

@@ -308,7 +308,9 @@ def sign_slack(secret, ts, body):
 def sign_shopify(secret, body, webhook_id="b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"):
     mac = hmac.new(secret.encode(), body, hashlib.sha256).digest()
     return {"X-Shopify-Hmac-Sha256": base64.b64encode(mac).decode(),
-            "X-Shopify-Webhook-Id": webhook_id}
+            "X-Shopify-Webhook-Id": webhook_id, "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Shop-Domain": "shop.myshopify.com",
+            "X-Shopify-API-Version": "2025-01"}
 
 
 def mailgun_fields(key, ts, token):

@@ -89,7 +89,9 @@ static const char sns_msg[] =
     "i9JqZ/JES8pylNj8LGvdhuNQKO59/WCoIimZAsNhn0xEgOeeDU+W/0BU4sdpCGMNjo0S/F"
     "uIiWaRe4E0YWRVrxeQevaQ70euDdfWgd5v1eCKQz8b367b9XBmMztL/CWUFI6YaKK/MV21"
     "eyvJe3Y7CtVYiOKEYiAZnAEkynK7gUGO5TsgDjGNYhj6U3xYsWgI03bmioSl7kdFSUj+AZ"
-    "7ugas5fghqxgoDsdfqsjMYKRm5KKHQWsgzI619yIzpNKUiSMHxdZXpQ==\"}";
+    "7ugas5fghqxgoDsdfqsjMYKRm5KKHQWsgzI619yIzpNKUiSMHxdZXpQ==\", "
+    "\"SigningCertURL\": \"https://sns.us-east-2.amazonaws.com/SimpleNotifi"
+    "cationService-7ff5318490ec183fbaddaa2a969abfda.pem\"}";
 #define SNS_TS 1659048835 /* 2022-07-28T22:53:55Z */
 
 static char tmpdir[] = "/tmp/test_webhook_pk.XXXXXX";
