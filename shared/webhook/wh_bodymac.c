@@ -45,7 +45,7 @@ static ps_wh_verdict need_present(const ps_wh_hdrs *h, const char *name,
     case 0:
         return ps_wh_fail(res, PS_WH_MALFORMED, "no %s header", name);
     default:
-        return ps_wh_fail(res, PS_WH_MALFORMED, "%s is repeated", name);
+        return ps_wh_fail(res, PS_WH_MALFORMED, "%s header repeated", name);
     }
 }
 
@@ -72,6 +72,8 @@ static ps_wh_verdict bodymac_begin(ps_wh_req *req, const ps_wh_hdrs *h,
     st->ts = -1;
     if ((v = ps_wh_hdr_need(h, d->sig, &sig, &n, res)) != PS_WH_MORE)
         return v;
+    if (n == 0) /* no signature, as when the header is absent */
+        return ps_wh_fail(res, PS_WH_DENIED, "empty %s header", d->sig);
     if (ps_wh_hdr_get(h, d->id, &id, &idn) == 1)
         ps_wh_set_id(res, id, idn);
     if ((v = required_present(h, d, res)) != PS_WH_MORE)
