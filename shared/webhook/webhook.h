@@ -38,7 +38,7 @@ typedef enum ps_wh_verdict {
 
 /* Limits, named once. */
 #define PS_WH_MAX_SECRETS       16   /* secrets tried per request (rotation) */
-#define PS_WH_MAX_KEYS          8    /* public keys/certificates per config */
+#define PS_WH_MAX_KEYS          16   /* public keys/certificates per config */
 #define PS_WH_MAX_SIGS          16   /* signatures considered in one header */
 #define PS_WH_MAX_SIG           1024 /* bytes of one decoded signature */
 #define PS_WH_MAX_HEADER        8192 /* longest signature header accepted */
