@@ -1,6 +1,6 @@
-/* Standard Webhooks v1 and its brands, Svix and Resend: HMAC-SHA256 with a
- * whsec_ base64 secret over "id.timestamp.body", several space-separated
- * "version,signature" entries of which the v1 ones count. */
+/* Standard Webhooks and its brands, Svix and Resend: over "id.timestamp.body",
+ * v1 HMAC-SHA256 under whsec_ secrets and v1a Ed25519 under whpk_ public
+ * keys, in a space-separated list of "version,signature" entries. */
 #include "webhook/webhook_int.h"
 
 #include <stdio.h>
@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "base/encode.h"
+#include "base/secfile.h"
 
 #define WHSEC_PREFIX "whsec_"
+#define WHPK_PREFIX  "whpk_"
 
 /* Header names of one brand. */
 typedef struct std_names {
@@ -21,35 +23,105 @@ static const std_names webhook_names = {"webhook-id", "webhook-timestamp",
 static const std_names svix_names = {"svix-id", "svix-timestamp",
                                      "svix-signature"};
 
-/* "whsec_BASE64" or bare base64, as the reference libraries take it. */
+/* The HMAC state comes first: the shared HMAC steps take req->state as
+ * theirs. The v1a signatures are checked over the whole signed content,
+ * kept in memory (Ed25519 hashes the message twice, so it cannot
+ * stream). */
+typedef struct std_state {
+    ps_wh_hmac_state h;
+    uint8_t asig[PS_WH_MAX_SIGS][PS_WH_ED25519_SIG];
+    size_t nasig;
+    int mac_on; /* the configuration has HMAC secrets: MACs running */
+    int keep;   /* v1a signatures to check: content kept */
+    ps_wh_buf content;
+} std_state;
+
+/* The last character of unpadded base64 without the bits that fall
+ * beyond the last byte, which lenient decoders ignore and ours refuses. */
+static char b64_canonical_last(char c, size_t len)
+{
+    static const char abc[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        "0123456789+/";
+    const char *at = c != '\0' ? strchr(abc, c) : NULL;
+    int spare = len % 4 == 2 ? 0x0f : len % 4 == 3 ? 0x03 : 0;
+
+    return at != NULL ? abc[(at - abc) & ~spare] : c;
+}
+
+/* "whsec_BASE64" or bare base64, as the reference libraries take it,
+ * padded or not, spare bits set or not (they decode leniently). */
 static int std_secret(const char *text, size_t len, uint8_t **out,
                       size_t *outlen, ps_err *err)
 {
-    size_t skip = sizeof(WHSEC_PREFIX) - 1;
+    size_t skip = sizeof(WHSEC_PREFIX) - 1, pad, cap;
+    char *padded;
+    int rc = 0;
 
     if (len >= skip && memcmp(text, WHSEC_PREFIX, skip) == 0) {
         text += skip;
         len -= skip;
     }
-    *out = malloc(ps_b64_decoded_max(len) + 1);
-    if (*out == NULL)
-        return ps_err_set(err, "out of memory");
-    if (ps_b64_decode(text, len, *out, ps_b64_decoded_max(len) + 1, outlen,
-                      NULL) < 0 ||
-        *outlen == 0) {
+    while (len > 0 && text[len - 1] == '=')
+        len--; /* padded again below, to what the data needs */
+    pad = len % 4 == 0 ? 0 : 4 - len % 4;
+    cap = ps_b64_decoded_max(len + pad) + 1;
+    padded = malloc(len + pad + 1);
+    *out = malloc(cap);
+    if (padded == NULL || *out == NULL) {
+        free(padded);
         free(*out);
         *out = NULL;
-        return ps_err_set(err, "not a Standard Webhooks secret "
-                               "(whsec_ followed by base64)");
+        return ps_err_set(err, "out of memory");
     }
-    return 0;
+    memcpy(padded, text, len);
+    if (pad > 0)
+        padded[len - 1] = b64_canonical_last(padded[len - 1], len);
+    memset(padded + len, '=', pad);
+    if (ps_b64_decode(padded, len + pad, *out, cap, outlen, NULL) < 0 ||
+        *outlen == 0) {
+        ps_wipe(*out, cap);
+        free(*out);
+        *out = NULL;
+        rc = ps_err_set(err, "not a Standard Webhooks secret (whsec_ "
+                             "followed by base64) nor public key (whpk_)");
+    }
+    ps_wipe(padded, len + pad);
+    free(padded);
+    return rc;
 }
 
-/* The v1 entries of "v1,SIG v1a,SIG v2,SIG ..."; others are ignored. */
-static ps_wh_verdict std_parse_sigs(ps_wh_hmac_state *st, const char *name,
+/* "whpk_BASE64": an Ed25519 public key for v1a signatures, given in the
+ * same list as the secrets. */
+static int std_pubkey(const char *text, size_t len, EVP_PKEY **out, ps_err *err)
+{
+    size_t pk = sizeof(WHPK_PREFIX) - 1;
+
+    if (len < pk || memcmp(text, WHPK_PREFIX, pk) != 0)
+        return 0;
+    return ps_wh_ed25519_pub(text + pk, len - pk, out, err) < 0 ? -1 : 1;
+}
+
+/* One v1a signature: kept when it decodes to 64 bytes, else skipped. */
+static void std_add_asig(std_state *st, const char *p, size_t n)
+{
+    uint8_t tmp[PS_WH_ED25519_SIG + 3];
+    size_t len = 0;
+
+    if (ps_b64_decode(p, n, tmp, sizeof(tmp), &len, NULL) == 0 &&
+        len == PS_WH_ED25519_SIG)
+        memcpy(st->asig[st->nasig++], tmp, len);
+}
+
+/* The v1 and v1a entries of "v1,SIG v1a,SIG v2,SIG ...": entries of other
+ * versions, without a comma, or whose signature does not decode are
+ * skipped, as the reference libraries do, so a garbled entry never hides
+ * a good one. */
+static ps_wh_verdict std_parse_sigs(std_state *st, const char *name,
                                     const char *p, size_t n, ps_wh_result *res)
 {
-    size_t i = 0, start, len;
+    size_t i = 0, start, len, vlen;
+    const char *comma;
 
     while (i < n) {
         while (i < n && p[i] == ' ')
@@ -58,26 +130,73 @@ static ps_wh_verdict std_parse_sigs(ps_wh_hmac_state *st, const char *name,
         while (i < n && p[i] != ' ')
             i++;
         len = i - start;
-        if (len < 3 || memcmp(p + start, "v1,", 3) != 0)
+        comma = memchr(p + start, ',', len);
+        if (comma == NULL)
             continue;
-        if (ps_wh_sigs_add(&st->sigs, PS_WH_ENC_B64, p + start + 3, len - 3) <
-            0)
-            return ps_wh_fail(res, PS_WH_MALFORMED,
-                              "%s: v1 entry %zu is not base64 (or over %d "
-                              "entries)",
-                              name, st->sigs.n + 1, PS_WH_MAX_SIGS);
+        vlen = (size_t)(comma - (p + start));
+        if (st->h.sigs.n + st->nasig == PS_WH_MAX_SIGS)
+            return ps_wh_fail(res, PS_WH_MALFORMED, "%s: over %d signatures",
+                              name, PS_WH_MAX_SIGS);
+        if (vlen == 2 && memcmp(p + start, "v1", 2) == 0)
+            (void)ps_wh_sigs_add(&st->h.sigs, PS_WH_ENC_B64, comma + 1,
+                                 len - vlen - 1);
+        else if (vlen == 3 && memcmp(p + start, "v1a", 3) == 0)
+            std_add_asig(st, comma + 1, len - vlen - 1);
     }
-    if (st->sigs.n == 0)
-        return ps_wh_fail(res, PS_WH_DENIED, "%s has no v1 signature", name);
     return PS_WH_MORE;
+}
+
+/* How many HMAC secrets and public keys the configuration holds. */
+static void std_count(const ps_wh_config *cfg, size_t *nmac, size_t *npub)
+{
+    *nmac = *npub = 0;
+    for (size_t i = 0; i < cfg->nsecrets; i++)
+        (*(cfg->secrets[i].pub != NULL ? npub : nmac))++;
+}
+
+/* Nothing the configuration can check: say what is missing on which side. */
+static ps_wh_verdict std_no_sig(const std_state *st, const char *name,
+                                size_t nmac, size_t npub, ps_wh_result *res)
+{
+    if (st->h.sigs.n > 0 && nmac == 0)
+        return ps_wh_fail(res, PS_WH_DENIED,
+                          "%s has only v1 (HMAC) signatures and only whpk_ "
+                          "public keys are configured",
+                          name);
+    if (st->nasig > 0 && npub == 0)
+        return ps_wh_fail(res, PS_WH_DENIED,
+                          "%s has only v1a (Ed25519) signatures and no whpk_ "
+                          "public key is configured",
+                          name);
+    return ps_wh_fail(res, PS_WH_DENIED, "%s has no %s signature", name,
+                      npub == 0   ? "v1"
+                      : nmac == 0 ? "v1a"
+                                  : "v1 or v1a");
+}
+
+/* The signed content is "id.ts." and the body: MACed as it streams when
+ * there are HMAC secrets (also the replay key), kept for v1a. */
+static ps_wh_verdict std_start(ps_wh_req *req, const ps_wh_piece *pre,
+                               size_t nmac, ps_wh_result *res)
+{
+    std_state *st = req->state;
+    ps_wh_verdict v = PS_WH_MORE;
+
+    st->mac_on = nmac > 0;
+    if (st->mac_on)
+        v = ps_wh_hmac_start(req, PS_HMAC_SHA256, pre, 4, res);
+    for (size_t i = 0; st->keep && v == PS_WH_MORE && i < 4; i++)
+        v = ps_wh_buf_add(&st->content, (const uint8_t *)pre[i].p, pre[i].n,
+                          INT64_MAX, res);
+    return v;
 }
 
 static ps_wh_verdict std_begin_names(ps_wh_req *req, const ps_wh_hdrs *h,
                                      const std_names *nm, ps_wh_result *res)
 {
-    ps_wh_hmac_state *st = req->state;
+    std_state *st = req->state;
     const char *id, *ts, *sig;
-    size_t idn, tsn, sign;
+    size_t idn, tsn, sign, nmac, npub;
     ps_wh_verdict v;
 
     if ((v = ps_wh_hdr_need(h, nm->id, &id, &idn, res)) != PS_WH_MORE ||
@@ -85,16 +204,86 @@ static ps_wh_verdict std_begin_names(ps_wh_req *req, const ps_wh_hdrs *h,
         (v = ps_wh_hdr_need(h, nm->sig, &sig, &sign, res)) != PS_WH_MORE)
         return v;
     ps_wh_set_id(res, id, idn);
-    if (ps_wh_parse_ts(ts, tsn, &st->ts) < 0)
+    if (ps_wh_parse_ts_frac(ts, tsn, &st->h.ts) < 0)
         return ps_wh_fail(res, PS_WH_MALFORMED, "%s is not a unix time",
                           nm->ts);
-    if ((v = ps_wh_check_time(req, st->ts, res)) != PS_WH_MORE)
+    if ((v = ps_wh_check_time(req, st->h.ts, res)) != PS_WH_MORE)
         return v;
     if ((v = std_parse_sigs(st, nm->sig, sig, sign, res)) != PS_WH_MORE)
         return v;
-    return ps_wh_hmac_start(
-        req, PS_HMAC_SHA256,
-        (ps_wh_piece[]){{id, idn}, {".", 1}, {ts, tsn}, {".", 1}}, 4, res);
+    std_count(req->cfg, &nmac, &npub);
+    st->keep = st->nasig > 0 && npub > 0;
+    if (!st->keep && (st->h.sigs.n == 0 || nmac == 0))
+        return std_no_sig(st, nm->sig, nmac, npub, res);
+    return std_start(req,
+                     (ps_wh_piece[]){{id, idn}, {".", 1}, {ts, tsn}, {".", 1}},
+                     nmac, res);
+}
+
+static ps_wh_verdict std_update(ps_wh_req *req, const uint8_t *p, size_t n,
+                                ps_wh_result *res)
+{
+    std_state *st = req->state;
+    ps_wh_verdict v = PS_WH_MORE;
+
+    if (st->mac_on)
+        v = ps_wh_hmac_update(req, p, n, res);
+    if (st->keep && v == PS_WH_MORE)
+        v = ps_wh_buf_add(&st->content, p, n, INT64_MAX, res);
+    return v;
+}
+
+/* The 1-based index of the first whpk_ key a v1a signature verifies
+ * under, 0 if none. */
+static unsigned std_v1a_key(const ps_wh_config *cfg, const std_state *st)
+{
+    for (size_t i = 0; i < cfg->nsecrets; i++)
+        for (size_t s = 0; cfg->secrets[i].pub != NULL && s < st->nasig; s++)
+            if (ps_wh_ed25519_verify(cfg->secrets[i].pub, st->content.p,
+                                     st->content.len, st->asig[s]) == 0)
+                return (unsigned)i + 1;
+    return 0;
+}
+
+/* Either kind of signature verifies; the replay id is the MAC under the
+ * first HMAC secret when there is one (the same whichever signature
+ * came), else the digest of the signed content. */
+static ps_wh_verdict std_final(ps_wh_req *req, ps_wh_result *res)
+{
+    std_state *st = req->state;
+    ps_wh_macs *m = &st->h.macs;
+    unsigned key = 0;
+    ps_err err;
+
+    if (st->mac_on) {
+        if (ps_wh_macs_final(m, &st->h.sigs, &err) < 0)
+            return ps_wh_fail(res, PS_WH_INTERNAL, "%s", err.msg);
+        key = m->match ? m->which : 0;
+    }
+    if (key == 0 && st->keep)
+        key = std_v1a_key(req->cfg, st);
+    if (key == 0)
+        return ps_wh_fail(res, PS_WH_DENIED, "signature does not match");
+    if (m->has_first)
+        ps_wh_set_replay(req, res, m->first, ps_hmac_size(m->alg),
+                         ps_wh_expiry(req, st->h.ts));
+    else
+        ps_wh_set_replay(req, res, st->content.p, st->content.len,
+                         ps_wh_expiry(req, st->h.ts));
+    res->key = key;
+    res->verdict = PS_WH_OK;
+    snprintf(res->reason, sizeof(res->reason), "signature verified");
+    return PS_WH_OK;
+}
+
+static void std_cleanup(ps_wh_req *req)
+{
+    std_state *st = req->state;
+
+    if (st == NULL)
+        return;
+    ps_wh_hmac_cleanup(req);
+    ps_wh_buf_free(&st->content);
 }
 
 static ps_wh_verdict std_begin(ps_wh_req *req, const ps_wh_hdrs *h,
@@ -159,9 +348,9 @@ static int svix_sign(const ps_wh_config *cfg, const void *priv, const char *id,
 #define STD_OPS(nm, begin_fn, sign_fn)                                         \
     {                                                                          \
         .name = nm, .uses = PS_WH_USES_SECRET | PS_WH_USES_HMAC,               \
-        .secret = std_secret, .state_size = sizeof(ps_wh_hmac_state),          \
-        .begin = begin_fn, .update = ps_wh_hmac_update,                        \
-        .final = ps_wh_hmac_final, .cleanup = ps_wh_hmac_cleanup,              \
+        .secret = std_secret, .pubkey = std_pubkey,                            \
+        .state_size = sizeof(std_state), .begin = begin_fn,                    \
+        .update = std_update, .final = std_final, .cleanup = std_cleanup,      \
         .sign = sign_fn                                                        \
     }
 
