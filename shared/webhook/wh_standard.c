@@ -113,15 +113,37 @@ static void std_add_asig(std_state *st, const char *p, size_t n)
         memcpy(st->asig[st->nasig++], tmp, len);
 }
 
-/* The v1 and v1a entries of "v1,SIG v1a,SIG v2,SIG ...": entries of other
- * versions, without a comma, or whose signature does not decode are
- * skipped, as the reference libraries do, so a garbled entry never hides
- * a good one. */
+/* One "version,signature" entry: v1 and v1a are kept when their signature
+ * decodes; other versions, entries without a comma and signatures that do
+ * not decode are skipped. */
+static ps_wh_verdict std_entry(std_state *st, const char *name, const char *e,
+                               size_t len, ps_wh_result *res)
+{
+    const char *comma = memchr(e, ',', len);
+    size_t vlen = comma != NULL ? (size_t)(comma - e) : 0;
+    int is_v1 = comma != NULL && vlen == 2 && memcmp(e, "v1", 2) == 0;
+    int is_v1a = comma != NULL && vlen == 3 && memcmp(e, "v1a", 3) == 0;
+
+    if (!is_v1 && !is_v1a)
+        return PS_WH_MORE;
+    if (st->h.sigs.n + st->nasig == PS_WH_MAX_SIGS)
+        return ps_wh_fail(res, PS_WH_MALFORMED, "%s: over %d signatures", name,
+                          PS_WH_MAX_SIGS);
+    if (is_v1)
+        (void)ps_wh_sigs_add(&st->h.sigs, PS_WH_ENC_B64, comma + 1,
+                             len - vlen - 1);
+    else
+        std_add_asig(st, comma + 1, len - vlen - 1);
+    return PS_WH_MORE;
+}
+
+/* The space-separated entries of "v1,SIG v1a,SIG v2,SIG ...", as the
+ * reference libraries read them: a garbled entry never hides a good one. */
 static ps_wh_verdict std_parse_sigs(std_state *st, const char *name,
                                     const char *p, size_t n, ps_wh_result *res)
 {
-    size_t i = 0, start, len, vlen;
-    const char *comma;
+    size_t i = 0, start;
+    ps_wh_verdict v;
 
     while (i < n) {
         while (i < n && p[i] == ' ')
@@ -129,19 +151,9 @@ static ps_wh_verdict std_parse_sigs(std_state *st, const char *name,
         start = i;
         while (i < n && p[i] != ' ')
             i++;
-        len = i - start;
-        comma = memchr(p + start, ',', len);
-        if (comma == NULL)
-            continue;
-        vlen = (size_t)(comma - (p + start));
-        if (st->h.sigs.n + st->nasig == PS_WH_MAX_SIGS)
-            return ps_wh_fail(res, PS_WH_MALFORMED, "%s: over %d signatures",
-                              name, PS_WH_MAX_SIGS);
-        if (vlen == 2 && memcmp(p + start, "v1", 2) == 0)
-            (void)ps_wh_sigs_add(&st->h.sigs, PS_WH_ENC_B64, comma + 1,
-                                 len - vlen - 1);
-        else if (vlen == 3 && memcmp(p + start, "v1a", 3) == 0)
-            std_add_asig(st, comma + 1, len - vlen - 1);
+        v = std_entry(st, name, p + start, i - start, res);
+        if (v != PS_WH_MORE)
+            return v;
     }
     return PS_WH_MORE;
 }

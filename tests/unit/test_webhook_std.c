@@ -185,6 +185,26 @@ static void test_fractional_timestamps(void **state)
     EVP_PKEY_free(k.pk);
 }
 
+/* The bound counts the entries kept (v1, v1a), not the others. */
+static void test_signature_bound(void **state)
+{
+    char hv[4096] = "";
+    ps_wh_config *cfg = config2(PS_WH_STANDARD, STD_SECRET, NULL);
+    ps_wh_result res;
+
+    (void)state;
+    for (int i = 0; i < 15; i++)
+        strcat(hv, "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= ");
+    for (int i = 0; i < 20; i++)
+        strcat(hv, "v2,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= ");
+    strcat(hv, STD_SIG);
+    assert_int_equal(std_verify(cfg, "1614265330", hv, STD_TS, &res), PS_WH_OK);
+    strcat(hv, " " STD_SIG);
+    assert_int_equal(std_verify(cfg, "1614265330", hv, STD_TS, &res),
+                     PS_WH_MALFORMED);
+    ps_wh_config_free(cfg);
+}
+
 static ps_wh_verdict stripe_verify(const ps_wh_config *cfg, const char *hv,
                                    ps_wh_result *res)
 {
@@ -227,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_key_texts),
         cmocka_unit_test(test_fractional_timestamps),
         cmocka_unit_test(test_stripe_unreadable_entries),
+        cmocka_unit_test(test_signature_bound),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
