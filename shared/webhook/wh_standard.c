@@ -34,6 +34,12 @@ typedef struct std_state {
     int mac_on; /* the configuration has HMAC secrets: MACs running */
     int keep;   /* v1a signatures to check: content kept */
     ps_wh_buf content;
+    /* A timestamp with a fraction: the reference libraries verify over its
+     * whole seconds alone, so that content is checked too (alt: its MACs;
+     * the kept content loses the fraction's frac bytes after idn + 1 +
+     * whole). */
+    size_t idn, whole, frac;
+    ps_wh_macs alt;
 } std_state;
 
 /* The last character of unpadded base64 without the bits that fall
@@ -158,6 +164,14 @@ static ps_wh_verdict std_parse_sigs(std_state *st, const char *name,
     return PS_WH_MORE;
 }
 
+/* Bytes before the first c in the n bytes at p (n if none). */
+static size_t strcspn_n(const char *p, size_t n, char c)
+{
+    const char *at = memchr(p, c, n);
+
+    return at != NULL ? (size_t)(at - p) : n;
+}
+
 /* How many HMAC secrets and public keys the configuration holds. */
 static void std_count(const ps_wh_config *cfg, size_t *nmac, size_t *npub)
 {
@@ -188,6 +202,23 @@ static ps_wh_verdict std_no_sig(const std_state *st, const char *name,
 
 /* The signed content is "id.ts." and the body: MACed as it streams when
  * there are HMAC secrets (also the replay key), kept for v1a. */
+/* The MACs of the content with the timestamp's whole seconds alone. */
+static ps_wh_verdict std_alt_start(ps_wh_req *req, const ps_wh_piece *pre,
+                                   ps_wh_result *res)
+{
+    std_state *st = req->state;
+    ps_err err;
+
+    if (ps_wh_macs_start(&st->alt, req->cfg, PS_HMAC_SHA256, NULL, 0, &err) <
+            0 ||
+        ps_wh_macs_update(&st->alt, pre[0].p, pre[0].n, &err) < 0 ||
+        ps_wh_macs_update(&st->alt, ".", 1, &err) < 0 ||
+        ps_wh_macs_update(&st->alt, pre[2].p, st->whole, &err) < 0 ||
+        ps_wh_macs_update(&st->alt, ".", 1, &err) < 0)
+        return ps_wh_fail(res, PS_WH_INTERNAL, "%s", err.msg);
+    return PS_WH_MORE;
+}
+
 static ps_wh_verdict std_start(ps_wh_req *req, const ps_wh_piece *pre,
                                size_t nmac, ps_wh_result *res)
 {
@@ -197,6 +228,8 @@ static ps_wh_verdict std_start(ps_wh_req *req, const ps_wh_piece *pre,
     st->mac_on = nmac > 0;
     if (st->mac_on)
         v = ps_wh_hmac_start(req, PS_HMAC_SHA256, pre, 4, res);
+    if (st->mac_on && st->frac > 0 && v == PS_WH_MORE)
+        v = std_alt_start(req, pre, res);
     for (size_t i = 0; st->keep && v == PS_WH_MORE && i < 4; i++)
         v = ps_wh_buf_add(&st->content, (const uint8_t *)pre[i].p, pre[i].n,
                           INT64_MAX, res);
@@ -219,6 +252,9 @@ static ps_wh_verdict std_begin_names(ps_wh_req *req, const ps_wh_hdrs *h,
     if (ps_wh_parse_ts_frac(ts, tsn, &st->h.ts) < 0)
         return ps_wh_fail(res, PS_WH_MALFORMED, "%s is not a unix time",
                           nm->ts);
+    st->idn = idn;
+    st->whole = strcspn_n(ts, tsn, '.');
+    st->frac = tsn - st->whole;
     if ((v = ps_wh_check_time(req, st->h.ts, res)) != PS_WH_MORE)
         return v;
     if ((v = std_parse_sigs(st, nm->sig, sig, sign, res)) != PS_WH_MORE)
@@ -237,9 +273,13 @@ static ps_wh_verdict std_update(ps_wh_req *req, const uint8_t *p, size_t n,
 {
     std_state *st = req->state;
     ps_wh_verdict v = PS_WH_MORE;
+    ps_err err;
 
     if (st->mac_on)
         v = ps_wh_hmac_update(req, p, n, res);
+    if (st->mac_on && st->frac > 0 && v == PS_WH_MORE &&
+        ps_wh_macs_update(&st->alt, p, n, &err) < 0)
+        v = ps_wh_fail(res, PS_WH_INTERNAL, "%s", err.msg);
     if (st->keep && v == PS_WH_MORE)
         v = ps_wh_buf_add(&st->content, p, n, INT64_MAX, res);
     return v;
@@ -247,14 +287,49 @@ static ps_wh_verdict std_update(ps_wh_req *req, const uint8_t *p, size_t n,
 
 /* The 1-based index of the first whpk_ key a v1a signature verifies
  * under, 0 if none. */
-static unsigned std_v1a_key(const ps_wh_config *cfg, const std_state *st)
+static unsigned std_v1a_key(const ps_wh_config *cfg, const std_state *st,
+                            const uint8_t *msg, size_t n)
 {
     for (size_t i = 0; i < cfg->nsecrets; i++)
         for (size_t s = 0; cfg->secrets[i].pub != NULL && s < st->nasig; s++)
-            if (ps_wh_ed25519_verify(cfg->secrets[i].pub, st->content.p,
-                                     st->content.len, st->asig[s]) == 0)
+            if (ps_wh_ed25519_verify(cfg->secrets[i].pub, msg, n,
+                                     st->asig[s]) == 0)
                 return (unsigned)i + 1;
     return 0;
+}
+
+/* v1a over the content as received, then without the timestamp's
+ * fraction. */
+static unsigned std_v1a(const ps_wh_config *cfg, const std_state *st)
+{
+    size_t cut = st->idn + 1 + st->whole, n = st->content.len - st->frac;
+    unsigned key = std_v1a_key(cfg, st, st->content.p, st->content.len);
+    uint8_t *alt;
+
+    if (key != 0 || st->frac == 0 || (alt = malloc(n)) == NULL)
+        return key;
+    memcpy(alt, st->content.p, cut);
+    memcpy(alt + cut, st->content.p + cut + st->frac, n - cut);
+    key = std_v1a_key(cfg, st, alt, n);
+    free(alt);
+    return key;
+}
+
+/* The HMAC verdict, as received then over the whole seconds: the
+ * 1-based secret that matched, 0 if none, -1 on a library failure. */
+static int std_v1(std_state *st, ps_err *err)
+{
+    ps_wh_macs *m = &st->h.macs;
+
+    if (!st->mac_on)
+        return 0;
+    if (ps_wh_macs_final(m, &st->h.sigs, err) < 0)
+        return -1;
+    if (m->match || st->frac == 0)
+        return m->match ? (int)m->which : 0;
+    if (ps_wh_macs_final(&st->alt, &st->h.sigs, err) < 0)
+        return -1;
+    return st->alt.match ? (int)st->alt.which : 0;
 }
 
 /* Either kind of signature verifies; the replay id is the MAC under the
@@ -264,16 +339,13 @@ static ps_wh_verdict std_final(ps_wh_req *req, ps_wh_result *res)
 {
     std_state *st = req->state;
     ps_wh_macs *m = &st->h.macs;
-    unsigned key = 0;
+    int key;
     ps_err err;
 
-    if (st->mac_on) {
-        if (ps_wh_macs_final(m, &st->h.sigs, &err) < 0)
-            return ps_wh_fail(res, PS_WH_INTERNAL, "%s", err.msg);
-        key = m->match ? m->which : 0;
-    }
+    if ((key = std_v1(st, &err)) < 0)
+        return ps_wh_fail(res, PS_WH_INTERNAL, "%s", err.msg);
     if (key == 0 && st->keep)
-        key = std_v1a_key(req->cfg, st);
+        key = (int)std_v1a(req->cfg, st);
     if (key == 0)
         return ps_wh_fail(res, PS_WH_DENIED, "signature does not match");
     if (m->has_first)
@@ -282,7 +354,7 @@ static ps_wh_verdict std_final(ps_wh_req *req, ps_wh_result *res)
     else
         ps_wh_set_replay(req, res, st->content.p, st->content.len,
                          ps_wh_expiry(req, st->h.ts));
-    res->key = key;
+    res->key = (unsigned)key;
     res->verdict = PS_WH_OK;
     snprintf(res->reason, sizeof(res->reason), "signature verified");
     return PS_WH_OK;
@@ -295,6 +367,7 @@ static void std_cleanup(ps_wh_req *req)
     if (st == NULL)
         return;
     ps_wh_hmac_cleanup(req);
+    ps_wh_macs_free(&st->alt);
     ps_wh_buf_free(&st->content);
 }
 

@@ -160,7 +160,12 @@ ASYM = [
     ("fractional-ts", [PK1], v1a(K1, "msg_1", "1700000000.123456"), "1700000000.123456", "ok", None),
     ("fractional-ts-v1", [HMAC_SECRET], v1(HMAC_SECRET, "msg_1", "1700000000.5"), "1700000000.5", "ok",
      None),
+    # as the Python and Svix libraries verify it: over the whole seconds
     ("fractional-ts-integer-signed", [HMAC_SECRET], v1(HMAC_SECRET, "msg_1", "1700000000"),
+     "1700000000.5", "ok", None),
+    ("fractional-ts-integer-signed-v1a", [PK1], v1a(K1, "msg_1", "1700000000"),
+     "1700000000.5", "ok", None),
+    ("fractional-ts-other-second", [HMAC_SECRET], v1(HMAC_SECRET, "msg_1", "1700000001"),
      "1700000000.5", "401", "does not match"),
     ("unpadded-secret", ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwBr"],
      v1("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwBr==", "msg_1", "1700000000"), "1700000000", "ok", None),

@@ -167,9 +167,25 @@ static void test_fractional_timestamps(void **state)
     assert_int_equal(
         std_verify(cfg, "1614265330.123456", v1a, STD_TS + 300, &res),
         PS_WH_OK);
-    /* the signed content is the header's text, not the whole seconds */
+    /* the header's text, or its whole seconds (as the reference libraries
+     * verify), nothing else */
     assert_int_equal(std_verify(cfg, "1614265330.12345", v1a, STD_TS, &res),
                      PS_WH_DENIED);
+    v1a_entry(&k, "1614265330", v1a, sizeof(v1a));
+    assert_int_equal(std_verify(cfg, "1614265330.5", v1a, STD_TS, &res),
+                     PS_WH_OK);
+    assert_int_equal(std_verify(cfg, "1614265331.5", v1a, STD_TS, &res),
+                     PS_WH_DENIED);
+    ps_wh_config_free(cfg);
+    cfg = config2(PS_WH_STANDARD, "whsec_c2Vjb25k", STD_SECRET);
+    assert_int_equal(std_verify(cfg, "1614265330.25", STD_SIG, STD_TS, &res),
+                     PS_WH_OK);
+    assert_int_equal(res.key, 2);
+    assert_int_equal(std_verify(cfg, "1614265331.25", STD_SIG, STD_TS, &res),
+                     PS_WH_DENIED);
+    ps_wh_config_free(cfg);
+    cfg = config2(PS_WH_STANDARD, k.whpk, NULL);
+    v1a_entry(&k, "1614265330.123456", v1a, sizeof(v1a));
     assert_int_equal(
         std_verify(cfg, "1614265330.123456", v1a, STD_TS + 301, &res),
         PS_WH_DENIED);
