@@ -88,6 +88,12 @@ extern const ps_wh_ops ps_wh_standard_ops, ps_wh_svix_ops, ps_wh_resend_ops,
     ps_wh_stripe_ops, ps_wh_github_ops, ps_wh_slack_ops, ps_wh_shopify_ops,
     ps_wh_basic_ops, ps_wh_bearer_ops;
 
+/* Standard Webhooks' secret and key texts (wh_standard_keys.c), as the
+ * ops' secret and pubkey. */
+int ps_wh_std_secret(const char *text, size_t len, uint8_t **out,
+                     size_t *outlen, ps_err *err);
+int ps_wh_std_pubkey(const char *text, size_t len, EVP_PKEY **out, ps_err *err);
+
 /* ---- results (webhook_util.c) ---------------------------------------- */
 
 /* Sets res->verdict and a reason; returns v. */

@@ -8,10 +8,6 @@
 #include <string.h>
 
 #include "base/encode.h"
-#include "base/secfile.h"
-
-#define WHSEC_PREFIX "whsec_"
-#define WHPK_PREFIX  "whpk_"
 
 /* Header names of one brand. */
 typedef struct std_names {
@@ -41,72 +37,6 @@ typedef struct std_state {
     size_t idn, whole, frac;
     ps_wh_macs alt;
 } std_state;
-
-/* The last character of unpadded base64 without the bits that fall
- * beyond the last byte, which lenient decoders ignore and ours refuses. */
-static char b64_canonical_last(char c, size_t len)
-{
-    static const char abc[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-        "0123456789+/";
-    const char *at = c != '\0' ? strchr(abc, c) : NULL;
-    int spare = len % 4 == 2 ? 0x0f : len % 4 == 3 ? 0x03 : 0;
-
-    return at != NULL ? abc[(at - abc) & ~spare] : c;
-}
-
-/* "whsec_BASE64" or bare base64, as the reference libraries take it,
- * padded or not, spare bits set or not (they decode leniently). */
-static int std_secret(const char *text, size_t len, uint8_t **out,
-                      size_t *outlen, ps_err *err)
-{
-    size_t skip = sizeof(WHSEC_PREFIX) - 1, pad, cap;
-    char *padded;
-    int rc = 0;
-
-    if (len >= skip && memcmp(text, WHSEC_PREFIX, skip) == 0) {
-        text += skip;
-        len -= skip;
-    }
-    while (len > 0 && text[len - 1] == '=')
-        len--; /* padded again below, to what the data needs */
-    pad = len % 4 == 0 ? 0 : 4 - len % 4;
-    cap = ps_b64_decoded_max(len + pad) + 1;
-    padded = malloc(len + pad + 1);
-    *out = malloc(cap);
-    if (padded == NULL || *out == NULL) {
-        free(padded);
-        free(*out);
-        *out = NULL;
-        return ps_err_set(err, "out of memory");
-    }
-    memcpy(padded, text, len);
-    if (pad > 0)
-        padded[len - 1] = b64_canonical_last(padded[len - 1], len);
-    memset(padded + len, '=', pad);
-    if (ps_b64_decode(padded, len + pad, *out, cap, outlen, NULL) < 0 ||
-        *outlen == 0) {
-        ps_wipe(*out, cap);
-        free(*out);
-        *out = NULL;
-        rc = ps_err_set(err, "not a Standard Webhooks secret (whsec_ "
-                             "followed by base64) nor public key (whpk_)");
-    }
-    ps_wipe(padded, len + pad);
-    free(padded);
-    return rc;
-}
-
-/* "whpk_BASE64": an Ed25519 public key for v1a signatures, given in the
- * same list as the secrets. */
-static int std_pubkey(const char *text, size_t len, EVP_PKEY **out, ps_err *err)
-{
-    size_t pk = sizeof(WHPK_PREFIX) - 1;
-
-    if (len < pk || memcmp(text, WHPK_PREFIX, pk) != 0)
-        return 0;
-    return ps_wh_ed25519_pub(text + pk, len - pk, out, err) < 0 ? -1 : 1;
-}
 
 /* One v1a signature: kept when it decodes to 64 bytes, else skipped. */
 static void std_add_asig(std_state *st, const char *p, size_t n)
@@ -433,7 +363,7 @@ static int svix_sign(const ps_wh_config *cfg, const void *priv, const char *id,
 #define STD_OPS(nm, begin_fn, sign_fn)                                         \
     {                                                                          \
         .name = nm, .uses = PS_WH_USES_SECRET | PS_WH_USES_HMAC,               \
-        .secret = std_secret, .pubkey = std_pubkey,                            \
+        .secret = ps_wh_std_secret, .pubkey = ps_wh_std_pubkey,                \
         .state_size = sizeof(std_state), .begin = begin_fn,                    \
         .update = std_update, .final = std_final, .cleanup = std_cleanup,      \
         .sign = sign_fn                                                        \
