@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from nginx_harness import (VECTORS, Nginx, Upstream, build_dir, location, module_path,
-                           needs_module)
+                           needs_module, sanitized, sanitizer_env)
 
 
 def load():
@@ -216,6 +216,7 @@ def test_nginx_refuses_a_malformed_whpk_key_at_start(tmp_path):
     conf.write_text(f"load_module {module_path()};\nerror_log stderr;\npid {tmp_path}/pid;\n"
                     f"events {{}}\nhttp {{ server {{ listen 127.0.0.1:9; {server} }} }}\n")
     r = subprocess.run(["/usr/sbin/nginx", "-t", "-p", str(tmp_path), "-c", str(conf)],
-                       capture_output=True, timeout=30)
+                       capture_output=True, timeout=30,
+                       env=sanitizer_env(tmp_path) if sanitized() else None)
     assert r.returncode != 0
     assert b"Ed25519 public key" in r.stderr, r.stderr
