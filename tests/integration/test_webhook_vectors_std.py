@@ -72,6 +72,10 @@ def test_every_source_is_there_and_attributed():
     for v in VECTOR_LIST:
         assert len(v["commit"]) == 40 and v["file"] and v["test"], v["name"]
         assert v["expect"] in ("ok", "400", "401"), v["name"]
+        assert v["upstream"] in ("valid", "invalid"), v["name"]
+        # a different answer from upstream's is stated, with its reason
+        if (v["expect"] == "ok") != (v["upstream"] == "valid"):
+            assert v.get("why"), v["name"]
     assert sum(v["expect"] == "ok" for v in VECTOR_LIST) >= 40
     assert sum(v["expect"] != "ok" for v in VECTOR_LIST) >= 40
 
