@@ -46,10 +46,12 @@ int ps_wh_macs_start(ps_wh_macs *m, const ps_wh_config *cfg, ps_hmac_alg alg,
     memset(m, 0, sizeof(*m));
     m->alg = alg;
     for (size_t i = 0; i < cfg->nsecrets; i++) {
+        m->n = i + 1;
+        if (cfg->secrets[i].pub != NULL)
+            continue; /* a public key in the list: h[i] stays NULL */
         m->h[i] = secret_hmac(&cfg->secrets[i], alg, err);
         if (m->h[i] == NULL)
             return -1;
-        m->n = i + 1;
         if (plen > 0 && ps_hmac_update(m->h[i], prefix, plen, err) < 0)
             return -1;
     }
@@ -59,7 +61,7 @@ int ps_wh_macs_start(ps_wh_macs *m, const ps_wh_config *cfg, ps_hmac_alg alg,
 int ps_wh_macs_update(ps_wh_macs *m, const void *p, size_t n, ps_err *err)
 {
     for (size_t i = 0; i < m->n; i++)
-        if (ps_hmac_update(m->h[i], p, n, err) < 0)
+        if (m->h[i] != NULL && ps_hmac_update(m->h[i], p, n, err) < 0)
             return -1;
     return 0;
 }
@@ -85,7 +87,10 @@ int ps_wh_macs_final(ps_wh_macs *m, const ps_wh_sigs *sigs, ps_err *err)
 
     m->match = 0;
     m->which = 0;
+    m->has_first = 0;
     for (size_t i = 0; i < m->n && rc == 0; i++) {
+        if (m->h[i] == NULL)
+            continue;
         rc = ps_hmac_final(m->h[i], mac, err);
         ps_hmac_free(m->h[i]);
         m->h[i] = NULL;
@@ -95,8 +100,9 @@ int ps_wh_macs_final(ps_wh_macs *m, const ps_wh_sigs *sigs, ps_err *err)
         m->match |= hit;
         if (hit && m->which == 0) /* after every compare: not a timing leak */
             m->which = (unsigned)i + 1;
-        if (i == 0)
+        if (!m->has_first)
             memcpy(m->first, mac, size);
+        m->has_first = 1;
     }
     ps_wipe(mac, sizeof(mac));
     return rc;
@@ -132,11 +138,13 @@ int ps_wh_mac_text(const ps_wh_config *cfg, ps_hmac_alg alg, ps_wh_enc enc,
 {
     uint8_t mac[PS_HMAC_MAX];
     ps_hmac *h;
-    size_t n = ps_hmac_size(alg);
+    size_t n = ps_hmac_size(alg), i = 0;
 
-    if (cfg->nsecrets == 0)
+    while (i < cfg->nsecrets && cfg->secrets[i].pub != NULL)
+        i++; /* a public key cannot sign */
+    if (i == cfg->nsecrets)
         return ps_err_set(err, "no secret to sign with");
-    h = secret_hmac(&cfg->secrets[0], alg, err);
+    h = secret_hmac(&cfg->secrets[i], alg, err);
     if (h == NULL)
         return -1;
     if (ps_hmac_update(h, a, alen, err) < 0 ||

@@ -72,6 +72,38 @@ ps_wh_verdict ps_wh_pk_verdict(ps_wh_req *req, const char *md,
     return PS_WH_OK;
 }
 
+#define ED25519_PUB 32
+
+int ps_wh_ed25519_pub(const char *b64, size_t n, EVP_PKEY **out, ps_err *err)
+{
+    uint8_t raw[ED25519_PUB + 3];
+    size_t len = 0;
+
+    *out = NULL;
+    if (ps_b64_decode(b64, n, raw, sizeof(raw), &len, NULL) < 0 ||
+        len != ED25519_PUB)
+        return ps_err_set(err, "not an Ed25519 public key (whpk_ followed "
+                               "by the base64 of 32 bytes)");
+    *out = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, len);
+    if (*out == NULL)
+        return ps_err_openssl(err, "Ed25519 public key refused");
+    return 0;
+}
+
+int ps_wh_ed25519_verify(EVP_PKEY *pub, const uint8_t *msg, size_t n,
+                         const uint8_t *sig)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok =
+        ctx != NULL &&
+        EVP_DigestVerifyInit_ex(ctx, NULL, NULL, NULL, NULL, pub, NULL) == 1 &&
+        EVP_DigestVerify(ctx, sig, PS_WH_ED25519_SIG, msg, n) == 1;
+
+    EVP_MD_CTX_free(ctx);
+    ERR_clear_error(); /* a wrong signature is an answer, not an error */
+    return ok ? 0 : -1;
+}
+
 int ps_wh_pk_sign_b64(const void *priv, const char *md, const void *a,
                       size_t alen, const void *b, size_t blen, char *out,
                       size_t outsize, ps_err *err)

@@ -155,6 +155,19 @@ int ps_wh_parse_ts(const char *p, size_t n, int64_t *out)
     return 0;
 }
 
+int ps_wh_parse_ts_frac(const char *p, size_t n, int64_t *out)
+{
+    const char *dot = memchr(p, '.', n);
+    size_t whole = dot != NULL ? (size_t)(dot - p) : n;
+
+    for (size_t i = whole + 1; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+    if (dot != NULL && (n - whole - 1 == 0 || n - whole - 1 > 9))
+        return -1;
+    return ps_wh_parse_ts(p, whole, out);
+}
+
 ps_wh_verdict ps_wh_check_time(const ps_wh_req *req, int64_t ts,
                                ps_wh_result *res)
 {

@@ -93,6 +93,7 @@ int ps_wh_config_add_secret(ps_wh_config *cfg, const char *text, size_t len,
                             ps_err *err)
 {
     ps_wh_secret *s;
+    int rc;
 
     if (!(cfg->ops->uses & PS_WH_USES_SECRET))
         return ps_err_set(err, "scheme %s takes a key, not a secret",
@@ -102,6 +103,12 @@ int ps_wh_config_add_secret(ps_wh_config *cfg, const char *text, size_t len,
     if (len == 0)
         return ps_err_set(err, "empty secret");
     s = &cfg->secrets[cfg->nsecrets];
+    rc = cfg->ops->pubkey != NULL ? cfg->ops->pubkey(text, len, &s->pub, err)
+                                  : 0;
+    if (rc != 0) {
+        cfg->nsecrets += rc > 0;
+        return rc > 0 ? 0 : -1;
+    }
     if (cfg->ops->secret != NULL) {
         if (cfg->ops->secret(text, len, &s->data, &s->len, err) < 0)
             return -1;
@@ -263,6 +270,7 @@ void ps_wh_config_free(ps_wh_config *cfg)
         ps_wipe(cfg->secrets[i].data, cfg->secrets[i].len);
         free(cfg->secrets[i].data);
         ps_hmac_key_free(cfg->secrets[i].mac);
+        EVP_PKEY_free(cfg->secrets[i].pub);
     }
     for (size_t i = 0; i < cfg->nkeys; i++) {
         ps_pubkey_free(cfg->keys[i]);

@@ -12,11 +12,14 @@
 
 /* mac: the secret prepared as an HMAC-SHA256 key for the schemes that MAC
  * with it (PS_WH_USES_HMAC), NULL for the others; made when the secret is
- * added, so a request copies a keyed context instead of fetching HMAC. */
+ * added, so a request copies a keyed context instead of fetching HMAC.
+ * pub: instead of data, an Ed25519 public key given in the secret list
+ * (Standard Webhooks' whpk_), so one list rotates across both kinds. */
 typedef struct ps_wh_secret {
     uint8_t *data;
     size_t len;
     ps_hmac_key *mac;
+    EVP_PKEY *pub;
 } ps_wh_secret;
 
 /* sha256: fetched once here for the replay ids, for the same reason. */
@@ -60,6 +63,10 @@ typedef struct ps_wh_ops {
      * NULL: the text is the key. */
     int (*secret)(const char *text, size_t len, uint8_t **out, size_t *outlen,
                   ps_err *err);
+    /* Takes an entry of the secret list that is a public key: 1 and *out
+     * set, 0 if the text is a secret, -1 if a malformed key; NULL: the
+     * scheme has only secrets. */
+    int (*pubkey)(const char *text, size_t len, EVP_PKEY **out, ps_err *err);
     size_t state_size;
     ps_wh_verdict (*begin)(ps_wh_req *req, const ps_wh_hdrs *h,
                            ps_wh_result *res);
@@ -81,6 +88,12 @@ extern const ps_wh_ops ps_wh_standard_ops, ps_wh_svix_ops, ps_wh_resend_ops,
     ps_wh_postal_ops, ps_wh_mailgun_ops, ps_wh_sendgrid_ops, ps_wh_sns_ops,
     ps_wh_stripe_ops, ps_wh_github_ops, ps_wh_slack_ops, ps_wh_shopify_ops,
     ps_wh_basic_ops, ps_wh_bearer_ops;
+
+/* Standard Webhooks' secret and key texts (wh_standard_keys.c), as the
+ * ops' secret and pubkey. */
+int ps_wh_std_secret(const char *text, size_t len, uint8_t **out,
+                     size_t *outlen, ps_err *err);
+int ps_wh_std_pubkey(const char *text, size_t len, EVP_PKEY **out, ps_err *err);
 
 /* ---- results (webhook_util.c) ---------------------------------------- */
 
@@ -122,6 +135,10 @@ int ps_wh_hdr_copy(const ps_wh_hdrs *h, const char *name, char *buf, size_t cap,
                    size_t *len, ps_wh_result *res);
 /* Unix seconds from 1 to 12 ASCII digits; -1 for anything else. */
 int ps_wh_parse_ts(const char *p, size_t n, int64_t *out);
+/* The same, also taking a fraction ("1700000000.123456", 1 to 9 digits
+ * after the point) as senders of fractional timestamps write it; *out is
+ * the whole seconds. */
+int ps_wh_parse_ts_frac(const char *p, size_t n, int64_t *out);
 /* PS_WH_MORE if ts is within the tolerance of req->now, else DENIED. */
 ps_wh_verdict ps_wh_check_time(const ps_wh_req *req, int64_t ts,
                                ps_wh_result *res);
@@ -147,12 +164,14 @@ typedef enum ps_wh_enc { PS_WH_ENC_HEX, PS_WH_ENC_B64 } ps_wh_enc;
 int ps_wh_sigs_add(ps_wh_sigs *sigs, ps_wh_enc enc, const char *p, size_t n);
 
 /* Only the first secret's MAC is kept (the replay key): the others are
- * compared as they are finished, so a request's state stays small. */
+ * compared as they are finished, so a request's state stays small. h[i]
+ * is NULL where secret i is a public key (whpk_). */
 typedef struct ps_wh_macs {
     ps_hmac_alg alg;
     size_t n;
     ps_hmac *h[PS_WH_MAX_SECRETS];
-    uint8_t first[PS_HMAC_MAX];
+    uint8_t first[PS_HMAC_MAX]; /* under the first secret that MACs */
+    int has_first;
     int match;      /* set by ps_wh_macs_final */
     unsigned which; /* and the 1-based index of the first secret that matched */
 } ps_wh_macs;
@@ -238,6 +257,14 @@ ps_wh_verdict ps_wh_pk_update(ps_wh_req *req, const uint8_t *p, size_t n,
                               ps_wh_result *res);
 ps_wh_verdict ps_wh_pk_final(ps_wh_req *req, ps_wh_result *res);
 void ps_wh_pk_cleanup(ps_wh_req *req);
+
+/* Ed25519 (Standard Webhooks v1a): a public key from the base64 of its
+ * 32 raw bytes, and a verdict on one 64-byte signature over msg (0
+ * verifies, -1 not). */
+#define PS_WH_ED25519_SIG 64
+int ps_wh_ed25519_pub(const char *b64, size_t n, EVP_PKEY **out, ps_err *err);
+int ps_wh_ed25519_verify(EVP_PKEY *pub, const uint8_t *msg, size_t n,
+                         const uint8_t *sig);
 
 /* Signs a then b with priv (EVP_PKEY) and writes base64 text. */
 int ps_wh_pk_sign_b64(const void *priv, const char *md, const void *a,

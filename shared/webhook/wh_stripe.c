@@ -1,6 +1,7 @@
 /* Stripe: "Stripe-Signature: t=TIMESTAMP,v1=HEX[,v1=HEX,v0=...]", each v1 an
  * HMAC-SHA256 of "t.body" under the endpoint secret (the whsec_ text
- * itself is the key); other schemes in the header are ignored. */
+ * itself is the key); other schemes in the header, and v1 entries that
+ * are not hex, are ignored. */
 #include "webhook/webhook_int.h"
 
 #include <stdio.h>
@@ -27,11 +28,12 @@ static ps_wh_verdict stripe_item(ps_wh_hmac_state *st, const char *p, size_t n,
         *ts = eq + 1;
         *tsn = n - kn - 1;
     } else if (kn == 2 && memcmp(p, "v1", 2) == 0) {
-        if (ps_wh_sigs_add(&st->sigs, PS_WH_ENC_HEX, eq + 1, n - kn - 1) < 0)
+        if (st->sigs.n == PS_WH_MAX_SIGS)
             return ps_wh_fail(res, PS_WH_MALFORMED,
-                              STRIPE_HEADER
-                              ": v1 is not hex (or over %d of them)",
+                              STRIPE_HEADER ": over %d v1 signatures",
                               PS_WH_MAX_SIGS);
+        /* one that is not hex is skipped, as Stripe's libraries do */
+        (void)ps_wh_sigs_add(&st->sigs, PS_WH_ENC_HEX, eq + 1, n - kn - 1);
     }
     return PS_WH_MORE;
 }

@@ -14,7 +14,8 @@
 
 #include "webhook/webhook.h"
 
-/* The secrets or key a scheme is fuzzed with (two secrets: rotation). */
+/* The secrets or key a scheme is fuzzed with (two secrets: rotation; and a
+ * whpk_ key for the Standard Webhooks brands). */
 static inline ps_wh_config *fuzz_config(ps_wh_scheme scheme)
 {
     int basic = scheme == PS_WH_BASIC;
@@ -31,7 +32,11 @@ static inline ps_wh_config *fuzz_config(ps_wh_scheme scheme)
         abort();
     if (ps_wh_scheme_uses_secret(scheme)) {
         if (ps_wh_config_add_secret(cfg, s1, strlen(s1), NULL) < 0 ||
-            ps_wh_config_add_secret(cfg, s2, strlen(s2), NULL) < 0)
+            ps_wh_config_add_secret(cfg, s2, strlen(s2), NULL) < 0 ||
+            (scheme <= PS_WH_RESEND && /* v1a too: RFC 8032's first key */
+             ps_wh_config_add_secret(
+                 cfg, "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", 49,
+                 NULL) < 0))
             abort();
         return cfg;
     }

@@ -137,8 +137,10 @@ def test_missing_and_malformed_headers(ng):
         partial = {k: v for k, v in hdrs.items() if k != name}
         assert ng.request("/standard", BODY, partial)[0] == 401
     assert ng.request("/standard", BODY, dict(hdrs, **{"webhook-timestamp": "hello"}))[0] == 400
+    # an entry that does not decode is skipped, as the reference libraries
+    # do: nothing checkable remains
     assert ng.request("/standard", BODY,
-                      dict(hdrs, **{"webhook-signature": "v1,not base64!"}))[0] == 400
+                      dict(hdrs, **{"webhook-signature": "v1,not base64!"}))[0] == 401
 
 
 def test_other_versions_are_ignored_and_several_signatures_work(ng):
