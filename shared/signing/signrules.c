@@ -209,6 +209,16 @@ size_t ps_signrules_nkeys(const ps_signrules *r)
     return r != NULL ? r->nkeys : 0;
 }
 
+int ps_signrules_key_file(const ps_signrules *r, size_t i, const char **name,
+                          const char **keyfile)
+{
+    if (r == NULL || i >= r->nkeys)
+        return -1;
+    *name = r->keys[i].name;
+    *keyfile = r->keys[i].keyfile;
+    return 0;
+}
+
 void ps_signrules_free(ps_signrules *r)
 {
     if (r == NULL)

@@ -60,6 +60,9 @@ int ps_signrules_pattern_rank(const char *pattern, const char *domain);
 
 /* How many keys were loaded (both sources). */
 size_t ps_signrules_nkeys(const ps_signrules *r);
+/* The name and key file of key i (0 <= i < nkeys), for its age. */
+int ps_signrules_key_file(const ps_signrules *r, size_t i, const char **name,
+                          const char **keyfile);
 
 void ps_signrules_free(ps_signrules *r);
 
