@@ -41,6 +41,8 @@ class Stack:
     def close(self):
         ms.shutdown(self.pf, self.sink)
         self.pd.stop()
+        report = self.pd.daemon.sanitizer_report()
+        assert report is None, report
 
 
 @pytest.fixture(scope="module")
