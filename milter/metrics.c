@@ -4,6 +4,7 @@
  * its own with its own event_base. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -224,7 +225,9 @@ void ps_mm_reloaded(int ok)
         ps_metric_set(ps_mm.last_reload, 0, (double)time(NULL));
 }
 
-/* At scrape time, on the metrics thread: each key file's age. */
+/* At scrape time, on the metrics thread: each key file's age. A key a
+ * reload dropped (or whose file is gone) shows NaN, which no age alert
+ * compares true with. */
 static void ps_mm_refresh(void *arg)
 {
     ps_snap *s = ps_snap_acquire();
@@ -233,6 +236,8 @@ static void ps_mm_refresh(void *arg)
     time_t now = time(NULL);
 
     (void)arg;
+    for (size_t i = 0; i < ps_metric_count(ps_mm.key_age); i++)
+        ps_metric_set(ps_mm.key_age, (int)i, NAN);
     for (size_t i = 0;
          s != NULL && ps_signrules_key_file(s->rules, i, &name, &file) == 0;
          i++) {

@@ -53,6 +53,8 @@ void ps_metric_add(ps_metric *m, int series, uint64_t n);
 void ps_metric_set(ps_metric *m, int series, double v);
 void ps_metric_gauge_add(ps_metric *m, int series, double delta);
 void ps_metric_observe(ps_metric *m, int series, double v);
+/* How many series the family has registered. */
+size_t ps_metric_count(const ps_metric *m);
 /* Current value of a counter or gauge series (tests, the log). */
 double ps_metric_value(const ps_metric *m, int series);
 

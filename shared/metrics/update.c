@@ -92,6 +92,14 @@ void ps_metric_observe(ps_metric *m, int series, double v)
     ps_double_add(&s->value, v);
 }
 
+size_t ps_metric_count(const ps_metric *m)
+{
+    ps_metric *mm = (ps_metric *)m; /* the atomic load is not a write */
+
+    return m != NULL ? atomic_load_explicit(&mm->nseries, memory_order_acquire)
+                     : 0;
+}
+
 double ps_metric_value(const ps_metric *m, int series)
 {
     ps_series *s = ps_metric_at(m, series);

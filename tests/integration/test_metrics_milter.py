@@ -192,23 +192,41 @@ def unix_get(path):
     return out.decode()
 
 
-def test_unix_socket(tmp_path):
-    key = ms.DkimKey(str(tmp_path), "u", "ed25519", domain="example.com")
+def unix_metrics(sock):
+    reply = unix_get(sock)
+    assert reply.startswith("HTTP/1.1 200") or reply.startswith("HTTP/1.0 200"), reply[:200]
+    body = reply.split("\r\n\r\n", 1)[1]
+    mx.promtool_check(body)
+    return body
+
+
+def test_unix_socket_and_dropped_key(tmp_path):
+    """Served on a unix socket; a key a reload drops shows NaN (no age
+    alert fires for it), the kept one its age."""
+    keys = [ms.DkimKey(str(tmp_path), n, "ed25519", domain="example.com") for n in "uv"]
     port, sock = ms.free_port(), str(tmp_path / "metrics.sock")
-    conf = ms.write_ini(str(tmp_path / "u.conf"), {
-        "milter": {"socket": f"inet:{port}@127.0.0.1", "metrics": f"unix:{sock}"},
-        "keys": {"u": f"example.com u {key.path}"},
-        "signing": {"example.com": "u"},
-    })
-    with ms.Daemon([MILTER, "-f", "-c", conf], port=port) as d:
+    path = str(tmp_path / "u.conf")
+
+    def write(names):
+        ms.write_ini(path, {
+            "milter": {"socket": f"inet:{port}@127.0.0.1", "metrics": f"unix:{sock}"},
+            "keys": {k.selector: f"example.com {k.selector} {k.path}" for k in keys
+                     if k.selector in names},
+            "signing": {"example.com": ", ".join(names)},
+        })
+    write(["u", "v"])
+    with ms.Daemon([MILTER, "-f", "-c", path], port=port) as d:
         end = time.monotonic() + 30
         while not os.path.exists(sock) and time.monotonic() < end:
             time.sleep(0.05)
-        reply = unix_get(sock)
-        assert reply.startswith("HTTP/1.1 200") or reply.startswith("HTTP/1.0 200"), reply[:200]
-        body = reply.split("\r\n\r\n", 1)[1]
-        mx.promtool_check(body)
-        assert 'postseal_milter_key_age_seconds{key="u"}' in body
+        body = unix_metrics(sock)
+        assert re.search(r'^postseal_milter_key_age_seconds\{key="v"\} \d', body, re.M), body
+        write(["u"])
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"event=reload result=ok")
+        body = unix_metrics(sock)
+        assert 'postseal_milter_key_age_seconds{key="v"} NaN' in body, body
+        assert re.search(r'^postseal_milter_key_age_seconds\{key="u"\} \d', body, re.M), body
         assert d.stop() == 0
         assert d.sanitizer_report() is None
 

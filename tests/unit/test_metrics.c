@@ -64,6 +64,9 @@ static void test_counter_and_gauge(void **state)
                    "# TYPE x_open gauge\n"
                    "x_open 2\n");
     assert_true(ps_metric_value(c, 2) == 41);
+    assert_int_equal(ps_metric_count(c), 3);
+    assert_int_equal(ps_metric_count(g), 1);
+    assert_int_equal(ps_metric_count(NULL), 0);
     ps_metrics_free(r);
 }
 
