@@ -225,23 +225,27 @@ void ps_mm_reloaded(int ok)
         ps_metric_set(ps_mm.last_reload, 0, (double)time(NULL));
 }
 
-/* At scrape time, on the metrics thread: each key file's age. A key a
- * reload dropped (or whose file is gone) shows NaN, which no age alert
- * compares true with. */
+/* At scrape time, on the metrics thread: each key file's age, and a
+ * signed_total series for each key (0 until it signs: a "signing
+ * stopped" alert needs the series). A key a reload dropped (or whose
+ * file is gone) shows NaN, which no age alert compares true with. */
 static void ps_mm_refresh(void *arg)
 {
     ps_snap *s = ps_snap_acquire();
     const char *name, *file;
+    const ps_key *key;
     struct stat st;
     time_t now = time(NULL);
 
     (void)arg;
     for (size_t i = 0; i < ps_metric_count(ps_mm.key_age); i++)
         ps_metric_set(ps_mm.key_age, (int)i, NAN);
-    for (size_t i = 0;
-         s != NULL && ps_signrules_key_file(s->rules, i, &name, &file) == 0;
+    for (size_t i = 0; s != NULL && ps_signrules_key_info(s->rules, i, &name,
+                                                          &file, &key) == 0;
          i++) {
-        const char *v[1] = {name};
+        const char *v[2] = {name, key != NULL ? ps_key_algorithm(key) : ""};
+        if (key != NULL)
+            ps_metric_series(ps_mm.sig, v, NULL);
         if (file != NULL && stat(file, &st) == 0)
             ps_metric_set(ps_mm.key_age,
                           ps_metric_series(ps_mm.key_age, v, NULL),
