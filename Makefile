@@ -68,8 +68,8 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
 MILTER_SRC := $(wildcard milter/*.c)
 MILTER_OBJ := $(MILTER_SRC:%.c=$(B)/%.o)
 MILTER     := $(B)/postseal-milter
-MILTER_CFLAGS := $(shell pkg-config --cflags milter opendkim libsystemd 2>/dev/null)
-MILTER_LIBS   := $(shell pkg-config --libs milter opendkim libsystemd 2>/dev/null) -lspf2 -lpthread
+MILTER_CFLAGS := $(shell pkg-config --cflags milter opendkim libevent libsystemd 2>/dev/null)
+MILTER_LIBS   := $(shell pkg-config --libs milter opendkim libevent libsystemd 2>/dev/null) -lspf2 -lpthread
 
 POLICYD_SRC := $(wildcard policyd/*.c)
 POLICYD_OBJ := $(POLICYD_SRC:%.c=$(B)/%.o)

@@ -44,6 +44,7 @@ int ps_arhdr_remove_forged(void *ctx, ps_session *c)
     }
     snprintf(count, sizeof(count), "%d", n);
     snprintf(traces, sizeof(traces), "%d", t);
+    ps_mm_add(PS_MM_AUTHRES_REMOVED, 0, (uint64_t)n);
     if (n > 0 || t > 0)
         ps_log_kv(ps_milter_log(), LOG_NOTICE, "authres-removed", "qid", m->qid,
                   "count", count, "trace_fields", t > 0 ? traces : NULL,
@@ -131,6 +132,7 @@ int ps_arhdr_add(void *ctx, ps_session *c, ps_err *err)
     ps_arhdr_spf(&res[n++], &spf);
     if (ps_arhdr_insert(ctx, c, res, n, err) != 0)
         return -1;
+    ps_mm_authres(res, n);
     ps_log_kv(ps_milter_log(), LOG_INFO, "verify", "qid", c->msg.qid, "dkim",
               dkim, "spf", spf.result, spf.property, spf.value, "client",
               c->addr, "session", c->sid, NULL);

@@ -123,6 +123,7 @@ int ps_bounce_finish(const ps_session *c, int *discard, ps_err *err)
         }
         recorded += rc;
     }
+    ps_mm_add(PS_MM_BOUNCES, PS_MM_BOUNCE_RECORDED, (uint64_t)recorded);
     free(dsn);
     /* A bounce naming only recipients never sent to is delivered, so a
      * person can look at it. */

@@ -54,16 +54,18 @@ static const char *ps_cb_reason(const ps_session *c, const ps_err *err)
     return "out of memory";
 }
 
-static sfsistat ps_cb_fail(ps_session *c, const char *stage, const ps_err *err)
+static sfsistat ps_cb_fail(ps_session *c, ps_stage stage, const ps_err *err)
 {
+    ps_mm_inc(PS_MM_TEMPFAILS, stage);
     ps_log_kv(ps_milter_log(), LOG_ERR, "error", "qid",
-              c != NULL ? c->msg.qid : "-", "stage", stage, "reason",
-              ps_cb_reason(c, err), "session", c != NULL ? c->sid : NULL, NULL);
+              c != NULL ? c->msg.qid : "-", "stage", ps_stage_word(stage),
+              "reason", ps_cb_reason(c, err), "session",
+              c != NULL ? c->sid : NULL, NULL);
     return SMFIS_TEMPFAIL;
 }
 
 /* For the steps without a reply: logs now, answers at end of message. */
-static sfsistat ps_cb_defer_fail(ps_session *c, const char *stage,
+static sfsistat ps_cb_defer_fail(ps_session *c, ps_stage stage,
                                  const ps_err *err)
 {
     ps_cb_fail(c, stage, err);
@@ -83,6 +85,7 @@ static void ps_cb_refuse(ps_msg *m, const char *code, const char *xcode,
 
 static sfsistat ps_cb_restarting(SMFICTX *ctx)
 {
+    ps_mm_inc(PS_MM_TEMPFAILS, PS_STAGE_RESTARTING);
     smfi_setreply(ctx, "451", "4.3.2", "signing service restarting");
     return SMFIS_TEMPFAIL;
 }
@@ -103,6 +106,7 @@ static void ps_cb_free_conn(ps_session *c)
         return;
     if (c->msg.envfrom != NULL)
         ps_milter_busy(-1);
+    ps_mm_connections(-1);
     ps_msg_reset(&c->msg);
     ps_snap_release(c->snap);
     free(c);
@@ -139,7 +143,7 @@ static sfsistat ps_cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
         ps_err err = {""};
         ps_err_set(&err, c == NULL ? "out of memory" : "no configuration");
         free(c);
-        ps_cb_fail(NULL, "connect", &err);
+        ps_cb_fail(NULL, PS_STAGE_CONNECT, &err);
         return SMFIS_NOREPLY;
     }
     snprintf(c->host, sizeof(c->host), "%s", host != NULL ? host : "");
@@ -147,6 +151,7 @@ static sfsistat ps_cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
     snprintf(c->sid, sizeof(c->sid), "%lx",
              atomic_fetch_add(&ps_cb_sessions, 1) + 1);
     smfi_setpriv(ctx, c);
+    ps_mm_connections(1);
     return SMFIS_NOREPLY;
 }
 
@@ -180,7 +185,7 @@ static sfsistat ps_cb_envfrom(SMFICTX *ctx, char **argv)
     if (c == NULL && ps_milter_draining())
         return ps_cb_restarting(ctx);
     if (c == NULL)
-        return ps_cb_fail(NULL, "mail", NULL);
+        return ps_cb_fail(NULL, PS_STAGE_MAIL, NULL);
     if (c->msg.envfrom != NULL) {
         ps_msg_reset(&c->msg);
         ps_milter_busy(-1);
@@ -193,9 +198,10 @@ static sfsistat ps_cb_envfrom(SMFICTX *ctx, char **argv)
                      smfi_getsymval(ctx, "i")) != 0) {
         ps_err err = {"out of memory"};
         ps_msg_reset(&c->msg);
-        return ps_cb_fail(c, "mail", &err);
+        return ps_cb_fail(c, PS_STAGE_MAIL, &err);
     }
     ps_milter_busy(1);
+    c->msg.started_ns = ps_mm_now();
     return SMFIS_CONTINUE;
 }
 
@@ -208,7 +214,7 @@ static sfsistat ps_cb_header(SMFICTX *ctx, char *name, char *value)
         value == NULL)
         return SMFIS_NOREPLY;
     if (ps_msg_add_header(&c->msg, name, value) != 0)
-        return ps_cb_defer_fail(c, "header", NULL);
+        return ps_cb_defer_fail(c, PS_STAGE_HEADER, NULL);
     return SMFIS_NOREPLY;
 }
 
@@ -270,15 +276,15 @@ static sfsistat ps_cb_envrcpt(SMFICTX *ctx, char **argv)
     int rc;
 
     if (c == NULL || c->msg.envfrom == NULL)
-        return ps_cb_fail(c, "rcpt", NULL);
+        return ps_cb_fail(c, PS_STAGE_RCPT, NULL);
     ps_cb_qid(ctx, &c->msg);
     if (ps_rp_rcpt(ctx, c, arg))
         return SMFIS_REJECT;
     rc = ps_fwd_rcpt(ctx, c, arg, smfi_getsymval(ctx, "{rcpt_mailer}"));
     if (rc < 0)
-        return ps_cb_fail(c, "rcpt", NULL);
+        return ps_cb_fail(c, PS_STAGE_RCPT, NULL);
     if (rc == 0 && ps_rp_note_rcpt(c, arg, &err) != 0)
-        return ps_cb_fail(c, "rcpt", &err);
+        return ps_cb_fail(c, PS_STAGE_RCPT, &err);
     return rc > 0 ? SMFIS_REJECT : SMFIS_CONTINUE;
 }
 
@@ -296,18 +302,21 @@ static sfsistat ps_cb_eoh(SMFICTX *ctx)
     ps_trace_check(c);
     /* A bounce passing again (re-injection) was read the first time. */
     if (c->msg.trace == PS_TRACE_NONE && ps_bounce_start(&c->msg) != 0)
-        return ps_cb_defer_fail(c, "bounce", NULL);
+        return ps_cb_defer_fail(c, PS_STAGE_BOUNCE, NULL);
     ps_signpolicy_decide(c, &c->msg, &d);
     ps_cb_log_decision(c, &d);
     c->msg.action = d.action;
+    ps_mm_inc(PS_MM_MESSAGES, d.action);
+    if (d.action != PS_ACT_SIGN)
+        ps_mm_inc(PS_MM_UNSIGNED, d.reason);
     if (d.reason == PS_WHY_TOO_MANY_HEADERS) {
         ps_cb_refuse(&c->msg, "552", "5.3.4", "too many header fields to sign");
         return SMFIS_NOREPLY;
     }
     if (d.action == PS_ACT_SIGN && ps_sign_start(c, &err) != 0)
-        return ps_cb_defer_fail(c, "sign", &err);
+        return ps_cb_defer_fail(c, PS_STAGE_SIGN, &err);
     if (d.action == PS_ACT_VERIFY && ps_cb_verify_start(c, &err) != 0)
-        return ps_cb_defer_fail(c, "verify", &err);
+        return ps_cb_defer_fail(c, PS_STAGE_VERIFY, &err);
     return SMFIS_NOREPLY;
 }
 
@@ -321,10 +330,10 @@ static sfsistat ps_cb_body(SMFICTX *ctx, unsigned char *data, size_t n)
         return SMFIS_NOREPLY;
     ps_bounce_body(&c->msg, data, n);
     if (c->msg.action == PS_ACT_SIGN && ps_sign_body(c, data, n, &err) != 0)
-        return ps_cb_defer_fail(c, "sign", &err);
+        return ps_cb_defer_fail(c, PS_STAGE_SIGN, &err);
     if (c->msg.action == PS_ACT_VERIFY &&
         ps_verify_body(c->msg.verify, data, n) != 0)
-        return ps_cb_defer_fail(c, "verify", NULL);
+        return ps_cb_defer_fail(c, PS_STAGE_VERIFY, NULL);
     return SMFIS_NOREPLY;
 }
 
@@ -348,9 +357,10 @@ static sfsistat ps_cb_envelope(SMFICTX *ctx, ps_session *c)
     if (c->msg.trace != PS_TRACE_NONE)
         return SMFIS_CONTINUE; /* the first pass changed it */
     if ((rewritten = ps_rp_rewrite(ctx, c, &err)) < 0)
-        return ps_cb_fail(c, "return-path", &err);
+        return ps_cb_fail(c, PS_STAGE_RETURN_PATH, &err);
+    ps_mm_add(PS_MM_RETPATH, 0, (uint64_t)rewritten);
     if (ps_fwd_finish(ctx, c, rewritten, &err) != 0)
-        return ps_cb_fail(c, "srs", &err);
+        return ps_cb_fail(c, PS_STAGE_SRS, &err);
     return SMFIS_CONTINUE;
 }
 
@@ -363,28 +373,29 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_session *c)
         return ps_cb_deferred(ctx, &c->msg); /* logged when it happened */
     ps_cb_qid(ctx, &c->msg);
     if (ps_bounce_finish(c, &discard, &err) != 0)
-        return ps_cb_fail(c, "bounce", &err);
+        return ps_cb_fail(c, PS_STAGE_BOUNCE, &err);
     if (discard) {
         ps_log_kv(ps_milter_log(), LOG_INFO, "discarded", "qid", c->msg.qid,
                   "reason", "bounce-recorded", "session", c->sid, NULL);
         return SMFIS_DISCARD;
     }
     if (ps_arhdr_remove_forged(ctx, c) != 0)
-        return ps_cb_fail(c, "authres", NULL);
+        return ps_cb_fail(c, PS_STAGE_AUTHRES, NULL);
     if (c->msg.action == PS_ACT_SIGN) {
         if (ps_sign_finish(ctx, c, &err) != 0)
-            return ps_cb_fail(c, "sign", &err);
+            return ps_cb_fail(c, PS_STAGE_SIGN, &err);
+        ps_mm_signed(&c->msg.match);
         ps_log_kv(ps_milter_log(), LOG_INFO, "signed", "qid", c->msg.qid,
                   "rule", c->msg.match.rule, "session", c->sid, NULL);
     }
     if (c->msg.action == PS_ACT_VERIFY && ps_arhdr_add(ctx, c, &err) != 0)
-        return ps_cb_fail(c, "verify", &err);
+        return ps_cb_fail(c, PS_STAGE_VERIFY, &err);
     /* Outside mail left unverified (sign-only mode) is marked too, so a
      * second pass does not take it for internal mail. */
     if (c->msg.action == PS_ACT_NONE && c->msg.trace == PS_TRACE_NONE &&
         !ps_signpolicy_outbound(c, &c->msg) &&
         ps_trace_add(ctx, PS_TRACE_INBOUND, NULL, &err) != 0)
-        return ps_cb_fail(c, "trace", &err);
+        return ps_cb_fail(c, PS_STAGE_TRACE, &err);
     return ps_cb_envelope(ctx, c);
 }
 
@@ -394,8 +405,9 @@ static sfsistat ps_cb_eom(SMFICTX *ctx)
     sfsistat rc;
 
     if (c == NULL || c->msg.envfrom == NULL)
-        return ps_cb_fail(c, "eom", NULL);
+        return ps_cb_fail(c, PS_STAGE_EOM, NULL);
     rc = ps_cb_finish(ctx, c);
+    ps_mm_message_done(c->msg.started_ns);
     ps_msg_reset(&c->msg);
     ps_milter_busy(-1);
     return rc;

@@ -84,6 +84,7 @@ int ps_fwd_rcpt(void *ctx, ps_session *c, const char *arg, const char *mailer)
     ps_log_kv(ps_milter_log(), LOG_INFO, "srs-rcpt", "qid", c->msg.qid,
               "verdict", "accept", "original", orig, "client", c->addr,
               "session", c->sid, NULL);
+    ps_mm_inc(PS_MM_SRS, PS_MM_SRS_REVERSE);
     return ps_fwd_swap(&c->msg, arg, orig) != 0 ? -1 : 0;
 }
 
@@ -125,6 +126,7 @@ static int ps_fwd_sender(void *ctx, ps_session *c, ps_err *err)
         return ps_err_set(err, "the MTA refused to change the sender "
                                "(milter_protocol 6 and Postfix 2.6 or later "
                                "needed)");
+    ps_mm_inc(PS_MM_SRS, PS_MM_SRS_FORWARD);
     ps_log_kv(ps_milter_log(), LOG_INFO, "srs", "qid", c->msg.qid, "from", addr,
               "to", out, "session", c->sid, NULL);
     return 0;

@@ -119,10 +119,12 @@ static void ps_reload(const char *path)
     if (ps_snap_load(path, &s, &err) != 0) {
         ps_log_kv(ps_milter_log(), LOG_ERR, "reload", "result", "failed",
                   "reason", err.msg, "kept", "previous configuration", NULL);
+        ps_mm_reloaded(0);
         return;
     }
     snprintf(nkeys, sizeof(nkeys), "%zu", ps_signrules_nkeys(s->rules));
     ps_snap_publish(s);
+    ps_mm_reloaded(1);
     ps_log_kv(ps_milter_log(), LOG_INFO, "reload", "result", "ok", "keys",
               nkeys, NULL);
 }
@@ -219,7 +221,8 @@ static int ps_bind_and_drop(const char *path, ps_snap **out)
      * so start says what -n says. */
     if (ps_conf_runas_plan(conf, &conf->milter.runas, "milter", &plan, &err) !=
             0 ||
-        ps_setup_milter(sock, &plan, &err) != 0) {
+        ps_setup_milter(sock, &plan, &err) != 0 ||
+        ps_mm_listen(conf, &plan, &err) != 0) {
         ps_confcheck_explain(conf, &err);
         goto done;
     }
@@ -260,8 +263,14 @@ static int ps_run(const ps_opts *o)
     void *rc = NULL;
     int stop;
 
-    if (ps_bind_and_drop(o->conf, &s) != 0)
+    ps_err err = {""};
+
+    if (ps_mm_init(&err) != 0 || ps_bind_and_drop(o->conf, &s) != 0) {
+        if (err.msg[0])
+            fprintf(stderr, "%s: %s\n", PS_MILTER_NAME, err.msg);
+        ps_mm_stop();
         return 1;
+    }
     if (!o->foreground && ps_daemon_detach() != 0) {
         ps_snap_free(s);
         return 1;
@@ -269,6 +278,10 @@ static int ps_run(const ps_opts *o)
     ps_snap_publish(s);
     ps_fdlimit_init();
     ps_signal_set(&set);
+    /* After the mask, so its thread leaves the signals to this one. */
+    if (ps_mm_start(&err) != 0)
+        ps_log_kv(ps_milter_log(), LOG_ERR, "metrics", "result", "failed",
+                  "reason", err.msg, NULL);
     main_thread = pthread_self();
     if (pthread_create(&tid, NULL, ps_milter_thread, &main_thread) != 0) {
         ps_snap_shutdown();
@@ -284,6 +297,7 @@ static int ps_run(const ps_opts *o)
         smfi_stop();
     }
     pthread_join(tid, &rc);
+    ps_mm_stop();
     ps_snap_shutdown();
     return rc == (void *)(intptr_t)MI_SUCCESS ? 0 : 1;
 }

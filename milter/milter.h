@@ -18,6 +18,7 @@
 #include "crypto/hmac.h"
 #include "crypto/secrets.h"
 #include "base/log.h"
+#include "base/privdrop.h"
 #include "mail/mailbox.h"
 #include "mail/retpath.h"
 #include "signing/signrules.h"
@@ -171,6 +172,7 @@ typedef struct ps_msg {
      * recipients, and the message as the DSN parser will read it. */
     char bounce_ref[PS_RETPATH_REF_MAX + 1];
     time_t bounce_issued; /* the day its token was made */
+    uint64_t started_ns;  /* MAIL FROM, for the duration histogram */
     char *bounce;
     size_t bounce_len;
 } ps_msg;
@@ -337,6 +339,59 @@ struct smfiDesc *ps_callbacks(void);
  * its accepted connections inherit. The number of listeners set (0 on a
  * unix socket), or -1 (logged as a warning; the milter still works). */
 int ps_milter_nodelay(void);
+
+/* ---- metrics.c: [milter] metrics, Prometheus text --------------------- */
+
+/* The steps a temporary failure comes from (tempfails_total{cause}, and
+ * the log's stage=). */
+typedef enum ps_stage {
+    PS_STAGE_CONNECT,
+    PS_STAGE_MAIL,
+    PS_STAGE_RCPT,
+    PS_STAGE_HEADER,
+    PS_STAGE_BOUNCE,
+    PS_STAGE_SIGN,
+    PS_STAGE_VERIFY,
+    PS_STAGE_EOM,
+    PS_STAGE_AUTHRES,
+    PS_STAGE_RETURN_PATH,
+    PS_STAGE_SRS,
+    PS_STAGE_TRACE,
+    PS_STAGE_RESTARTING,
+    PS_STAGE_N
+} ps_stage;
+const char *ps_stage_word(ps_stage s);
+
+/* The families counted by enum; their series are the enums' values. */
+typedef enum ps_mm_id {
+    PS_MM_MESSAGES,        /* ps_action */
+    PS_MM_UNSIGNED,        /* ps_reason */
+    PS_MM_AUTHRES_REMOVED, /* 0 */
+    PS_MM_RETPATH,         /* 0 */
+    PS_MM_BOUNCES,         /* PS_MM_BOUNCE_* */
+    PS_MM_SRS,             /* PS_MM_SRS_* */
+    PS_MM_TEMPFAILS,       /* ps_stage */
+    PS_MM_RELOADS,         /* ps_mm_reloaded */
+    PS_MM_NIDS
+} ps_mm_id;
+enum { PS_MM_BOUNCE_RECORDED, PS_MM_BOUNCE_REFUSED };
+enum { PS_MM_SRS_FORWARD, PS_MM_SRS_REVERSE };
+
+/* Before any thread starts; without it every update is a no-op. */
+int ps_mm_init(ps_err *err);
+/* Binds [milter] metrics, if set, before the privilege drop. */
+int ps_mm_listen(const ps_conf *conf, const ps_priv_plan *plan, ps_err *err);
+/* Serves it on a thread of its own (after the fork to the background). */
+int ps_mm_start(ps_err *err);
+void ps_mm_stop(void);
+void ps_mm_inc(ps_mm_id id, int series);
+void ps_mm_add(ps_mm_id id, int series, uint64_t n);
+void ps_mm_signed(const ps_signrules_match *m);
+void ps_mm_authres(const ps_authres_result *res, size_t n);
+void ps_mm_connections(int delta);
+uint64_t ps_mm_now(void); /* monotonic ns */
+void ps_mm_message_done(uint64_t started_ns);
+void ps_mm_reloaded(int ok);
 
 /* ---- state.c ----------------------------------------------------------- */
 

@@ -121,6 +121,7 @@ int ps_rp_rcpt(void *ctx, ps_session *c, const char *arg)
               "verdict", "reject", "reason", err.msg, "client", c->addr,
               "session", c->sid, NULL);
     smfi_setreply(ctx, "550", "5.7.1", err.msg);
+    ps_mm_inc(PS_MM_BOUNCES, PS_MM_BOUNCE_REFUSED);
     return 1;
 }
 

@@ -102,6 +102,7 @@ static void ps_reload(ps_pd *pd)
     if (ps_pd_cfg_load(pd->conf_path, 1, &cfg, &err) != 0) {
         ps_log_kv(pd->lg, LOG_ERR, "reload", "result", "failed", "reason",
                   err.msg, "kept", "previous configuration", NULL);
+        ps_metric_inc(pd->m.reloads, 1);
         return;
     }
     if (strcmp(cfg->listen, pd->cfg->listen) != 0 ||
@@ -112,6 +113,7 @@ static void ps_reload(ps_pd *pd)
     pd->cfg = cfg;
     snprintf(n, sizeof(n), "%zu", cfg->rules->nrules);
     ps_log_kv(pd->lg, LOG_INFO, "reload", "result", "ok", "limits", n, NULL);
+    ps_metric_inc(pd->m.reloads, 0);
 }
 
 static void ps_on_signal(evutil_socket_t sig, short what, void *arg)
@@ -176,6 +178,7 @@ static void ps_pd_cleanup(ps_pd *pd)
             event_free(pd->signals[i]);
     if (pd->timer != NULL)
         event_free(pd->timer);
+    ps_pdm_free(&pd->m); /* its listener first: it is on the loop */
     event_base_free(pd->base);
     ps_pd_cfg_free(pd->cfg);
     ps_log_close(pd->lg);
@@ -224,7 +227,8 @@ static int ps_bind_and_drop(ps_pd *pd, ps_priv_plan *plan, ps_err *err)
     /* What stops the start here, the whole-file check may explain first,
      * so start says what -n says. */
     if (ps_runas_plan(pd->cfg, plan, err) != 0 ||
-        ps_server_listen(pd, pd->cfg->listen, plan, err) != 0) {
+        ps_server_listen(pd, pd->cfg->listen, plan, err) != 0 ||
+        ps_pdm_listen(pd, plan, err) != 0) {
         ps_confcheck_explain(pd->cfg->conf, err);
         return -1;
     }
@@ -262,7 +266,8 @@ static int ps_run(ps_pd *pd, int foreground)
     ps_log_runas(pd, &plan);
     if ((pd->store = ps_store_open(pd->cfg->store, pd->base, pd->lg, &err)) ==
             NULL ||
-        ps_signals(pd) != 0 || ps_stats_start(pd) != 0) {
+        ps_signals(pd) != 0 || ps_stats_start(pd) != 0 ||
+        ps_pdm_serve(pd, &err) != 0) {
         ps_log_kv(pd->lg, LOG_ERR, "start", "result", "failed", "reason",
                   err.msg[0] ? err.msg : "event setup failed", NULL);
         fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
@@ -303,6 +308,11 @@ int main(int argc, char **argv)
                  : ps_admin_run(pd.cfg, strcmp(o.admin, "reset") == 0, o.key);
         ps_pd_cfg_free(pd.cfg);
         return rc;
+    }
+    if (ps_pdm_init(&pd.m, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
+        ps_pd_cfg_free(pd.cfg);
+        return 1;
     }
     rc = ps_run(&pd, o.foreground);
     if (pd.base != NULL)

@@ -11,7 +11,9 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "base/privdrop.h"
 #include "conf/conf.h"
+#include "metrics/metrics.h"
 #include "base/log.h"
 #include "policy_proto.h"
 #include "quota/quota_rules.h"
@@ -62,6 +64,30 @@ typedef struct ps_pd_stats {
 typedef struct ps_conn ps_conn;
 typedef struct ps_request ps_request;
 
+/* metrics.c: the Prometheus families ([policyd] metrics). */
+typedef enum ps_pdm_state { /* protocol_state, as requests_total labels it */
+                            PS_PDM_CONNECT,
+                            PS_PDM_EHLO,
+                            PS_PDM_HELO,
+                            PS_PDM_MAIL,
+                            PS_PDM_RCPT,
+                            PS_PDM_DATA,
+                            PS_PDM_VRFY,
+                            PS_PDM_ETRN,
+                            PS_PDM_EOM,
+                            PS_PDM_OTHER,
+                            PS_PDM_MALFORMED,
+                            PS_PDM_NSTATES
+} ps_pdm_state;
+
+typedef struct ps_pd_metrics {
+    ps_metrics *reg;
+    ps_metric *requests, *answers, *charged, *over, *warnings, *store_ops,
+        *store_seconds, *store_down, *conns_open, *conns_refused, *reloads;
+    int fd; /* bound before the privilege drop, served once the loop runs */
+    struct ps_metrics_http *http;
+} ps_pd_metrics;
+
 /* The attributes a request is decided on, found in one pass (request.c). */
 enum {
     PS_ATTR_STATE,
@@ -95,6 +121,7 @@ typedef struct ps_pd {
     struct event *timer, *signals[4];
     ps_request *spare; /* finished requests, for the next ones */
     unsigned nspare;
+    ps_pd_metrics m;
 } ps_pd;
 
 /* snprintf(dst, size, "%s", src) without the format machinery: instance
@@ -151,6 +178,7 @@ typedef struct ps_session {
      * ps_request_handle: the connection is not pumping when it comes. */
     void (*answered)(void *ctx);
     void *ctx;
+    int over_kind; /* 1 + the ps_quota_kind of an over_quota answer */
 } ps_session;
 
 typedef enum {
@@ -166,6 +194,8 @@ struct ps_request {
     size_t ntargets;
     int stage_eod, stage_rcpt;
     char instance[64];
+    uint64_t asked_ns; /* when the store was asked (metrics) */
+    unsigned char kinds[PS_STORE_MAX_ITEMS]; /* each item's ps_quota_kind */
     ps_store_query q; /* last: its big arrays are not cleared on reuse */
 };
 /* The parser of s holds a whole request (or its error). */
@@ -213,6 +243,18 @@ int ps_conn_evict(ps_pd *pd);
 void ps_conn_close_idle(ps_conn *c);
 /* At exit: frees c now; a request still at the store is orphaned. */
 void ps_conn_destroy(ps_conn *c);
+
+int ps_pdm_init(ps_pd_metrics *m, ps_err *err);
+void ps_pdm_free(ps_pd_metrics *m);
+/* Binds [policyd] metrics, if set, before the privilege drop. */
+int ps_pdm_listen(ps_pd *pd, const ps_priv_plan *plan, ps_err *err);
+/* Serves it on pd->base (after the fork to the background). */
+int ps_pdm_serve(ps_pd *pd, ps_err *err);
+ps_pdm_state ps_pdm_state_of(const char *state);
+/* kind: a ps_quota_kind, or -1 for an answer no limit decided. */
+void ps_pdm_answer(ps_pd *pd, const char *action, int kind);
+uint64_t ps_pdm_now(void); /* monotonic ns */
+void ps_pdm_store_op(ps_pd *pd, uint64_t asked_ns, int ok);
 
 /* admin.c: -Q show|reset; the exit code of `postseal quota`. */
 int ps_admin_run(const ps_pd_cfg *cfg, int reset, const char *key);

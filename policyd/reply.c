@@ -43,6 +43,8 @@ void ps_reply_send(ps_session *s, const char *action, const char *text)
     }
     memcpy(p, "\n\n", 2);
     s->answer_len = need;
+    ps_pdm_answer(s->pd, action, s->over_kind - 1);
+    s->over_kind = 0;
 }
 
 static void ps_reply_store_down(ps_request *r)
@@ -51,6 +53,7 @@ static void ps_reply_store_down(ps_request *r)
     const char *answer = pd->cfg->store_down;
 
     pd->stats.store_down++;
+    ps_metric_inc(pd->m.store_down, 0);
     if (!pd->store_was_down && !pd->store->logs_outages)
         ps_log_kv(pd->lg, LOG_ERR, "store_down", "store", pd->store->kind,
                   "answer", answer, NULL);
@@ -85,6 +88,8 @@ static void ps_reply_over(ps_request *r)
         snprintf(text, sizeof(text), "quota exceeded for %s", said);
     }
     r->s->pd->stats.over++;
+    ps_metric_inc(r->s->pd->m.over, r->kinds[v->item]);
+    r->s->over_kind = 1 + r->kinds[v->item];
     ps_log_kv(r->s->pd->lg, LOG_NOTICE, "over_quota", "peer", r->s->peer, "key",
               owner, "limit", win, "used", used, "stage",
               r->stage_eod ? "END-OF-MESSAGE" : "RCPT", "instance", r->instance,
@@ -100,6 +105,7 @@ static void ps_reply_warnings(ps_request *r)
     for (size_t i = 0; i < r->q.nitems; i++) {
         if (!r->q.items[i].warn)
             continue;
+        ps_metric_inc(r->s->pd->m.warnings, r->kinds[i]);
         ps_quota_window_format(&r->q.items[i].win, win, sizeof(win));
         snprintf(used, sizeof(used), "%llu",
                  (unsigned long long)r->q.items[i].used);
@@ -121,6 +127,7 @@ static void ps_reply_charged(ps_request *r)
         snprintf(n[m], sizeof(n[m]), "%llu", (unsigned long long)r->q.cost[m]);
     ps_pd_copy(r->s->charged, sizeof(r->s->charged), r->instance);
     r->s->pd->stats.charged++;
+    ps_metric_inc(r->s->pd->m.charged, 0);
     ps_log_kv(r->s->pd->lg, LOG_INFO, "charged", "instance", r->instance,
               "keys", keys, "messages", n[0], "recipients", n[1], "bytes", n[2],
               NULL);
@@ -131,6 +138,7 @@ void ps_reply_done(ps_request *r, int ok)
 {
     ps_pd *pd = r->s->pd;
 
+    ps_pdm_store_op(pd, r->asked_ns, ok);
     if (ok != 0) {
         ps_reply_store_down(r);
     } else {

@@ -180,6 +180,7 @@ static void ps_request_items(ps_request *r)
             it->used = 0;
             it->warn = 0;
             q->owner[q->nitems] = r->targets[t].key;
+            r->kinds[q->nitems] = (unsigned char)r->targets[t].kind;
             ps_store_key(q->keys[q->nitems], r->targets[t].key, &rule->win[w]);
             q->nitems++;
         }
@@ -291,6 +292,7 @@ static ps_request_status ps_request_ask(ps_session *s, ps_request *r)
     int rc;
 
     s->req = r;
+    r->asked_ns = ps_pdm_now();
     rc = s->pd->store->eval(s->pd->store, &r->q, ps_request_stored, r);
     if (rc == PS_STORE_PENDING)
         return PS_REQUEST_PENDING;
@@ -308,6 +310,7 @@ ps_request_status ps_request_handle(ps_session *s)
 
     s->pd->stats.requests++;
     if (s->parser.error != PS_POLICY_OK) {
+        ps_metric_inc(s->pd->m.requests, PS_PDM_MALFORMED);
         ps_request_refuse(s, ps_policy_strerror(s->parser.error), NULL,
                           s->parser.error_line);
         return PS_REQUEST_ANSWERED;
@@ -316,10 +319,12 @@ ps_request_status ps_request_handle(ps_session *s)
         char reason[48];
         snprintf(reason, sizeof(reason), "line longer than %d bytes",
                  PS_POLICY_MAX_LINE);
+        ps_metric_inc(s->pd->m.requests, PS_PDM_MALFORMED);
         ps_request_refuse(s, reason, cut, 0);
         return PS_REQUEST_ANSWERED;
     }
     state = ps_request_attr(s, PS_ATTR_STATE);
+    ps_metric_inc(s->pd->m.requests, ps_pdm_state_of(state));
     if ((r = ps_request_new(s->pd)) == NULL) {
         ps_reply_send(s, s->pd->cfg->store_down, "policy service busy");
         return PS_REQUEST_ANSWERED;

@@ -66,6 +66,7 @@ static void ps_server_accept(struct evconnlistener *lst, evutil_socket_t fd,
     if (pd->draining) {
         ps_log_kv(pd->lg, LOG_WARNING, "connection_refused", "peer", peer,
                   "reason", "stopping", NULL);
+        ps_metric_inc(pd->m.conns_refused, 0);
         evutil_closesocket(fd);
         return;
     }
@@ -74,6 +75,7 @@ static void ps_server_accept(struct evconnlistener *lst, evutil_socket_t fd,
                               "connections are closed for new ones");
         if (!ps_conn_evict(pd)) {
             pd->stats.accept_failed++;
+            ps_metric_inc(pd->m.conns_refused, 0);
             evutil_closesocket(fd);
             return;
         }
@@ -105,6 +107,7 @@ static void ps_server_accept_error(struct evconnlistener *lst, void *arg)
     struct timeval tv = {0, PS_POLICYD_ACCEPT_PAUSE_MS * 1000};
 
     pd->stats.accept_failed++;
+    ps_metric_inc(pd->m.conns_refused, 0);
     if (err == EMFILE && ps_server_max_conns() < pd->max_conns)
         pd->max_conns = ps_server_max_conns(); /* lowered under us */
     ps_stats_pressure(pd, err == EMFILE || err == ENFILE

@@ -98,12 +98,15 @@ static int ps_check_socket(const ps_conf *conf, const char *key,
  * only if a caller built conf by hand. */
 static int ps_check_sockets(const ps_conf *conf, ps_err *err)
 {
-    static const char *const key[2] = {"socket", "listen"};
-    const ps_conf_str *spec[2] = {&conf->milter.socket, &conf->policyd.listen};
+    static const char *const key[4] = {"socket", "listen", "metrics",
+                                       "metrics"};
+    const ps_conf_str *spec[4] = {&conf->milter.socket, &conf->policyd.listen,
+                                  &conf->milter.metrics,
+                                  &conf->policyd.metrics};
     ps_listen l;
     ps_err why = {""};
 
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 4; i++) {
         if (spec[i]->value == NULL)
             continue;
         if ((i == 0 ? ps_listen_parse_milter(spec[i]->value, &l, &why)

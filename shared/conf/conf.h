@@ -85,7 +85,7 @@ typedef struct ps_conf {
     char *path;
     struct {
         ps_conf_str socket, internal_hosts, authserv_id, resolver, keytable,
-            signingtable;
+            signingtable, metrics;
         int mode; /* PS_MODE_* bits; default sign|verify */
         int mode_line;
         int canonicalization; /* PS_CONF_CANON_* bits */
@@ -112,7 +112,7 @@ typedef struct ps_conf {
         int discard_bounces_line;
     } return_path;
     struct {
-        ps_conf_str listen, store, over_quota, store_down;
+        ps_conf_str listen, store, over_quota, store_down, metrics;
         int warn_at; /* percent, default 80 */
         int warn_at_line;
         ps_conf_runas runas;

@@ -36,6 +36,7 @@ typedef struct ps_conf_field {
 static const ps_conf_field ps_conf_fields[] = {
     PS_STR("milter", "socket", milter.socket, ps_conf_check_milter_socket),
     PS_NUM("milter", "mode", milter.mode, ps_conf_parse_mode),
+    PS_STR("milter", "metrics", milter.metrics, ps_conf_check_listen),
     PS_STR("milter", "internal_hosts", milter.internal_hosts,
            ps_conf_check_hosts),
     PS_STR("milter", "authserv_id", milter.authserv_id, ps_conf_check_token),
@@ -74,6 +75,7 @@ static const ps_conf_field ps_conf_fields[] = {
             ps_conf_check_transports),
     PS_STR("policyd", "listen", policyd.listen, ps_conf_check_listen),
     PS_STR("policyd", "store", policyd.store, ps_conf_check_store),
+    PS_STR("policyd", "metrics", policyd.metrics, ps_conf_check_listen),
     PS_STR("policyd", "over_quota", policyd.over_quota,
            ps_conf_check_over_quota),
     PS_STR("policyd", "store_down", policyd.store_down,

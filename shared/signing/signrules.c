@@ -209,6 +209,17 @@ size_t ps_signrules_nkeys(const ps_signrules *r)
     return r != NULL ? r->nkeys : 0;
 }
 
+int ps_signrules_key_info(const ps_signrules *r, size_t i, const char **name,
+                          const char **keyfile, const ps_key **key)
+{
+    if (r == NULL || i >= r->nkeys)
+        return -1;
+    *name = r->keys[i].name;
+    *keyfile = r->keys[i].keyfile;
+    *key = r->keys[i].key;
+    return 0;
+}
+
 void ps_signrules_free(ps_signrules *r)
 {
     if (r == NULL)

@@ -60,6 +60,10 @@ int ps_signrules_pattern_rank(const char *pattern, const char *domain);
 
 /* How many keys were loaded (both sources). */
 size_t ps_signrules_nkeys(const ps_signrules *r);
+/* The name, key file and parsed key (NULL with NO_KEYS) of key i
+ * (0 <= i < nkeys): -1 past the last. */
+int ps_signrules_key_info(const ps_signrules *r, size_t i, const char **name,
+                          const char **keyfile, const ps_key **key);
 
 void ps_signrules_free(ps_signrules *r);
 

@@ -14,6 +14,8 @@ output of `postseal dns` for each (dns.s2026r.txt, dns.s2026e.txt).
    deferred; `postseal quota show` prints the counter.
 5. The milter gives outbound mail a signed return path; a bounce to it
    becomes one JSON event, a forged bounce address is refused at RCPT.
+5b. What Prometheus scrapes from both daemons' metrics endpoints after
+   that traffic (promtool checks each exposition).
 
 Everything runs on 127.0.0.1 with files in WORK_DIR (the private Postfix
 lives in a slot of tests/integration/mailstack.py, removed at exit); every
@@ -139,13 +141,15 @@ class Demo:
         import dkim  # python3-dkim (make deps); before anything is started
         records = published_records(self.work)
         milter_port = ms.free_port()
+        self.metrics = {"postseal-milter": ms.free_port()}
 
         step("3. DKIM signing through a real Postfix (postseal-milter)")
         say("A postseal.conf for the milter: sign mail from example.test with both keys")
         say("in one pass, for authenticated clients and for the hosts in internal_hosts.")
         ms.write_ini(self.conf, {
             "milter": {"socket": f"inet:{milter_port}@127.0.0.1", "mode": "sign",
-                       "internal_hosts": "127.0.0.0/8"},
+                       "internal_hosts": "127.0.0.0/8",
+                       "metrics": f"inet:127.0.0.1:{self.metrics['postseal-milter']}"},
             "keys": {"rsa": f"{DOMAIN} s2026r {self.work}/{DOMAIN}.s2026r.pem",
                      "ed": f"{DOMAIN} s2026e {self.work}/{DOMAIN}.s2026e.pem"},
             "signing": {DOMAIN: "rsa, ed"},
@@ -243,10 +247,12 @@ class Demo:
             say(f"SKIPPED: {self.policyd_bin} is not built, so there is no quota step yet.")
             return
         pd_port = ms.free_port()
+        self.metrics["postseal-policyd"] = mport = ms.free_port()
         say("Add the policy daemon's sections to the same postseal.conf: every SASL login")
         say("may send 3 messages in any hour; the counters live in an LMDB file.")
         with open(self.conf, "a") as f:
             f.write(f"[policyd]\nlisten = inet:127.0.0.1:{pd_port}\nuser = root\n"
+                    f"metrics = inet:127.0.0.1:{mport}\n"
                     f"store = lmdb:{self.work}/quota\n\n"
                     "[limits]\nsasl_username = messages 3/1h\n")
         text = open(self.conf).read()
@@ -383,6 +389,26 @@ class Demo:
         if not reply.startswith("550"):
             raise DemoFailed(f"the forged bounce address was not refused: {reply}")
 
+    # ---- step 5b: metrics -------------------------------------------------
+
+    def step_metrics(self):
+        import metrics_scrape as mx
+        step("5b. Metrics for Prometheus (metrics = in [milter] and [policyd])")
+        say("Each daemon answers GET /metrics in Prometheus's text format; the")
+        say("counters below moved with the mail of steps 3 to 5 (series still at 0,")
+        say("histogram buckets and HELP/TYPE lines left out here):")
+        for name, port in self.metrics.items():
+            show_cmd(["curl", "-s", f"http://127.0.0.1:{port}/metrics"])
+            status, _, text = mx.fetch(port)
+            if status != 200:
+                raise DemoFailed(f"{name}'s metrics endpoint answered {status}")
+            mx.promtool_check(text)
+            lines = [line for line in text.splitlines()
+                     if line and not line.startswith("#") and "_bucket{" not in line
+                     and not line.endswith(" 0")]
+            say(indent("\n".join(lines[:14])))
+            say(f"  ({len(text.splitlines())} lines in all; promtool check metrics: OK)")
+
     # ---- main --------------------------------------------------------------
 
     def main(self):
@@ -391,6 +417,7 @@ class Demo:
                 self.step3()
                 self.step4()
                 self.step5()
+                self.step_metrics()
             except Exception as e:  # DemoFailed, or the harness's RuntimeError/TimeoutError
                 self.tail_logs()
                 say(f"\ndemo FAILED: {e}")
