@@ -141,15 +141,16 @@ static const char *ps_dmarc_decide_fail(ps_session *c,
     if (v->apply == PS_DMARC_POLICY_REJECT) {
         o->action = PS_DMARC_ACT_REJECT;
         snprintf(o->text, sizeof(o->text),
-                 "DMARC policy of %s (p=%s) rejects unauthenticated mail",
-                 o->domain, word);
+                 "DMARC policy of %s (%s=%s) rejects unauthenticated mail",
+                 o->domain, v->by_sp ? "sp" : "p", word);
         return "policy-reject";
     }
     o->action = c->snap->conf->milter.dmarc_quarantine == PS_CONF_DMARC_HEADER
                     ? PS_DMARC_ACT_HEADER
                     : PS_DMARC_ACT_HOLD;
-    snprintf(o->text, sizeof(o->text), "DMARC policy of %s (p=%s%s)", o->domain,
-             word, v->sampled_out ? ", softened by pct=" : "");
+    snprintf(o->text, sizeof(o->text), "DMARC policy of %s (%s=%s%s)",
+             o->domain, v->by_sp ? "sp" : "p", word,
+             v->sampled_out ? ", softened by pct=" : "");
     return "policy-quarantine";
 }
 

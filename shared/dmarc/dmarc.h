@@ -146,6 +146,7 @@ typedef struct ps_dmarc_verdict {
     ps_dmarc_policy apply;     /* after pct= and t=: what enforcement does */
     int dkim_aligned, spf_aligned;
     int sampled_out; /* pct= chose this message to get a softer policy */
+    int by_sp;       /* requested is the organizational domain's sp= */
 } ps_dmarc_verdict;
 
 /* The verdict for a message from domain given what discovery found and

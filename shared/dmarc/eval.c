@@ -140,6 +140,7 @@ void ps_dmarc_evaluate(const ps_dmarc_psl *psl, const char *domain,
         return;
     }
     out->requested = found->at_org ? rec->sp : rec->p;
+    out->by_sp = found->at_org;
     ps_dmarc_align_all(psl, domain, rec, auth, out);
     out->result =
         out->dkim_aligned || out->spf_aligned ? PS_DMARC_PASS : PS_DMARC_FAIL;

@@ -2,7 +2,7 @@
 _dmarc lookups served by a dnsmasq on loopback. A spoofed message claiming
 a p=reject domain is delivered with dmarc=fail while enforcement is off
 and refused with 550 5.7.1 naming the policy when it is on; an aligned
-one (DKIM or SPF) passes; a p=quarantine failure goes to Postfix's hold
+one (DKIM or SPF) passes; sp= refuses a subdomain; a p=quarantine failure goes to Postfix's hold
 queue; a trusted forwarder is not enforced; an ambiguous author (two From
 fields) is refused under enforcement."""
 
@@ -33,6 +33,7 @@ class Stack:
             "ext.example": "v=spf1 ip4:192.0.2.0/24 -all",
             "_dmarc.ext.example": "v=DMARC1; p=reject; rua=mailto:d@ext.example",
             "_dmarc.q.example": "v=DMARC1; p=quarantine",
+            "_dmarc.sp.example": "v=DMARC1; p=none; sp=reject",
             "_dmarc.strict.example": "v=DMARC1; p=reject; aspf=s",
             "strict.example": "v=spf1 ip4:192.0.2.0/24 -all",
             "bounce.strict.example": "v=spf1 ip4:192.0.2.0/24 -all",
@@ -143,6 +144,14 @@ def test_aligned_spf_passes_when_enforced(enforcing):
     ar, _ = delivered_ar(enforcing, message("a@ext.example", "aligned spf"),
                          "bounces@ext.example", GOOD)
     assert "spf=pass" in ar and "dmarc=pass header.from=ext.example" in ar, ar
+
+
+def test_subdomain_policy_refused(enforcing):
+    code, text = send(enforcing, message("a@news.sp.example", "subdomain"),
+                      "x@attacker.example", SPOOFER)
+    assert code == 550, text
+    text = text.decode() if isinstance(text, bytes) else text
+    assert "DMARC policy of news.sp.example (sp=reject)" in text, text
 
 
 def test_strict_spf_subdomain_refused(enforcing):

@@ -315,6 +315,8 @@ static void test_evaluate(void **state)
     assert_int_equal(v.result, PS_DMARC_FAIL);
     assert_int_equal(v.requested, PS_DMARC_POLICY_QUARANTINE);
     assert_int_equal(v.apply, PS_DMARC_POLICY_QUARANTINE);
+    assert_true(v.by_sp);
+    assert_false(verdict("example.com", NULL, NULL, 0).by_sp);
     /* strict: a subdomain's signature is not aligned */
     v = verdict("strict.org", "mail.strict.org", "mail.strict.org", 0);
     assert_int_equal(v.result, PS_DMARC_FAIL);
