@@ -2,9 +2,10 @@
 _dmarc lookups served by a dnsmasq on loopback. A spoofed message claiming
 a p=reject domain is delivered with dmarc=fail while enforcement is off
 and refused with 550 5.7.1 naming the policy when it is on; an aligned
-one (DKIM or SPF) passes; sp= refuses a subdomain; a p=quarantine failure goes to Postfix's hold
-queue; a trusted forwarder is not enforced; an ambiguous author (two From
-fields) is refused under enforcement."""
+one (DKIM or SPF) passes; sp= refuses a subdomain; a p=quarantine
+failure goes to Postfix's hold queue; a trusted forwarder is not enforced; an ambiguous author (two From
+fields) is refused under enforcement; with dmarc_quarantine = header the
+message is delivered marked; the null sender aligns through HELO."""
 
 import os
 import re
@@ -26,11 +27,12 @@ pytestmark = pytest.mark.skipif(not os.access(MILTER, os.X_OK), reason="postseal
 
 
 class Stack:
-    def __init__(self, tmp, enforce):
+    def __init__(self, tmp, enforce, quarantine=None):
         self.rsa = ms.DkimKey(tmp, "sel", "rsa", domain="ext.example")
         self.dns = ms.Dnsmasq(txt={
             self.rsa.dns_name: self.rsa.record,
             "ext.example": "v=spf1 ip4:192.0.2.0/24 -all",
+            "mail.ext.example": "v=spf1 ip4:192.0.2.0/24 -all",
             "_dmarc.ext.example": "v=DMARC1; p=reject; rua=mailto:d@ext.example",
             "_dmarc.q.example": "v=DMARC1; p=quarantine",
             "_dmarc.sp.example": "v=DMARC1; p=none; sp=reject",
@@ -48,6 +50,8 @@ class Stack:
         }
         if enforce:
             milter["dmarc_enforce"] = "yes"
+        if quarantine:
+            milter["dmarc_quarantine"] = quarantine
         self.conf = ms.write_ini(os.path.join(tmp, "postseal.conf"), {"milter": milter})
         self.milter = ms.Daemon([MILTER, "-f", "-c", self.conf], port=self.port)
         self.sink = ms.SmtpSink()
@@ -122,6 +126,14 @@ def test_aligned_dkim_passes(relaxed):
     assert "dmarc=pass header.from=ext.example policy.dmarc=reject" in ar, ar
 
 
+def test_null_sender_aligns_through_helo(relaxed):
+    ar, _ = delivered_ar(relaxed, message("postmaster@ext.example", "bounce"), "", GOOD)
+    assert "spf=pass smtp.helo=mail.ext.example" in ar, ar
+    assert "dmarc=pass header.from=ext.example" in ar, ar
+    relaxed.milter.wait_log(r"result=pass domain=ext.example policy=reject action=accept "
+                            r"reason=spf-aligned")
+
+
 def test_no_policy_is_none(relaxed):
     ar, _ = delivered_ar(relaxed, message("a@nodmarc.example", "no policy"),
                          "a@nodmarc.example", SPOOFER)
@@ -184,3 +196,17 @@ def test_two_from_fields_refused_when_enforced(enforcing):
     assert code == 550, text
     enforcing.milter.wait_log(r"result=permerror domain=- policy=- action=reject "
                               r"reason=ambiguous-author detail=\"2 From fields\"")
+
+
+def test_quarantine_as_header(tmp_path):
+    os.chmod(tmp_path, 0o755)
+    s = Stack(str(tmp_path), enforce=True, quarantine="header")
+    try:
+        ar, got = delivered_ar(s, message("a@q.example", "marked"), "x@attacker.example", SPOOFER)
+        assert "dmarc=fail header.from=q.example policy.dmarc=quarantine" in ar, ar
+        marks = ms.header_values(got, "X-Postseal-DMARC-Quarantine")
+        assert [m.strip() for m in marks] == ["DMARC policy of q.example (p=quarantine)"], marks
+        s.milter.wait_log(r"result=fail domain=q.example policy=quarantine action=header "
+                          r"reason=policy-quarantine")
+    finally:
+        s.close()
