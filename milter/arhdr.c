@@ -1,7 +1,7 @@
 /* Authentication-Results on inbound mail: fields that claim our
  * authserv-id are forgeries from outside and are deleted (RFC 8601
- * section 5); ours is added with one dkim result per signature checked
- * and the SPF verdict for the client and envelope sender. */
+ * section 5); ours is added with one dkim result per signature checked,
+ * the SPF verdict for the client and envelope sender, and DMARC's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +118,7 @@ static int ps_arhdr_insert(void *ctx, const ps_session *c,
 
 int ps_arhdr_add(void *ctx, ps_session *c, ps_err *err)
 {
-    ps_authres_result res[PS_MILTER_MAX_VERIFY + 2];
+    ps_authres_result res[PS_MILTER_MAX_VERIFY + 3];
     char mailfrom[sizeof(((ps_spf_result *)0)->value)], dkim[256];
     ps_spf_result spf;
     size_t n = 0;
@@ -130,6 +130,7 @@ int ps_arhdr_add(void *ctx, ps_session *c, ps_err *err)
     ps_arhdr_mailfrom(&c->msg, mailfrom, sizeof(mailfrom));
     ps_spf_check(c->snap, c->addr[0] ? c->addr : NULL, c->helo, mailfrom, &spf);
     ps_arhdr_spf(&res[n++], &spf);
+    n += (size_t)ps_dmarc_check(c, res, n, &spf, &res[n]);
     if (ps_arhdr_insert(ctx, c, res, n, err) != 0)
         return -1;
     ps_mm_authres(res, n);

@@ -367,7 +367,7 @@ static sfsistat ps_cb_envelope(SMFICTX *ctx, ps_session *c)
 static sfsistat ps_cb_finish(SMFICTX *ctx, ps_session *c)
 {
     ps_err err = {""};
-    int discard;
+    int discard, rc;
 
     if (c->msg.failed)
         return ps_cb_deferred(ctx, &c->msg); /* logged when it happened */
@@ -388,8 +388,12 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_session *c)
         ps_log_kv(ps_milter_log(), LOG_INFO, "signed", "qid", c->msg.qid,
                   "rule", c->msg.match.rule, "session", c->sid, NULL);
     }
-    if (c->msg.action == PS_ACT_VERIFY && ps_arhdr_add(ctx, c, &err) != 0)
-        return ps_cb_fail(c, PS_STAGE_VERIFY, &err);
+    if (c->msg.action == PS_ACT_VERIFY) {
+        if (ps_arhdr_add(ctx, c, &err) != 0)
+            return ps_cb_fail(c, PS_STAGE_VERIFY, &err);
+        if ((rc = ps_dmarc_enforce(ctx, c)) != 0)
+            return rc > 0 ? SMFIS_REJECT : ps_cb_fail(c, PS_STAGE_DMARC, NULL);
+    }
     /* Outside mail left unverified (sign-only mode) is marked too, so a
      * second pass does not take it for internal mail. */
     if (c->msg.action == PS_ACT_NONE && c->msg.trace == PS_TRACE_NONE &&
@@ -463,7 +467,7 @@ static sfsistat ps_cb_negotiate(SMFICTX *ctx, unsigned long f0,
                   NULL);
         return SMFIS_REJECT;
     }
-    *pf0 = PS_CB_ACTIONS | (f0 & PS_CB_ENVELOPE);
+    *pf0 = PS_CB_ACTIONS | (f0 & (PS_CB_ENVELOPE | SMFIF_QUARANTINE));
     /* The queue id at RCPT, whatever milter_rcpt_macros says (Postfix has
      * one from the second recipient on): RCPT lines then join the
      * message's others by qid, not only by session. These are all the
@@ -483,7 +487,7 @@ static sfsistat ps_cb_negotiate(SMFICTX *ctx, unsigned long f0,
 static struct smfiDesc ps_cb_desc = {
     .xxfi_name = PS_MILTER_NAME,
     .xxfi_version = SMFI_VERSION,
-    .xxfi_flags = PS_CB_ACTIONS | PS_CB_ENVELOPE,
+    .xxfi_flags = PS_CB_ACTIONS | PS_CB_ENVELOPE | SMFIF_QUARANTINE,
     .xxfi_connect = ps_cb_connect,
     .xxfi_helo = ps_cb_helo,
     .xxfi_envfrom = ps_cb_envfrom,

@@ -14,6 +14,7 @@
 #include "base/cidr.h"
 #include "conf/conf.h"
 #include "dkim/dkim.h"
+#include "dmarc/dmarc.h"
 #include "base/err.h"
 #include "crypto/hmac.h"
 #include "crypto/secrets.h"
@@ -65,9 +66,11 @@ typedef struct ps_snap {
     void *dkimlib;   /* DKIM_LIB *, verification only */
     void *spfserver; /* SPF_server_t * */
     void *spfdns;    /* its DNS layer, which libspf2 leaves to us to free */
-    ps_secrets *rp_secrets;  /* [return_path] secret_file, or NULL */
-    ps_secrets *srs_secrets; /* srs_secret_file when srs_domain is set */
-    int refs;                /* guarded by the snapshot lock */
+    ps_secrets *rp_secrets;     /* [return_path] secret_file, or NULL */
+    ps_secrets *srs_secrets;    /* srs_secret_file when srs_domain is set */
+    ps_dmarc_psl *psl;          /* [milter] dmarc in verify mode, or NULL */
+    ps_cidr_list dmarc_trusted; /* dmarc_trusted_forwarders */
+    int refs;                   /* guarded by the snapshot lock */
 } ps_snap;
 
 /* Loads and checks everything the file names (keys, tables, lists) into a
@@ -115,6 +118,23 @@ typedef struct ps_spf_result {
  * failure of the call. */
 void ps_spf_check(const ps_snap *s, const char *addr, const char *helo,
                   const char *mailfrom, ps_spf_result *out);
+
+/* ---- dmarc.c: DMARC evaluation and enforcement -------------------------- */
+
+/* What end of message does about DMARC, decided with the result. */
+typedef enum ps_dmarc_action {
+    PS_DMARC_ACT_ACCEPT, /* delivered as it is */
+    PS_DMARC_ACT_REJECT, /* 550 5.7.1 */
+    PS_DMARC_ACT_HOLD,   /* Postfix's hold queue */
+    PS_DMARC_ACT_HEADER  /* delivered with the quarantine header */
+} ps_dmarc_action;
+
+typedef struct ps_dmarc_outcome {
+    ps_dmarc_action action;
+    char domain[PS_MAILBOX_DOMAIN_MAX + 1]; /* header.from */
+    char why[160];                          /* reason= of the result */
+    char text[PS_MAILBOX_DOMAIN_MAX + 96];  /* reply or header text */
+} ps_dmarc_outcome;
 
 /* ---- msg.c: what is kept of a connection and of its current message ---- */
 
@@ -171,8 +191,9 @@ typedef struct ps_msg {
     /* A bounce: the reference of the first valid return path among the
      * recipients, and the message as the DSN parser will read it. */
     char bounce_ref[PS_RETPATH_REF_MAX + 1];
-    time_t bounce_issued; /* the day its token was made */
-    uint64_t started_ns;  /* MAIL FROM, for the duration histogram */
+    time_t bounce_issued;   /* the day its token was made */
+    uint64_t started_ns;    /* MAIL FROM, for the duration histogram */
+    ps_dmarc_outcome dmarc; /* set by ps_dmarc_check */
     char *bounce;
     size_t bounce_len;
 } ps_msg;
@@ -234,6 +255,26 @@ int ps_signpolicy_outbound(const ps_session *c, const ps_msg *m);
 /* 1 when domain is one of ours: a signing rule, a rewrite pattern, the
  * return-path or the SRS domain. */
 int ps_signpolicy_our_domain(const ps_snap *s, const char *domain);
+
+/* ---- dmarc.c, continued ------------------------------------------------ */
+
+/* Loads the Public Suffix List and dmarc_trusted_forwarders into a
+ * snapshot when [milter] dmarc is on in verify mode; ps_dmarc_snap_free
+ * releases them. */
+int ps_dmarc_snap_init(ps_snap *s, ps_err *err);
+void ps_dmarc_snap_free(ps_snap *s);
+
+/* Evaluates DMARC for the message from the dkim results res[0..n) and
+ * the SPF verdict, fills *out (pointing into c->msg.dmarc) and decides
+ * what ps_dmarc_enforce does. 1 when *out was filled, 0 when DMARC is
+ * off. Logs the decision and its reason. */
+int ps_dmarc_check(ps_session *c, const ps_authres_result *res, size_t n,
+                   const ps_spf_result *spf, ps_authres_result *out);
+
+/* At end of message, after our Authentication-Results: 1 when the
+ * message is refused (reply set on ctx), 0 when it goes on (held or
+ * marked as decided), -1 when the MTA refused a change. */
+int ps_dmarc_enforce(void *ctx, ps_session *c);
 
 /* ---- sign.c / arhdr.c: the libmilter side of each outcome -------------- */
 
@@ -358,6 +399,7 @@ typedef enum ps_stage {
     PS_STAGE_SRS,
     PS_STAGE_TRACE,
     PS_STAGE_RESTARTING,
+    PS_STAGE_DMARC,
     PS_STAGE_N
 } ps_stage;
 const char *ps_stage_word(ps_stage s);

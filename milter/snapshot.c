@@ -88,7 +88,8 @@ int ps_snap_load(const char *path, ps_snap **out, ps_err *err)
     ps_snap_authserv_id(s);
     ps_snap_params(s);
     if ((s->mode & PS_MODE_VERIFY) &&
-        (ps_verify_lib_init(s, err) != 0 || ps_spf_init(s, err) != 0))
+        (ps_verify_lib_init(s, err) != 0 || ps_spf_init(s, err) != 0 ||
+         ps_dmarc_snap_init(s, err) != 0))
         goto fail;
     *out = s;
     return 0;
@@ -103,6 +104,7 @@ void ps_snap_free(ps_snap *s)
         return;
     ps_verify_lib_free(s);
     ps_spf_free(s);
+    ps_dmarc_snap_free(s);
     ps_rp_free(s);
     ps_signrules_free(s->rules);
     ps_conf_free(s->conf);

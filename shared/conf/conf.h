@@ -32,6 +32,8 @@ typedef struct ps_conf_list {
 } ps_conf_list;
 
 enum { PS_MODE_SIGN = 1, PS_MODE_VERIFY = 2 };
+/* [milter] dmarc_quarantine: what p=quarantine does when enforced. */
+enum { PS_CONF_DMARC_HOLD, PS_CONF_DMARC_HEADER };
 /* canonicalization bits; 0 is relaxed/relaxed, the default. */
 enum { PS_CONF_CANON_HEADER_SIMPLE = 1, PS_CONF_CANON_BODY_SIMPLE = 2 };
 
@@ -96,6 +98,13 @@ typedef struct ps_conf {
         int max_verify_line;
         int signature_expire; /* seconds from t= to x=; 0: no x= */
         int signature_expire_line;
+        int dmarc; /* 1 (default): DMARC evaluated in verify mode */
+        int dmarc_line;
+        int dmarc_enforce; /* 1: p=/sp= honoured; default 0 */
+        int dmarc_enforce_line;
+        int dmarc_quarantine; /* PS_CONF_DMARC_HOLD (default) or _HEADER */
+        int dmarc_quarantine_line;
+        ps_conf_str dmarc_trusted_forwarders; /* CIDRs never enforced */
         ps_conf_runas runas;
     } milter;
     ps_conf_key *keys;

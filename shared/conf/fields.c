@@ -53,6 +53,13 @@ static const ps_conf_field ps_conf_fields[] = {
     PS_NUM("milter", "max_verify", milter.max_verify, ps_conf_parse_max_verify),
     PS_NUM("milter", "signature_expire", milter.signature_expire,
            ps_conf_parse_expire),
+    PS_NUM("milter", "dmarc", milter.dmarc, ps_conf_parse_yesno),
+    PS_NUM("milter", "dmarc_enforce", milter.dmarc_enforce,
+           ps_conf_parse_yesno),
+    PS_NUM("milter", "dmarc_quarantine", milter.dmarc_quarantine,
+           ps_conf_parse_dmarc_quarantine),
+    PS_STR("milter", "dmarc_trusted_forwarders",
+           milter.dmarc_trusted_forwarders, ps_conf_check_hosts),
     PS_STR("milter", "user", milter.runas.user, ps_conf_check_account),
     PS_STR("milter", "socket_group", milter.runas.socket_group,
            ps_conf_check_account),
@@ -118,6 +125,7 @@ int ps_conf_defaults(ps_conf *conf, ps_err *err)
 {
     conf->milter.mode = PS_MODE_SIGN | PS_MODE_VERIFY;
     conf->milter.max_verify = PS_CONF_MAX_VERIFY_DEFAULT;
+    conf->milter.dmarc = 1;
     conf->policyd.warn_at = 80;
     conf->policyd.ipv6_prefix = PS_CONF_IPV6_PREFIX;
     conf->return_path.max_age = PS_CONF_RETPATH_MAX_AGE;

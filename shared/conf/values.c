@@ -417,6 +417,19 @@ int ps_conf_parse_yesno(const char *v, int *flag, ps_err *err)
     return 0;
 }
 
+/* hold: Postfix's hold queue (smfi_quarantine), for the admin to
+ * release or delete; header: delivered with a marking header. */
+int ps_conf_parse_dmarc_quarantine(const char *v, int *how, ps_err *err)
+{
+    if (strcmp(v, "hold") == 0)
+        *how = PS_CONF_DMARC_HOLD;
+    else if (strcmp(v, "header") == 0)
+        *how = PS_CONF_DMARC_HEADER;
+    else
+        return ps_err_set(err, "expected hold or header");
+    return 0;
+}
+
 /* 16 bits at least: a shorter prefix would put unrelated networks on one
  * counter; 128 counts each address alone. */
 int ps_conf_parse_ipv6_prefix(const char *v, int *bits, ps_err *err)

@@ -348,6 +348,40 @@ fail:
     return -1;
 }
 
+/* The same grammar as ps_mailbox_parse_from, but every mailbox of the
+ * list is kept (DMARC looks at all of them). */
+int ps_mailbox_parse_list(const char *value, size_t len, ps_mailbox *out,
+                          size_t max, size_t *n, ps_err *err)
+{
+    ps_lex lx = {value, value + len, NULL};
+    ps_tok t;
+
+    *n = 0;
+    if (len > PS_MAILBOX_VALUE_MAX)
+        return ps_err_set(err, "value longer than %d bytes",
+                          PS_MAILBOX_VALUE_MAX);
+    if (memchr(value, '\0', len) != NULL)
+        return ps_err_set(err, "NUL byte in value");
+    for (t = ps_mailbox_skip_commas(&lx); t.type != PS_TOK_END;
+         t = ps_mailbox_skip_commas(&lx)) {
+        if (*n == max)
+            return *n = 0, ps_err_set(err, "more than %zu addresses", max);
+        memset(&out[*n], 0, sizeof(out[*n]));
+        if (ps_mailbox_one(&lx, &out[*n], err) != 0)
+            return *n = 0, -1;
+        (*n)++;
+        t = ps_mailbox_next(&lx);
+        if (t.type == PS_TOK_END)
+            break;
+        if (!ps_mailbox_is(t, ','))
+            return *n = 0, ps_mailbox_fail(&lx, t,
+                                           "unexpected text after "
+                                           "the address",
+                                           err);
+    }
+    return *n == 0 ? ps_err_set(err, "no address") : 0;
+}
+
 int ps_mailbox_parse_envelope(const char *arg, ps_mailbox *out, ps_err *err)
 {
     size_t n = strlen(arg), nlocal, ndomain;

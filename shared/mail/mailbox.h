@@ -24,6 +24,12 @@ typedef struct ps_mailbox {
 int ps_mailbox_parse_from(const char *value, size_t len, ps_mailbox *out,
                           ps_err *err);
 
+/* Every mailbox of a From value (a mailbox-list) into out[0..*n), at
+ * most max; -1 with a reason for no address, more than max, or a syntax
+ * error anywhere in the list. */
+int ps_mailbox_parse_list(const char *value, size_t len, ps_mailbox *out,
+                          size_t max, size_t *n, ps_err *err);
+
 /* The envelope sender ("<user@domain>", "user@domain" or "<>"). The null
  * sender gives 0 with both parts empty; an address without '@' gives
  * the whole address as local part and an empty domain. */

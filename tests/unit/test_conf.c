@@ -231,6 +231,10 @@ static void test_empty_gives_defaults(void **state)
         assert_int_equal(c->milter.max_verify, 5);
         assert_int_equal(c->milter.max_verify_line, 0);
         assert_int_equal(c->milter.signature_expire, 0);
+        assert_int_equal(c->milter.dmarc, 1); /* evaluated in verify mode */
+        assert_int_equal(c->milter.dmarc_enforce, 0);
+        assert_int_equal(c->milter.dmarc_quarantine, PS_CONF_DMARC_HOLD);
+        assert_null(c->milter.dmarc_trusted_forwarders.value);
         ps_conf_free(c);
     }
 }
@@ -366,6 +370,14 @@ static const bad_case bad_values[] = {
     {"[milter]\noversign_headers = *\n",
      "bad oversign_headers '*': DKIM oversigned-header list: \"*\" is not a "
      "header field name (or NAME* prefix)"},
+    {"[milter]\ndmarc = on\n", "bad dmarc 'on': expected yes or no"},
+    {"[milter]\ndmarc_enforce = 1\n",
+     "bad dmarc_enforce '1': expected yes or no"},
+    {"[milter]\ndmarc_quarantine = discard\n",
+     "bad dmarc_quarantine 'discard': expected hold or header"},
+    {"[milter]\ndmarc_trusted_forwarders = 10.0.0.0/33\n",
+     "bad dmarc_trusted_forwarders '10.0.0.0/33': prefix length in "
+     "'10.0.0.0/33' must be 0 to 32"},
     {"[milter]\nmax_verify = 0\n",
      "bad max_verify '0': expected a number from 1 to 50"},
     {"[milter]\nmax_verify = 51\n",

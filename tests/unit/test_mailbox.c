@@ -112,6 +112,27 @@ static void test_bounds(void **state)
     assert_int_equal(ps_mailbox_parse_from("a\0@b.c", 6, &mb, &err), -1);
 }
 
+/* Every mailbox of a list, for DMARC's author domains. */
+static void test_list(void **state)
+{
+    ps_mailbox mb[4];
+    size_t n = 9;
+    ps_err err = {""};
+    const char *v = " a@Example.com, \"B, c\" <b@example.net>,, (x) c@e.org";
+
+    (void)state;
+    assert_int_equal(ps_mailbox_parse_list(v, strlen(v), mb, 4, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(mb[0].domain, "example.com");
+    assert_string_equal(mb[1].domain, "example.net");
+    assert_string_equal(mb[2].domain, "e.org");
+    assert_int_equal(ps_mailbox_parse_list(v, strlen(v), mb, 2, &n, &err), -1);
+    assert_int_equal(n, 0);
+    assert_int_equal(ps_mailbox_parse_list(" , ", 3, mb, 4, &n, &err), -1);
+    assert_string_equal(err.msg, "no address");
+    assert_int_equal(ps_mailbox_parse_list("a@b c", 5, mb, 4, &n, &err), -1);
+}
+
 static void test_envelope(void **state)
 {
     ps_mailbox mb;
@@ -141,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_envelope),
+        cmocka_unit_test(test_list),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,50 @@
+/* libFuzzer target for shared/dmarc/record.c and the author-domain reader:
+ * any TXT text is either refused with a reason or gives a record whose
+ * values are in range; a refused text that is a v=DMARC1 record at all
+ * has a reason; any From value gives one of the defined answers. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dmarc/dmarc.h"
+
+static void check_record(const ps_dmarc_record *r)
+{
+    if (r->p > PS_DMARC_POLICY_REJECT || r->sp > PS_DMARC_POLICY_REJECT ||
+        r->pct < 0 || r->pct > 100 || r->adkim > PS_DMARC_STRICT ||
+        r->aspf > PS_DMARC_STRICT)
+        abort();
+    if (r->p_absent && (!r->has_rua || r->p != PS_DMARC_POLICY_NONE))
+        abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *buf = malloc(size + 1);
+    const char *from[1];
+    char domain[PS_MAILBOX_DOMAIN_MAX + 1];
+    ps_dmarc_record r;
+    ps_dmarc_author a;
+    ps_err err = {""};
+
+    if (buf == NULL)
+        abort();
+    memcpy(buf, data, size);
+    buf[size] = '\0';
+    if (ps_dmarc_record_parse(buf, size, &r, &err) == 0) {
+        if (!ps_dmarc_is_record(buf, size))
+            abort();
+        check_record(&r);
+    } else if (err.msg[0] == '\0') {
+        abort();
+    }
+    err.msg[0] = '\0';
+    from[0] = buf;
+    a = ps_dmarc_author_domain(from, 1, domain, &err);
+    if (a > PS_DMARC_AUTHOR_MANY_DOMAINS ||
+        (a == PS_DMARC_AUTHOR_OK) != (domain[0] != '\0') ||
+        (a != PS_DMARC_AUTHOR_OK && err.msg[0] == '\0'))
+        abort();
+    free(buf);
+    return 0;
+}
