@@ -300,8 +300,8 @@ int ps_pubkey_dkim_spki(const char *rec, size_t len, char *out, size_t size)
     int rc = 0;
 
     dkim_p_tag(&p, &plen);
-    if (clean == NULL || der == NULL || p == rec)
-        goto done; /* no p= tag: libopendkim says what is wrong */
+    if (clean == NULL || der == NULL || p == rec || memchr(rec, '\0', len))
+        goto done; /* libopendkim says what is wrong with such a record */
     for (size_t i = 0; i < plen; i++)
         if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
             clean[n++] = p[i];

@@ -177,6 +177,34 @@ static void test_alphabets(void **state)
     assert_true(seen > 0);
 }
 
+/* postsrsd's limit: addresses (read or written) of up to 512 octets. */
+static void test_length_limit(void **state)
+{
+    (void)state;
+    char in[600], out[PS_SRS_ADDR_MAX], back[PS_SRS_ADDR_MAX];
+    const char *dom = "@otherdomain.com";
+    /* "SRS0=hhhh=SS=otherdomain.com=" + local + "@example.com" */
+    size_t fixed = 5 + 5 + 3 + strlen(dom) - 1 + 1 + strlen("@example.com");
+    size_t local = 512 - fixed;
+
+    memset(in, 'a', local);
+    strcpy(in + local, dom);
+    assert_int_equal(fwd("tops3cr3t\n", "example.com", in, T0, out), 0);
+    assert_int_equal(strlen(out), 512);
+    assert_int_equal(rev("tops3cr3t\n", "example.com", out, T0, back), 0);
+    assert_string_equal(back, in);
+    memset(in, 'a', local + 1); /* one more: the SRS form would be 513 */
+    strcpy(in + local + 1, dom);
+    assert_int_equal(fwd("tops3cr3t\n", "example.com", in, T0, out), -1);
+    memset(in, 'a', 512 - strlen(dom)); /* 512 octets read... */
+    strcpy(in + 512 - strlen(dom), dom);
+    assert_int_equal(fwd("tops3cr3t\n", "otherdomain.com", in, T0, out),
+                     PS_SRS_UNCHANGED);
+    memset(in, 'a', 513 - strlen(dom)); /* ...513 refused */
+    strcpy(in + 513 - strlen(dom), dom);
+    assert_int_equal(fwd("tops3cr3t\n", "otherdomain.com", in, T0, out), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_unchanged),
         cmocka_unit_test(test_alphabets),
+        cmocka_unit_test(test_length_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
