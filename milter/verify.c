@@ -138,10 +138,16 @@ static DKIM_CBSTAT ps_verify_prescreen(DKIM *dkim, DKIM_SIGINFO **sigs,
 int ps_verify_lib_init(ps_snap *s, ps_err *err)
 {
     DKIM_LIB *lib = dkim_init(NULL, NULL);
+    unsigned int flags = DKIM_LIBFLAGS_BADSIGHANDLES;
 
     if (lib == NULL)
         return ps_err_set(err, "libopendkim: dkim_init failed");
-    if (dkim_set_key_lookup(lib, ps_verify_key_lookup) != DKIM_STAT_OK ||
+    /* A DKIM-Signature lacking a required tag (v= in pre-RFC drafts) is
+     * kept as a signature with its error: RFC 6376 6.1.1 says PERMFAIL,
+     * where libopendkim would otherwise drop it and leave dkim=none. */
+    if (dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags,
+                     sizeof(flags)) != DKIM_STAT_OK ||
+        dkim_set_key_lookup(lib, ps_verify_key_lookup) != DKIM_STAT_OK ||
         dkim_set_prescreen(lib, ps_verify_prescreen) != DKIM_STAT_OK) {
         dkim_close(lib);
         return ps_err_set(err, "libopendkim: cannot set the callbacks");
