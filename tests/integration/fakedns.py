@@ -1,6 +1,6 @@
 """A DNS server on a loopback UDP port answering TXT queries from a table:
 each name maps to a record text (answered NOERROR), or to "NXDOMAIN",
-"SERVFAIL" or "TIMEOUT" (no answer at all); unknown names get NXDOMAIN.
+"SERVFAIL" or "TIMEOUT" (no answer at all); unknown names get default.
 For test vectors whose keys come with DNS failures dnsmasq cannot serve."""
 
 import socket
@@ -11,7 +11,8 @@ RCODE = {"NXDOMAIN": 3, "SERVFAIL": 2}
 
 
 class FakeDns:
-    def __init__(self, table):
+    def __init__(self, table, default="NXDOMAIN"):
+        self.default = default
         self.table = {k.lower().rstrip("."): v for k, v in table.items()}
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
@@ -44,7 +45,7 @@ class FakeDns:
         qtype = struct.unpack("!H", q[i + 1:i + 3])[0]
         name = ".".join(labels).lower()
         self.queries.append(name)
-        value = self.table.get(name, "NXDOMAIN")
+        value = self.table.get(name, self.default)
         if value == "TIMEOUT":
             return None
         flags = 0x8180 | (q[2] & 0x01) << 8  # QR, RD as asked, RA

@@ -10,15 +10,14 @@ import base64
 import json
 import os
 import re
-import socket
 import subprocess
-import threading
 import time
 
 import dkim
 import pytest
 
 import mailstack as ms
+from fakedns import FakeDns
 from test_milter_verify import AUTHSERV, MILTER, deliver, message, our_authres, sign
 
 pytestmark = pytest.mark.skipif(not os.access(MILTER, os.X_OK), reason="postseal-milter not built")
@@ -29,42 +28,6 @@ def pkcs1_record(key):
     der = subprocess.run(["openssl", "rsa", "-in", key.path, "-RSAPublicKey_out",
                           "-outform", "DER"], check=True, capture_output=True).stdout
     return "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
-
-
-class ServfailDns:
-    """A DNS server on a loopback UDP port that answers every query with
-    SERVFAIL (rcode 2), the question echoed."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.queries = 0
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while True:
-            try:
-                q, peer = self.sock.recvfrom(4096)
-            except OSError:
-                return
-            if len(q) < 12:
-                continue
-            self.queries += 1
-            end = 12
-            while end < len(q) and q[end] != 0:
-                end += 1 + q[end]
-            question = q[12:end + 5]
-            flags = bytes([0x80 | (q[2] & 0x01), 0x80 | 2])  # QR, RD kept; RA, SERVFAIL
-            self.sock.sendto(q[:2] + flags + b"\x00\x01\x00\x00\x00\x00\x00\x00" + question, peer)
-
-    @property
-    def resolver(self):
-        return f"127.0.0.1:{self.port}"
-
-    def close(self):
-        self.sock.close()
 
 
 class Stack:
@@ -217,12 +180,12 @@ def test_l_covering_the_whole_body_has_no_comment(stack):
 
 def test_servfail_on_the_key_is_temperror(tmp_path):
     os.chmod(tmp_path, 0o755)
-    server = ServfailDns()
+    server = FakeDns({}, default="SERVFAIL")
     s = Stack(str(tmp_path), resolver=server.resolver)
     try:
         result, _, reason = dkim_result(deliver(s, sign(message("servfail"), s.rsa)))
         assert (result, reason) == ("temperror", "key lookup failed: SERVFAIL")
-        assert server.queries >= 1
+        assert "sel._domainkey.ext.example" in server.queries
     finally:
         s.close()
         server.close()
