@@ -62,7 +62,7 @@ static int ps_fwd_swap(ps_msg *m, const char *given, const char *original)
 int ps_fwd_rcpt(void *ctx, ps_session *c, const char *arg, const char *mailer)
 {
     const char *domain = c->snap->conf->return_path.srs_domain.value;
-    char addr[PS_SRS_ADDR_MAX], orig[PS_SRS_ADDR_MAX];
+    char addr[PS_SRS_OUT_MAX], orig[PS_SRS_ADDR_MAX];
     ps_mailbox mb;
     ps_err err = {""};
 
@@ -104,7 +104,7 @@ static int ps_fwd_unswap(void *ctx, const ps_msg *m, ps_err *err)
 static int ps_fwd_sender(void *ctx, ps_session *c, ps_err *err)
 {
     const char *domain = c->snap->conf->return_path.srs_domain.value;
-    char addr[PS_SRS_ADDR_MAX], out[PS_SRS_ADDR_MAX], arg[PS_SRS_ADDR_MAX + 2];
+    char addr[PS_SRS_ADDR_MAX], out[PS_SRS_OUT_MAX], arg[PS_SRS_OUT_MAX + 2];
     ps_mailbox mb;
     ps_err why = {""};
     int rc;

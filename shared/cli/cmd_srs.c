@@ -41,7 +41,7 @@ int ps_cmd_srs(int argc, char **argv)
     int reverse = o.verb;
     ps_secrets *s = o.secrets;
     ps_srs_cfg cfg = {s, o.domain, 0};
-    char out[PS_SRS_ADDR_MAX];
+    char out[PS_SRS_OUT_MAX];
     rc = reverse
              ? ps_srs_reverse(&cfg, o.operand, o.now, out, sizeof out, &err)
              : ps_srs_forward(&cfg, o.operand, o.now, out, sizeof out, &err);

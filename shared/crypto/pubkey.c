@@ -270,3 +270,65 @@ void ps_pubkey_free(ps_pubkey *key)
     EVP_PKEY_free(key->pkey);
     free(key);
 }
+
+/* The DER of an RSAPublicKey (PKCS#1) as a SubjectPublicKeyInfo, base64
+ * into a malloc'd string; NULL when der is not exactly such a key. */
+static char *pkcs1_to_spki_b64(const uint8_t *der, size_t dlen)
+{
+    const unsigned char *p = der;
+    EVP_PKEY *pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)dlen);
+    unsigned char *spki = NULL;
+    char *b64 = NULL;
+    int n;
+
+    if (pk != NULL && p == der + dlen && (n = i2d_PUBKEY(pk, &spki)) > 0 &&
+        (b64 = malloc(ps_b64_encoded_size((size_t)n) + 1)) != NULL)
+        b64[ps_b64_encode(spki, (size_t)n, b64)] = '\0';
+    OPENSSL_free(spki);
+    EVP_PKEY_free(pk);
+    return b64;
+}
+
+int ps_pubkey_dkim_spki(const char *rec, size_t len, char *out, size_t size)
+{
+    const char *p = rec;
+    size_t plen = len, n = 0, dlen = 0;
+    char *clean = malloc(len + 1), *spki = NULL;
+    uint8_t *der = malloc(ps_b64_decoded_max(len) + 1);
+    const unsigned char *q;
+    EVP_PKEY *pk = NULL;
+    int rc = 0;
+
+    dkim_p_tag(&p, &plen);
+    if (clean == NULL || der == NULL || p == rec || memchr(rec, '\0', len))
+        goto done; /* libopendkim says what is wrong with such a record */
+    for (size_t i = 0; i < plen; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+            clean[n++] = p[i];
+    if (n == 0 ||
+        ps_b64_decode(clean, n, der, ps_b64_decoded_max(n), &dlen, NULL) < 0)
+        goto done;
+    q = der;
+    if ((pk = d2i_PUBKEY(NULL, &q, (long)dlen)) != NULL ||
+        (spki = pkcs1_to_spki_b64(der, dlen)) == NULL)
+        goto done;
+    n = (size_t)(p - rec); /* text before the key, then the key, then after */
+    plen += n;
+    if (n + strlen(spki) + (len - plen) + 1 > size) {
+        rc = -1;
+        goto done;
+    }
+    memcpy(out, rec, n);
+    memcpy(out + n, spki, strlen(spki));
+    n += strlen(spki);
+    memcpy(out + n, rec + plen, len - plen);
+    out[n + len - plen] = '\0';
+    rc = 1;
+done:
+    EVP_PKEY_free(pk);
+    free(spki);
+    free(der);
+    free(clean);
+    ERR_clear_error();
+    return rc;
+}

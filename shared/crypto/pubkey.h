@@ -39,4 +39,11 @@ int ps_pubkey_bits(const ps_pubkey *key);
 EVP_PKEY *ps_pubkey_evp(const ps_pubkey *key); /* owned by key */
 void ps_pubkey_free(ps_pubkey *key);
 
+/* A DKIM key record (len bytes) whose p= holds a PKCS#1 RSAPublicKey, as
+ * some publish, rewritten into out with p= as the SubjectPublicKeyInfo
+ * RFC 6376 asks for (all other text kept): 1 when rewritten, 0 when the
+ * record needs no change (or is not a key libopendkim could read anyway),
+ * -1 when out (size bytes) is too small. */
+int ps_pubkey_dkim_spki(const char *rec, size_t len, char *out, size_t size);
+
 #endif

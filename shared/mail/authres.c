@@ -122,6 +122,8 @@ static int ps_authres_check_result(const ps_authres_result *r, ps_err *err)
         !ps_authres_is_token(r->method, strlen(r->method)) ||
         !ps_authres_is_token(r->result, strlen(r->result)))
         return ps_err_set(err, "result without a method or a result");
+    if (r->comment != NULL && strpbrk(r->comment, "()\\\r\n") != NULL)
+        return ps_err_set(err, "bad comment in a %s result", r->method);
     if (r->nprops > PS_AUTHRES_MAX_PROPS)
         return ps_err_set(err, "more than %d properties in one result",
                           PS_AUTHRES_MAX_PROPS);
@@ -139,6 +141,11 @@ static void ps_authres_one(ps_authres_buf *b, const ps_authres_result *r)
     ps_authres_puts(b, r->method);
     ps_authres_puts(b, "=");
     ps_authres_puts(b, r->result);
+    if (r->comment != NULL) {
+        ps_authres_puts(b, " (");
+        ps_authres_puts(b, r->comment);
+        ps_authres_puts(b, ")");
+    }
     if (r->reason != NULL) {
         ps_authres_puts(b, " reason=");
         ps_authres_quoted(b, r->reason);

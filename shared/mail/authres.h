@@ -18,9 +18,10 @@ typedef struct ps_authres_prop {
 } ps_authres_prop;
 
 typedef struct ps_authres_result {
-    const char *method; /* "dkim", "spf" */
-    const char *result; /* "pass", "fail", "none", "temperror", ... */
-    const char *reason; /* NULL, or a few words: written reason="..." */
+    const char *method;  /* "dkim", "spf" */
+    const char *result;  /* "pass", "fail", "none", "temperror", ... */
+    const char *reason;  /* NULL, or a few words: written reason="..." */
+    const char *comment; /* NULL, or words without ( ) \\ : written (...) */
     ps_authres_prop props[PS_AUTHRES_MAX_PROPS];
     size_t nprops;
 } ps_authres_result;

@@ -14,13 +14,14 @@ typedef struct addr {
 } addr;
 
 /* local@domain split at the last '@'; no controls or spaces, since the
- * result goes back into an SMTP command. */
-static int split_addr(const char *s, addr *a, ps_err *err)
+ * result goes back into an SMTP command. Forward reads up to 512 octets
+ * as postsrsd does; reverse also what forward writes from those. */
+static int split_addr(const char *s, size_t max, addr *a, ps_err *err)
 {
     size_t n = strlen(s);
-    if (n == 0 || n >= PS_SRS_ADDR_MAX)
-        return ps_err_set(err, "SRS: address empty or longer than %d octets",
-                          PS_SRS_ADDR_MAX - 1);
+    if (n == 0 || n > max)
+        return ps_err_set(err, "SRS: address empty or longer than %zu octets",
+                          max);
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
             return ps_err_set(err,
@@ -66,7 +67,7 @@ static int put(char *out, size_t outsize, ps_err *err, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(out, outsize, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= outsize || n >= PS_SRS_ADDR_MAX)
+    if (n < 0 || (size_t)n >= outsize)
         return ps_err_set(err, "SRS: rewritten address too long");
     return 0;
 }
@@ -102,7 +103,7 @@ int ps_srs_forward(const ps_srs_cfg *cfg, const char *sender, time_t now,
     addr a;
     if (!cfg->domain || !*cfg->domain)
         return ps_err_set(err, "SRS: no SRS domain");
-    if (split_addr(sender, &a, err) < 0)
+    if (split_addr(sender, PS_SRS_ADDR_MAX - 1, &a, err) < 0)
         return -1;
     /* the hash covers fields without separators: a '=' in the domain
      * would make the reverse split differently and never verify */
@@ -159,7 +160,7 @@ int ps_srs_reverse(const ps_srs_cfg *cfg, const char *addr_s, time_t now,
                    char *out, size_t outsize, ps_err *err)
 {
     addr a;
-    if (split_addr(addr_s, &a, err) < 0)
+    if (split_addr(addr_s, PS_SRS_OUT_MAX - 1, &a, err) < 0)
         return -1;
     if (cfg->domain && *cfg->domain &&
         (strlen(cfg->domain) != a.domain.n ||

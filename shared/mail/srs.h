@@ -11,9 +11,14 @@
 #include "crypto/hmac.h"
 #include "crypto/secrets.h"
 
-#define PS_SRS_ADDR_MAX 512 /* octets in an address we read or write */
-#define PS_SRS_HASH_LEN 4   /* base64 characters we write (and require) */
-#define PS_SRS_MAX_AGE  21  /* days a day stamp stays valid (postsrsd) */
+/* A buffer for an address of up to 512 octets (postsrsd's limit) and its
+ * NUL: the longest address we read or write is PS_SRS_ADDR_MAX - 1. */
+#define PS_SRS_ADDR_MAX 513
+/* A buffer for what forward writes: the address, "SRS0=HHHH=TT=" and our
+ * domain (postsrsd too rewrites a 512-octet address into a longer one). */
+#define PS_SRS_OUT_MAX  (PS_SRS_ADDR_MAX + 16 + 256)
+#define PS_SRS_HASH_LEN 4  /* base64 characters we write (and require) */
+#define PS_SRS_MAX_AGE  21 /* days a day stamp stays valid (postsrsd) */
 
 typedef struct ps_srs_cfg {
     const ps_secrets *secrets; /* first signs, all verify */

@@ -25,7 +25,7 @@ static char lower(char c)
 static int mac_b64(const uint8_t *key, size_t keylen, const ps_srs_field *f,
                    size_t nf, char out[SRS_B64_MAX + 1], ps_err *err)
 {
-    char buf[PS_SRS_ADDR_MAX];
+    char buf[PS_SRS_OUT_MAX];
     size_t n = 0;
     for (size_t i = 0; i < nf; i++) {
         if (f[i].n > sizeof buf - n)

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char sec[] = "tops3cr3t\nold\n";
     ps_secrets *s = NULL;
     ps_err err = {""};
-    char *in = malloc(size + 1), out[PS_SRS_ADDR_MAX], back[PS_SRS_ADDR_MAX];
+    char *in = malloc(size + 1), out[PS_SRS_OUT_MAX], back[PS_SRS_OUT_MAX];
 
     if (!in || ps_secrets_parse(sec, sizeof sec - 1, "fuzz", &s, &err) < 0)
         abort();
@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in[size] = '\0';
     ps_srs_cfg cfg = {s, "example.com", 0};
     if (ps_srs_reverse(&cfg, in, T0, out, sizeof out, &err) == 0 &&
-        strlen(out) >= PS_SRS_ADDR_MAX)
+        strlen(out) >= PS_SRS_OUT_MAX)
         abort();
     int rc = ps_srs_forward(&cfg, in, T0, out, sizeof out, &err);
     if (rc == PS_SRS_REWRITTEN && strncasecmp(in, "SRS", 3) != 0) {

@@ -30,12 +30,18 @@ static void test_format(void **state)
         {"dkim",
          "pass",
          NULL,
+         NULL,
          {{"header.d", "example.org"},
           {"header.s", "sel"},
           {"header.a", "ed25519-sha256"},
           {"header.b", "ab/+CDEF"}},
          4},
-        {"spf", "softfail", NULL, {{"smtp.mailfrom", "bob@example.org"}}, 1},
+        {"spf",
+         "softfail",
+         NULL,
+         NULL,
+         {{"smtp.mailfrom", "bob@example.org"}},
+         1},
     };
     char *v = format_ok("mx.example.com", r, 2);
 
@@ -55,6 +61,7 @@ static void test_hostile_values(void **state)
     ps_authres_result r = {"spf",
                            "fail",
                            "a \"quoted\" reason",
+                           NULL,
                            {{"smtp.mailfrom", "x;\r\n\tdkim=pass\"\\@evil"}},
                            1};
     char *v = format_ok("mx", &r, 1);
@@ -74,12 +81,20 @@ static void test_hostile_values(void **state)
     v = format_ok("mx", &r, 1);
     assert_non_null(strstr(v, "smtp.mailfrom=\"\""));
     free(v);
+    r.comment = "l=10: only the first 10 body octets are signed";
+    v = format_ok("mx", &r, 1);
+    assert_non_null(strstr(v, "spf=fail (l=10: only the first 10 body octets "
+                              "are signed) reason="));
+    free(v);
 }
 
 static void test_format_refused(void **state)
 {
-    ps_authres_result bad_method = {"dk im", "pass", NULL, {{0}}, 0};
-    ps_authres_result bad_prop = {"dkim", "pass", NULL, {{"noperiod", "x"}}, 1};
+    ps_authres_result bad_method = {"dk im", "pass", NULL, NULL, {{0}}, 0};
+    ps_authres_result bad_prop = {
+        "dkim", "pass", NULL, NULL, {{"noperiod", "x"}}, 1};
+    ps_authres_result bad_comment = {"dkim",      "pass", NULL,
+                                     "a (nested", {{0}},  0};
     char *out = NULL;
     ps_err err = {""};
 
@@ -87,6 +102,7 @@ static void test_format_refused(void **state)
     assert_int_equal(ps_authres_format("mx;evil", NULL, 0, &out, &err), -1);
     assert_int_equal(ps_authres_format("mx", &bad_method, 1, &out, &err), -1);
     assert_int_equal(ps_authres_format("mx", &bad_prop, 1, &out, &err), -1);
+    assert_int_equal(ps_authres_format("mx", &bad_comment, 1, &out, &err), -1);
     assert_null(out);
 }
 

@@ -32,7 +32,7 @@ static int fwd(const char *sec, const char *dom, const char *in, time_t t,
     ps_secrets *s = secrets(sec);
     ps_srs_cfg cfg = {s, dom, 0};
     ps_err err;
-    int rc = ps_srs_forward(&cfg, in, t, out, PS_SRS_ADDR_MAX, &err);
+    int rc = ps_srs_forward(&cfg, in, t, out, PS_SRS_OUT_MAX, &err);
     ps_secrets_free(s);
     return rc;
 }
@@ -51,7 +51,7 @@ static int rev(const char *sec, const char *dom, const char *in, time_t t,
 static void test_vector(void **state)
 {
     (void)state;
-    char out[PS_SRS_ADDR_MAX];
+    char out[PS_SRS_OUT_MAX];
     assert_int_equal(
         fwd("tops3cr3t\n", "example.com", "test@otherdomain.com", T0, out),
         PS_SRS_REWRITTEN);
@@ -63,7 +63,7 @@ static void test_vector(void **state)
 static void test_srs1(void **state)
 {
     (void)state;
-    char out[PS_SRS_ADDR_MAX], back[PS_SRS_ADDR_MAX];
+    char out[PS_SRS_OUT_MAX], back[PS_SRS_ADDR_MAX];
     /* Mail::SRS 0.31 gives this for the same secret */
     assert_int_equal(fwd("tops3cr3t\n", "fwd2.example", VEC, T0, out), 0);
     assert_string_equal(
@@ -72,7 +72,7 @@ static void test_srs1(void **state)
     assert_int_equal(rev("tops3cr3t\n", "fwd2.example", out, T0, back), 0);
     assert_string_equal(back, VEC);
     /* SRS1 forwarded again keeps the first forwarder, new hash only */
-    char again[PS_SRS_ADDR_MAX];
+    char again[PS_SRS_OUT_MAX];
     assert_int_equal(fwd("tops3cr3t\n", "fwd3.example", out, T0, again), 0);
     assert_string_equal(
         again,
@@ -84,7 +84,7 @@ static void test_srs1(void **state)
 static void test_case_insensitive(void **state)
 {
     (void)state;
-    char out[PS_SRS_ADDR_MAX];
+    char out[PS_SRS_OUT_MAX];
     assert_int_equal(rev("tops3cr3t\n", "example.com",
                          "SRS0=VMYZ=2W=OTHERDOMAIN.COM=TEST@EXAMPLE.COM", T0,
                          out),
@@ -100,7 +100,7 @@ static void test_case_insensitive(void **state)
 static void test_expiry(void **state)
 {
     (void)state;
-    char out[PS_SRS_ADDR_MAX];
+    char out[PS_SRS_OUT_MAX];
     assert_int_equal(rev("tops3cr3t\n", "example.com", VEC, T0 + 21 * DAY, out),
                      0);
     assert_int_equal(rev("tops3cr3t\n", "example.com", VEC, T0 + 22 * DAY, out),
@@ -112,7 +112,7 @@ static void test_expiry(void **state)
 static void test_wrong(void **state)
 {
     (void)state;
-    char out[PS_SRS_ADDR_MAX];
+    char out[PS_SRS_OUT_MAX];
     const char *bad[] = {
         "SRS0=vmyy=2W=otherdomain.com=test@example.com",
         "SRS0=vmy=2W=otherdomain.com=test@example.com",
@@ -135,7 +135,7 @@ static void test_wrong(void **state)
 static void test_rotation(void **state)
 {
     (void)state;
-    char out[PS_SRS_ADDR_MAX];
+    char out[PS_SRS_OUT_MAX];
     assert_int_equal(rev("n3w\ntops3cr3t\n", "example.com", VEC, T0, out), 0);
     assert_int_equal(
         fwd("n3w\ntops3cr3t\n", "example.com", "test@otherdomain.com", T0, out),
@@ -146,7 +146,7 @@ static void test_rotation(void **state)
 static void test_unchanged(void **state)
 {
     (void)state;
-    char out[PS_SRS_ADDR_MAX];
+    char out[PS_SRS_OUT_MAX];
     assert_int_equal(
         fwd("tops3cr3t\n", "example.com", "a@EXAMPLE.com", T0, out),
         PS_SRS_UNCHANGED);
@@ -159,7 +159,7 @@ static void test_unchanged(void **state)
 static void test_alphabets(void **state)
 {
     (void)state;
-    char out[PS_SRS_ADDR_MAX], back[PS_SRS_ADDR_MAX], in[64];
+    char out[PS_SRS_OUT_MAX], back[PS_SRS_ADDR_MAX], in[64];
     int seen = 0;
     for (int i = 0; i < 2000 && seen < 4; i++) {
         snprintf(in, sizeof in, "u%d@otherdomain.com", i);
@@ -177,6 +177,30 @@ static void test_alphabets(void **state)
     assert_true(seen > 0);
 }
 
+/* postsrsd's limit: an address read of up to 512 octets, whatever the
+ * length of what forward writes (postsrsd's blackbox "long address"). */
+static void test_length_limit(void **state)
+{
+    (void)state;
+    char in[600], out[PS_SRS_OUT_MAX], back[PS_SRS_ADDR_MAX];
+    size_t local = 512 - strlen("@otherdomain.com");
+
+    memset(in, 'a', local);
+    strcpy(in + local, "@otherdomain.com");
+    assert_int_equal(strlen(in), 512);
+    assert_int_equal(fwd("tops3cr3t\n", "example.com", in, T0, out), 0);
+    assert_true(strlen(out) > 512);
+    memset(in, 'a', local + 1);
+    strcpy(in + local + 1, "@otherdomain.com");
+    assert_int_equal(fwd("tops3cr3t\n", "example.com", in, T0, out), -1);
+    /* what forward wrote from 512 octets reverses (postsrsd refuses it) */
+    in[local] = '\0';
+    strcat(in, "@otherdomain.com");
+    assert_int_equal(fwd("tops3cr3t\n", "example.com", in, T0, out), 0);
+    assert_int_equal(rev("tops3cr3t\n", "example.com", out, T0, back), 0);
+    assert_string_equal(back, in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_unchanged),
         cmocka_unit_test(test_alphabets),
+        cmocka_unit_test(test_length_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
