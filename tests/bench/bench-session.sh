@@ -12,6 +12,8 @@
 # Installs Debian's rspamd (apt-get, as root) when it is missing; its
 # instance here is private: own configuration, directories and port under a
 # temporary directory, /etc/rspamd is only read.
+# Per algorithm and per daemon values are read through eval:
+# shellcheck disable=SC2034,SC2154
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
