@@ -436,17 +436,24 @@ static sfsistat ps_cb_close(SMFICTX *ctx)
     return SMFIS_CONTINUE;
 }
 
-/* Recipients matter only for return-path and SRS addresses (and SRS's
- * test for forwarding): without either, the MTA need not send them. The
+/* The steps the configuration can do without, among those the MTA
+ * offers to skip: each skipped step is a command (and its macros) fewer
+ * for libmilter to read, several system calls each. Recipients matter
+ * only for return-path and SRS addresses (and SRS's test for
+ * forwarding); HELO only for SPF, which verification alone checks. The
  * configuration at connect decides for the connection's lifetime, so a
- * reload that adds them reaches new SMTP sessions. */
-static int ps_cb_wants_rcpt(void)
+ * reload that needs them reaches new SMTP sessions. */
+static unsigned long ps_cb_skippable(void)
 {
     ps_snap *s = ps_snap_acquire();
-    int wants = s == NULL || s->rp_secrets != NULL || s->srs_secrets != NULL;
+    unsigned long skip = 0;
 
+    if (s != NULL && s->rp_secrets == NULL && s->srs_secrets == NULL)
+        skip |= SMFIP_NORCPT;
+    if (s != NULL && !(s->mode & PS_MODE_VERIFY))
+        skip |= SMFIP_NOHELO;
     ps_snap_release(s);
-    return wants;
+    return skip;
 }
 
 /* Header values byte for byte (SMFIP_HDR_LEADSPC keeps the space after
@@ -476,9 +483,8 @@ static sfsistat ps_cb_negotiate(SMFICTX *ctx, unsigned long f0,
         smfi_setsymlist(ctx, SMFIM_ENVRCPT, (char *)"i {rcpt_mailer}") ==
             MI_SUCCESS)
         *pf0 |= SMFIF_SETSYMLIST;
-    *pf1 = SMFIP_HDR_LEADSPC | (f1 & (PS_CB_SKIP | PS_CB_NOREPLY));
-    if (!ps_cb_wants_rcpt())
-        *pf1 |= f1 & SMFIP_NORCPT;
+    *pf1 = SMFIP_HDR_LEADSPC |
+           (f1 & (PS_CB_SKIP | PS_CB_NOREPLY | ps_cb_skippable()));
     *pf2 = 0;
     *pf3 = 0;
     return SMFIS_CONTINUE;

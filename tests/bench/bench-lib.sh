@@ -38,3 +38,80 @@ wait_socket() {
     log "$(basename "$0"): server $pid did not listen on $path"
     return 1
 }
+
+# make_message FILE BYTES: a plain submission of about BYTES: a folded
+# Subject, text lines of 64 bytes with CRLF.
+make_message() {
+    local out=$1 bytes=$2
+    {
+        printf 'From: Bench Sender <bench@example.com>\r\n'
+        printf 'To: Recipient <rcpt@example.net>\r\n'
+        printf 'Subject: a benchmark message of %s bytes,\r\n\tfolded once\r\n' "$bytes"
+        printf 'Date: Mon, 05 Jan 2026 10:00:00 +0000\r\n'
+        printf 'Message-ID: <bench-%s@example.com>\r\n' "$bytes"
+        printf 'MIME-Version: 1.0\r\n'
+        printf 'Content-Type: text/plain; charset=utf-8\r\n'
+        printf 'X-Mailer: milter_bench\r\n'
+        printf '\r\n'
+        awk -v n=$((bytes / 64)) 'BEGIN {
+            for (i = 0; i < n; i++)
+                printf "%06d The quick brown fox jumps over the lazy dog 0123456789 ab\r\n", i }'
+    } >"$out"
+}
+
+# opendkim_conf DIR ALG SOCKET SELECTOR KEY: DIR/opendkim-ALG.conf (with its
+# KeyTable and SigningTable) signing example.com relaxed/relaxed with KEY;
+# SOCKET in postseal spelling (unix:PATH or inet:PORT@HOST).
+opendkim_conf() {
+    local dir=$1 alg=$2 sock=$3 sel=$4 key=$5
+    cat >"$dir/opendkim-$alg.conf" <<EOC
+Syslog                  no
+Background              no
+Mode                    s
+Canonicalization        relaxed/relaxed
+Socket                  ${sock/#unix:/local:}
+InternalHosts           127.0.0.1
+KeyTable                refile:$dir/KeyTable-$alg
+SigningTable            refile:$dir/SigningTable-$alg
+SignatureAlgorithm      $([ "$alg" = ed ] && echo ed25519-sha256 || echo rsa-sha256)
+EOC
+    echo "bench example.com:$sel:$key" >"$dir/KeyTable-$alg"
+    echo "*@example.com bench" >"$dir/SigningTable-$alg"
+}
+
+# Debian's rspamd, a peer of the per-session benchmark only (no test needs
+# it, so tests/deps.sh does not list it): installed here when missing,
+# without starting its system service (policy-rc.d, as tests/deps.sh).
+bench_install_rspamd() {
+    command -v rspamd >/dev/null && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        log "bench: rspamd is not installed; run as root or: apt-get install rspamd"
+        exit 2
+    fi
+    log "bench: installing Debian's rspamd (benchmark peer)"
+    local made_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends rspamd >&2 ||
+        { apt-get update -q >&2 &&
+          DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends rspamd >&2; }
+    [ $made_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+    return 0
+}
+
+# stop_pids PID...: TERM, up to 10 s to drain (opendkim and Rspamd take a
+# moment), then KILL: no server of a benchmark is left behind.
+stop_pids() {
+    local p alive
+    for p in "$@"; do kill "$p" 2>/dev/null || true; done
+    for _ in $(seq 1 20); do
+        alive=0
+        for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ $alive = 0 ] && break
+        sleep 0.5
+    done
+    for p in "$@"; do kill -9 "$p" 2>/dev/null || true; done
+}

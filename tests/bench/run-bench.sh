@@ -36,18 +36,7 @@ mkdir -p "$W"
 chmod 700 "$W"
 
 PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    # opendkim takes a moment to drain; do not leave it behind.
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-        local alive=0
-        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [ $alive = 0 ] && break
-        sleep 0.5
-    done
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-}
+cleanup() { stop_pids "${PIDS[@]}"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -68,24 +57,6 @@ KEY_ed=$W/example.com.benche.pem
 SEL_rsa=benchr
 SEL_ed=benche
 
-# A plain submission: a folded Subject, text lines of 64 bytes with CRLF.
-make_message() {
-    local out=$1 bytes=$2
-    {
-        printf 'From: Bench Sender <bench@example.com>\r\n'
-        printf 'To: Recipient <rcpt@example.net>\r\n'
-        printf 'Subject: a benchmark message of %s bytes,\r\n\tfolded once\r\n' "$bytes"
-        printf 'Date: Mon, 05 Jan 2026 10:00:00 +0000\r\n'
-        printf 'Message-ID: <bench-%s@example.com>\r\n' "$bytes"
-        printf 'MIME-Version: 1.0\r\n'
-        printf 'Content-Type: text/plain; charset=utf-8\r\n'
-        printf 'X-Mailer: milter_bench\r\n'
-        printf '\r\n'
-        awk -v n=$((bytes / 64)) 'BEGIN {
-            for (i = 0; i < n; i++)
-                printf "%06d The quick brown fox jumps over the lazy dog 0123456789 ab\r\n", i }'
-    } >"$out"
-}
 make_message "$W/m1k.eml" 1024
 make_message "$W/m1m.eml" 1048576
 # The same from a domain without a signing rule: what the milter costs
@@ -147,19 +118,7 @@ EOF
     endpoint "$via" "opendkim-$alg"
     while [ "$EP" = "$PS_EP" ]; do endpoint "$via" "opendkim-$alg"; done
     OD_EP=$EP
-    cat >"$W/opendkim-$alg.conf" <<EOF
-Syslog                  no
-Background              no
-Mode                    s
-Canonicalization        relaxed/relaxed
-Socket                  ${SOCK/#unix:/local:}
-InternalHosts           127.0.0.1
-KeyTable                refile:$W/KeyTable-$alg
-SigningTable            refile:$W/SigningTable-$alg
-SignatureAlgorithm      $([ "$alg" = ed ] && echo ed25519-sha256 || echo rsa-sha256)
-EOF
-    echo "bench example.com:$sel:$key" >"$W/KeyTable-$alg"
-    echo "*@example.com bench" >"$W/SigningTable-$alg"
+    opendkim_conf "$W" "$alg" "$SOCK" "$sel" "$key"
     opendkim -f -x "$W/opendkim-$alg.conf" 2>"$W/opendkim-$alg.log" &
     OD_PID=$!
     PIDS+=("$OD_PID")
