@@ -277,7 +277,8 @@ static sfsistat ps_cb_envrcpt(SMFICTX *ctx, char **argv)
     rc = ps_fwd_rcpt(ctx, c, arg, smfi_getsymval(ctx, "{rcpt_mailer}"));
     if (rc < 0)
         return ps_cb_fail(c, "rcpt", NULL);
-    if (rc == 0 && ps_rp_note_rcpt(c, arg, &err) != 0)
+    if (rc == 0 && (ps_rp_note_rcpt(c, arg, &err) != 0 ||
+                    ps_acc_note_rcpt(c, arg, &err) != 0))
         return ps_cb_fail(c, "rcpt", &err);
     return rc > 0 ? SMFIS_REJECT : SMFIS_CONTINUE;
 }
@@ -376,6 +377,8 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_session *c)
             return ps_cb_fail(c, "sign", &err);
         ps_log_kv(ps_milter_log(), LOG_INFO, "signed", "qid", c->msg.qid,
                   "rule", c->msg.match.rule, "session", c->sid, NULL);
+        if (ps_acc_record(c, &err) != 0)
+            return ps_cb_fail(c, "events", &err);
     }
     if (c->msg.action == PS_ACT_VERIFY && ps_arhdr_add(ctx, c, &err) != 0)
         return ps_cb_fail(c, "verify", &err);
@@ -421,13 +424,14 @@ static sfsistat ps_cb_close(SMFICTX *ctx)
 }
 
 /* Recipients matter only for return-path and SRS addresses (and SRS's
- * test for forwarding): without either, the MTA need not send them. The
- * configuration at connect decides for the connection's lifetime, so a
- * reload that adds them reaches new SMTP sessions. */
+ * test for forwarding), and for accepted-message records: without them, the MTA
+ * need not send them. The configuration at connect decides for the connection's
+ * lifetime, so a reload that adds them reaches new SMTP sessions. */
 static int ps_cb_wants_rcpt(void)
 {
     ps_snap *s = ps_snap_acquire();
-    int wants = s == NULL || s->rp_secrets != NULL || s->srs_secrets != NULL;
+    int wants = s == NULL || s->rp_secrets != NULL || s->srs_secrets != NULL ||
+                s->conf->events.dir.value != NULL;
 
     ps_snap_release(s);
     return wants;

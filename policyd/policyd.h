@@ -95,6 +95,7 @@ typedef struct ps_pd {
     struct event *timer, *signals[4];
     ps_request *spare; /* finished requests, for the next ones */
     unsigned nspare;
+    struct ps_evf *events; /* [events] maillog follower, or NULL */
 } ps_pd;
 
 /* snprintf(dst, size, "%s", src) without the format machinery: instance
