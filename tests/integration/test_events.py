@@ -3,7 +3,9 @@ Postfix signs through postseal-milter (which records each accepted message
 in [events] dir) and relays to a loopback SMTP server that accepts, defers
 (450) or refuses (550) each recipient; postseal-policyd follows Postfix's
 maillog_file and spools sent, delayed, failed and held events joined to
-the milter's records. The spool must hold exactly one event per delivery
+the milter's records, and a bounced event for the DSN Postfix made for the
+refused recipient, brought back to the signed return path as a remote MTA
+would (the milter records the bounce, policyd joins it). The spool must hold exactly one event per delivery
 line of signed mail, with the id an independent SHA-256 of the line gives,
 across a kill -9 of policyd, a crash between append and state save (the
 state file rolled back), and `postfix logrotate` between messages. Mail
@@ -42,6 +44,8 @@ DELIVERY = re.compile(r"^\S+ +\S+ \S+ \S+ \S+\[\d+\]: ([0-9A-Za-z]+): to=<([^>]*
                       r"(?: \((.*)\))?$")
 HOLD = re.compile(r"^\S+ +\S+ \S+ \S+ \S+\[\d+\]: ([0-9A-Za-z]+): hold: (.*)$")
 KIND = {"sent": "sent", "deferred": "delayed", "bounced": "failed"}
+RP = "rp.example.com"
+OUTSIDE = {"ADDR": "192.0.2.50", "NAME": "mx.remote.example"}
 
 
 def message(subject, msgid):
@@ -58,6 +62,10 @@ class Stack:
         with open(checks, "w") as f:
             f.write("/^Subject: hold/ HOLD\n")
         self.key = ms.DkimKey(tmp, "s2026e", "ed25519")
+        self.rp_secret = os.path.join(tmp, "retpath.secrets")
+        with open(self.rp_secret, "w") as f:
+            f.write("n3w\n")
+        os.chmod(self.rp_secret, 0o600)
         self.mport, self.pport = ms.free_port(), ms.free_port()
         self.remote = OutcomeServer()
         self.pf = ms.PostfixInstance(self.remote.port, milter=f"inet:127.0.0.1:{self.mport}",
@@ -68,6 +76,9 @@ class Stack:
                        "internal_hosts": "127.0.0.0/8", "authserv_id": "mx.example.com"},
             "keys": {"own": f"example.com s2026e {self.key.path}"},
             "signing": {"example.com": "own"},
+            "return_path": {"domain": RP, "secret_file": self.rp_secret,
+                            "rewrite": "example.com",
+                            "events": os.path.join(tmp, "bounces.jsonl")},
             "policyd": {"listen": f"inet:127.0.0.1:{self.pport}",
                         "store": f"lmdb:{tmp}/quota"},
             "events": {"dir": self.events, "maillog": self.pf.maillog},
@@ -101,6 +112,14 @@ class Stack:
         with open(self.pf.maillog, "rb") as f:
             lines += f.read().decode().splitlines()
         return lines
+
+    def bounce_records(self):
+        """The milter's bounce records, whole lines."""
+        out = []
+        for path in glob.glob(os.path.join(self.events, "accepted", "*", "messages")):
+            with open(path) as f:
+                out += [line.rstrip("\n") for line in f if line.startswith("B ")]
+        return out
 
     def spool(self):
         r = subprocess.run([CLI, "events", "list", "--json", "-c", self.conf],
@@ -137,10 +156,13 @@ def stack():
         yield s
 
 
-def expected(lines, signed):
-    """The events the spool must hold, from the log alone: qid -> the
-    message's recipients for the messages the milter signed."""
+def expected(lines, signed, bounces):
+    """The events the spool must hold, from the log and the milter's bounce
+    records alone; signed: qid -> recipients of the messages signed."""
     out = {}
+    for line in bounces:
+        f = line.split(" ")
+        out[hashlib.sha256(line.encode()).hexdigest()[:32]] = ("bounced", f[2], f[3], f[4])
     for line in lines:
         m = DELIVERY.match(line)
         if m and m.group(1) in signed:
@@ -170,6 +192,12 @@ def test_events_exactly_once(stack):
     stack.pf.wait_log(rf"{q1}: to=<ok1@dest.test>.*status=sent")
     stack.pf.wait_log(rf"{q_out}: to=<ok9@dest.test>.*status=sent")
     stack.pf.wait_log(rf"{q1}: to=<refuse1@dest.test>.*status=bounced")
+    # the DSN Postfix sent to the return path comes back from outside
+    rp_sender, rp_rcpts, dsn = stack.remote.wait_for("@" + RP)
+    assert rp_sender == "" and b"refuse1@dest.test" in dsn
+    code, text = stack.pf.smtp_send(dsn, "<>", rp_rcpts, xclient=OUTSIDE)
+    assert code == 250, text
+    stack.milter.wait_log(r"event=bounce .*recipient=refuse1@dest.test")
     stack.wait_caught_up()
     early_state = stack.state()
 
@@ -202,7 +230,7 @@ def test_events_exactly_once(stack):
     # the end: no more deferrals, policyd reads to the end of the log
     stack.pf.stop()
     stack.wait_caught_up()
-    want = expected(stack.log_lines(), signed)
+    want = expected(stack.log_lines(), signed, stack.bounce_records())
     got = stack.spool()
     ids = [e["id"] for e in got]
     assert len(ids) == len(set(ids)), "an event was spooled twice"
@@ -212,7 +240,7 @@ def test_events_exactly_once(stack):
         f"extra: {sorted(v for k, v in have.items() if k not in want)}\n"
         + "".join(d.log()[-3000:] for d in stack.pd_logs))
     kinds = {e["event"] for e in got}
-    assert kinds == {"sent", "delayed", "failed", "held"}, kinds
+    assert kinds == {"sent", "delayed", "failed", "held", "bounced"}, kinds
     assert not any(e["qid"] == q_out for e in got)
 
     by = {(e["qid"], e["recipient"], e["event"]): e for e in got}
@@ -223,6 +251,10 @@ def test_events_exactly_once(stack):
     assert e["message_id"] == "<m1@example.com>"
     assert e["status"] == "5.1.1"
     assert "550 5.1.1 <refuse1> no such user here" in e["reply"]
+    e = by[(q1, "refuse1@dest.test", "bounced")]
+    assert e["credential"] == "app1@example.com"
+    assert e["message_id"] == "<m1@example.com>"
+    assert e["status"] == "5.1.1" and "no such user here" in e["reply"]
     e = by[(q1, "defer1@dest.test", "delayed")]
     assert e["status"] == "4.2.0" and "450 4.2.0" in e["reply"]
     e = by[(q2, "ok22@dest.test", "held")]
