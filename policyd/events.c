@@ -95,11 +95,28 @@ static void evf_recover_src(ps_evf *f, const char *src)
     }
 }
 
+/* A crash in the middle of an append can leave a partial last line: cut,
+ * so the next append starts a line (its events are read again). */
+static void evf_cut_partial(ps_evf *f, int fd, off_t from, char *buf, ssize_t n)
+{
+    ssize_t k = n;
+
+    if (n <= 0 || buf[n - 1] == '\n')
+        return;
+    while (k > 0 && buf[k - 1] != '\n')
+        k--;
+    if (ftruncate(fd, from + k) == 0 && fsync(fd) == 0)
+        ps_log_kv(f->lg, LOG_WARNING, "events", "note",
+                  "partial last line of the spool cut (an interrupted "
+                  "append; its events are read again)",
+                  "spool", f->spool, NULL);
+}
+
 /* Events appended before a crash let the state be saved: the spool's
  * last events say how far the sources were read. */
 static int evf_recover(ps_evf *f, ps_err *err)
 {
-    int fd = open(f->spool, O_RDONLY | O_CLOEXEC);
+    int fd = open(f->spool, O_RDWR | O_CLOEXEC);
     struct stat st;
     char *buf, *line, *save = NULL, *fields[PS_EVSPOOL_NFIELDS];
     off_t from;
@@ -117,6 +134,7 @@ static int evf_recover(ps_evf *f, ps_err *err)
         return ps_err_set(err, "out of memory");
     }
     n = pread(fd, buf, PS_EVF_TAIL, from);
+    evf_cut_partial(f, fd, from, buf, n);
     close(fd);
     buf[n > 0 ? n : 0] = '\0';
     /* The first line may be cut by the tail: it fails to parse. */

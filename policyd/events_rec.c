@@ -117,6 +117,18 @@ static char *evf_read_line(int fd, off_t off, size_t *len, ps_err *err)
     return NULL;
 }
 
+/* A read that stopped: 0 at the end of the file, else -1 with the file
+ * named in err. */
+static int evf_blame(const char *path, ps_err *err)
+{
+    char why[PS_ERR_MAX];
+
+    if (err->msg[0] == '\0')
+        return 0;
+    snprintf(why, sizeof(why), "%s", err->msg);
+    return ps_err_set(err, "%s: %s", path, why);
+}
+
 static void evf_src_rec(char *src, size_t cap, long day, long long off)
 {
     snprintf(src, cap, "r:%ld:%lld", day, off);
@@ -223,7 +235,7 @@ static int evf_rec_day(ps_evf *f, ps_err *err)
         f->cur.roff = end;
     }
     close(fd);
-    return err->msg[0] ? ps_err_set(err, "%s: %s", path, err->msg) : 0;
+    return evf_blame(path, err);
 }
 
 int ps_evf_rec_catch_up(ps_evf *f, ps_err *err)
@@ -261,7 +273,7 @@ int ps_evf_rec_find(ps_evf *f, const char *qid, ps_msgrec *rec, char **line,
     *line = evf_read_line(fd, e->off, &len, err);
     close(fd);
     if (*line == NULL)
-        return err->msg[0] ? ps_err_set(err, "%s: %s", path, err->msg) : 0;
+        return evf_blame(path, err);
     if (ps_msgrec_parse(*line, f->fields, rec) != 0 ||
         rec->type != PS_MSGREC_ACCEPTED) {
         free(*line);

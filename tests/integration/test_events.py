@@ -124,6 +124,7 @@ class Stack:
     def spool(self):
         r = subprocess.run([CLI, "events", "list", "--json", "-c", self.conf],
                            capture_output=True, text=True, check=True)
+        assert r.stderr == "", r.stderr  # no unreadable line
         return [json.loads(line) for line in r.stdout.splitlines()]
 
     def state(self):
@@ -212,12 +213,17 @@ def test_events_exactly_once(stack):
     stack.wait_caught_up()
 
     # 3: a crash after the append but before the state save: the older
-    # state file comes back; the spool's own tail must prevent duplicates
+    # state file comes back; the spool's own tail must prevent duplicates.
+    # And one in the middle of an append: a partial line at the end.
     stack.kill_policyd()
     with open(os.path.join(stack.events, "follow.state"), "w") as f:
         f.write("log {} {} {}\nrecords {} {}\n".format(*early_state[1:4], *early_state[5:7]))
+    with open(os.path.join(stack.events, "spool"), "rb+") as f:
+        last = f.read().splitlines()[-1]
+        f.write(last[:50])
     stack.start_policyd()
     stack.wait_caught_up()
+    assert "partial last line of the spool cut" in stack.pd.log()
 
     # 4: Postfix rotates its log between messages
     stack.pf.postfix("logrotate")
