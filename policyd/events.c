@@ -198,6 +198,7 @@ static void evf_rewind(ps_evf *f)
     f->fd = -1;
     f->rotated = 0;
     f->skipping = 0;
+    f->printlen = 0;
 }
 
 static void evf_tick(evutil_socket_t fd, short what, void *arg)

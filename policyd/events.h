@@ -61,6 +61,10 @@ typedef struct ps_evf {
     int fd;           /* the log, or -1 */
     int rotated;  /* the path names another file: one more drain, then switch */
     int skipping; /* inside a line longer than a read: dropped */
+    /* The last bytes read before cur.off: if the file no longer has them
+     * there, it was truncated (and may have grown past cur.off again). */
+    char print[64];
+    size_t printlen;
     ps_evf_index idx;
     char **fields;   /* PS_MSGREC_FIELDS, for records read */
     char *buf;       /* PS_EVF_READ + 1 */

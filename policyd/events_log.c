@@ -1,7 +1,8 @@
 /* The mail log as the follower reads it: whole lines from the saved
  * offset, each delivery or hold line of a message the milter recorded
  * turned into events; rotation by rename (the old file drained first,
- * found again beside the new one after a restart) and by truncation. */
+ * found again beside the new one after a restart) and by truncation (the
+ * bytes before the offset no longer those read there). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -123,6 +124,8 @@ static int evf_log_drain(ps_evf *f, int fd, size_t *got, ps_err *err)
             return 0; /* a partial line: the rest is being written */
         f->cur.off += (long long)used;
         *got += used;
+        f->printlen = used < sizeof(f->print) ? used : sizeof(f->print);
+        memcpy(f->print, f->buf + used - f->printlen, f->printlen);
     }
     return 0;
 }
@@ -158,6 +161,21 @@ static void evf_log_next_file(ps_evf *f)
     f->cur.gen++;
     f->cur.ino = 0;
     f->cur.off = 0;
+    f->printlen = 0;
+}
+
+/* Truncated (copytruncate) even if written past cur.off since: the bytes
+ * before cur.off are not those read there. */
+static int evf_log_truncated(const ps_evf *f)
+{
+    char now[sizeof(f->print)];
+
+    if (f->printlen == 0 || f->cur.off < (long long)f->printlen)
+        return 0;
+    return pread(f->fd, now, f->printlen,
+                 (off_t)(f->cur.off - (long long)f->printlen)) !=
+               (ssize_t)f->printlen ||
+           memcmp(now, f->print, f->printlen) != 0;
 }
 
 static int evf_log_open(ps_evf *f, ps_err *err)
@@ -191,9 +209,9 @@ static int evf_log_open(ps_evf *f, ps_err *err)
     return 0;
 }
 
-/* After a drain: has the path come to name another file, or the file
- * been truncated? A renamed file is drained once more on the next tick
- * (the writer may add a last line before it reopens), then left. */
+/* After a drain: has the path come to name another file? A renamed file is
+ * drained once more on the next tick (the writer may add a last line before it
+ * reopens), then left. */
 static void evf_log_check_rotation(ps_evf *f, size_t got)
 {
     struct stat st;
@@ -208,13 +226,18 @@ static void evf_log_check_rotation(ps_evf *f, size_t got)
         } else {
             f->rotated = 1;
         }
-    } else if ((long long)st.st_size < f->cur.off) {
-        evf_log_next_file(f);
-        f->cur.ino = (unsigned long long)st.st_ino;
-        ps_log_kv(f->lg, LOG_NOTICE, "events", "note",
-                  "the mail log was truncated: read again from its start",
-                  "maillog", f->maillog, NULL);
     }
+}
+
+static void evf_log_restart(ps_evf *f)
+{
+    unsigned long long ino = f->cur.ino;
+
+    evf_log_next_file(f);
+    f->cur.ino = ino;
+    ps_log_kv(f->lg, LOG_NOTICE, "events", "note",
+              "the mail log was truncated: read again from its start",
+              "maillog", f->maillog, NULL);
 }
 
 int ps_evf_log_read(ps_evf *f, ps_err *err)
@@ -225,6 +248,8 @@ int ps_evf_log_read(ps_evf *f, ps_err *err)
         return -1;
     if (f->fd < 0)
         return 0;
+    if (evf_log_truncated(f))
+        evf_log_restart(f);
     if (evf_log_drain(f, f->fd, &got, err) != 0)
         return -1;
     if (got >= PS_EVF_BUDGET)

@@ -232,6 +232,32 @@ def test_events_exactly_once(stack):
     signed[q4] = ["ok4@dest.test"]
     stack.pf.wait_log(rf"{q4}: to=<ok4@dest.test>.*status=sent")
     assert glob.glob(stack.pf.maillog + ".*"), "postfix logrotate made no file"
+    stack.wait_caught_up()
+
+    # 5: rotated while policyd is down, the old file left uncompressed:
+    # its unread lines are found by inode beside the new log
+    stack.kill_policyd()
+    subprocess.run(["postconf", "-c", stack.pf.etc, "-e", "maillog_file_compressor=true"],
+                       check=True)
+    q5 = stack.send("hi", "m5@example.com", ["ok5@dest.test"],
+                    xclient={"LOGIN": "app1@example.com"})
+    signed[q5] = ["ok5@dest.test"]
+    stack.pf.wait_log(rf"{q5}: to=<ok5@dest.test>.*status=sent")
+    stack.pf.postfix("logrotate")
+    q6 = stack.send("hi", "m6@example.com", ["ok6@dest.test"],
+                    xclient={"LOGIN": "app1@example.com"})
+    signed[q6] = ["ok6@dest.test"]
+    stack.pf.wait_log(rf"{q6}: to=<ok6@dest.test>.*status=sent")
+    stack.start_policyd()
+    stack.wait_caught_up()
+
+    # 6: copytruncate, as logrotate does it
+    shutil.copy(stack.pf.maillog, stack.pf.maillog + ".copied")
+    os.truncate(stack.pf.maillog, 0)
+    q7 = stack.send("hi", "m7@example.com", ["ok7@dest.test"],
+                    xclient={"LOGIN": "app1@example.com"})
+    signed[q7] = ["ok7@dest.test"]
+    stack.pf.wait_log(rf"{q7}: to=<ok7@dest.test>.*status=sent")
 
     # the end: no more deferrals, policyd reads to the end of the log
     stack.pf.stop()
@@ -244,7 +270,7 @@ def test_events_exactly_once(stack):
     assert have == want, (
         f"missing: {sorted(v for k, v in want.items() if k not in have)}\n"
         f"extra: {sorted(v for k, v in have.items() if k not in want)}\n"
-        + "".join(d.log()[-3000:] for d in stack.pd_logs))
+        + stack.pd_logs[-1].log()[-3000:] + "\n--maillog--\n" + stack.pf.log()[-1500:])
     kinds = {e["event"] for e in got}
     assert kinds == {"sent", "delayed", "failed", "held", "bounced"}, kinds
     assert not any(e["qid"] == q_out for e in got)
@@ -267,4 +293,5 @@ def test_events_exactly_once(stack):
     assert e["credential"] == "" and e["client"] == "127.0.0.1"
     assert e["reply"].startswith("header Subject: hold me")
     assert by[(q3, "ok3@dest.test", "sent")]["credential"] == "app2@example.com"
-    assert (q4, "ok4@dest.test", "sent") in by
+    for q, r in ((q4, "ok4"), (q5, "ok5"), (q6, "ok6"), (q7, "ok7")):
+        assert (q, f"{r}@dest.test", "sent") in by
