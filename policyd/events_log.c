@@ -57,8 +57,7 @@ static int evf_emit_line(ps_evf *f, const ps_maillog_line *l,
 }
 
 /* One whole line ending at offset end; only lines of mail we signed count:
- * a queue id without an accepted record (not ours) is skipped. The
- * record may have been written after the last catch-up: one more. */
+ * a queue id without an accepted record (not ours) is skipped. */
 static int evf_log_line(ps_evf *f, const char *line, size_t n, long long end,
                         ps_err *err)
 {
@@ -72,10 +71,7 @@ static int evf_log_line(ps_evf *f, const char *line, size_t n, long long end,
     if (ps_maillog_parse(line, n, time(NULL), l) != PS_MAILLOG_DELIVERY &&
         l->kind != PS_MAILLOG_HOLD)
         goto out;
-    found = ps_evf_rec_find(f, l->qid, &rec, &recline, err);
-    if (found == 0 && (rc = ps_evf_rec_catch_up(f, err)) == 0)
-        found = ps_evf_rec_find(f, l->qid, &rec, &recline, err);
-    if (found <= 0) {
+    if ((found = ps_evf_rec_find(f, l->qid, &rec, &recline, err)) <= 0) {
         rc = found;
         f->skipped += found == 0;
         goto out;
@@ -116,8 +112,12 @@ static int evf_log_drain(ps_evf *f, int fd, size_t *got, ps_err *err)
     while (*got < PS_EVF_BUDGET) {
         ssize_t r = pread(fd, f->buf, PS_EVF_READ, (off_t)f->cur.off);
         size_t used;
-        if (r < 0)
-            return ps_err_set(err, "%s: %s", f->maillog, strerror(errno));
+        /* The milter writes a message's record before Postfix can log a
+         * line of it: the records read after this read have them all. */
+        if (r < 0 || (r > 0 && ps_evf_rec_catch_up(f, err) != 0))
+            return r < 0
+                       ? ps_err_set(err, "%s: %s", f->maillog, strerror(errno))
+                       : -1;
         if (r == 0 || evf_log_lines(f, (size_t)r, &used, err) != 0)
             return r == 0 ? 0 : -1;
         if (used == 0)
