@@ -295,3 +295,37 @@ def test_events_exactly_once(stack):
     assert by[(q3, "ok3@dest.test", "sent")]["credential"] == "app2@example.com"
     for q, r in ((q4, "ok4"), (q5, "ok5"), (q6, "ok6"), (q7, "ok7")):
         assert (q, f"{r}@dest.test", "sent") in by
+
+
+def test_events_list_cli(tmp_path):
+    """postseal events list: the table, --json, an unreadable line named on
+    stderr, and the usage errors (exit 2)."""
+    events = tmp_path / "events"
+    events.mkdir()
+    conf = tmp_path / "postseal.conf"
+    conf.write_text(f"[events]\ndir = {events}\n")
+    ident = "0123456789abcdef0123456789abcdef"
+    (events / "spool").write_text(
+        f"E {ident} 1796576837 failed Q1 <m%20x@y> app@example.com - 127.0.0.1 "
+        "r@dest.test 5.1.1 550%205.1.1%20no%20such%20user m:0:1:2\n"
+        "not an event\n")
+    r = subprocess.run([CLI, "events", "list", "-c", str(conf)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"{ident} 2026-12-06T17:07:17Z failed  Q1           r@dest.test 5.1.1\n"
+    assert "1 unreadable lines skipped" in r.stderr
+    r = subprocess.run([CLI, "events", "list", "--json", "-c", str(conf)],
+                       capture_output=True, text=True)
+    ev = json.loads(r.stdout)
+    assert ev == {"id": ident, "event": "failed", "time": 1796576837, "qid": "Q1",
+                  "message_id": "<m x@y>", "sender": "app@example.com", "credential": "",
+                  "client": "127.0.0.1", "recipient": "r@dest.test", "status": "5.1.1",
+                  "reply": "550 5.1.1 no such user"}
+    for args in (["events"], ["events", "drop"], ["events", "list", "extra"],
+                 ["events", "list", "--bogus"]):
+        r = subprocess.run([CLI, *args, "-c", str(conf)], capture_output=True, text=True)
+        assert r.returncode == 2 and r.stderr.startswith("postseal: "), (args, r.stderr)
+    conf.write_text("[return_path]\nmax_age = 3\n")
+    r = subprocess.run([CLI, "events", "list", "-c", str(conf)], capture_output=True, text=True)
+    assert r.returncode == 2 and "no [events] dir" in r.stderr
+    r = subprocess.run([CLI, "events", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "events list" in r.stdout
