@@ -129,6 +129,22 @@ static int evf_blame(const char *path, ps_err *err)
     return ps_err_set(err, "%s: %s", path, why);
 }
 
+/* The bytes from off through the next newline when the line there is
+ * longer than PS_EVF_REC_MAX; 0 when it is not (or not whole yet). */
+static long long evf_skip_long(int fd, long long off)
+{
+    char buf[65536], *nl;
+    long long n = 0;
+    ssize_t r;
+
+    while ((r = pread(fd, buf, sizeof(buf), (off_t)(off + n))) > 0) {
+        if ((nl = memchr(buf, '\n', (size_t)r)) != NULL)
+            return n + (nl - buf) + 1 > PS_EVF_REC_MAX ? n + (nl - buf) + 1 : 0;
+        n += r;
+    }
+    return 0;
+}
+
 static void evf_src_rec(char *src, size_t cap, long day, long long off)
 {
     snprintf(src, cap, "r:%ld:%lld", day, off);
@@ -224,9 +240,20 @@ static int evf_rec_day(ps_evf *f, ps_err *err)
         return errno == ENOENT
                    ? 0
                    : ps_err_set(err, "%s: %s", path, strerror(errno));
-    while ((line = evf_read_line(fd, (off_t)f->cur.roff, &len, err)) != NULL) {
-        long long end = f->cur.roff + (long long)len + 1;
-        int rc = evf_rec_line(f, line, len, end, err);
+    for (;;) {
+        long long end, skip;
+        int rc;
+        if ((line = evf_read_line(fd, (off_t)f->cur.roff, &len, err)) == NULL) {
+            /* Not a line being written but one too long to be ours. */
+            if (err->msg[0] || (skip = evf_skip_long(fd, f->cur.roff)) == 0)
+                break;
+            ps_log_kv(f->lg, LOG_WARNING, "events", "reason",
+                      "record line too long: skipped", "file", path, NULL);
+            f->cur.roff += skip;
+            continue;
+        }
+        end = f->cur.roff + (long long)len + 1;
+        rc = evf_rec_line(f, line, len, end, err);
         free(line);
         if (rc != 0) {
             close(fd);
