@@ -20,7 +20,7 @@
 #include "mail/record.h"
 
 #define PS_EVF_TICK_MS 500               /* how often the sources are read */
-#define PS_EVF_BUDGET  (4 * 1024 * 1024) /* log bytes read per tick */
+#define PS_EVF_BUDGET  (1024 * 1024)     /* log bytes per turn of the loop */
 #define PS_EVF_READ    (64 * 1024)       /* one read of the log */
 #define PS_EVF_REC_MAX (4 * 1024 * 1024) /* longest record line read */
 #define PS_EVF_TAIL    (1024 * 1024)     /* spool tail read on start */
