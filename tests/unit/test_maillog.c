@@ -1,6 +1,7 @@
 /* Unit tests for shared/mail/maillog.c (Postfix log lines), record.c (the
  * record encoding) and msgrec.c / evspool.c (the lines built on it). The
- * log lines are Postfix 3.7.11's own, from its maillog_file on this
+ * log lines are Postfix 3.7.11's own (smtp, virtual, error, discard,
+ * cleanup, qmgr), from its maillog_file on this
  * machine (tests/integration/test_events.py makes the same kind); the
  * syslog forms put the same messages behind rsyslog's two stamps. */
 #include <stdarg.h>
@@ -51,6 +52,14 @@ static const char discarded[] =
     "Dec 06 17:18:17 mx postfix/discard[12423]: AC413E58141: "
     "to=<y@disc.test>, relay=none, delay=0.02, delays=0.01/0.01/0/0, "
     "dsn=2.0.0, status=sent (silently)";
+static const char virtual_sent[] =
+    "Dec 06 17:45:25 mx postfix/virtual[25571]: DBF3BE58080: "
+    "to=<box@vm.test>, relay=virtual, delay=0.03, delays=0.03/0/0/0, "
+    "dsn=2.0.0, status=sent (delivered to maildir)";
+static const char error_deferred[] =
+    "Dec 06 17:45:15 mx postfix/error[24734]: B414DE582C8: "
+    "to=<box@vm.test>, relay=none, delay=0.33, delays=0.26/0.03/0/0.03, "
+    "dsn=4.3.0, status=deferred (mail transport unavailable)";
 static const char hold[] =
     "Dec 06 17:07:17 mx postfix/cleanup[5701]: C530AE58035: hold: header "
     "Subject: hold me from unknown[127.0.0.1]; from=<a@example.com> "
@@ -65,6 +74,8 @@ static const char *const others[] = {
     "sasl_username=app1@example.com",
     "Dec 06 17:07:17 mx postfix/bounce[5711]: C158DE58034: sender "
     "non-delivery notification: CB4A1E5803C",
+    "Dec 06 17:45:15 mx postfix/qmgr[24695]: warning: connect to transport "
+    "private/virtual: No such file or directory",
     "Dec 06 17:07:17 mx postfix/smtpd[5693]: connect from "
     "unknown[127.0.0.1]",
     "Dec 06 17:18:17 mx postfix/smtpd[12415]: AC413E58141: reject: RCPT from "
@@ -114,6 +125,12 @@ static void test_delivery(void **state)
     assert_string_equal(l->orig_to, "alias@dest.test");
     l = parse(quoted, PS_MAILLOG_DELIVERY);
     assert_string_equal(l->to, "\"odd, name\"@dest.test");
+    l = parse(virtual_sent, PS_MAILLOG_DELIVERY);
+    assert_string_equal(l->relay, "virtual");
+    assert_string_equal(l->reply, "delivered to maildir");
+    l = parse(error_deferred, PS_MAILLOG_DELIVERY);
+    assert_int_equal(l->status, PS_MAILLOG_DEFERRED);
+    assert_string_equal(l->dsn, "4.3.0");
     l = parse(discarded, PS_MAILLOG_DELIVERY);
     assert_string_equal(l->relay, "none");
     assert_string_equal(l->reply, "silently");
