@@ -86,6 +86,8 @@ static int ps_bounce_record(const ps_session *c, const ps_dsn *dsn,
               "status", r->status[0] ? r->status : NULL, "source",
               ps_dsn_source_name(dsn->source), "diagnostic",
               r->diagnostic[0] ? r->diagnostic : NULL, "session", c->sid, NULL);
+    if (ps_acc_bounce(c, r, err) != 0)
+        return -1;
     if (path == NULL)
         return 1;
     if ((n = ps_events_format(&ev, line, sizeof(line), err)) < 0 ||

@@ -283,7 +283,8 @@ static sfsistat ps_cb_envrcpt(SMFICTX *ctx, char **argv)
     rc = ps_fwd_rcpt(ctx, c, arg, smfi_getsymval(ctx, "{rcpt_mailer}"));
     if (rc < 0)
         return ps_cb_fail(c, PS_STAGE_RCPT, NULL);
-    if (rc == 0 && ps_rp_note_rcpt(c, arg, &err) != 0)
+    if (rc == 0 && (ps_rp_note_rcpt(c, arg, &err) != 0 ||
+                    ps_acc_note_rcpt(c, arg, &err) != 0))
         return ps_cb_fail(c, PS_STAGE_RCPT, &err);
     return rc > 0 ? SMFIS_REJECT : SMFIS_CONTINUE;
 }
@@ -387,6 +388,8 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_session *c)
         ps_mm_signed(&c->msg.match);
         ps_log_kv(ps_milter_log(), LOG_INFO, "signed", "qid", c->msg.qid,
                   "rule", c->msg.match.rule, "session", c->sid, NULL);
+        if (ps_acc_record(c, &err) != 0)
+            return ps_cb_fail(c, PS_STAGE_EVENTS, &err);
     }
     if (c->msg.action == PS_ACT_VERIFY) {
         if (ps_arhdr_add(ctx, c, &err) != 0)
@@ -440,15 +443,17 @@ static sfsistat ps_cb_close(SMFICTX *ctx)
  * offers to skip: each skipped step is a command (and its macros) fewer
  * for libmilter to read, several system calls each. Recipients matter
  * only for return-path and SRS addresses (and SRS's test for
- * forwarding); HELO only for SPF, which verification alone checks. The
- * configuration at connect decides for the connection's lifetime, so a
- * reload that needs them reaches new SMTP sessions. */
+ * forwarding) and for accepted-message records ([events]); HELO only for
+ * SPF, which verification alone checks. The configuration at connect
+ * decides for the connection's lifetime, so a reload that needs them
+ * reaches new SMTP sessions. */
 static unsigned long ps_cb_skippable(void)
 {
     ps_snap *s = ps_snap_acquire();
     unsigned long skip = 0;
 
-    if (s != NULL && s->rp_secrets == NULL && s->srs_secrets == NULL)
+    if (s != NULL && s->rp_secrets == NULL && s->srs_secrets == NULL &&
+        s->conf->events.dir.value == NULL)
         skip |= SMFIP_NORCPT;
     if (s != NULL && !(s->mode & PS_MODE_VERIFY))
         skip |= SMFIP_NOHELO;

@@ -35,7 +35,7 @@ static struct {
 static const char *const ps_mm_stage_words[] = {
     "connect", "mail",   "rcpt",       "header",  "bounce",
     "sign",    "verify", "eom",        "authres", "return-path",
-    "srs",     "trace",  "restarting", "dmarc"};
+    "srs",     "trace",  "restarting", "dmarc",   "events"};
 _Static_assert(sizeof(ps_mm_stage_words) / sizeof(ps_mm_stage_words[0]) ==
                    PS_STAGE_N,
                "a word per stage");

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "mail/authres.h"
+#include "mail/dsn.h"
 #include "base/cidr.h"
 #include "conf/conf.h"
 #include "dkim/dkim.h"
@@ -188,6 +189,10 @@ typedef struct ps_msg {
      * line (mail/sent.h) per recipient, written when it does. */
     char *sent;
     size_t sent_len, sent_cap;
+    /* [events] dir set: the recipients as given, for the accepted-message
+     * record (accepted.c). */
+    char **rcpts;
+    size_t nrcpts;
     /* A bounce: the reference of the first valid return path among the
      * recipients, and the message as the DSN parser will read it. */
     char bounce_ref[PS_RETPATH_REF_MAX + 1];
@@ -349,6 +354,16 @@ void ps_bounce_body(ps_msg *m, const unsigned char *data, size_t n);
  * when an event could not be written (the MTA then keeps the mail). */
 int ps_bounce_finish(const ps_session *c, int *discard, ps_err *err);
 
+/* ---- accepted.c: accepted-message records for the event follower ------ */
+
+/* At RCPT, with [events] dir set: notes the recipient; -1 on no memory. */
+int ps_acc_note_rcpt(ps_session *c, const char *arg, ps_err *err);
+/* At end of a message it signs: its record, durable before the MTA is
+ * answered; 0 when [events] dir is not set. */
+int ps_acc_record(const ps_session *c, ps_err *err);
+/* A bounced recipient the milter recognised, for the same follower. */
+int ps_acc_bounce(const ps_session *c, const ps_dsn_rcpt *r, ps_err *err);
+
 /* ---- forward.c: SRS for forwarded mail and its bounces ------------------ */
 
 /* At RCPT: notes whether the recipient is delivered here ({rcpt_mailer},
@@ -400,6 +415,7 @@ typedef enum ps_stage {
     PS_STAGE_TRACE,
     PS_STAGE_RESTARTING,
     PS_STAGE_DMARC,
+    PS_STAGE_EVENTS,
     PS_STAGE_N
 } ps_stage;
 const char *ps_stage_word(ps_stage s);

@@ -96,6 +96,9 @@ void ps_msg_reset(ps_msg *m)
     }
     free(m->swaps);
     free(m->sent);
+    for (size_t i = 0; i < m->nrcpts; i++)
+        free(m->rcpts[i]);
+    free(m->rcpts);
     free(m->bounce);
     memset(m, 0, sizeof(*m));
 }

@@ -3,6 +3,7 @@
  * store and the signals: SIGHUP reloads [policyd] and [limits] without
  * dropping a connection, SIGTERM stops accepting and drains. */
 #include "policyd.h"
+#include "events.h"
 
 #include "base/daemon.h"
 #include "base/privdrop.h"
@@ -179,6 +180,7 @@ static void ps_pd_cleanup(ps_pd *pd)
     if (pd->timer != NULL)
         event_free(pd->timer);
     ps_pdm_free(&pd->m); /* its listener first: it is on the loop */
+    ps_evf_free(pd->events);
     event_base_free(pd->base);
     ps_pd_cfg_free(pd->cfg);
     ps_log_close(pd->lg);
@@ -267,7 +269,8 @@ static int ps_run(ps_pd *pd, int foreground)
     if ((pd->store = ps_store_open(pd->cfg->store, pd->base, pd->lg, &err)) ==
             NULL ||
         ps_signals(pd) != 0 || ps_stats_start(pd) != 0 ||
-        ps_pdm_serve(pd, &err) != 0) {
+        ps_pdm_serve(pd, &err) != 0 ||
+        ps_evf_start(pd->base, pd->lg, pd->cfg->conf, &pd->events, &err) != 0) {
         ps_log_kv(pd->lg, LOG_ERR, "start", "result", "failed", "reason",
                   err.msg[0] ? err.msg : "event setup failed", NULL);
         fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);

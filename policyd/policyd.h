@@ -122,6 +122,7 @@ typedef struct ps_pd {
     ps_request *spare; /* finished requests, for the next ones */
     unsigned nspare;
     ps_pd_metrics m;
+    struct ps_evf *events; /* [events] maillog follower, or NULL */
 } ps_pd;
 
 /* snprintf(dst, size, "%s", src) without the format machinery: instance

@@ -62,6 +62,38 @@ static int ps_check_events(const ps_conf *conf, ps_err *err)
                               err);
 }
 
+/* [events] dir takes the spool and the records' directory; the log
+ * followed must be where maillog says (Postfix may not have made it yet:
+ * its directory must exist). */
+static int ps_check_events_dir(const ps_conf *conf, ps_err *err)
+{
+    const ps_conf_str *dir = &conf->events.dir, *log = &conf->events.maillog;
+    char spool[PATH_MAX], where[PATH_MAX + 16];
+    struct stat st;
+
+    if (log->value != NULL && dir->value == NULL)
+        return ps_err_set(err, "%s:%d: [events] maillog needs [events] dir",
+                          conf->path, log->line);
+    if (dir->value == NULL)
+        return 0;
+    ps_check_where(conf, dir->line, where, sizeof(where));
+    if (stat(dir->value, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ps_err_set(err, "%s: dir %s: not a directory", where,
+                          dir->value);
+    snprintf(spool, sizeof(spool), "%s/spool", dir->value);
+    if (ps_check_creatable(conf, "dir", dir->value, spool, dir->line, 1, err) !=
+        0)
+        return -1;
+    if (log->value == NULL)
+        return 0;
+    ps_check_where(conf, log->line, where, sizeof(where));
+    snprintf(spool, sizeof(spool), "%s", log->value);
+    if (access(dirname(spool), X_OK) != 0)
+        return ps_err_set(err, "%s: maillog %s: %s", where, log->value,
+                          strerror(errno));
+    return 0;
+}
+
 /* Only an LMDB store is a place on this host; the default counts when
  * the file configures the policy daemon at all. */
 static int ps_check_store(const ps_conf *conf, ps_err *err)
@@ -121,7 +153,8 @@ static int ps_check_sockets(const ps_conf *conf, ps_err *err)
 
 int ps_confcheck_paths(const ps_conf *conf, ps_err *err)
 {
-    if (ps_check_events(conf, err) != 0 || ps_check_store(conf, err) != 0 ||
+    if (ps_check_events(conf, err) != 0 ||
+        ps_check_events_dir(conf, err) != 0 || ps_check_store(conf, err) != 0 ||
         ps_check_sockets(conf, err) != 0)
         return -1;
     return 0;

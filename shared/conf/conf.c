@@ -77,7 +77,7 @@ static int ps_conf_check_section(ps_conf_state *st, char *line)
                             line + 1);
     if (strcmp(line + 1, "policyd") == 0 || strcmp(line + 1, "limits") == 0)
         st->conf->uses_policyd = 1;
-    else
+    else if (strcmp(line + 1, "events") != 0) /* [events]: both read it */
         st->conf->uses_milter = 1; /* [milter], [keys], [signing], ... */
     line[n - 1] = ']';
     return 0;

@@ -1,6 +1,7 @@
 /* postseal.conf: one INI file for every front-end (sections [milter],
- * [keys], [signing], [return_path], [policyd], [limits]), read through
- * libinih. Unknown sections and keys are errors, reported as file:line. */
+ * [keys], [signing], [return_path], [policyd], [limits], [events]), read
+ * through libinih. Unknown sections and keys are errors, reported as file:line.
+ */
 #ifndef PS_CONF_H
 #define PS_CONF_H
 
@@ -38,6 +39,7 @@ enum { PS_CONF_DMARC_HOLD, PS_CONF_DMARC_HEADER };
 enum { PS_CONF_CANON_HEADER_SIMPLE = 1, PS_CONF_CANON_BODY_SIMPLE = 2 };
 
 #define PS_CONF_RETPATH_MAX_AGE    7  /* days; [return_path] max_age default */
+#define PS_CONF_EVENTS_MAX_AGE     7  /* days; [events] max_age default */
 #define PS_CONF_MAX_VERIFY_DEFAULT 5  /* DKIM signatures checked per message */
 #define PS_CONF_MAX_VERIFY_LIMIT   50 /* highest max_verify accepted */
 #define PS_CONF_IPV6_PREFIX        64 /* [policyd] ipv6_prefix default */
@@ -128,6 +130,13 @@ typedef struct ps_conf {
         int ipv6_prefix; /* bits: IPv6 clients share a counter per network */
         int ipv6_prefix_line;
     } policyd;
+    struct {
+        /* dir: the milter's accepted-message records and the event spool;
+         * maillog: Postfix's log, followed by postseal-policyd */
+        ps_conf_str dir, maillog;
+        int max_age; /* days accepted-message records are kept */
+        int max_age_line;
+    } events;
     ps_conf_limit *limits;
     size_t nlimits;
     /* 1: the file has a [policyd] or [limits] section, so the policy

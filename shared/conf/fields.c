@@ -95,6 +95,9 @@ static const ps_conf_field ps_conf_fields[] = {
            ps_conf_parse_socket_mode),
     PS_NUM("policyd", "ipv6_prefix", policyd.ipv6_prefix,
            ps_conf_parse_ipv6_prefix),
+    PS_STR("events", "dir", events.dir, ps_conf_check_path),
+    PS_STR("events", "maillog", events.maillog, ps_conf_check_path),
+    PS_NUM("events", "max_age", events.max_age, ps_conf_parse_days),
 };
 
 /* Sections whose entries are lists, handled in conf_lists.c. */
@@ -129,6 +132,7 @@ int ps_conf_defaults(ps_conf *conf, ps_err *err)
     conf->policyd.warn_at = 80;
     conf->policyd.ipv6_prefix = PS_CONF_IPV6_PREFIX;
     conf->return_path.max_age = PS_CONF_RETPATH_MAX_AGE;
+    conf->events.max_age = PS_CONF_EVENTS_MAX_AGE;
     if (ps_conf_runas_defaults(&conf->milter.runas, err) != 0 ||
         ps_conf_runas_defaults(&conf->policyd.runas, err) != 0)
         return -1;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "mail/events.h"
+#include "mail/evspool.h"
 
 typedef struct out_buf {
     char *p;
@@ -52,27 +53,66 @@ static void put_json(out_buf *o, const char *key, const char *v)
     put_c(o, '"');
 }
 
+static void put_num(out_buf *o, const char *key, long long v)
+{
+    char num[32];
+
+    snprintf(num, sizeof num, "%lld", v);
+    put_s(o, ",\"");
+    put_s(o, key);
+    put_s(o, "\":");
+    put_s(o, num);
+}
+
+static int events_close(out_buf *o, ps_err *err)
+{
+    put_s(o, "}\n");
+    o->p[o->n] = '\0';
+    if (o->full)
+        return ps_err_set(err, "events: line longer than %zu bytes",
+                          o->cap - 1);
+    return (int)o->n;
+}
+
 int ps_events_format(const ps_bounce_event *ev, char *out, size_t cap,
                      ps_err *err)
 {
     out_buf o = {out, cap, 0, 0};
-    char num[32];
+
     if (cap == 0)
         return ps_err_set(err, "events: no room");
-    snprintf(num, sizeof num, "%lld", (long long)ev->when);
-    put_s(&o, "{\"event\":\"bounce\",\"time\":");
-    put_s(&o, num);
+    put_s(&o, "{\"event\":\"bounce\"");
+    put_num(&o, "time", (long long)ev->when);
     put_json(&o, "ref", ev->ref);
     put_json(&o, "recipient", ev->rcpt->recipient);
     put_json(&o, "action", ev->rcpt->action);
     put_json(&o, "status", ev->rcpt->status);
     put_json(&o, "diagnostic", ev->rcpt->diagnostic);
     put_json(&o, "source", ps_dsn_source_name(ev->source));
-    put_s(&o, "}\n");
-    out[o.n] = '\0';
-    if (o.full)
-        return ps_err_set(err, "events: line longer than %zu bytes", cap - 1);
-    return (int)o.n;
+    return events_close(&o, err);
+}
+
+int ps_events_format_event(const ps_event *ev, char *out, size_t cap,
+                           ps_err *err)
+{
+    out_buf o = {out, cap, 0, 0};
+
+    if (cap == 0)
+        return ps_err_set(err, "events: no room");
+    put_s(&o, "{\"id\":\"");
+    put_s(&o, ev->id);
+    put_c(&o, '"');
+    put_json(&o, "event", ps_event_kind_name(ev->kind));
+    put_num(&o, "time", (long long)ev->when);
+    put_json(&o, "qid", ev->qid);
+    put_json(&o, "message_id", ev->msgid);
+    put_json(&o, "sender", ev->sender);
+    put_json(&o, "credential", ev->auth);
+    put_json(&o, "client", ev->client);
+    put_json(&o, "recipient", ev->recipient);
+    put_json(&o, "status", ev->dsn);
+    put_json(&o, "reply", ev->reply);
+    return events_close(&o, err);
 }
 
 int ps_events_append(const char *path, const char *line, size_t n, ps_err *err)

@@ -25,6 +25,14 @@ typedef struct ps_bounce_event {
 int ps_events_format(const ps_bounce_event *ev, char *out, size_t cap,
                      ps_err *err);
 
+struct ps_event;
+/* A spool event (mail/evspool.h) as the same kind of JSON object:
+ * {"id":...,"event":"sent","time":EPOCH,"qid":...,"message_id":...,
+ * "sender":...,"credential":...,"client":...,"recipient":...,"status":...,
+ * "reply":...} and a newline. Returns the length, or -1 with err. */
+int ps_events_format_event(const struct ps_event *ev, char *out, size_t cap,
+                           ps_err *err);
+
 /* Appends n bytes to path (created 0640 if absent) with one write(), then
  * fsync; O_APPEND keeps lines from several processes whole. */
 int ps_events_append(const char *path, const char *line, size_t n, ps_err *err);

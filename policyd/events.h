@@ -1,0 +1,100 @@
+/* The event follower ([events] maillog): in postseal-policyd's loop, it
+ * tails Postfix's mail log (following rotation), joins each delivery line
+ * to the milter's accepted-message record (mail/msgrec.h), and appends
+ * the events to the spool (mail/evspool.h) exactly once: the positions in
+ * both sources are saved after each append, and on start the spool's own
+ * last events move them past anything appended but not yet saved. */
+#ifndef PS_POLICYD_EVENTS_H
+#define PS_POLICYD_EVENTS_H
+
+#include <limits.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "conf/conf.h"
+#include "mail/msgrec.h"
+#include "mail/record.h"
+
+#define PS_EVF_TICK_MS 500               /* how often the sources are read */
+#define PS_EVF_BUDGET  (1024 * 1024)     /* log bytes per turn of the loop */
+#define PS_EVF_READ    (64 * 1024)       /* one read of the log */
+#define PS_EVF_REC_MAX (4 * 1024 * 1024) /* longest record line read */
+#define PS_EVF_TAIL    (1024 * 1024)     /* spool tail read on start */
+#define PS_EVF_DAY_GRACE                                                       \
+    60 /* s after midnight a writer may still be on the old day */
+
+typedef struct ps_evf_entry {
+    char qid[32];
+    long day;
+    off_t off;
+} ps_evf_entry;
+
+/* queue id -> where its accepted record is; the latest record wins. */
+typedef struct ps_evf_index {
+    ps_evf_entry *slots;
+    size_t cap, n;
+} ps_evf_index;
+
+/* Positions: in the log (its generation counts the files followed, so
+ * positions compare across rotations), in the records (day, offset). */
+typedef struct ps_evf_pos {
+    long long gen;
+    unsigned long long ino;
+    long long off;
+    long day;
+    long long roff;
+} ps_evf_pos;
+
+typedef struct ps_evf {
+    struct event_base *base;
+    ps_log *lg;
+    struct event *timer;
+    char dir[PATH_MAX], recdir[PATH_MAX], spool[PATH_MAX], state[PATH_MAX];
+    char maillog[PATH_MAX];
+    unsigned max_age;
+    ps_evf_pos saved; /* what the spool covers, durable */
+    ps_evf_pos cur;   /* read so far, in this tick's batch */
+    int fd;           /* the log, or -1 */
+    int rotated;  /* the path names another file: one more drain, then switch */
+    int skipping; /* inside a line longer than a read: dropped */
+    /* The last bytes read before cur.off: if the file no longer has them
+     * there, it was truncated (and may have grown past cur.off again). */
+    char print[64];
+    size_t printlen;
+    ps_evf_index idx;
+    char **fields;   /* PS_MSGREC_FIELDS, for records read */
+    char *buf;       /* PS_EVF_READ + 1 */
+    ps_record batch; /* spool lines not yet appended */
+    size_t nbatch;
+    unsigned long events, skipped;
+} ps_evf;
+
+/* events.c */
+int ps_evf_start(struct event_base *base, ps_log *lg, const ps_conf *conf,
+                 ps_evf **out, ps_err *err);
+void ps_evf_free(ps_evf *f);
+/* Adds one event line to the batch. */
+int ps_evf_emit(ps_evf *f, const ps_msgrec *rec, int kind, const char *id,
+                time_t when, const char *rcpt, const char *dsn,
+                const char *reply, const char *src, ps_err *err);
+
+/* events_rec.c: the records stream and the index */
+/* Reads the records from cur.day/cur.roff on: accepted ones indexed,
+ * bounce ones emitted when past saved. */
+int ps_evf_rec_catch_up(ps_evf *f, ps_err *err);
+/* The accepted record of qid into rec (its strings in f->fields): 1, or
+ * 0 when there is none. */
+int ps_evf_rec_find(ps_evf *f, const char *qid, ps_msgrec *rec, char **line,
+                    ps_err *err);
+void ps_evf_index_free(ps_evf_index *x);
+
+/* events_log.c: the mail log */
+/* Reads what the log has past cur (budget bytes at most): 1 when the
+ * budget ran out (more to read), 0, or -1 with err. */
+int ps_evf_log_read(ps_evf *f, ps_err *err);
+
+#endif
