@@ -11,7 +11,7 @@ postfix swaks postsrsd libmail-srs-perl redis-server redis-sentinel dnsmasq-base
 lintian file adduser
 python3 python3-pytest python3-dkim python3-nacl python3-cryptography python3-dnspython
 libmail-dkim-perl libcryptx-perl opendkim opendkim-tools
-valgrind wrk policyd-rate-limit postfwd"
+valgrind wrk policyd-rate-limit postfwd prometheus"
 
 missing=""
 for p in $PKGS; do
