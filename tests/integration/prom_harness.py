@@ -94,7 +94,23 @@ class Prometheus:
                           self.dir / "prometheus.log", self.port, cwd=self.dir, timeout=60)
         if self.proc is None:
             raise RuntimeError("prometheus did not start:\n" + self.log())
+        self._wait_ready()
         return self
+
+    def _wait_ready(self, timeout=60.0):
+        """Its API answers 503 until the storage is open: /-/ready says when."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and self.proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready",
+                                            timeout=5) as r:
+                    if r.status == 200:
+                        return
+            except OSError:  # urllib's HTTPError for the 503 is one too
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("prometheus never became ready:\n" + self.log())
 
     def stop(self):
         stop_process(self.proc, 30)
