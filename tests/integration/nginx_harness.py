@@ -179,9 +179,9 @@ class Nginx:
     """nginx -p DIR -c DIR/nginx.conf -g 'daemon off;' with the module
     loaded; server is the inside of the server block (UPSTREAM stands for
     the upstream's address). port serves HTTP/1.1, h2_port h2c; workers:
-    worker_processes."""
+    worker_processes; module: another build of the module to load."""
 
-    def __init__(self, tmp, server, http="", upstream=None, workers=1):
+    def __init__(self, tmp, server, http="", upstream=None, workers=1, module=None):
         self.dir = pathlib.Path(tmp) / f"nginx-{free_port()}"
         self.dir.mkdir(parents=True)
         self.port = free_port()
@@ -189,7 +189,7 @@ class Nginx:
         up = f"127.0.0.1:{upstream.port}" if upstream else "127.0.0.1:9"
         d = self.dir
         conf = f"""
-load_module {module_path()};
+load_module {module or module_path()};
 user root;
 worker_processes {workers};
 error_log {d}/error.log {os.environ.get("NGX_LOG_LEVEL", "info")};

@@ -8,6 +8,7 @@ postseal-policyd beside it.
 Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest tests/integration/test_metrics_prometheus.py
 """
 
+import contextlib
 import os
 import subprocess
 import time
@@ -57,9 +58,11 @@ daemons_have_metrics = pytest.mark.skipif(
     reason="postseal-milter and postseal-policyd have no `metrics =` yet")
 
 
+@contextlib.contextmanager
 def nginx_with_traffic(tmp, up, verified=3, forged=2):
     """An nginx (two workers) with a verifying location and a status
-    location, after verified valid and forged deliveries."""
+    location, after verified valid and forged deliveries; stopped (and
+    checked for sanitizer reports) after."""
     os.chmod(tmp, 0o755)
     server = "\n".join([
         location("/hook", "standard", [STD_SECRET]),
@@ -68,32 +71,27 @@ def nginx_with_traffic(tmp, up, verified=3, forged=2):
             allow 127.0.0.1;
             deny all;
         }}"""])
-    ng = Nginx(tmp, server, upstream=up, workers=2).start()
-    for i in range(verified):
-        h = sign_standard(STD_SECRET, f"msg_{i}", int(time.time()), BODY)
-        assert ng.request("/hook", BODY, h)[0] == 200
-    for i in range(forged):
-        h = sign_standard(WRONG_SECRET, f"forged_{i}", int(time.time()), BODY)
-        assert ng.request("/hook", BODY, h)[0] == 401
-    return ng
+    with Nginx(tmp, server, upstream=up, workers=2) as ng:
+        for i in range(verified):
+            h = sign_standard(STD_SECRET, f"msg_{i}", int(time.time()), BODY)
+            assert ng.request("/hook", BODY, h)[0] == 200
+        for i in range(forged):
+            h = sign_standard(WRONG_SECRET, f"forged_{i}", int(time.time()), BODY)
+            assert ng.request("/hook", BODY, h)[0] == 401
+        yield ng
 
 
 def test_prometheus_scrapes_the_nginx_status_location(tmp_path):
-    with Upstream() as up:
-        ng = nginx_with_traffic(tmp_path, up)
-        try:
-            jobs = {"nginx": [f"127.0.0.1:{ng.port}"]}
-            with Prometheus(tmp_path, jobs, paths={"nginx": STATUS}) as prom:
-                labels = prom.wait_query(
-                    'postseal_webhook_requests_total{outcome="verified"}', 3)
-                assert labels["scheme"] == "standard" and labels["job"] == "nginx"
-                prom.wait_query('postseal_webhook_requests_total{outcome="unauthorized"}', 2)
-                prom.wait_query('sum(postseal_webhook_requests_total)', 5)
-                prom.wait_query('postseal_webhook_hashed_bytes_total', 5 * len(BODY))
-                prom.wait_query('up{job="nginx"}', 1)
-                assert prom.targets() == {"nginx": "up"}
-        finally:
-            ng.stop()
+    with Upstream() as up, nginx_with_traffic(tmp_path, up) as ng:
+        jobs = {"nginx": [f"127.0.0.1:{ng.port}"]}
+        with Prometheus(tmp_path, jobs, paths={"nginx": STATUS}) as prom:
+            labels = prom.wait_query('postseal_webhook_requests_total{outcome="verified"}', 3)
+            assert labels["scheme"] == "standard" and labels["job"] == "nginx"
+            prom.wait_query('postseal_webhook_requests_total{outcome="unauthorized"}', 2)
+            prom.wait_query('sum(postseal_webhook_requests_total)', 5)
+            prom.wait_query('postseal_webhook_hashed_bytes_total', 5 * len(BODY))
+            prom.wait_query('up{job="nginx"}', 1)
+            assert prom.targets() == {"nginx": "up"}
 
 
 @daemons_have_metrics
@@ -106,26 +104,23 @@ def test_prometheus_scrapes_all_three(tmp_path):
     with Upstream() as up, \
             Daemon([str(build_dir() / "postseal-milter"), "-c", conf, "-f"],
                    log_path=str(tmp_path / "milter.log")) as milter, \
-            Policyd(tmp_path, policyd={"metrics": f"inet:127.0.0.1:{pport}"}) as pd:
+            Policyd(tmp_path, policyd={"metrics": f"inet:127.0.0.1:{pport}"}) as pd, \
+            nginx_with_traffic(tmp_path, up) as ng:
         wait_port(mport)
-        ng = nginx_with_traffic(tmp_path, up)
-        try:
-            with PolicyClient(pd.port) as c:
-                for i in range(4):
-                    assert c.ask(protocol_state="RCPT", sasl_username="app@example.com",
-                                 instance=f"i{i}", recipient="r@example.net",
-                                 client_address="192.0.2.1") == "DUNNO"
-            jobs = {"nginx": [f"127.0.0.1:{ng.port}"],
-                    "postseal-milter": [f"127.0.0.1:{mport}"],
-                    "postseal-policyd": [f"127.0.0.1:{pport}"]}
-            with Prometheus(tmp_path, jobs, paths={"nginx": STATUS}) as prom:
-                for job in jobs:
-                    prom.wait_query(f'up{{job="{job}"}}', 1)
-                prom.wait_query('postseal_webhook_requests_total{outcome="verified"}', 3)
-                prom.wait_query('sum(postseal_policyd_requests_total{state="RCPT"})', 4)
-                prom.wait_query('postseal_milter_connections_open', 0)
-                prom.wait_query('sum(postseal_milter_messages_total) or vector(0)', 0)
-                assert prom.targets() == {job: "up" for job in jobs}
-        finally:
-            ng.stop()
+        with PolicyClient(pd.port) as c:
+            for i in range(4):
+                assert c.ask(protocol_state="RCPT", sasl_username="app@example.com",
+                             instance=f"i{i}", recipient="r@example.net",
+                             client_address="192.0.2.1") == "DUNNO"
+        jobs = {"nginx": [f"127.0.0.1:{ng.port}"],
+                "postseal-milter": [f"127.0.0.1:{mport}"],
+                "postseal-policyd": [f"127.0.0.1:{pport}"]}
+        with Prometheus(tmp_path, jobs, paths={"nginx": STATUS}) as prom:
+            for job in jobs:
+                prom.wait_query(f'up{{job="{job}"}}', 1)
+            prom.wait_query('postseal_webhook_requests_total{outcome="verified"}', 3)
+            prom.wait_query('sum(postseal_policyd_requests_total{state="RCPT"})', 4)
+            prom.wait_query('postseal_milter_connections_open', 0)
+            prom.wait_query('sum(postseal_milter_messages_total) or vector(0)', 0)
+            assert prom.targets() == {job: "up" for job in jobs}
         assert milter.proc.poll() is None, milter.log()
