@@ -253,6 +253,8 @@ install-conf:
 	    install -m 644 conf-examples/postseal-starter.conf $(DESTDIR)$(SYSCONFDIR)/postseal/postseal.conf
 	install -m 644 conf-examples/postseal.conf conf-examples/postfix-main.cf \
 	    conf-examples/postfix-policyd.cf conf-examples/nginx.conf $(DESTDIR)$(DOCDIR)/examples/
+	install -d -m 755 $(DESTDIR)$(DOCDIR)/examples/prometheus
+	install -m 644 conf-examples/prometheus/* $(DESTDIR)$(DOCDIR)/examples/prometheus/
 
 install-dev: $(LIB)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include/postseal

@@ -2,7 +2,8 @@
 /*
  * ngx_http_webhook_verify_module: checks signed delivery webhooks in the
  * access phase. Glue only: directives, reading the body through a request
- * body filter (memory or temp file alike), the replay zone and statuses;
+ * body filter (memory or temp file alike), the replay zone, statuses and
+ * their counters;
  * every scheme's rules are in libpostseal (shared/webhook/webhook.h).
  */
 
@@ -30,10 +31,12 @@ typedef struct {
     ngx_shm_zone_t *replay; /* where the id went, if it did */
     ngx_int_t status;       /* the access phase answer */
     time_t retry_after;     /* with a 503: when the replay zone has room */
+    off_t hashed;           /* body bytes fed to the core */
     ps_wh_scheme scheme;
     unsigned checked : 1;
     unsigned verified : 1;
     unsigned failed : 1;
+    unsigned counted : 1;
 } ngx_http_webhook_verify_ctx_t;
 
 static ngx_int_t ngx_http_webhook_verify_handler(ngx_http_request_t *r);
@@ -45,6 +48,7 @@ static ngx_int_t ngx_http_webhook_verify_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_webhook_verify_variable(ngx_http_request_t *r,
                                                   ngx_http_variable_value_t *v,
                                                   uintptr_t data);
+static void *ngx_http_webhook_verify_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_webhook_verify_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_webhook_verify_merge_loc_conf(ngx_conf_t *cf,
                                                     void *parent, void *child);
@@ -95,7 +99,10 @@ static ngx_command_t ngx_http_webhook_verify_commands[] = {
 
     {ngx_string("webhook_verify_replay_zone"),
      NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_http_webhook_verify_replay_zone,
-     0, 0, NULL},
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, NULL},
+
+    {ngx_string("webhook_verify_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
+     ngx_http_webhook_verify_status, 0, 0, NULL},
 
     ngx_null_command};
 
@@ -103,8 +110,8 @@ static ngx_http_module_t ngx_http_webhook_verify_module_ctx = {
     ngx_http_webhook_verify_add_variables, /* preconfiguration */
     ngx_http_webhook_verify_init,          /* postconfiguration */
 
-    NULL, /* create main configuration */
-    NULL, /* init main configuration */
+    ngx_http_webhook_verify_create_main_conf, /* create main configuration */
+    NULL,                                     /* init main configuration */
 
     NULL, /* create server configuration */
     NULL, /* merge server configuration */
@@ -295,6 +302,58 @@ static void ngx_http_webhook_verify_log_refusal(
     ngx_http_webhook_verify_unlogged = 0;
 }
 
+/*
+ * The request's outcome and hashed bytes into the shared counters, once:
+ * one atomic add each, the only cost status counting puts on a request.
+ */
+static void ngx_http_webhook_verify_count(ngx_http_request_t *r,
+                                          ngx_http_webhook_verify_ctx_t *ctx,
+                                          ngx_int_t status)
+{
+    ngx_http_wv_outcome_e outcome;
+    ngx_http_wv_counters_t *c;
+    ngx_http_webhook_verify_main_conf_t *wmcf;
+
+    if (ctx->counted) {
+        return;
+    }
+
+    ctx->counted = 1;
+
+    switch (status) {
+    case NGX_OK:
+        outcome = NGX_HTTP_WV_VERIFIED;
+        break;
+    case NGX_HTTP_BAD_REQUEST:
+        outcome = NGX_HTTP_WV_BAD_REQUEST;
+        break;
+    case NGX_HTTP_UNAUTHORIZED:
+        outcome = NGX_HTTP_WV_UNAUTHORIZED;
+        break;
+    case NGX_HTTP_CONFLICT:
+        outcome = NGX_HTTP_WV_REPLAYED;
+        break;
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        outcome = NGX_HTTP_WV_TOO_LARGE;
+        break;
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        outcome = NGX_HTTP_WV_UNAVAILABLE;
+        break;
+    default:
+        outcome = NGX_HTTP_WV_ERROR;
+    }
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_webhook_verify_module);
+    c = ngx_http_webhook_verify_counters(wmcf);
+
+    (void)ngx_atomic_fetch_add(&c->requests[ctx->scheme][outcome], 1);
+
+    if (ctx->hashed > 0) {
+        (void)ngx_atomic_fetch_add(&c->hashed_bytes[ctx->scheme],
+                                   (ngx_atomic_int_t)ctx->hashed);
+    }
+}
+
 /* the answer for a verdict: replay check, log line, status */
 static ngx_int_t ngx_http_webhook_verify_done(
     ngx_http_request_t *r, ngx_http_webhook_verify_ctx_t *ctx, ps_wh_verdict v)
@@ -352,6 +411,7 @@ static ngx_int_t ngx_http_webhook_verify_done(
 
     if (status == NGX_OK) {
         ctx->verified = 1;
+        ngx_http_webhook_verify_count(r, ctx, status);
 
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "webhook_verify: %s: verified, id \"%s\" key %ui",
@@ -364,6 +424,8 @@ static ngx_int_t ngx_http_webhook_verify_done(
         ngx_http_webhook_verify_retry_after(r, ctx->retry_after) != NGX_OK) {
         status = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_http_webhook_verify_count(r, ctx, status);
 
     /* a full zone has its own line a minute: not one more a request */
     if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
@@ -460,6 +522,7 @@ static ngx_int_t ngx_http_webhook_verify_handler(ngx_http_request_t *r)
                       "discarded before the access phase");
         ctx->checked = 1;
         ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_http_webhook_verify_count(r, ctx, ctx->status);
         return ctx->status;
     }
 
@@ -496,6 +559,7 @@ static void ngx_http_webhook_verify_body_handler(ngx_http_request_t *r)
     if (ctx->req == NULL) {
         ctx->checked = 1;
         ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_http_webhook_verify_count(r, ctx, ctx->status);
 
     } else {
         v = ps_webhook_final(ctx->req, &ctx->res);
@@ -544,6 +608,8 @@ static ngx_int_t ngx_http_webhook_verify_body_filter(ngx_http_request_t *r,
         if (size == 0) {
             continue;
         }
+
+        ctx->hashed += size;
 
         v = ps_webhook_update(ctx->req, b->pos, size, &ctx->res);
         if (v != PS_WH_MORE) {
@@ -663,6 +729,24 @@ static ngx_int_t ngx_http_webhook_verify_add_variables(ngx_conf_t *cf)
     return NGX_OK;
 }
 
+static void *ngx_http_webhook_verify_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_webhook_verify_main_conf_t *wmcf;
+
+    wmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_webhook_verify_main_conf_t));
+    if (wmcf == NULL) {
+        return NULL;
+    }
+
+    wmcf->replay_zones =
+        ngx_array_create(cf->pool, 2, sizeof(ngx_shm_zone_t *));
+    if (wmcf->replay_zones == NULL) {
+        return NULL;
+    }
+
+    return wmcf;
+}
+
 static void *ngx_http_webhook_verify_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_webhook_verify_loc_conf_t *conf;
@@ -779,6 +863,8 @@ static char *ngx_http_webhook_verify_merge_loc_conf(ngx_conf_t *cf,
     ngx_http_webhook_verify_loc_conf_t *prev = parent;
     ngx_http_webhook_verify_loc_conf_t *conf = child;
 
+    ngx_http_webhook_verify_main_conf_t *wmcf;
+
     ngx_conf_merge_uint_value(conf->scheme, prev->scheme, NGX_HTTP_WV_OFF);
     ngx_conf_merge_value(conf->tolerance, prev->tolerance,
                          PS_WH_DEFAULT_TOLERANCE);
@@ -799,6 +885,11 @@ static char *ngx_http_webhook_verify_merge_loc_conf(ngx_conf_t *cf,
     if (conf->scheme == NGX_HTTP_WV_OFF) {
         return NGX_CONF_OK;
     }
+
+    /* its series are shown at zero before its first request */
+    wmcf =
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_verify_module);
+    wmcf->schemes |= (ngx_uint_t)1 << conf->scheme;
 
     return ngx_http_webhook_verify_build(cf, conf);
 }
@@ -944,6 +1035,12 @@ static char *ngx_http_webhook_verify_replay(ngx_conf_t *cf, ngx_command_t *cmd,
     name.data = value[1].data + 5;
     name.len = value[1].len - 5;
 
+    if (name.len == sizeof(NGX_HTTP_WV_STATUS_ZONE) - 1 &&
+        ngx_strncmp(name.data, NGX_HTTP_WV_STATUS_ZONE, name.len) == 0) {
+        return "cannot use zone \"" NGX_HTTP_WV_STATUS_ZONE "\": it holds "
+               "the module's counters";
+    }
+
     wlcf->replay =
         ngx_shared_memory_add(cf, &name, 0, &ngx_http_webhook_verify_module);
     if (wlcf->replay == NULL) {
@@ -957,6 +1054,13 @@ static ngx_int_t ngx_http_webhook_verify_init(ngx_conf_t *cf)
 {
     ngx_http_handler_pt *h;
     ngx_http_core_main_conf_t *cmcf;
+    ngx_http_webhook_verify_main_conf_t *wmcf;
+
+    wmcf =
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_verify_module);
+    if (ngx_http_webhook_verify_status_init(cf, wmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 

@@ -29,12 +29,14 @@ typedef struct {
     ngx_rbtree_t rbtree;
     ngx_rbtree_node_t sentinel;
     ngx_queue_t queue;
+    ngx_uint_t entries; /* nodes in the tree, for the status gauge */
     ngx_http_wv_replay_full_t full;
 } ngx_http_wv_replay_sh_t;
 
 typedef struct {
     ngx_http_wv_replay_sh_t *sh;
     ngx_slab_pool_t *shpool;
+    ngx_http_webhook_verify_main_conf_t *wmcf; /* where the counters are */
 } ngx_http_wv_replay_ctx_t;
 
 static ngx_rbtree_key_t ngx_http_wv_replay_key(const u_char *id)
@@ -126,6 +128,7 @@ static void ngx_http_wv_replay_delete(ngx_http_wv_replay_ctx_t *ctx,
     ngx_queue_remove(&n->queue);
     ngx_rbtree_delete(&ctx->sh->rbtree, &n->node);
     ngx_slab_free_locked(ctx->shpool, n);
+    ctx->sh->entries--;
 }
 
 /* frees expired entries from the old end, a few at a time */
@@ -252,12 +255,15 @@ ngx_http_wv_replay_alloc(ngx_http_wv_replay_ctx_t *ctx, time_t now,
                          time_t *retry_after)
 {
     ngx_queue_t *q;
+    ngx_http_wv_counters_t *c;
     ngx_http_wv_replay_node_t *n;
 
     n = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_http_wv_replay_node_t));
     if (n != NULL || ngx_queue_empty(&ctx->sh->queue)) {
         return n;
     }
+
+    c = ngx_http_webhook_verify_counters(ctx->wmcf);
 
     q = ngx_queue_last(&ctx->sh->queue);
     n = ngx_queue_data(q, ngx_http_wv_replay_node_t, queue);
@@ -267,11 +273,13 @@ ngx_http_wv_replay_alloc(ngx_http_wv_replay_ctx_t *ctx, time_t now,
 
     } else if (full == NGX_HTTP_WV_FULL_REFUSE) {
         ctx->sh->full.refused++;
+        (void)ngx_atomic_fetch_add(&c->replay_refusals, 1);
         *busy = 1;
         return NULL;
 
     } else {
         ctx->sh->full.evicted++;
+        (void)ngx_atomic_fetch_add(&c->replay_evictions, 1);
         ngx_http_wv_replay_delete(ctx, n);
     }
 
@@ -323,6 +331,7 @@ ngx_int_t ngx_http_webhook_verify_replay_add(ngx_shm_zone_t *zone,
             n->expires = expires;
             ngx_rbtree_insert(&ctx->sh->rbtree, &n->node);
             ngx_queue_insert_head(&ctx->sh->queue, &n->queue);
+            ctx->sh->entries++;
             rc = NGX_OK;
         }
     }
@@ -354,6 +363,20 @@ void ngx_http_webhook_verify_replay_forget(ngx_shm_zone_t *zone,
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+ngx_uint_t ngx_http_webhook_verify_replay_entries(ngx_shm_zone_t *zone)
+{
+    ngx_uint_t n;
+    ngx_http_wv_replay_ctx_t *ctx;
+
+    ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+    n = ctx->sh->entries;
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return n;
 }
 
 static ngx_int_t ngx_http_wv_replay_init_zone(ngx_shm_zone_t *shm_zone,
@@ -390,6 +413,7 @@ static ngx_int_t ngx_http_wv_replay_init_zone(ngx_shm_zone_t *shm_zone,
                     ngx_http_wv_replay_insert_value);
 
     ngx_queue_init(&ctx->sh->queue);
+    ctx->sh->entries = 0;
     ngx_memzero(&ctx->sh->full, sizeof(ngx_http_wv_replay_full_t));
 
     len =
@@ -412,10 +436,12 @@ static ngx_int_t ngx_http_wv_replay_init_zone(ngx_shm_zone_t *shm_zone,
 char *ngx_http_webhook_verify_replay_zone(ngx_conf_t *cf, ngx_command_t *cmd,
                                           void *conf)
 {
+    ngx_http_webhook_verify_main_conf_t *wmcf = conf;
+
     u_char *p;
     ssize_t size;
     ngx_str_t *value, name, s;
-    ngx_shm_zone_t *shm_zone;
+    ngx_shm_zone_t *shm_zone, **slot;
     ngx_http_wv_replay_ctx_t *ctx;
 
     value = cf->args->elts;
@@ -430,6 +456,12 @@ char *ngx_http_webhook_verify_replay_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 
     name.data = value[1].data;
     name.len = p - value[1].data;
+
+    if (name.len == sizeof(NGX_HTTP_WV_STATUS_ZONE) - 1 &&
+        ngx_strncmp(name.data, NGX_HTTP_WV_STATUS_ZONE, name.len) == 0) {
+        return "cannot name a zone \"" NGX_HTTP_WV_STATUS_ZONE "\": the "
+               "module's counters use that name";
+    }
 
     s.data = p + 1;
     s.len = value[1].data + value[1].len - s.data;
@@ -467,6 +499,14 @@ char *ngx_http_webhook_verify_replay_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 
     shm_zone->init = ngx_http_wv_replay_init_zone;
     shm_zone->data = ctx;
+    ctx->wmcf = wmcf;
+
+    slot = ngx_array_push(wmcf->replay_zones);
+    if (slot == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *slot = shm_zone;
 
     return NGX_CONF_OK;
 }

@@ -77,6 +77,29 @@ def wait_port(port, proc=None, timeout=10.0):
     return False
 
 
+def spawn(argv, log, port, env=None, cwd=None, timeout=10.0):
+    """Starts argv, its stdout and stderr into the file log, and waits
+    until it listens on port: the process, or None when it exited or never
+    listened (then it is stopped)."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=out, env=env, cwd=cwd)
+    if wait_port(port, proc, timeout):
+        return proc
+    stop_process(proc)
+    return None
+
+
+def stop_process(proc, timeout=10.0):
+    """SIGTERM, and SIGKILL if it is still there after timeout."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 # ---- the upstream ---------------------------------------------------------
 
 class Received:
@@ -156,9 +179,9 @@ class Nginx:
     """nginx -p DIR -c DIR/nginx.conf -g 'daemon off;' with the module
     loaded; server is the inside of the server block (UPSTREAM stands for
     the upstream's address). port serves HTTP/1.1, h2_port h2c; workers:
-    worker_processes."""
+    worker_processes; module: another build of the module to load."""
 
-    def __init__(self, tmp, server, http="", upstream=None, workers=1):
+    def __init__(self, tmp, server, http="", upstream=None, workers=1, module=None):
         self.dir = pathlib.Path(tmp) / f"nginx-{free_port()}"
         self.dir.mkdir(parents=True)
         self.port = free_port()
@@ -166,7 +189,7 @@ class Nginx:
         up = f"127.0.0.1:{upstream.port}" if upstream else "127.0.0.1:9"
         d = self.dir
         conf = f"""
-load_module {module_path()};
+load_module {module or module_path()};
 user root;
 worker_processes {workers};
 error_log {d}/error.log {os.environ.get("NGX_LOG_LEVEL", "info")};
@@ -201,24 +224,15 @@ http {{
 
     def start(self):
         env = sanitizer_env(self.dir) if sanitized() else None
-        with open(self.dir / "stderr.log", "wb") as err:
-            self.proc = subprocess.Popen(
-                [NGINX, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
-                 "-g", "daemon off;"], stdout=err, stderr=err, env=env)
-        if not wait_port(self.port, self.proc):
-            self.stop()
+        self.proc = spawn([NGINX, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
+                           "-g", "daemon off;"], self.dir / "stderr.log", self.port, env)
+        if self.proc is None:
             out = (self.dir / "stderr.log").read_text(errors="replace")
             raise RuntimeError(f"nginx did not start: {out}{self.error_log()}")
         return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def __enter__(self):
         return self.start()

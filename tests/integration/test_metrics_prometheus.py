@@ -1,117 +1,126 @@
-"""A real Prometheus (Debian's package) on loopback scrapes
-postseal-milter's and postseal-policyd's metrics endpoints, and a query
-through its HTTP API returns their series: both targets up, the policy
-requests sent beforehand counted, every milter family present."""
+"""A real Prometheus (Debian's package, a private instance on a loopback
+port with its own config and data directory) scrapes postseal's metrics
+and answers queries about them through its HTTP API: the nginx module's
+webhook_verify_status location after known traffic, and, once the daemons
+have `metrics =` (detected with `postseal check`), postseal-milter and
+postseal-policyd beside it.
 
-import json
+Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest tests/integration/test_metrics_prometheus.py
+"""
+
+import contextlib
 import os
-import shutil
 import subprocess
 import time
-import urllib.parse
-import urllib.request
 
 import pytest
 
-import mailstack as ms
-from policyd_harness import Policyd, PolicyClient, needs_policyd
+from mailstack import Daemon, free_port, wait_port, write_ini
+from nginx_harness import Nginx, Upstream, build_dir, location, needs_module, sign_standard
+from policyd_harness import PolicyClient, Policyd
+from prom_harness import Prometheus, needs_prometheus
 
-BUILD = os.environ.get("POSTSEAL_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
-MILTER = os.path.join(BUILD, "postseal-milter")
+pytestmark = [needs_module, needs_prometheus]
 
-pytestmark = [needs_policyd,
-              pytest.mark.skipif(not os.access(MILTER, os.X_OK), reason="postseal-milter not built"),
-              pytest.mark.skipif(shutil.which("prometheus") is None,
-                                 reason="prometheus missing (Debian package prometheus)")]
-
-
-def query(port, expr):
-    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-    with urllib.request.urlopen(url, timeout=10) as r:
-        doc = json.load(r)
-    assert doc["status"] == "success", doc
-    return doc["data"]["result"]
+STD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+WRONG_SECRET = "whsec_" + "A" * 32
+BODY = b'{"type":"email.delivered"}'
+STATUS = "/webhook-status"
 
 
-def wait_query(port, expr, want, timeout=90):
-    """Polls until want(result) holds; the last result otherwise fails."""
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            res = query(port, expr)
-        except OSError:
-            res = None
-        if res is not None and want(res):
-            return res
-        assert time.monotonic() < end, f"{expr}: {res}"
-        time.sleep(0.5)
+def milter_section(tmp, metrics_port):
+    return {"socket": f"inet:{free_port()}@127.0.0.1", "mode": "verify",
+            "authserv_id": "mx.example.test",
+            "metrics": f"inet:127.0.0.1:{metrics_port}"}
 
 
-@pytest.fixture
-def daemons(tmp_path):
-    key = ms.DkimKey(str(tmp_path), "p", "ed25519", domain="example.com")
-    mport, mmetrics = ms.free_port(), ms.free_port()
-    conf = ms.write_ini(str(tmp_path / "milter.conf"), {
-        "milter": {"socket": f"inet:{mport}@127.0.0.1",
-                   "metrics": f"inet:127.0.0.1:{mmetrics}"},
-        "keys": {"p": f"example.com p {key.path}"},
-        "signing": {"example.com": "p"},
-    })
-    milter = ms.Daemon([MILTER, "-f", "-c", conf], port=mport)
-    pmetrics = ms.free_port()
-    pd = Policyd(tmp_path, limits={"sasl_username": "messages 2/1h"},
-                 policyd={"metrics": f"inet:127.0.0.1:{pmetrics}"})
+def has_metrics(section):
+    """Whether `postseal check` knows `metrics =` in section: the daemons
+    gain it in a separate change; until then their targets are skipped."""
+    postseal = build_dir() / "postseal"
+    if not os.access(postseal, os.X_OK):
+        return False
+    conf = f"/tmp/postseal-metrics-probe-{os.getpid()}-{section}.conf"
     try:
-        yield {"milter": mmetrics, "policyd": pmetrics, "pd": pd}
+        sect = {"listen": "inet:127.0.0.1:10040", "store": "lmdb:/tmp/unused"} \
+            if section == "policyd" else milter_section(None, 9460)
+        write_ini(conf, {section: dict(sect, metrics="inet:127.0.0.1:9460")})
+        r = subprocess.run([str(postseal), "check", "-c", conf], capture_output=True,
+                           text=True, timeout=30)
     finally:
-        pd.stop()
-        assert milter.finish() is None
+        if os.path.exists(conf):
+            os.unlink(conf)
+    return not (r.returncode != 0 and "metrics" in r.stderr)
 
 
-def test_prometheus_scrapes_both(daemons, tmp_path):
-    with PolicyClient(daemons["pd"].port) as c:
-        for i in range(3):
-            c.message("u@example.com", f"i{i}", state_rcpt=False)
-    web = ms.free_port()
-    cfg = tmp_path / "prometheus.yml"
-    cfg.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        "scrape_configs:\n"
-        f"  - job_name: postseal-milter\n    static_configs:\n"
-        f"      - targets: ['127.0.0.1:{daemons['milter']}']\n"
-        f"  - job_name: postseal-policyd\n    static_configs:\n"
-        f"      - targets: ['127.0.0.1:{daemons['policyd']}']\n")
-    r = subprocess.run(["promtool", "check", "config", str(cfg)], capture_output=True,
-                       text=True, timeout=60)
-    assert r.returncode == 0, r.stdout + r.stderr
-    log = open(tmp_path / "prometheus.log", "wb")
-    prom = subprocess.Popen(["prometheus", f"--config.file={cfg}",
-                             f"--storage.tsdb.path={tmp_path}/tsdb",
-                             f"--web.listen-address=127.0.0.1:{web}"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        ms.wait_port(web, 60)
-        up = wait_query(web, "up", lambda res: len(res) == 2 and
-                        all(x["value"][1] == "1" for x in res))
-        assert {x["metric"]["job"] for x in up} == {"postseal-milter", "postseal-policyd"}
-        [charged] = wait_query(web, "postseal_policyd_charged_total", lambda res: len(res) == 1)
-        [eom] = query(web, 'postseal_policyd_requests_total{state="END-OF-MESSAGE"}')
-        [over] = query(web, 'postseal_policyd_over_quota_total{kind="sasl_username"}')
-        # 2/1h: the first two charged, the third over (at END-OF-MESSAGE)
-        assert (charged["value"][1], eom["value"][1], over["value"][1]) == ("2", "3", "1")
-        names = {x["metric"]["__name__"] for x in query(web, '{job="postseal-milter"}')}
-        for fam in ("messages_total", "signed_total", "unsigned_total", "dkim_results_total",
-                    "spf_results_total", "authres_removed_total",
-                    "return_paths_rewritten_total", "bounces_total", "srs_total",
-                    "tempfails_total", "reloads_total", "connections_open",
-                    "message_duration_seconds_count", "last_reload_timestamp_seconds",
-                    "key_age_seconds"):
-            assert f"postseal_milter_{fam}" in names, (fam, sorted(names))
-    finally:
-        prom.terminate()
-        try:
-            prom.wait(30)
-        except subprocess.TimeoutExpired:
-            prom.kill()
-            prom.wait()
-        log.close()
+daemons_have_metrics = pytest.mark.skipif(
+    not (has_metrics("milter") and has_metrics("policyd")),
+    reason="postseal-milter and postseal-policyd have no `metrics =` yet")
+
+
+@contextlib.contextmanager
+def nginx_with_traffic(tmp, up, verified=3, forged=2):
+    """An nginx (two workers) with a verifying location and a status
+    location, after verified valid and forged deliveries; stopped (and
+    checked for sanitizer reports) after."""
+    os.chmod(tmp, 0o755)
+    server = "\n".join([
+        location("/hook", "standard", [STD_SECRET]),
+        f"""location = {STATUS} {{
+            webhook_verify_status;
+            allow 127.0.0.1;
+            deny all;
+        }}"""])
+    with Nginx(tmp, server, upstream=up, workers=2) as ng:
+        for i in range(verified):
+            h = sign_standard(STD_SECRET, f"msg_{i}", int(time.time()), BODY)
+            assert ng.request("/hook", BODY, h)[0] == 200
+        for i in range(forged):
+            h = sign_standard(WRONG_SECRET, f"forged_{i}", int(time.time()), BODY)
+            assert ng.request("/hook", BODY, h)[0] == 401
+        yield ng
+
+
+def test_prometheus_scrapes_the_nginx_status_location(tmp_path):
+    with Upstream() as up, nginx_with_traffic(tmp_path, up) as ng:
+        jobs = {"nginx": [f"127.0.0.1:{ng.port}"]}
+        with Prometheus(tmp_path, jobs, paths={"nginx": STATUS}) as prom:
+            labels = prom.wait_query('postseal_webhook_requests_total{outcome="verified"}', 3)
+            assert labels["scheme"] == "standard" and labels["job"] == "nginx"
+            prom.wait_query('postseal_webhook_requests_total{outcome="unauthorized"}', 2)
+            prom.wait_query('sum(postseal_webhook_requests_total)', 5)
+            prom.wait_query('postseal_webhook_hashed_bytes_total', 5 * len(BODY))
+            prom.wait_query('up{job="nginx"}', 1)
+            assert prom.targets() == {"nginx": "up"}
+
+
+@daemons_have_metrics
+def test_prometheus_scrapes_all_three(tmp_path):
+    """The milter and the policy daemon on their metrics listeners beside
+    the nginx location, in one Prometheus: every target up, and each
+    daemon's counters as the traffic left them."""
+    mport, pport = free_port(), free_port()
+    conf = write_ini(str(tmp_path / "milter.conf"), {"milter": milter_section(tmp_path, mport)})
+    with Upstream() as up, \
+            Daemon([str(build_dir() / "postseal-milter"), "-c", conf, "-f"],
+                   log_path=str(tmp_path / "milter.log")) as milter, \
+            Policyd(tmp_path, policyd={"metrics": f"inet:127.0.0.1:{pport}"}) as pd, \
+            nginx_with_traffic(tmp_path, up) as ng:
+        wait_port(mport)
+        with PolicyClient(pd.port) as c:
+            for i in range(4):
+                assert c.ask(protocol_state="RCPT", sasl_username="app@example.com",
+                             instance=f"i{i}", recipient="r@example.net",
+                             client_address="192.0.2.1") == "DUNNO"
+        jobs = {"nginx": [f"127.0.0.1:{ng.port}"],
+                "postseal-milter": [f"127.0.0.1:{mport}"],
+                "postseal-policyd": [f"127.0.0.1:{pport}"]}
+        with Prometheus(tmp_path, jobs, paths={"nginx": STATUS}) as prom:
+            for job in jobs:
+                prom.wait_query(f'up{{job="{job}"}}', 1)
+            prom.wait_query('postseal_webhook_requests_total{outcome="verified"}', 3)
+            prom.wait_query('sum(postseal_policyd_requests_total{state="RCPT"})', 4)
+            prom.wait_query('postseal_milter_connections_open', 0)
+            prom.wait_query('sum(postseal_milter_messages_total) or vector(0)', 0)
+            assert prom.targets() == {job: "up" for job in jobs}
+        assert milter.proc.poll() is None, milter.log()
