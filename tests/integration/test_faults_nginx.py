@@ -18,7 +18,8 @@ import threading
 import time
 
 from faults_harness import Tally, figures
-from nginx_harness import NGINX, Nginx, Upstream, location, needs_module, sign_standard
+from nginx_harness import (NGINX, Nginx, Upstream, location, needs_module, sanitized,
+                           sanitizer_env, sign_standard)
 
 pytestmark = needs_module
 
@@ -40,7 +41,8 @@ def reload_and_wait(ng):
     t = time.monotonic()
     old = worker_pids(ng.proc.pid)
     r = subprocess.run([NGINX, "-p", str(ng.dir), "-c", str(ng.dir / "nginx.conf"), "-s",
-                        "reload"], capture_output=True, text=True, timeout=30)
+                        "reload"], capture_output=True, text=True, timeout=30,
+                       env=sanitizer_env(ng.dir) if sanitized() else None)
     assert r.returncode == 0, r.stdout + r.stderr
     end = time.monotonic() + 60
     while time.monotonic() < end:
