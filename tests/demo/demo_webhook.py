@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
@@ -72,6 +73,8 @@ def step6(build, work):
         "            proxy_set_header X-Webhook-Id $webhook_id;",
         "            proxy_pass http://127.0.0.1:APP_PORT;   # your application",
         "        }",
+        "        # the module's counters for Prometheus (a loopback-only server in production)",
+        "        location = /metrics { webhook_verify_status; allow 127.0.0.1; deny all; }",
         "    }",
         "}",
     ]
@@ -82,6 +85,8 @@ def step6(build, work):
                            extra=f"webhook_verify_secret file={secrets};\n"
                                  "webhook_verify_tolerance 5m;\n"
                                  "webhook_verify_replay zone=hooks;")
+    location += ("\nlocation = /metrics { webhook_verify_status; allow 127.0.0.1; "
+                 "deny all; }\n")
     http = "webhook_verify_replay_zone hooks:1m;"
     with nh.Upstream() as up:
         ng = nh.Nginx(work, location, http, up)
@@ -107,11 +112,30 @@ def step6(build, work):
             expect(ng, "the signed delivery sent again (replay)", body, hdrs, 409)
             if len(up.requests) != 1:
                 raise DemoFailed(f"{len(up.requests)} requests reached the application, not 1")
-            say("  only the first reached the application; nginx logged why at info:")
+            say("  only the first reached the application; nginx logged why (the first")
+            say("  refusal in a second at error, the rest of that second at info):")
             for line in ng.error_log().splitlines():
                 if "webhook" in line and ("refus" in line or "replay" in line
                                           or "signature" in line):
-                    say("    " + line.split("[info]", 1)[-1].strip()[:150])
+                    say("    " + line[line.find("webhook_verify:"):][:150])
+            show_status(ng)
+
+
+def show_status(ng):
+    """What Prometheus scrapes from the module after the three requests."""
+    import metrics_scrape as mx
+    url = f"http://127.0.0.1:{ng.port}/metrics"
+    show_cmd(["curl", "-s", url])
+    with urllib.request.urlopen(url, timeout=10) as r:
+        text = r.read().decode()
+    mx.promtool_check(text)
+    lines = [line for line in text.splitlines()
+             if line.startswith("postseal_webhook_") and not line.endswith(" 0")]
+    say("\n".join("    " + line for line in lines))
+    want = ('outcome="verified"', 'outcome="unauthorized"', 'outcome="replayed"')
+    for w in want:
+        if not any(w in line and line.endswith(" 1") for line in lines):
+            raise DemoFailed(f"the status location does not count one {w}:\n{text}")
 
 
 def main(argv):
