@@ -498,6 +498,12 @@ int ps_webhook_sign_sns(const void *priv, const char *cert_url, const char *id,
     if (cert_url == NULL || cert_url[0] == '\0' || !json_plain(cert_url))
         return ps_err_set(err, "sns: the certificate URL must be printable "
                                "ASCII without quotes or backslashes");
+    /* What the verifier refuses is not signed either. */
+    if (ps_wh_sns_cert_url(cert_url, strlen(cert_url), &(const char *){NULL},
+                           &(size_t){0}) < 0)
+        return ps_err_set(err,
+                          "sns: the certificate URL must be "
+                          "https://sns.REGION.amazonaws.com[.cn]/NAME.pem");
     if (id != NULL && (id[0] == '\0' || !json_plain(id)))
         return ps_err_set(err, "sns: the id must be printable ASCII without "
                                "quotes or backslashes");

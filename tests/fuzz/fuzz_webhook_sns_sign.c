@@ -40,7 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1 || size > 8192)
         return 0;
-    if (ps_webhook_sign_sns(fuzz_key, "https://sns.example.com/cert.pem",
+    if (ps_webhook_sign_sns(fuzz_key,
+                            "https://sns.us-east-1.amazonaws.com/"
+                            "SimpleNotificationService-fuzz.pem",
                             data[0] & 1 ? "fuzz-id" : NULL, FUZZ_NOW, data + 1,
                             size - 1, out, sizeof(out) - 1, &err) < 0) {
         if (err.msg[0] == '\0')

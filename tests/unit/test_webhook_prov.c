@@ -93,17 +93,29 @@ static void write_pub(const char *path, EVP_PKEY *pk)
     fclose(fp);
 }
 
-/* The message, signed by priv, claiming its certificate is at url. */
+/* The message, signed by priv, claiming its certificate is at url. The
+ * signer takes only URLs the verifier would: another one is put in after
+ * signing, in place of SNS_HOST "SNS-b.pem" (the URL is not signed). */
 static ps_wh_verdict sns_verify(const ps_wh_config *cfg, EVP_PKEY *priv,
                                 const char *url, ps_wh_result *res)
 {
     static const char body[] = "{\"Message\":\"m\",\"TopicArn\":\"arn:t\"}";
-    char out[8192];
+    static const char good[] = SNS_HOST "SNS-b.pem";
+    char out[8192], swapped[8192];
+    const char *at;
     ps_err err;
 
-    assert_int_equal(ps_webhook_sign_sns(priv, url, "id-1", SNS_TS, body,
-                                         strlen(body), out, sizeof(out), &err),
-                     0);
+    if (ps_webhook_sign_sns(priv, url, "id-1", SNS_TS, body, strlen(body), out,
+                            sizeof(out), &err) < 0) {
+        assert_int_equal(ps_webhook_sign_sns(priv, good, "id-1", SNS_TS, body,
+                                             strlen(body), out, sizeof(out),
+                                             &err),
+                         0);
+        assert_non_null(at = strstr(out, good));
+        snprintf(swapped, sizeof(swapped), "%.*s%s%s", (int)(at - out), out,
+                 url, at + strlen(good));
+        memcpy(out, swapped, sizeof(out));
+    }
     return ps_webhook_verify(cfg, NULL, 0, out, strlen(out), SNS_TS, res);
 }
 
@@ -152,6 +164,11 @@ static void test_sns_pins_by_name(void **state)
         sns_verify(cfg, cur, "https://sns.evil.com/SNS-b.pem", &res),
         PS_WH_MALFORMED);
     assert_non_null(strstr(res.reason, "SigningCertURL"));
+    /* and the signer refuses to make such a message */
+    assert_int_equal(ps_webhook_sign_sns(cur, "https://sns.evil.com/SNS-b.pem",
+                                         NULL, SNS_TS, "{}", 2, path,
+                                         sizeof(path), &err),
+                     -1);
     ps_wh_config_free(cfg);
     EVP_PKEY_free(old);
     EVP_PKEY_free(cur);
