@@ -1,3 +1,24 @@
+int ps_cli_conf_args(int argc, char **argv, const char *cmd,
+                     void (*usage)(FILE *), const char **conf)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int ch;
+
+    ps_cli_getopt_reset();
+    while ((ch = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
+        if (ch == 'c')
+            *conf = optarg;
+        else if (ch == 'h')
+            return usage(stdout), PS_CLI_HELP;
+        else
+            return ps_cli_bad_option(cmd, ch, argv);
+    }
+    return 0;
+}
+
 /* postseal quota show [KEY] | reset KEY: the counters of postseal-policyd,
  * in its LMDB file or its Redis. The store code lives in the daemon's
  * binary (LMDB, hiredis), so this command runs postseal-policyd -Q, found
@@ -35,7 +56,7 @@ static void ps_quota_usage(FILE *fp)
 }
 
 /* The daemon beside this binary (build tree, install prefix), else PATH. */
-static void ps_quota_daemon(char *out, size_t size)
+void ps_cli_policyd(char *out, size_t size)
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -73,7 +94,7 @@ int ps_cmd_quota(int argc, char **argv)
 {
     const char *conf = PS_CONF_DEFAULT_PATH, *verb, *key = NULL;
     char daemon[PATH_MAX + 32];
-    int rc = cmd_quota_parse_args(argc, argv, &conf);
+    int rc = ps_cli_conf_args(argc, argv, "quota", ps_quota_usage, &conf);
 
     if (rc != 0)
         return rc == PS_CLI_HELP ? PS_EXIT_OK : rc;
@@ -91,7 +112,7 @@ int ps_cmd_quota(int argc, char **argv)
     if (strcmp(verb, "reset") == 0 && key == NULL)
         return ps_cli_fail("quota: reset needs a KEY, as "
                            "sasl_username:app@example.com");
-    ps_quota_daemon(daemon, sizeof(daemon));
+    ps_cli_policyd(daemon, sizeof(daemon));
     fflush(stdout);
     execvp(daemon, (char *[]){daemon, "-c", (char *)conf, "-Q", (char *)verb,
                               (char *)key, NULL});
