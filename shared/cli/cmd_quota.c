@@ -1,24 +1,3 @@
-int ps_cli_conf_args(int argc, char **argv, const char *cmd,
-                     void (*usage)(FILE *), const char **conf)
-{
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    int ch;
-
-    ps_cli_getopt_reset();
-    while ((ch = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
-        if (ch == 'c')
-            *conf = optarg;
-        else if (ch == 'h')
-            return usage(stdout), PS_CLI_HELP;
-        else
-            return ps_cli_bad_option(cmd, ch, argv);
-    }
-    return 0;
-}
-
 /* postseal quota show [KEY] | reset KEY: the counters of postseal-policyd,
  * in its LMDB file or its Redis. The store code lives in the daemon's
  * binary (LMDB, hiredis), so this command runs postseal-policyd -Q, found
@@ -70,7 +49,8 @@ void ps_cli_policyd(char *out, size_t size)
         snprintf(out, size, "%s", PS_QUOTA_DAEMON);
 }
 
-static int cmd_quota_parse_args(int argc, char **argv, const char **conf)
+int ps_cli_conf_args(int argc, char **argv, const char *cmd,
+                     void (*usage)(FILE *), const char **conf)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -83,9 +63,9 @@ static int cmd_quota_parse_args(int argc, char **argv, const char **conf)
         if (ch == 'c')
             *conf = optarg;
         else if (ch == 'h')
-            return ps_quota_usage(stdout), PS_CLI_HELP;
+            return usage(stdout), PS_CLI_HELP;
         else
-            return ps_cli_bad_option("quota", ch, argv);
+            return ps_cli_bad_option(cmd, ch, argv);
     }
     return 0;
 }
