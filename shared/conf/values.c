@@ -467,7 +467,8 @@ int ps_conf_parse_supp_scope(const char *v, int *scope, ps_err *err)
     return 0;
 }
 
-/* "30d", "12h", "90m", "600s" or plain seconds; 60 s to 3650 days. */
+/* "30d", "12h", "90m", "600s" or plain seconds; 1 s (for tests) to 3650
+ * days. */
 int ps_conf_parse_supp_ttl(const char *v, int *secs, ps_err *err)
 {
     size_t digits = strspn(v, "0123456789");
@@ -482,8 +483,8 @@ int ps_conf_parse_supp_ttl(const char *v, int *secs, ps_err *err)
         mul = 3600;
     else if (strcmp(unit, "d") == 0)
         mul = 86400;
-    if (n < 0 || mul == 0 || n * mul < 60 || n * mul > PS_CONF_SUPP_TTL_MAX)
-        return ps_err_set(err, "expected a time from 60s to 3650d, as 30d, "
+    if (n < 0 || mul == 0 || n * mul < 1 || n * mul > PS_CONF_SUPP_TTL_MAX)
+        return ps_err_set(err, "expected a time from 1s to 3650d, as 30d, "
                                "12h, 90m or 600s");
     *secs = (int)(n * mul);
     return 0;

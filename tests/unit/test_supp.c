@@ -78,8 +78,8 @@ static void expect_error(const char *text, const char *message)
 
 static void test_conf_errors(void **state)
 {
-    static const char *const bad_ttls[] = {
-        "59s", "1", "0", "3651d", "5x", "d", "-1d", "1.5h", "9999999999"};
+    static const char *const bad_ttls[] = {"0s", "0",   "3651d", "5x",
+                                           "d",  "-1d", "1.5h",  "9999999999"};
     char text[128], msg[256];
 
     (void)state;
@@ -93,7 +93,7 @@ static void test_conf_errors(void **state)
     for (size_t i = 0; i < sizeof(bad_ttls) / sizeof(bad_ttls[0]); i++) {
         snprintf(text, sizeof(text), "[suppression]\nttl = %s\n", bad_ttls[i]);
         snprintf(msg, sizeof(msg),
-                 "t.conf:2: bad ttl '%s': expected a time from 60s to "
+                 "t.conf:2: bad ttl '%s': expected a time from 1s to "
                  "3650d, as 30d, 12h, 90m or 600s",
                  bad_ttls[i]);
         expect_error(text, msg);
