@@ -99,8 +99,9 @@ static int ps_supp_field(const char *v, size_t len, size_t *pos, char *out,
 {
     size_t start = *pos, n;
 
-    while (*pos < len && v[*pos] != ' ')
-        (*pos)++;
+    for (; *pos < len && v[*pos] != ' '; (*pos)++)
+        if ((unsigned char)v[*pos] < 0x20 || v[*pos] == 0x7f)
+            return -1; /* never written: a NUL would cut the field */
     n = *pos - start;
     if (n == 0 || n >= size)
         return -1;

@@ -182,6 +182,7 @@ static void test_value_refused(void **state)
         "1 1 2 sender a b",
         "1 1 2 domain a b ",
         "1  1 2 domain a b",
+        "1 1 2 domain a\tx b",
     };
     ps_supp_entry e;
 
@@ -189,6 +190,8 @@ static void test_value_refused(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (ps_supp_parse(bad[i], strlen(bad[i]), &e) == 0)
             fail_msg("'%s' accepted", bad[i]);
+    /* a NUL inside a field (the store's bytes are not a C string) */
+    assert_int_equal(ps_supp_parse("1 0 60 domain a\0x b", 18, &e), -1);
 }
 
 int main(void)
