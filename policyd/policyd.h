@@ -219,6 +219,11 @@ int ps_suppress_ask(ps_session *s, ps_request *r);
 /* The events follower saw an event: a permanent failure adds an entry. */
 struct ps_event;
 void ps_suppress_on_event(void *pd, const struct ps_event *ev);
+/* quota_events.c: a limit_approaching or limit_exceeded event (a
+ * ps_event_kind) for the counter owner's window w into the [events]
+ * spool, when [events] dir is set. now_ms: the store's clock. */
+void ps_qev_note(ps_pd *pd, int kind, const char *owner,
+                 const ps_quota_window *w, uint64_t used, uint64_t now_ms);
 /* -S list|add|remove: the exit code of `postseal suppression`. */
 int ps_suppress_admin(const ps_pd_cfg *cfg, const char *verb, const char *rcpt,
                       const char *who);
