@@ -97,7 +97,7 @@ enum {
     PS_ATTR_CLIENT,
     PS_ATTR_RCPT_COUNT,
     PS_ATTR_SIZE,
-    PS_ATTR_RECIPIENT, /* not used yet, but kept whole or refused */
+    PS_ATTR_RECIPIENT, /* the suppression list's (suppress.c) */
     PS_ATTR_N
 };
 

@@ -6,7 +6,8 @@ recipient for the sender's domain in its store. The next message to it
 from that domain is refused at RCPT with 550 5.1.1 and the "suppressed
 since" text; another sender domain is not; after `postseal suppression
 remove` it goes through again; an entry with a short ttl expires. With
-Redis, two policy daemons sharing one redis-server both refuse.
+Redis, two policy daemons sharing one redis-server both refuse, and a
+Redis that is gone gets the store_down answer.
 
 Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest tests/integration/test_suppression.py
 """
@@ -183,7 +184,8 @@ def test_redis_two_daemons_both_refuse(tmp_path):
             # a second daemon on the same Redis, following no log
             port2 = ms.free_port()
             conf2 = ms.write_ini(os.path.join(st.tmp, "second.conf"), {
-                "policyd": {"listen": f"inet:127.0.0.1:{port2}", "store": redis.url},
+                "policyd": {"listen": f"inet:127.0.0.1:{port2}", "store": redis.url,
+                            "store_down": "DEFER_IF_PERMIT"},
                 "suppression": {},
             })
             pd2 = ms.Daemon([POLICYD, "-f", "-c", conf2], port=port2)
@@ -206,3 +208,9 @@ def test_redis_two_daemons_both_refuse(tmp_path):
             accepted(st.rcpt("app@example.com", "refuse1@dest.test"))
             with PolicyClient(port2) as c:
                 assert c.ask(**ask) == "DUNNO"
+            # Redis gone: the store_down answer, as for quotas
+            redis.stop()
+            with PolicyClient(port2) as c:
+                answer = c.ask(**ask)
+                assert answer == "DEFER_IF_PERMIT suppression list temporarily unavailable", \
+                    answer
