@@ -214,3 +214,17 @@ def test_redis_two_daemons_both_refuse(tmp_path):
                 answer = c.ask(**ask)
                 assert answer == "DEFER_IF_PERMIT suppression list temporarily unavailable", \
                     answer
+
+
+def test_check_names_file_and_line(tmp_path):
+    """postseal check and postseal-policyd -n refuse a bad [suppression]
+    value with FILE:LINE, as every other value."""
+    conf = str(tmp_path / "bad.conf")
+    with open(conf, "w") as f:
+        f.write(f"[policyd]\nstore = lmdb:{tmp_path}/q\nuser = root\n\n"
+                "[suppression]\nscope = domain\nttl = 30 days\n")
+    for argv in ([CLI, "check", "-c", conf], [POLICYD, "-n", "-c", conf]):
+        r = subprocess.run(argv, capture_output=True, text=True)
+        assert r.returncode != 0, r.stdout
+        assert f"{conf}:7: bad ttl '30 days': expected a time from 1s to 3650d" in r.stderr, \
+            r.stderr
