@@ -167,6 +167,8 @@ int ps_evf_emit(ps_evf *f, const ps_msgrec *rec, int kind, const char *id,
     if (f->batch.oom)
         return ps_err_set(err, "out of memory");
     f->nbatch++;
+    if (f->on_event != NULL)
+        f->on_event(f->on_event_arg, &ev);
     ps_log_kv(f->lg, LOG_INFO, "event", "id", id, "event",
               ps_event_kind_name(ev.kind), "qid", rec->qid, "recipient", rcpt,
               "status", dsn[0] ? dsn : NULL, NULL);
@@ -232,6 +234,16 @@ static int evf_paths(ps_evf *f, const ps_conf *conf, ps_err *err)
         ps_evspool_path(dir, f->spool, sizeof(f->spool), err) != 0 ||
         evf_path(f->state, sizeof(f->state), dir, EVF_STATE) != 0)
         return ps_err_set(err, "%s: path too long", dir);
+    return 0;
+}
+
+int ps_evf_on_event(ps_evf *f, void (*fn)(void *, const struct ps_event *),
+                    void *arg)
+{
+    if (f != NULL) {
+        f->on_event = fn;
+        f->on_event_arg = arg;
+    }
     return 0;
 }
 

@@ -19,6 +19,8 @@
 #include "mail/msgrec.h"
 #include "mail/record.h"
 
+struct ps_event;
+
 #define PS_EVF_TICK_MS 500               /* how often the sources are read */
 #define PS_EVF_BUDGET  (1024 * 1024)     /* log bytes per turn of the loop */
 #define PS_EVF_READ    (64 * 1024)       /* one read of the log */
@@ -71,12 +73,19 @@ typedef struct ps_evf {
     ps_record batch; /* spool lines not yet appended */
     size_t nbatch;
     unsigned long events, skipped;
+    /* Told of each event as it is batched (the suppression list); it may
+     * hear an event twice if its batch fails and is read again. */
+    void (*on_event)(void *arg, const struct ps_event *ev);
+    void *on_event_arg;
 } ps_evf;
 
 /* events.c */
 int ps_evf_start(struct event_base *base, ps_log *lg, const ps_conf *conf,
                  ps_evf **out, ps_err *err);
 void ps_evf_free(ps_evf *f);
+/* Sets f's on_event hook (f NULL: no follower, nothing to do); 0. */
+int ps_evf_on_event(ps_evf *f, void (*fn)(void *, const struct ps_event *),
+                    void *arg);
 /* Adds one event line to the batch. */
 int ps_evf_emit(ps_evf *f, const ps_msgrec *rec, int kind, const char *id,
                 time_t when, const char *rcpt, const char *dsn,

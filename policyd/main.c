@@ -19,6 +19,7 @@
 
 typedef struct ps_opts {
     const char *conf, *admin, *key;
+    const char *supp, *rcpt, *who; /* -S VERB [RCPT WHO] */
     int foreground, check;
 } ps_opts;
 
@@ -27,14 +28,17 @@ static void ps_usage(FILE *fp)
     fprintf(fp,
             "usage: %s -c FILE [-f] [-n]\n"
             "       %s -c FILE -Q show [KEY] | -Q reset KEY\n"
+            "       %s -c FILE -S list | -S add|remove RCPT WHO\n"
             "  -c FILE  postseal.conf to read\n"
             "  -f       stay in the foreground, log to stderr\n"
             "  -n       check the configuration, print the main.cf "
             "lines it needs, exit\n"
             "  -Q       show or reset counters (what `postseal quota` "
             "runs)\n"
+            "  -S       list, add or remove suppressions (what `postseal "
+            "suppression` runs)\n"
             "  --version  print the version and exit\n",
-            PS_POLICYD_NAME, PS_POLICYD_NAME);
+            PS_POLICYD_NAME, PS_POLICYD_NAME, PS_POLICYD_NAME);
 }
 
 /* 0 to run, 1 for --help, -1 on bad usage. */
@@ -47,7 +51,7 @@ static int ps_parse_args(int argc, char **argv, ps_opts *o)
         return ps_usage(stdout), 1;
     if (argc == 2 && strcmp(argv[1], "--version") == 0)
         return printf("%s %s\n", PS_POLICYD_NAME, PS_VERSION), 1;
-    while ((ch = getopt(argc, argv, "c:fnQ:h")) != -1) {
+    while ((ch = getopt(argc, argv, "c:fnQ:S:h")) != -1) {
         if (ch == 'c')
             o->conf = optarg;
         else if (ch == 'f')
@@ -56,6 +60,8 @@ static int ps_parse_args(int argc, char **argv, ps_opts *o)
             o->check = 1;
         else if (ch == 'Q')
             o->admin = optarg;
+        else if (ch == 'S')
+            o->supp = optarg;
         else if (ch == 'h')
             return ps_usage(stdout), 1;
         else
@@ -63,6 +69,16 @@ static int ps_parse_args(int argc, char **argv, ps_opts *o)
     }
     if (o->admin != NULL && optind < argc)
         o->key = argv[optind++];
+    if (o->supp != NULL && optind + 2 == argc) {
+        o->rcpt = argv[optind++];
+        o->who = argv[optind++];
+    }
+    if (o->supp != NULL &&
+        !(strcmp(o->supp, "list") == 0 ? o->rcpt == NULL
+          : strcmp(o->supp, "add") == 0 || strcmp(o->supp, "remove") == 0
+              ? o->rcpt != NULL
+              : 0))
+        return -1;
     if (optind != argc || o->conf == NULL)
         return -1;
     if (o->admin != NULL &&
@@ -270,7 +286,8 @@ static int ps_run(ps_pd *pd, int foreground)
             NULL ||
         ps_signals(pd) != 0 || ps_stats_start(pd) != 0 ||
         ps_pdm_serve(pd, &err) != 0 ||
-        ps_evf_start(pd->base, pd->lg, pd->cfg->conf, &pd->events, &err) != 0) {
+        ps_evf_start(pd->base, pd->lg, pd->cfg->conf, &pd->events, &err) != 0 ||
+        ps_evf_on_event(pd->events, ps_suppress_on_event, pd) != 0) {
         ps_log_kv(pd->lg, LOG_ERR, "start", "result", "failed", "reason",
                   err.msg[0] ? err.msg : "event setup failed", NULL);
         fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);
@@ -300,14 +317,17 @@ int main(int argc, char **argv)
      * `postseal quota`: its errors are that command's. */
     if (ps_pd_cfg_load(o.conf, o.check, &pd.cfg, &err) != 0) {
         fprintf(stderr, "%s: %s\n",
-                o.admin != NULL ? PS_ADMIN_NAME : PS_POLICYD_NAME, err.msg);
+                o.admin != NULL || o.supp != NULL ? PS_ADMIN_NAME
+                                                  : PS_POLICYD_NAME,
+                err.msg);
         ps_pd_cfg_free(pd.cfg);
-        return o.admin != NULL ? 2 : 1;
+        return o.admin != NULL || o.supp != NULL ? 2 : 1;
     }
     pd.conf_path = o.conf;
-    if (o.check || o.admin != NULL) {
-        rc = o.check
-                 ? ps_check(pd.cfg)
+    if (o.check || o.admin != NULL || o.supp != NULL) {
+        rc = o.check ? ps_check(pd.cfg)
+             : o.supp != NULL
+                 ? ps_suppress_admin(pd.cfg, o.supp, o.rcpt, o.who)
                  : ps_admin_run(pd.cfg, strcmp(o.admin, "reset") == 0, o.key);
         ps_pd_cfg_free(pd.cfg);
         return rc;

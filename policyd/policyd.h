@@ -97,7 +97,7 @@ enum {
     PS_ATTR_CLIENT,
     PS_ATTR_RCPT_COUNT,
     PS_ATTR_SIZE,
-    PS_ATTR_RECIPIENT, /* not used yet, but kept whole or refused */
+    PS_ATTR_RECIPIENT, /* the suppression list's (suppress.c) */
     PS_ATTR_N
 };
 
@@ -197,7 +197,8 @@ struct ps_request {
     char instance[64];
     uint64_t asked_ns; /* when the store was asked (metrics) */
     unsigned char kinds[PS_STORE_MAX_ITEMS]; /* each item's ps_quota_kind */
-    ps_store_query q; /* last: its big arrays are not cleared on reuse */
+    ps_supp_entry supp; /* RCPT: the recipient's suppression (suppress.c) */
+    ps_store_query q;   /* last: its big arrays are not cleared on reuse */
 };
 /* The parser of s holds a whole request (or its error). */
 ps_request_status ps_request_handle(ps_session *s);
@@ -206,6 +207,26 @@ ps_request_status ps_request_handle(ps_session *s);
 void ps_request_orphan(ps_session *s);
 /* At exit: frees the spare requests. */
 void ps_request_spares_free(ps_pd *pd);
+/* r done with (kept for reuse); pd NULL: the daemon is going. */
+void ps_request_free(ps_pd *pd, ps_request *r);
+/* The quota part of a request, once the suppression list let it by. */
+ps_request_status ps_request_quota(ps_session *s, ps_request *r);
+
+/* suppress.c: the suppression list ([suppression], quota/supp.h). */
+/* RCPT: the recipient's entry asked for first: the request's status, or
+ * -1 when there is nothing to ask (go on with the quotas). */
+int ps_suppress_ask(ps_session *s, ps_request *r);
+/* The events follower saw an event: a permanent failure adds an entry. */
+struct ps_event;
+void ps_suppress_on_event(void *pd, const struct ps_event *ev);
+/* quota_events.c: a limit_approaching or limit_exceeded event (a
+ * ps_event_kind) for the counter owner's window w into the [events]
+ * spool, when [events] dir is set. now_ms: the store's clock. */
+void ps_qev_note(ps_pd *pd, int kind, const char *owner,
+                 const ps_quota_window *w, uint64_t used, uint64_t now_ms);
+/* -S list|add|remove: the exit code of `postseal suppression`. */
+int ps_suppress_admin(const ps_pd_cfg *cfg, const char *verb, const char *rcpt,
+                      const char *who);
 
 /* reply.c: "action=ACTION[ TEXT]" into s->answer, and the log line of
  * the decision. */

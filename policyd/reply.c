@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mail/evspool.h"
+
 #define PS_REPLY_TEXT_MAX 400 /* Postfix keeps replies well under 512 */
 _Static_assert(PS_POLICYD_ANSWER_MAX >= 7 + 2 * PS_REPLY_TEXT_MAX + 3,
                "a whole reply fits in the session's answer");
@@ -94,6 +96,8 @@ static void ps_reply_over(ps_request *r)
               owner, "limit", win, "used", used, "stage",
               r->stage_eod ? "END-OF-MESSAGE" : "RCPT", "instance", r->instance,
               "frees_in", frees, "answer", action, NULL);
+    ps_qev_note(r->s->pd, PS_EVENT_LIMIT_EXCEEDED, owner, &it->win, it->used,
+                r->q.now);
     ps_reply_send(r->s, action, text);
 }
 
@@ -112,6 +116,8 @@ static void ps_reply_warnings(ps_request *r)
         ps_log_kv(r->s->pd->lg, LOG_WARNING, "quota_warning", "key",
                   r->q.owner[i], "limit", win, "used", used, "warn_at", pct,
                   NULL);
+        ps_qev_note(r->s->pd, PS_EVENT_LIMIT_APPROACHING, r->q.owner[i],
+                    &r->q.items[i].win, r->q.items[i].used, r->q.now);
     }
 }
 

@@ -241,7 +241,7 @@ static ps_request *ps_request_new(ps_pd *pd)
     return r;
 }
 
-static void ps_request_free(ps_pd *pd, ps_request *r)
+void ps_request_free(ps_pd *pd, ps_request *r)
 {
     if (pd == NULL || pd->nspare >= PS_POLICYD_REQ_POOL) {
         free(r);
@@ -304,7 +304,7 @@ static ps_request_status ps_request_ask(ps_session *s, ps_request *r)
 
 ps_request_status ps_request_handle(ps_session *s)
 {
-    const char *state, *cut, *long_kind = NULL;
+    const char *state, *cut;
     ps_request *r;
     int n;
 
@@ -335,6 +335,16 @@ ps_request_status ps_request_handle(ps_session *s)
     if (r->stage_eod)
         s->pd->eod_seen = 1;
     ps_request_instance(r);
+    if ((n = ps_suppress_ask(s, r)) >= 0)
+        return (ps_request_status)n;
+    return ps_request_quota(s, r);
+}
+
+ps_request_status ps_request_quota(ps_session *s, ps_request *r)
+{
+    const char *long_kind = NULL;
+    int n;
+
     n = r->stage_eod && r->instance[0] != '\0' &&
                 strcmp(r->instance, s->charged) == 0
             ? 0

@@ -14,6 +14,7 @@
 #include "conf/store_url.h"
 #include "quota/quota.h"
 #include "quota/quota_rules.h"
+#include "quota/supp.h"
 
 #define PS_STORE_MAX_ITEMS (PS_QUOTA_NKINDS * PS_QUOTA_MAX_WINDOWS)
 /* "KEY#messages/31622400" */
@@ -39,6 +40,12 @@ typedef struct ps_store_query {
 typedef void (*ps_store_done)(void *arg, int ok);
 #define PS_STORE_PENDING 1 /* eval: done is called later */
 
+/* Suppression lookups (quota/supp.h): found is PS_STORE_SUPP_FOUND (the
+ * entry filled, not yet expired), PS_STORE_SUPP_NONE, or -1 (down). */
+#define PS_STORE_SUPP_NONE  0
+#define PS_STORE_SUPP_FOUND 2 /* never PS_STORE_PENDING */
+typedef void (*ps_store_supp_done)(void *arg, int found);
+
 typedef struct ps_store ps_store;
 struct ps_store {
     const char *kind; /* "lmdb" or "redis" */
@@ -53,6 +60,13 @@ struct ps_store {
     int (*eval)(ps_store *s, ps_store_query *q, ps_store_done done, void *arg);
     void (*tick)(ps_store *s); /* once a minute: housekeeping */
     void (*free)(ps_store *s);
+    /* The suppression under key, into e (alive until done): answered now
+     * (the found value returned) or PS_STORE_PENDING and done later, as
+     * eval. now: Unix seconds, entries until then or before are gone. */
+    int (*supp_get)(ps_store *s, const char *key, int64_t now, ps_supp_entry *e,
+                    ps_store_supp_done done, void *arg);
+    /* Stores e under its key until e->until (best effort: -1 logged). */
+    int (*supp_put)(ps_store *s, const ps_supp_entry *e);
 };
 
 /* The record key of one window of a counter. */
@@ -89,5 +103,17 @@ int ps_store_lmdb_admin(const char *path, const char *key, int reset,
                         ps_store_each each, void *arg, ps_err *err);
 int ps_store_redis_admin(const char *url, const char *key, int reset,
                          ps_store_each each, void *arg, ps_err *err);
+
+/* The admin commands of `postseal suppression`, synchronous. list: each
+ * live entry to each; add: e stored; remove: e's key deleted. The number
+ * of entries listed, added or removed, or -1. */
+typedef enum { PS_SUPP_LIST, PS_SUPP_ADD, PS_SUPP_REMOVE } ps_supp_verb;
+typedef void (*ps_supp_each)(void *arg, const ps_supp_entry *e);
+int ps_store_lmdb_supp_admin(const char *path, ps_supp_verb verb,
+                             const ps_supp_entry *e, int64_t now,
+                             ps_supp_each each, void *arg, ps_err *err);
+int ps_store_redis_supp_admin(const char *url, ps_supp_verb verb,
+                              const ps_supp_entry *e, int64_t now,
+                              ps_supp_each each, void *arg, ps_err *err);
 
 #endif

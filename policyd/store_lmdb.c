@@ -237,12 +237,30 @@ static int ps_lmdb_record(const MDB_val *k, const MDB_val *v, uint64_t now,
     return 0;
 }
 
+static int ps_lmdb_is_supp(const MDB_val *k)
+{
+    return k->mv_size > 4 && memcmp(k->mv_data, PS_SUPP_PREFIX, 4) == 0;
+}
+
+/* A suppression record as its entry: -1 unreadable, 0 expired, 1 live. */
+static int ps_lmdb_supp_read(const MDB_val *v, int64_t now, ps_supp_entry *e)
+{
+    if (ps_supp_parse(v->mv_data, v->mv_size, e) != 0)
+        return -1;
+    return e->until > now ? 1 : 0;
+}
+
 /* 1 if the record holds nothing that still counts. */
 static int ps_lmdb_stale(const MDB_val *k, const MDB_val *v, uint64_t now)
 {
     ps_quota_window w;
     ps_quota_state st;
     size_t owner;
+
+    if (ps_lmdb_is_supp(k)) {
+        ps_supp_entry e;
+        return ps_lmdb_supp_read(v, (int64_t)(now / 1000), &e) != 1;
+    }
 
     if (ps_lmdb_record(k, v, now, &w, &st, &owner) != 0)
         return 1;
@@ -345,6 +363,69 @@ static void ps_lmdb_sync_stop(ps_lmdb_syncer *y)
     y->running = 0;
 }
 
+static int ps_lmdb_supp_get(ps_store *s, const char *key, int64_t now,
+                            ps_supp_entry *e, ps_store_supp_done done,
+                            void *arg)
+{
+    ps_lmdb *l = (ps_lmdb *)s;
+    MDB_val k = {strlen(key), (void *)key}, v;
+    MDB_txn *txn = l->wtxn; /* one transaction per thread: the open one */
+    int rc, found = PS_STORE_SUPP_NONE;
+
+    (void)done;
+    (void)arg;
+    if (txn == NULL && (rc = ps_lmdb_read_begin(l, &txn)) != 0) {
+        ps_log_kv(l->lg, LOG_ERR, "store_error", "store", "lmdb", "reason",
+                  mdb_strerror(rc), NULL);
+        return -1;
+    }
+    rc = mdb_get(txn, l->dbi, &k, &v);
+    if (rc == 0 && ps_lmdb_supp_read(&v, now, e) == 1)
+        found = PS_STORE_SUPP_FOUND;
+    if (txn != l->wtxn)
+        mdb_txn_reset(txn);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        ps_log_kv(l->lg, LOG_ERR, "store_error", "store", "lmdb", "reason",
+                  mdb_strerror(rc), NULL);
+        return -1;
+    }
+    return found;
+}
+
+static int ps_lmdb_supp_write(MDB_txn *txn, MDB_dbi dbi, const ps_supp_entry *e)
+{
+    char key[PS_SUPP_KEY_MAX], val[PS_SUPP_VALUE_MAX];
+    MDB_val k = {PS_SUPP_KEY_MAX - 1, key}, v = {0, val};
+
+    ps_supp_key(e, key);
+    v.mv_size = ps_supp_format(e, val);
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+/* Into the turn's write transaction when one is open (a second one in
+ * this thread would wait for ever on the first), else one of its own. */
+static int ps_lmdb_supp_put(ps_store *s, const ps_supp_entry *e)
+{
+    ps_lmdb *l = (ps_lmdb *)s;
+    MDB_txn *txn;
+    int rc;
+
+    if (l->wtxn != NULL) {
+        if (l->wrc == 0)
+            l->wrc = ps_lmdb_supp_write(l->wtxn, l->dbi, e);
+        rc = l->wrc;
+    } else if ((rc = mdb_txn_begin(l->env, NULL, 0, &txn)) == 0) {
+        if ((rc = ps_lmdb_supp_write(txn, l->dbi, e)) == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    if (rc != 0)
+        ps_log_kv(l->lg, LOG_ERR, "store_error", "store", "lmdb", "reason",
+                  mdb_strerror(rc), NULL);
+    return rc == 0 ? 0 : -1;
+}
+
 static void ps_lmdb_tick(ps_store *s)
 {
     ps_lmdb *l = (ps_lmdb *)s;
@@ -388,6 +469,8 @@ ps_store *ps_store_lmdb_open(const char *path, struct event_base *base,
     l->base.eval = ps_lmdb_eval;
     l->base.tick = ps_lmdb_tick;
     l->base.free = ps_lmdb_free;
+    l->base.supp_get = ps_lmdb_supp_get;
+    l->base.supp_put = ps_lmdb_supp_put;
     l->lg = lg;
     if (ps_lmdb_env(path, MDB_NOSYNC, &l->env, &l->dbi, err) != 0) {
         event_free(l->commit);
@@ -457,5 +540,63 @@ int ps_store_lmdb_admin(const char *path, const char *key, int reset,
     mdb_env_close(env);
     if (rc != 0)
         return ps_err_set(err, "lmdb:%s: %s", path, mdb_strerror(rc));
+    return n;
+}
+
+/* list walks the "sup:" records; add and remove touch one. */
+static int ps_lmdb_supp_walk(MDB_txn *txn, MDB_dbi dbi, ps_supp_verb verb,
+                             const ps_supp_entry *e, int64_t now,
+                             ps_supp_each each, void *arg)
+{
+    char key[PS_SUPP_KEY_MAX];
+    MDB_val k = {4, PS_SUPP_PREFIX}, v;
+    MDB_cursor *cur;
+    ps_supp_entry found;
+    int rc, n = 0;
+
+    if (verb == PS_SUPP_ADD)
+        return ps_lmdb_supp_write(txn, dbi, e) == 0 ? 1 : -1;
+    if (verb == PS_SUPP_REMOVE) {
+        ps_supp_key(e, key);
+        k = (MDB_val){PS_SUPP_KEY_MAX - 1, key};
+        rc = mdb_del(txn, dbi, &k, NULL);
+        return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : -1;
+    }
+    if (mdb_cursor_open(txn, dbi, &cur) != 0)
+        return -1;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (; rc == 0 && ps_lmdb_is_supp(&k);
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if (ps_lmdb_supp_read(&v, now, &found) == 1 && n++ >= 0)
+            each(arg, &found);
+    mdb_cursor_close(cur);
+    return n;
+}
+
+int ps_store_lmdb_supp_admin(const char *path, ps_supp_verb verb,
+                             const ps_supp_entry *e, int64_t now,
+                             ps_supp_each each, void *arg, ps_err *err)
+{
+    MDB_env *env;
+    MDB_dbi dbi;
+    MDB_txn *txn;
+    int rc, n;
+
+    if (ps_lmdb_env(path, 0, &env, &dbi, err) != 0)
+        return -1;
+    rc = mdb_txn_begin(env, NULL, verb == PS_SUPP_LIST ? MDB_RDONLY : 0, &txn);
+    if (rc != 0) {
+        mdb_env_close(env);
+        return ps_err_set(err, "lmdb:%s: %s", path, mdb_strerror(rc));
+    }
+    n = ps_lmdb_supp_walk(txn, dbi, verb, e, now, each, arg);
+    if (n < 0 || verb == PS_SUPP_LIST)
+        mdb_txn_abort(txn);
+    else if ((rc = mdb_txn_commit(txn)) != 0)
+        n = -1;
+    mdb_env_close(env);
+    if (n < 0)
+        return ps_err_set(err, "lmdb:%s: %s", path,
+                          rc != 0 ? mdb_strerror(rc) : "write failed");
     return n;
 }

@@ -242,17 +242,22 @@ static int ps_redis_send(ps_redis_op *op, int full)
 
 /* No answer in time: store_down now; the late reply, if any, is dropped.
  * A server this slow is treated as gone, and the connection remade. */
+static void ps_redis_drop_slow(ps_redis *r)
+{
+    char why[64];
+
+    snprintf(why, sizeof(why), "no answer within %d ms", PS_STORE_TIMEOUT_MS);
+    ps_redis_link_drop(r->link, why); /* fails every pending op */
+}
+
 static void ps_redis_timeout(evutil_socket_t fd, short what, void *arg)
 {
     ps_redis_op *op = arg;
-    ps_redis *r = op->r;
-    char why[64];
 
     (void)fd;
     (void)what;
-    snprintf(why, sizeof(why), "no answer within %d ms", PS_STORE_TIMEOUT_MS);
     ps_redis_answer(op, -1);
-    ps_redis_link_drop(r->link, why); /* fails every pending op, op too */
+    ps_redis_drop_slow(op->r);
 }
 
 static int ps_redis_eval(ps_store *s, ps_store_query *q, ps_store_done done,
@@ -280,6 +285,110 @@ static int ps_redis_eval(ps_store *s, ps_store_query *q, ps_store_done done,
     return PS_STORE_PENDING;
 }
 
+/* A suppression lookup: GET, answered or store_down within the same
+ * PS_STORE_TIMEOUT_MS as a quota request. */
+typedef struct ps_redis_sop {
+    ps_redis *r;
+    ps_supp_entry *e;
+    int64_t now;
+    ps_store_supp_done done;
+    void *arg;
+    struct event *timer;
+    int answered;
+} ps_redis_sop;
+
+static void ps_redis_sop_answer(ps_redis_sop *op, int found)
+{
+    if (op->answered)
+        return;
+    op->answered = 1;
+    event_del(op->timer);
+    if (found < 0)
+        op->r->failed++;
+    op->done(op->arg, found);
+}
+
+static void ps_redis_sop_reply(redisAsyncContext *ac, void *reply, void *arg)
+{
+    ps_redis_sop *op = arg;
+    redisReply *rep = reply;
+    int found = -1;
+
+    (void)ac;
+    if (rep != NULL && rep->type == REDIS_REPLY_NIL)
+        found = PS_STORE_SUPP_NONE;
+    else if (rep != NULL && rep->type == REDIS_REPLY_STRING)
+        found = ps_supp_parse(rep->str, rep->len, op->e) == 0 &&
+                        op->e->until > op->now
+                    ? PS_STORE_SUPP_FOUND
+                    : PS_STORE_SUPP_NONE;
+    else if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
+        ps_log_kv(op->r->lg, LOG_ERR, "store_error", "store", "redis", "reason",
+                  rep->str, NULL);
+    ps_redis_sop_answer(op, found);
+    event_free(op->timer);
+    free(op);
+}
+
+static void ps_redis_sop_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    ps_redis_sop *op = arg;
+
+    (void)fd;
+    (void)what;
+    ps_redis_sop_answer(op, -1);
+    ps_redis_drop_slow(op->r);
+}
+
+static int ps_redis_supp_get(ps_store *s, const char *key, int64_t now,
+                             ps_supp_entry *e, ps_store_supp_done done,
+                             void *arg)
+{
+    ps_redis *r = (ps_redis *)s;
+    redisAsyncContext *ac = ps_redis_link_ready(r->link);
+    struct timeval tv = {0, PS_STORE_TIMEOUT_MS * 1000};
+    ps_redis_sop *op;
+
+    if (ac == NULL || (op = calloc(1, sizeof(*op))) == NULL) {
+        r->failed++;
+        return -1;
+    }
+    *op = (ps_redis_sop){r, e, now, done, arg, NULL, 0};
+    op->timer = evtimer_new(r->evb, ps_redis_sop_timeout, op);
+    if (op->timer == NULL || redisAsyncCommand(ac, ps_redis_sop_reply, op,
+                                               "GET ps:%s", key) != REDIS_OK) {
+        if (op->timer != NULL)
+            event_free(op->timer);
+        free(op);
+        r->failed++;
+        return -1;
+    }
+    evtimer_add(op->timer, &tv);
+    return PS_STORE_PENDING;
+}
+
+/* SET ... EXAT: Redis drops the entry when it expires. No answer is
+ * awaited: an outage is logged by the link, and the event that made
+ * the entry is in the spool whatever happens here. */
+static int ps_redis_supp_put(ps_store *s, const ps_supp_entry *e)
+{
+    ps_redis *r = (ps_redis *)s;
+    redisAsyncContext *ac = ps_redis_link_ready(r->link);
+    char key[PS_SUPP_KEY_MAX], val[PS_SUPP_VALUE_MAX];
+    size_t n = ps_supp_format(e, val);
+
+    ps_supp_key(e, key);
+    if (ac == NULL ||
+        redisAsyncCommand(ac, NULL, NULL, "SET ps:%s %b EXAT %lld", key, val, n,
+                          (long long)e->until) != REDIS_OK) {
+        ps_log_kv(r->lg, LOG_ERR, "store_error", "store", "redis", "reason",
+                  "suppression not stored: not connected", "recipient", e->rcpt,
+                  NULL);
+        return -1;
+    }
+    return 0;
+}
+
 static void ps_redis_free(ps_store *s)
 {
     ps_redis *r = (ps_redis *)s;
@@ -297,8 +406,10 @@ ps_store *ps_store_redis_open(const ps_store_url *u, struct event_base *base,
 
     if (r == NULL)
         return ps_err_set(err, "out of memory"), NULL;
-    r->base =
-        (ps_store){"redis", 1, ps_redis_eval, ps_redis_tick, ps_redis_free};
+    r->base = (ps_store){"redis",       1,    ps_redis_eval, ps_redis_tick,
+                         ps_redis_free, NULL, NULL};
+    r->base.supp_get = ps_redis_supp_get;
+    r->base.supp_put = ps_redis_supp_put;
     r->evb = base;
     r->lg = lg;
     r->down_since = ps_store_clock_ms();

@@ -5,6 +5,7 @@
 #define PS_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define PS_CLI_NAME "postseal"
 #define PS_CLI_TTL  3600 /* seconds, for every record we print */
@@ -22,6 +23,14 @@ int ps_cmd_dns(int argc, char **argv);       /* also "dns check" */
 int ps_cmd_dns_check(int argc, char **argv); /* argv[0] is "check" */
 int ps_cmd_check(int argc, char **argv);
 int ps_cmd_quota(int argc, char **argv);
+int ps_cmd_suppression(int argc, char **argv);
+/* postseal-policyd beside this program (build tree, install prefix),
+ * else the name alone for PATH: the store commands run it. */
+void ps_cli_policyd(char *out, size_t size);
+/* The options of a command that takes only -c FILE and -h: 0, or
+ * PS_CLI_HELP (usage printed), or the exit code of a bad option. */
+int ps_cli_conf_args(int argc, char **argv, const char *cmd,
+                     void (*usage)(FILE *), const char **conf);
 int ps_cmd_webhook(int argc, char **argv); /* "webhook sign|verify" */
 int ps_cmd_srs(int argc, char **argv);
 int ps_cmd_retpath(int argc, char **argv);

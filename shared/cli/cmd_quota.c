@@ -35,7 +35,7 @@ static void ps_quota_usage(FILE *fp)
 }
 
 /* The daemon beside this binary (build tree, install prefix), else PATH. */
-static void ps_quota_daemon(char *out, size_t size)
+void ps_cli_policyd(char *out, size_t size)
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -49,7 +49,8 @@ static void ps_quota_daemon(char *out, size_t size)
         snprintf(out, size, "%s", PS_QUOTA_DAEMON);
 }
 
-static int cmd_quota_parse_args(int argc, char **argv, const char **conf)
+int ps_cli_conf_args(int argc, char **argv, const char *cmd,
+                     void (*usage)(FILE *), const char **conf)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -62,9 +63,9 @@ static int cmd_quota_parse_args(int argc, char **argv, const char **conf)
         if (ch == 'c')
             *conf = optarg;
         else if (ch == 'h')
-            return ps_quota_usage(stdout), PS_CLI_HELP;
+            return usage(stdout), PS_CLI_HELP;
         else
-            return ps_cli_bad_option("quota", ch, argv);
+            return ps_cli_bad_option(cmd, ch, argv);
     }
     return 0;
 }
@@ -73,7 +74,7 @@ int ps_cmd_quota(int argc, char **argv)
 {
     const char *conf = PS_CONF_DEFAULT_PATH, *verb, *key = NULL;
     char daemon[PATH_MAX + 32];
-    int rc = cmd_quota_parse_args(argc, argv, &conf);
+    int rc = ps_cli_conf_args(argc, argv, "quota", ps_quota_usage, &conf);
 
     if (rc != 0)
         return rc == PS_CLI_HELP ? PS_EXIT_OK : rc;
@@ -91,7 +92,7 @@ int ps_cmd_quota(int argc, char **argv)
     if (strcmp(verb, "reset") == 0 && key == NULL)
         return ps_cli_fail("quota: reset needs a KEY, as "
                            "sasl_username:app@example.com");
-    ps_quota_daemon(daemon, sizeof(daemon));
+    ps_cli_policyd(daemon, sizeof(daemon));
     fflush(stdout);
     execvp(daemon, (char *[]){daemon, "-c", (char *)conf, "-Q", (char *)verb,
                               (char *)key, NULL});

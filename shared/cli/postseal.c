@@ -25,6 +25,8 @@ static const ps_cli_cmd ps_cli_cmds[] = {
      "sign a webhook body, or verify a saved request"},
     {"quota", ps_cmd_quota,
      "show or reset quota counters (postseal-policyd's store)"},
+    {"suppression", ps_cmd_suppression,
+     "list, add or remove suppressed recipients (postseal-policyd's store)"},
     {"events", ps_cmd_events,
      "list the delivery events spooled from Postfix's log"},
     {"srs", ps_cmd_srs, "SRS-rewrite a forwarded sender, or reverse one"},

@@ -75,7 +75,12 @@ static int ps_conf_check_section(ps_conf_state *st, char *line)
     if (!ps_conf_section_known(line + 1))
         return ps_conf_fail(st, "unknown section '[" PS_CONF_ECHO "]'",
                             line + 1);
-    if (strcmp(line + 1, "policyd") == 0 || strcmp(line + 1, "limits") == 0)
+    if (strcmp(line + 1, "suppression") == 0 && !st->conf->suppression.seen) {
+        st->conf->suppression.seen = 1; /* on, unless mode says off */
+        st->conf->suppression.mode = PS_SUPP_REFUSE;
+    }
+    if (strcmp(line + 1, "policyd") == 0 || strcmp(line + 1, "limits") == 0 ||
+        strcmp(line + 1, "suppression") == 0)
         st->conf->uses_policyd = 1;
     else if (strcmp(line + 1, "events") != 0) /* [events]: both read it */
         st->conf->uses_milter = 1; /* [milter], [keys], [signing], ... */

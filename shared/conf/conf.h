@@ -38,8 +38,25 @@ enum { PS_CONF_DMARC_HOLD, PS_CONF_DMARC_HEADER };
 /* canonicalization bits; 0 is relaxed/relaxed, the default. */
 enum { PS_CONF_CANON_HEADER_SIMPLE = 1, PS_CONF_CANON_BODY_SIMPLE = 2 };
 
-#define PS_CONF_RETPATH_MAX_AGE    7  /* days; [return_path] max_age default */
-#define PS_CONF_EVENTS_MAX_AGE     7  /* days; [events] max_age default */
+#define PS_CONF_RETPATH_MAX_AGE 7 /* days; [return_path] max_age default */
+#define PS_CONF_EVENTS_MAX_AGE  7 /* days; [events] max_age default */
+#define PS_CONF_SUPP_TTL                                                       \
+    (30 * 86400) /* [suppression] ttl default: Postal's                        \
+                  */
+#define PS_CONF_SUPP_TTL_MAX (3650 * 86400)
+
+/* [suppression] mode: what a suppressed recipient gets at RCPT. */
+typedef enum ps_conf_supp_mode {
+    PS_SUPP_OFF,    /* no [suppression] section, or mode = off */
+    PS_SUPP_REFUSE, /* 550 5.1.1 (the default once the section is there) */
+    PS_SUPP_LOG     /* DUNNO and a log line */
+} ps_conf_supp_mode;
+
+/* [suppression] scope: whose mail a suppression applies to. */
+typedef enum ps_conf_supp_scope {
+    PS_SUPP_SCOPE_DOMAIN,    /* the sender's domain (default) */
+    PS_SUPP_SCOPE_CREDENTIAL /* the sasl_username */
+} ps_conf_supp_scope;
 #define PS_CONF_MAX_VERIFY_DEFAULT 5  /* DKIM signatures checked per message */
 #define PS_CONF_MAX_VERIFY_LIMIT   50 /* highest max_verify accepted */
 #define PS_CONF_IPV6_PREFIX        64 /* [policyd] ipv6_prefix default */
@@ -137,6 +154,17 @@ typedef struct ps_conf {
         int max_age; /* days accepted-message records are kept */
         int max_age_line;
     } events;
+    struct {
+        /* A recipient that failed permanently is refused at RCPT for a
+         * while (policyd/suppress.h); off unless the section is present. */
+        int mode; /* ps_conf_supp_mode */
+        int mode_line;
+        int scope; /* ps_conf_supp_scope */
+        int scope_line;
+        int ttl; /* seconds */
+        int ttl_line;
+        int seen; /* the section is in the file */
+    } suppression;
     ps_conf_limit *limits;
     size_t nlimits;
     /* 1: the file has a [policyd] or [limits] section, so the policy

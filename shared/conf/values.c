@@ -442,3 +442,50 @@ int ps_conf_parse_ipv6_prefix(const char *v, int *bits, ps_err *err)
     *bits = k;
     return 0;
 }
+
+int ps_conf_parse_supp_mode(const char *v, int *mode, ps_err *err)
+{
+    if (strcmp(v, "refuse") == 0)
+        *mode = PS_SUPP_REFUSE;
+    else if (strcmp(v, "log") == 0)
+        *mode = PS_SUPP_LOG;
+    else if (strcmp(v, "off") == 0)
+        *mode = PS_SUPP_OFF;
+    else
+        return ps_err_set(err, "expected refuse, log or off");
+    return 0;
+}
+
+int ps_conf_parse_supp_scope(const char *v, int *scope, ps_err *err)
+{
+    if (strcmp(v, "domain") == 0)
+        *scope = PS_SUPP_SCOPE_DOMAIN;
+    else if (strcmp(v, "credential") == 0)
+        *scope = PS_SUPP_SCOPE_CREDENTIAL;
+    else
+        return ps_err_set(err, "expected domain or credential");
+    return 0;
+}
+
+/* "30d", "12h", "90m", "600s" or plain seconds; 1 s (for tests) to 3650
+ * days. */
+int ps_conf_parse_supp_ttl(const char *v, int *secs, ps_err *err)
+{
+    size_t digits = strspn(v, "0123456789");
+    const char *unit = v + digits;
+    long long n = digits > 0 && digits <= 9 ? atoll(v) : -1, mul = 0;
+
+    if (*unit == '\0' || strcmp(unit, "s") == 0)
+        mul = 1;
+    else if (strcmp(unit, "m") == 0)
+        mul = 60;
+    else if (strcmp(unit, "h") == 0)
+        mul = 3600;
+    else if (strcmp(unit, "d") == 0)
+        mul = 86400;
+    if (n < 0 || mul == 0 || n * mul < 1 || n * mul > PS_CONF_SUPP_TTL_MAX)
+        return ps_err_set(err, "expected a time from 1s to 3650d, as 30d, "
+                               "12h, 90m or 600s");
+    *secs = (int)(n * mul);
+    return 0;
+}

@@ -9,7 +9,8 @@
 #include "mail/evspool.h"
 
 static const char *const ev_names[PS_EVENT_NKINDS] = {
-    "sent", "delayed", "failed", "bounced", "held"};
+    "sent", "delayed",           "failed",        "bounced",
+    "held", "limit_approaching", "limit_exceeded"};
 
 const char *ps_event_kind_name(ps_event_kind k)
 {

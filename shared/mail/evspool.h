@@ -22,6 +22,11 @@ typedef enum ps_event_kind {
     PS_EVENT_FAILED,  /* refused for good during delivery (status=bounced) */
     PS_EVENT_BOUNCED, /* a bounce came back to the return path (milter) */
     PS_EVENT_HELD,    /* Postfix put the message on hold */
+    /* postseal-policyd's quotas: a window past [policyd] warn_at (once
+     * per window), and a request refused over a limit (once per window
+     * and period, per daemon) */
+    PS_EVENT_LIMIT_APPROACHING,
+    PS_EVENT_LIMIT_EXCEEDED,
     PS_EVENT_NKINDS
 } ps_event_kind;
 
