@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <opendkim/dkim.h>
 
@@ -206,7 +207,11 @@ int ps_verify_header(ps_verify *v, const char *name, const char *value)
             buf[k++] = '\r';
         buf[k++] = (unsigned char)value[i];
     }
-    if (dkim_header(v->dkim, buf, k) != DKIM_STAT_OK)
+    /* A malformed DKIM-Signature stays in libopendkim's list with its
+     * error (BADSIGHANDLES) and is reported as permerror: it must not
+     * stop the other fields, or the message would read dkim=none. */
+    if (dkim_header(v->dkim, buf, k) != DKIM_STAT_OK &&
+        strcasecmp(name, DKIM_SIGNHEADER) != 0)
         v->status = DKIM_STAT_SYNTAX;
     free(buf);
     return 0;
@@ -271,6 +276,25 @@ static const char *ps_verify_unusable(int e, const char **reason)
     }
 }
 
+/* t= and x= are digits (RFC 6376 3.5); libopendkim reads "", "-1" or
+ * "never" as a time and would call the signature expired or future. */
+static const char *ps_verify_bad_time(DKIM_SIGINFO *sig, const char **reason)
+{
+    static const char *const tags[] = {"t", "x"};
+
+    for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+        const char *v = (const char *)dkim_sig_gettagvalue(
+            sig, 0, (unsigned char *)tags[i]);
+        size_t n = v != NULL ? strspn(v, "0123456789") : 0;
+        if (v != NULL && (n == 0 || v[n] != '\0')) {
+            *reason =
+                i == 0 ? "t= is not a timestamp" : "x= is not a timestamp";
+            return "permerror";
+        }
+    }
+    return NULL;
+}
+
 /* RFC 8601 result and reason for one processed signature. */
 static const char *ps_verify_word(const ps_verify *v, DKIM_SIGINFO *sig,
                                   const char **reason)
@@ -282,7 +306,8 @@ static const char *ps_verify_word(const ps_verify *v, DKIM_SIGINFO *sig,
     *reason = ps_verify_tempfailed(v, sig);
     if (*reason != NULL)
         return "temperror";
-    if ((word = ps_verify_unusable(e, reason)) != NULL)
+    if ((word = ps_verify_bad_time(sig, reason)) != NULL ||
+        (word = ps_verify_unusable(e, reason)) != NULL)
         return word;
     if ((flags & DKIM_SIGFLAG_PASSED) &&
         dkim_sig_getbh(sig) == DKIM_SIGBH_MATCH) {

@@ -1,12 +1,15 @@
 """Mail::DKIM's verifier corpus (t/corpus, keys from t/FAKE_DNS.dat, expected
-results from t/verifier.t) and dkimpy's previously signed message replayed through a real Postfix and
+results from t/verifier.t), dkimpy's previously signed message and the
+messages of libopendkim's verify tests (libopendkim/tests/t-test*.c,
+rebuilt by tests/vectors/dkim/libopendkim/import.py) replayed through a real Postfix and
 postseal-milter in verify mode, the keys served by a DNS server on loopback
 that also answers SERVFAIL and times out where the corpus says so. Each
 message's dkim= results must be those recorded in
-tests/vectors/dkim/mail-dkim.json and dkimpy.json; a recorded answer either matches
-upstream's (pass, fail, or a permerror/neutral/temperror for "invalid") or
+tests/vectors/dkim/mail-dkim.json, dkimpy.json and libopendkim.json; a recorded
+answer either matches upstream's (pass, fail, none, or a
+permerror/neutral/temperror for "invalid") or
 says in "differs" why we decide otherwise (DomainKeys, drafts, RSA under
-1024 bits and rsa-sha1 per RFC 8301).
+1024 bits and rsa-sha1 per RFC 8301, see tests/vectors/dkim/README.md).
 
 Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest tests/integration/test_dkim_vectors.py
 """
@@ -25,9 +28,10 @@ from test_milter_verify_results import Stack
 VECTORS = os.path.join(os.path.dirname(__file__), "../vectors/dkim")
 CORPUS = os.path.join(VECTORS, "mail-dkim")
 DOCS = {name: json.load(open(os.path.join(VECTORS, name + ".json")))
-        for name in ("mail-dkim", "dkimpy")}
+        for name in ("mail-dkim", "dkimpy", "libopendkim")}
 CASES = [dict(case, set=name) for name, doc in DOCS.items() for case in doc["cases"]]
-UPSTREAM = {"pass": {"pass"}, "fail": {"fail"}, "invalid": {"permerror", "neutral", "temperror"}}
+UPSTREAM = {"pass": {"pass"}, "fail": {"fail"}, "invalid": {"permerror", "neutral", "temperror"},
+            "none": {"none"}}
 
 pytestmark = pytest.mark.skipif(not os.access(MILTER, os.X_OK), reason="postseal-milter not built")
 
@@ -35,7 +39,8 @@ pytestmark = pytest.mark.skipif(not os.access(MILTER, os.X_OK), reason="postseal
 class VectorStack(Stack):
     def __init__(self, tmp):
         table = mail_dkim_table(os.path.join(CORPUS, "FAKE_DNS.dat"))
-        table.update(DOCS["dkimpy"]["dns"])
+        for name in ("dkimpy", "libopendkim"):
+            table.update(DOCS[name]["dns"])
         self.fake = FakeDns(table)
         super().__init__(tmp, resolver=self.fake.resolver)
 
