@@ -102,11 +102,15 @@ static DKIM_CBSTAT ps_verify_key_lookup(DKIM *dkim, DKIM_SIGINFO *sig,
     const char *dom = (const char *)dkim_sig_getdomain(sig);
     unsigned char ans[PS_VERIFY_DNS_MAX];
     char name[NS_MAXDNAME], txt[PS_VERIFY_DNS_MAX], why[48] = "";
+    unsigned char wire[NS_MAXCDNAME];
     int n, rc;
 
+    /* A name DNS cannot carry (over 255 octets, a label over 63) has no
+     * key: permerror, not the temperror of a query that never went out. */
     if (v == NULL || sel == NULL || dom == NULL ||
         snprintf(name, sizeof(name), "%s._domainkey.%s", sel, dom) >=
-            (int)sizeof(name))
+            (int)sizeof(name) ||
+        dn_comp(name, wire, sizeof(wire), NULL, NULL) < 0)
         return DKIM_CBSTAT_NOTFOUND;
     n = ps_dnsq_query(v->dns, name, ns_t_txt, ans, sizeof(ans));
     rc = ps_verify_txt(ans, n, txt, sizeof(txt), why);
