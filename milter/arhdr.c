@@ -116,6 +116,11 @@ static int ps_arhdr_insert(void *ctx, const ps_session *c,
     return rc;
 }
 
+/* Every signature max_verify allows, plus spf and dmarc, fits one field:
+ * a message with many signatures is never tempfailed for its count. */
+_Static_assert(PS_MILTER_MAX_VERIFY + 3 <= PS_AUTHRES_MAX_RESULTS,
+               "an Authentication-Results field holds every result");
+
 int ps_arhdr_add(void *ctx, ps_session *c, ps_err *err)
 {
     ps_authres_result res[PS_MILTER_MAX_VERIFY + 3];

@@ -8,9 +8,11 @@
 
 #include "base/err.h"
 
-#define PS_AUTHRES_MAX_RESULTS 16 /* method results in one field */
-#define PS_AUTHRES_MAX_PROPS   6  /* ptype.property=value per result */
-#define PS_AUTHRES_ID_MAX      255
+#define PS_AUTHRES_MAX_RESULTS                                                 \
+    64                         /* method results in one field: above           \
+                                * [milter] max_verify (50) + spf + dmarc */
+#define PS_AUTHRES_MAX_PROPS 6 /* ptype.property=value per result */
+#define PS_AUTHRES_ID_MAX    255
 
 typedef struct ps_authres_prop {
     const char *name;  /* "header.d", "smtp.mailfrom" */

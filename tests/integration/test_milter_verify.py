@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(not os.access(MILTER, os.X_OK), reason="postseal
 
 
 class Stack:
-    def __init__(self, tmp, resolver=None):
+    def __init__(self, tmp, resolver=None, max_verify=None):
         self.tmp = tmp
         self.rsa = ms.DkimKey(tmp, "sel", "rsa", domain="ext.example")
         self.ed = ms.DkimKey(tmp, "edsel", "ed25519", domain="ext.example")
@@ -43,6 +43,7 @@ class Stack:
                 "internal_hosts": "127.0.0.0/8",
                 "authserv_id": AUTHSERV,
                 "resolver": resolver or self.dns.resolver,
+                **({"max_verify": str(max_verify)} if max_verify else {}),
             },
             "keys": {"own": f"example.com own {self.own.path}"},
             "signing": {"example.com": "own"},
@@ -161,6 +162,18 @@ def test_signature_cap(stack):
         msg = sign(msg, stack.rsa)
     ar = our_authres(deliver(stack, msg))
     assert dkim_results(ar) == ["pass"] * 5, ar
+
+
+def test_more_results_than_one_field_used_to_hold(tmp_path):
+    """max_verify 20: twenty dkim= results, spf= and dmarc= in one field
+    (it held 16, so such a message was tempfailed for ever)."""
+    with ms.running(lambda tmp: Stack(tmp, max_verify=20), "postseal-verify-20-") as s:
+        msg = message("twenty signatures")
+        for _ in range(20):
+            msg = sign(msg, s.rsa)
+        ar = our_authres(deliver(s, msg))
+        assert dkim_results(ar) == ["pass"] * 20, ar
+        assert "spf=pass" in ar and "dmarc=" in ar, ar
 
 
 def test_our_own_mail_is_signed_not_verified(stack):
