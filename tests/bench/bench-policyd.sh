@@ -282,9 +282,12 @@ done
 MCONNS="10 300"
 for c in $MCONNS; do
     log "bench-policyd: $c connections: LMDB with metrics off and on (scraped each second): $N requests (best of $ROUNDS, alternating)"
+    # every other round the other one first, so that neither always runs
+    # in the other's wake
     for r in $(seq 1 "$ROUNDS"); do
-        keep "moff,$c" lmdb "$c" "$N" -u "$USERS" -s $((r * 7919 + 1))
-        keep "mon,$c" lmdbm "$c" "$N" -u "$USERS" -s $((r * 7919 + 1))
+        for m in $([ $((r % 2)) = 1 ] && echo "off on" || echo "on off"); do
+            keep "m$m,$c" "$([ "$m" = on ] && echo lmdbm || echo lmdb)" "$c" "$N" -u "$USERS" -s $((r * 7919 + 1))
+        done
     done
 done
 
@@ -412,7 +415,7 @@ for c in 50 300; do
 done
 echo
 echo "metrics: ours on LMDB, $USERS credentials, with [policyd] metrics off and on (on: scraped"
-echo " every second, $(cat "$W/scrapes.txt" 2>/dev/null || echo 0) scrapes); best of $ROUNDS, alternating"
+echo " every second, $(cat "$W/scrapes.txt" 2>/dev/null || echo 0) scrapes); best of $ROUNDS, alternating, every other round on first"
 printf '%5s | %9s %9s %7s | %7s %7s %7s\n' conns "off/s" "on/s" "on/off" "cpu:off" on "on/off"
 for c in $MCONNS; do
     printf '%5s | %9s %9s %7s | %7s %7s %7s\n' "$c" "$(rate "moff,$c")" "$(rate "mon,$c")" \
