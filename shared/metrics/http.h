@@ -11,6 +11,16 @@
 #define PS_METRICS_HTTP_HEADERS 8192 /* bytes of request line + headers */
 #define PS_METRICS_HTTP_BODY    1024 /* bytes of a request body */
 #define PS_METRICS_HTTP_BACKLOG 16
+/* Connections open at once; one more closes the oldest. */
+#define PS_METRICS_HTTP_CONNS 64
+/* Seconds a request may take from its connection's accept (or the answer
+ * before it) to its answer, however steadily its bytes trickle in. */
+#define PS_METRICS_HTTP_DEADLINE 10
+/* Connections open at once; one more closes the oldest. */
+#define PS_METRICS_HTTP_CONNS 64
+/* Seconds a request may take from its connection's accept (or the reply
+ * before it) to its last byte, however slowly the bytes trickle in. */
+#define PS_METRICS_HTTP_DEADLINE 10
 
 struct event_base;
 typedef struct ps_metrics_http ps_metrics_http;

@@ -115,3 +115,25 @@ stop_pids() {
     done
     for p in "$@"; do kill -9 "$p" 2>/dev/null || true; done
 }
+
+# scrape_metrics PORT COUNTFILE [COMMAND PREFIX, e.g. taskset -c 1]: GET
+# /metrics on 127.0.0.1:PORT once a second, as Prometheus would, until
+# killed; COUNTFILE holds the number of good scrapes (a run with metrics on
+# reports it, to show it was scraped). Run it with &: it execs, so $! is
+# the scraper itself.
+scrape_metrics() {
+    exec "${@:3}" /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys, time, urllib.request
+port, out, n = sys.argv[1], sys.argv[2], 0
+while True:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            r.read()
+            n += r.status == 200
+    except OSError:
+        pass
+    with open(out, "w") as f:
+        f.write(f"{n}\n")
+    time.sleep(1)
+PY
+}

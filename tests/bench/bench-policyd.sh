@@ -128,14 +128,15 @@ keep_p99() {
 
 # ---- the servers ----------------------------------------------------------------
 
-start_policyd() { # NAME STORE
-    local name=$1 store=$2
+start_policyd() { # NAME STORE [METRICS_SPEC]
+    local name=$1 store=$2 metrics=${3:-}
     PORT[$name]=$(free_port)
     cat >"$W/$name.conf" <<EOF
 [policyd]
 listen = inet:127.0.0.1:${PORT[$name]}
 user = root
 store = $store
+${metrics:+metrics = $metrics}
 
 [limits]
 sasl_username = messages 1000000000/1h
@@ -158,6 +159,11 @@ wait_port "$!" "${PORT[dunno]}"
 # credentials, "big" for the million, so both can run side by side.
 start_policyd lmdb "lmdb:$W/lmdb.mdb"
 start_policyd big "lmdb:$W/big.mdb"
+# The same as "lmdb" with [policyd] metrics set, scraped every second.
+MPORT=$(free_port)
+start_policyd lmdbm "lmdb:$W/lmdbm.mdb" "inet:127.0.0.1:$MPORT"
+scrape_metrics "$MPORT" "$W/scrapes.txt" "${CLI[@]}" &
+PIDS+=("$!")
 
 REDIS=""
 if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
@@ -239,7 +245,7 @@ else
 fi
 
 # Warm-up, which also proves each one answers.
-for s in dunno lmdb big ${REDIS:+redis} ${PRL:+prl} ${PFW:+pfw}; do
+for s in dunno lmdb lmdbm big ${REDIS:+redis} ${PRL:+prl} ${PFW:+pfw}; do
     run "$s" 10 500 -u "$USERS" -k >/dev/null
 done
 
@@ -269,6 +275,20 @@ for c in $CONNS; do
         log "bench-policyd: $c connections: postfwd2, $NPFW requests"
         R[pfw,$c]=$(run pfw "$c" "$NPFW" -u "$USERS" -k)
     fi
+done
+
+# ---- 1b. metrics on and off ---------------------------------------------------------
+
+MCONNS="10 300"
+for c in $MCONNS; do
+    log "bench-policyd: $c connections: LMDB with metrics off and on (scraped each second): $N requests (best of $ROUNDS, alternating)"
+    # every other round the other one first, so that neither always runs
+    # in the other's wake
+    for r in $(seq 1 "$ROUNDS"); do
+        for m in $([ $((r % 2)) = 1 ] && echo "off on" || echo "on off"); do
+            keep "m$m,$c" "$([ "$m" = on ] && echo lmdbm || echo lmdb)" "$c" "$N" -u "$USERS" -s $((r * 7919 + 1))
+        done
+    done
 done
 
 # ---- 2. ours with 1 credential and with a million ---------------------------------
@@ -392,6 +412,15 @@ done
 for c in 50 300; do
     printf '%5s | %12s %12s %12s   paced: %s requests/s over %s connections, best of %s\n' "$c" \
         "$(lat "dunno,paced$c")" "$(lat "lmdb,paced$c")" "$(lat "redis,paced$c")" "$PACED" "$c" "$ROUNDS"
+done
+echo
+echo "metrics: ours on LMDB, $USERS credentials, with [policyd] metrics off and on (on: scraped"
+echo " every second, $(cat "$W/scrapes.txt" 2>/dev/null || echo 0) scrapes); best of $ROUNDS, alternating, every other round on first"
+printf '%5s | %9s %9s %7s | %7s %7s %7s\n' conns "off/s" "on/s" "on/off" "cpu:off" on "on/off"
+for c in $MCONNS; do
+    printf '%5s | %9s %9s %7s | %7s %7s %7s\n' "$c" "$(rate "moff,$c")" "$(rate "mon,$c")" \
+        "$(cmp "mon,$c" "moff,$c")" "$(cpu "moff,$c")" "$(cpu "mon,$c")" \
+        "$(awk -v a="$(cpu "mon,$c")" -v b="$(cpu "moff,$c")" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }')"
 done
 echo
 echo "ours on LMDB by distinct credentials: requests/s (p99 ms) [CPU us per request],"

@@ -89,20 +89,22 @@ wait_endpoint() {
     fi
 }
 
-# Starts one postseal-milter and one opendkim signing with the key of
-# algorithm $1, listening on transport $2; sets PS_PID PS_EP OD_PID OD_EP.
-start_pair() {
-    local alg=$1 via=$2 key sel
+# Starts one postseal-milter named $1 signing with the key of algorithm $2,
+# listening on transport $3, with [milter] metrics = $4 if given, and warms
+# it up (which also proves it signs); sets PS_PID PS_EP.
+start_ours() {
+    local name=$1 alg=$2 via=$3 metrics=${4:-} key sel
     key=$(eval echo "\$KEY_$alg")
     sel=$(eval echo "\$SEL_$alg")
-    endpoint "$via" "postseal-$alg"
+    endpoint "$via" "$name"
     PS_EP=$EP
-    cat >"$W/postseal-$alg.conf" <<EOF
+    cat >"$W/$name.conf" <<EOF
 [milter]
 socket = $SOCK
 user = root
 mode = sign
 internal_hosts = 127.0.0.0/8
+${metrics:+metrics = $metrics}
 
 [keys]
 bench = example.com $sel $key
@@ -110,10 +112,21 @@ bench = example.com $sel $key
 [signing]
 example.com = bench
 EOF
-    "$B/postseal-milter" -f -c "$W/postseal-$alg.conf" 2>"$W/postseal-$alg.log" &
+    "$B/postseal-milter" -f -c "$W/$name.conf" 2>"$W/$name.log" &
     PS_PID=$!
     PIDS+=("$PS_PID")
     wait_endpoint "$PS_PID" "$via" "$ADDR"
+    # shellcheck disable=SC2086 # EP is two words on purpose
+    "$CLIENT" $PS_EP --message "$W/m1k.eml" --messages 200 --connections "$CONN" >/dev/null
+}
+
+# Starts one postseal-milter and one opendkim signing with the key of
+# algorithm $1, listening on transport $2; sets PS_PID PS_EP OD_PID OD_EP.
+start_pair() {
+    local alg=$1 via=$2 key sel
+    key=$(eval echo "\$KEY_$alg")
+    sel=$(eval echo "\$SEL_$alg")
+    start_ours "postseal-$alg" "$alg" "$via"
 
     endpoint "$via" "opendkim-$alg"
     while [ "$EP" = "$PS_EP" ]; do endpoint "$via" "opendkim-$alg"; done
@@ -124,9 +137,7 @@ EOF
     PIDS+=("$OD_PID")
     wait_endpoint "$OD_PID" "$via" "$ADDR"
 
-    # Warm-up, which also proves both sign (the client fails otherwise).
-    # shellcheck disable=SC2086 # EP is two words on purpose
-    "$CLIENT" $PS_EP --message "$W/m1k.eml" --messages 200 --connections "$CONN" >/dev/null
+    # Warm-up, which also proves it signs (the client fails otherwise).
     # shellcheck disable=SC2086
     "$CLIENT" $OD_EP --message "$W/m1k.eml" --messages 200 --connections "$CONN" >/dev/null
 }
@@ -229,6 +240,38 @@ done
 T1=$(date +%s)
 stop_pair
 
+# ---- metrics on and off -------------------------------------------------------
+# Two postseal-milters signing RSA 1 KB over unix sockets, one with
+# [milter] metrics set and scraped every second as Prometheus would, in
+# alternating rounds so that the machine's load hits both alike.
+
+MROUNDS=4
+MN=$(scaled 4000)
+MHALF=$(( (MN + MROUNDS - 1) / MROUNDS ))
+start_ours metrics-off rsa unix
+MOFF_PID=$PS_PID MOFF_EP=$PS_EP
+MPORT=$(free_port)
+start_ours metrics-on rsa unix "inet:127.0.0.1:$MPORT"
+MON_PID=$PS_PID MON_EP=$PS_EP
+scrape_metrics "$MPORT" "$W/scrapes.txt" &
+PIDS+=("$!")
+log "bench: metrics off and on: RSA 1 KB, $MROUNDS x $MHALF messages each, alternating"
+: >"$W/moff.runs"; : >"$W/mon.runs"
+for r in $(seq 1 "$MROUNDS"); do
+    # every other round the other one first
+    for m in $([ $((r % 2)) = 1 ] && echo "off on" || echo "on off"); do
+        if [ "$m" = on ]; then
+            run_one "$MON_PID" "$MON_EP" "$W/m1k.eml" "$MHALF" 0 "$W/mon.runs"
+        else
+            run_one "$MOFF_PID" "$MOFF_EP" "$W/m1k.eml" "$MHALF" 0 "$W/moff.runs"
+        fi
+    done
+done
+MOFF=$(totals "$W/moff.runs" $((MROUNDS * MHALF)))
+MON=$(totals "$W/mon.runs" $((MROUNDS * MHALF)))
+kill "$MOFF_PID" "$MON_PID" 2>/dev/null || true
+wait "$MOFF_PID" "$MON_PID" 2>/dev/null || true
+
 # ---- in-process comparison (optional: needs libopendkim-dev) ------------------
 
 INPROC=""
@@ -283,6 +326,17 @@ echo "        for RSA-2048 (the issue's target); shown for Ed25519, whose signat
 echo "        cheap that the milter protocol's own cost dominates at 1 KB."
 echo "Not signing at all (1 KB, From without a signing rule), postseal-milter spends"
 echo "  $(cut -d' ' -f1 <<<"$PASS") us/msg: the milter protocol and libmilter's share of the cost."
+echo
+read -r moff_cpu moff_rate <<<"$MOFF"
+read -r mon_cpu mon_rate <<<"$MON"
+echo "Metrics (rsa 1 KB unix, $MROUNDS rounds of $MHALF messages each, every other one on first; on: [milter]"
+echo "  metrics set and scraped every second, $(cat "$W/scrapes.txt" 2>/dev/null || echo 0) scrapes):"
+printf '  %-7s | %9s %9s\n' metrics "msgs/s" "cpu us"
+printf '  %-7s | %9s %9s\n' off "$moff_rate" "$moff_cpu"
+printf '  %-7s | %9s %9s\n' on "$mon_rate" "$mon_cpu"
+printf '  %-7s | %9s %9s\n' on/off \
+    "$(awk -v a="$mon_rate" -v b="$moff_rate" 'BEGIN { printf "%.2f", a / b }')" \
+    "$(awk -v a="$mon_cpu" -v b="$moff_cpu" 'BEGIN { printf "%.2f", a / b }')"
 echo
 echo "RSS of postseal-milter (kB) after each $BATCH Ed25519 1 KB messages ($((T1 - T0)) s):"
 echo "  ${RSS[*]}"

@@ -180,6 +180,17 @@ def test_hostile_http_leaves_the_milter_signing(stack):
     assert stack.milter.proc.poll() is None
 
 
+def test_trickling_clients_capped_and_cut(stack):
+    def during():
+        out = stack.deliver(message("trickled", b"app@example.com"), "app@example.com",
+                            helo="localhost")
+        assert len(ms.header_values(out, "DKIM-Signature")) == 2
+        assert "postseal_milter_messages_total" in mx.scrape(stack.mport).text
+    mx.hold_tricklers(stack.mport, stack.milter.proc.pid, during)
+    assert "postseal_milter_messages_total" in mx.scrape(stack.mport).text
+    assert stack.milter.proc.poll() is None
+
+
 def unix_get(path):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)

@@ -150,6 +150,17 @@ def test_hostile_requests_bounded(stack):
     assert stack.pd.daemon.proc.poll() is None
 
 
+def test_trickling_clients_capped_and_cut(stack):
+    def during():
+        r = stack.send("trickle@example.com")
+        assert r.returncode == 0, r.stdout + r.stderr
+        stack.sink.wait_for(1)
+        assert "postseal_policyd_charged_total" in mx.scrape(stack.mport).text
+    mx.hold_tricklers(stack.mport, stack.pd.daemon.proc.pid, during)
+    assert "postseal_policyd_charged_total" in mx.scrape(stack.mport).text
+    assert stack.pd.daemon.proc.poll() is None
+
+
 def test_check_refuses_bad_metrics(tmp_path):
     conf = tmp_path / "bad.conf"
     conf.write_text("[policyd]\nuser = root\nmetrics = tcp:127.0.0.1:9461\n")
