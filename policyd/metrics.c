@@ -72,7 +72,17 @@ static int ps_pdm_families(ps_pd_metrics *m, ps_err *err)
     m->reloads =
         ps_metrics_counter(r, "postseal_policyd_reloads_total",
                            "SIGHUP reloads by result.", PS_L("result"), err);
-    return m->reloads != NULL ? 0 : -1;
+    m->suppressed = ps_metrics_counter(
+        r, "postseal_policyd_suppression_hits_total",
+        "Recipients found on the suppression list, by answer.", PS_L("answer"),
+        err);
+    m->supp_added = ps_metrics_counter(
+        r, "postseal_policyd_suppressions_added_total",
+        "Recipients put on the suppression list after a permanent failure.",
+        NULL, err);
+    return m->reloads != NULL && m->suppressed != NULL && m->supp_added != NULL
+               ? 0
+               : -1;
 }
 
 /* Every label set that can occur is registered now, so a scrape shows
@@ -80,12 +90,16 @@ static int ps_pdm_families(ps_pd_metrics *m, ps_err *err)
 static int ps_pdm_series(ps_pd_metrics *m, ps_err *err)
 {
     static const char *const results[] = {"ok", "failed"};
+    /* in ps_supp_mode order from PS_SUPP_REFUSE */
+    static const char *const supp_answers[] = {"refused", "logged"};
+    _Static_assert(PS_SUPP_LOG == PS_SUPP_REFUSE + 1, "an answer per mode");
     static const char *const kinds[] = {"sasl_username", "sender_domain",
                                         "client_address"};
     _Static_assert(PS_QUOTA_NKINDS == 3, "a label per kind");
 
     if (ps_metric_enum(m->requests, ps_pdm_states, PS_PDM_NSTATES, err) != 0 ||
         ps_metric_enum(m->reloads, results, 2, err) != 0 ||
+        ps_metric_enum(m->suppressed, supp_answers, 2, err) != 0 ||
         ps_metric_enum(m->over, kinds, 3, err) != 0 ||
         ps_metric_enum(m->warnings, kinds, 3, err) != 0 ||
         ps_metric_series(m->store_ops, PS_L("eval", "ok"), err) != 0 ||

@@ -83,7 +83,8 @@ typedef enum ps_pdm_state { /* protocol_state, as requests_total labels it */
 typedef struct ps_pd_metrics {
     ps_metrics *reg;
     ps_metric *requests, *answers, *charged, *over, *warnings, *store_ops,
-        *store_seconds, *store_down, *conns_open, *conns_refused, *reloads;
+        *store_seconds, *store_down, *conns_open, *conns_refused, *reloads,
+        *suppressed, *supp_added;
     int fd; /* bound before the privilege drop, served once the loop runs */
     struct ps_metrics_http *http;
 } ps_pd_metrics;

@@ -46,6 +46,7 @@ static ps_request_status ps_suppress_decide(ps_session *s, ps_request *r,
     if (found != PS_STORE_SUPP_FOUND)
         return ps_request_quota(s, r);
     ps_suppress_date(r->supp.since, since, sizeof(since));
+    ps_metric_inc(s->pd->m.suppressed, mode - PS_SUPP_REFUSE);
     ps_log_kv(s->pd->lg, LOG_NOTICE, "suppressed", "peer", s->peer, "recipient",
               r->supp.rcpt, "scope", ps_supp_scope_name(r->supp.scope), "for",
               r->supp.who, "since", since, "instance", r->instance, "answer",
@@ -112,8 +113,10 @@ void ps_suppress_on_event(void *arg, const struct ps_event *ev)
     e.since = (int64_t)ev->when;
     e.until = e.since + conf->suppression.ttl;
     ps_suppress_date(e.until, until, sizeof(until));
-    if (pd->store->supp_put(pd->store, &e) == 0)
-        ps_log_kv(pd->lg, LOG_INFO, "suppression_added", "recipient", e.rcpt,
-                  "scope", ps_supp_scope_name(e.scope), "for", e.who, "status",
-                  ev->dsn, "until", until, NULL);
+    if (pd->store->supp_put(pd->store, &e) != 0)
+        return;
+    ps_metric_inc(pd->m.supp_added, 0);
+    ps_log_kv(pd->lg, LOG_INFO, "suppression_added", "recipient", e.rcpt,
+              "scope", ps_supp_scope_name(e.scope), "for", e.who, "status",
+              ev->dsn, "until", until, NULL);
 }

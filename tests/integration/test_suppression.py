@@ -21,6 +21,7 @@ import time
 import pytest
 
 import mailstack as ms
+import metrics_scrape as mx
 from policyd_harness import PolicyClient, RedisServer
 from smtp_outcomes import OutcomeServer
 
@@ -51,6 +52,7 @@ class Stack:
         os.mkdir(self.events)
         self.key = ms.DkimKey(tmp, "s2026s", "ed25519")
         self.mport, self.pport = ms.free_port(), ms.free_port()
+        self.metrics = ms.free_port()
         self.remote = OutcomeServer()
         self.pf = ms.PostfixInstance(
             self.remote.port, milter=f"inet:127.0.0.1:{self.mport}",
@@ -62,7 +64,8 @@ class Stack:
             "keys": {"own": f"example.com s2026s {self.key.path}"},
             "signing": {"example.com": "own"},
             "policyd": {"listen": f"inet:127.0.0.1:{self.pport}", "store": store,
-                        "store_down": "DEFER_IF_PERMIT"},
+                        "store_down": "DEFER_IF_PERMIT",
+                        "metrics": f"inet:127.0.0.1:{self.metrics}"},
             "events": {"dir": self.events, "maillog": self.pf.maillog},
             "suppression": {"scope": "domain", "ttl": "30d"},
         }
@@ -126,11 +129,17 @@ def test_hard_bounce_suppresses_for_the_domain(lmdb_stack):
     st = lmdb_stack
     # before any failure the address is taken
     accepted(st.rcpt("app@example.com", "refuse1@dest.test"))
+    before = mx.scrape(st.metrics)
     st.hard_bounce("m1@example.com")
     # the next message to it from example.com is refused at RCPT
     refused(st.rcpt("app@example.com", "refuse1@dest.test"))
     refused(st.rcpt("Other@EXAMPLE.com", "Refuse1@Dest.Test"))
     assert "event=suppressed" in st.pd.log()
+    after = mx.scrape(st.metrics)
+    assert mx.delta(before, after, "postseal_policyd_suppressions_added_total") == 1
+    assert mx.delta(before, after, "postseal_policyd_suppression_hits_total",
+                    answer="refused") == 2
+    assert "refuse1" not in after.text
     # others from example.com, and refuse1 from another domain, pass
     accepted(st.rcpt("app@example.com", "ok1@dest.test"))
     accepted(st.rcpt("app@example.org", "refuse1@dest.test"))
