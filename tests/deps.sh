@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libssl-dev openssl libmilter-dev libopendkim-dev libspf2-dev liblmdb-dev lmdb-utils
-libhiredis-dev libevent-dev libinih-dev libcmocka-dev libsystemd-dev systemd
+libhiredis-dev libevent-dev libcurl4-openssl-dev libinih-dev libcmocka-dev libsystemd-dev systemd
 libpsl-dev publicsuffix
 nginx-core nginx-dev
 postfix swaks postsrsd libmail-srs-perl redis-server redis-sentinel dnsmasq-base bind9-dnsutils

@@ -94,6 +94,7 @@ typedef enum ps_conf_wh_format {
 #define PS_CONF_ENDPOINT_TIMEOUT     30 /* seconds per POST, default */
 #define PS_CONF_ENDPOINT_CONCURRENCY 4  /* POSTs in flight, default */
 #define PS_CONF_ENDPOINT_MAX_CONC    64 /* highest concurrency accepted */
+#define PS_CONF_ENDPOINT_RETRY_FIRST 60 /* seconds, retry_first default */
 
 /* [endpoint NAME]: one application that receives delivery events. */
 typedef struct ps_conf_endpoint {
@@ -111,6 +112,8 @@ typedef struct ps_conf_endpoint {
     int timeout_line;
     int concurrency;
     int concurrency_line;
+    int retry_first; /* seconds before the first retry; then doubling */
+    int retry_first_line;
 } ps_conf_endpoint;
 
 typedef struct ps_conf {
@@ -218,6 +221,10 @@ const ps_conf_endpoint *ps_conf_find_endpoint(const ps_conf *conf,
  * this sender and credential (NULL or "" when none). */
 int ps_conf_endpoint_wants(const ps_conf_endpoint *ep, int kind,
                            const char *sender, const char *credential);
+/* A deep copy of an endpoint, for a daemon that outlives its conf (0, or
+ * -1 out of memory with dst cleared); clear frees its strings. */
+int ps_conf_endpoint_copy(ps_conf_endpoint *dst, const ps_conf_endpoint *src);
+void ps_conf_endpoint_clear(ps_conf_endpoint *ep);
 void ps_conf_free(ps_conf *conf);
 
 #endif

@@ -63,7 +63,8 @@ static ps_conf_endpoint *ps_conf_endpoint_get(ps_conf *conf, const char *name,
     *ep = (ps_conf_endpoint){.line = line,
                              .for_kind = -1,
                              .timeout = PS_CONF_ENDPOINT_TIMEOUT,
-                             .concurrency = PS_CONF_ENDPOINT_CONCURRENCY};
+                             .concurrency = PS_CONF_ENDPOINT_CONCURRENCY,
+                             .retry_first = PS_CONF_ENDPOINT_RETRY_FIRST};
     for (int k = 0; k < PS_EVENT_NKINDS; k++)
         ep->events |= 1u << k;
     if ((ep->name = strdup(name)) == NULL) {
@@ -243,6 +244,12 @@ static int ps_conf_ep_num(ps_conf_endpoint *ep, const char *key, const char *v,
                                            &ep->concurrency, err) != 0
                    ? -1
                    : (ep->concurrency_line = line, 0);
+    if (strcmp(key, "retry_first") == 0)
+        return ps_conf_ep_once(ep, key, ep->retry_first_line, err) != 0 ||
+                       ps_conf_parse_range(v, 1, 3600, &ep->retry_first, err) !=
+                           0
+                   ? -1
+                   : (ep->retry_first_line = line, 0);
     if (strcmp(key, "format") == 0)
         return ps_conf_ep_once(ep, key, ep->format_line, err) != 0 ||
                        ps_conf_parse_format(v, &ep->format, err) != 0
@@ -366,17 +373,43 @@ int ps_conf_endpoint_wants(const ps_conf_endpoint *ep, int kind,
     return 1;
 }
 
+void ps_conf_endpoint_clear(ps_conf_endpoint *ep)
+{
+    free(ep->name);
+    free(ep->for_match);
+    free(ep->url.value);
+    free(ep->secret.value);
+    free(ep->key.value);
+    free(ep->ca_file.value);
+    memset(ep, 0, sizeof(*ep));
+}
+
+static int ps_conf_copy_str(ps_conf_str *dst, const ps_conf_str *src)
+{
+    dst->value = src->value != NULL ? strdup(src->value) : NULL;
+    return src->value != NULL && dst->value == NULL ? -1 : 0;
+}
+
+int ps_conf_endpoint_copy(ps_conf_endpoint *dst, const ps_conf_endpoint *src)
+{
+    *dst = *src;
+    dst->name = strdup(src->name);
+    dst->for_match = src->for_match ? strdup(src->for_match) : NULL;
+    if ((dst->name == NULL) | (src->for_match && dst->for_match == NULL) |
+        ps_conf_copy_str(&dst->url, &src->url) |
+        ps_conf_copy_str(&dst->secret, &src->secret) |
+        ps_conf_copy_str(&dst->key, &src->key) |
+        ps_conf_copy_str(&dst->ca_file, &src->ca_file)) {
+        ps_conf_endpoint_clear(dst);
+        return -1;
+    }
+    return 0;
+}
+
 void ps_conf_free_endpoints(ps_conf *conf)
 {
-    for (size_t i = 0; i < conf->nendpoints; i++) {
-        ps_conf_endpoint *ep = &conf->endpoints[i];
-        free(ep->name);
-        free(ep->for_match);
-        free(ep->url.value);
-        free(ep->secret.value);
-        free(ep->key.value);
-        free(ep->ca_file.value);
-    }
+    for (size_t i = 0; i < conf->nendpoints; i++)
+        ps_conf_endpoint_clear(&conf->endpoints[i]);
     free(conf->endpoints);
     conf->endpoints = NULL;
     conf->nendpoints = 0;

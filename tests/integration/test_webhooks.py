@@ -1,0 +1,185 @@
+"""Delivery events as signed webhooks (issue 14, points 2 and 3): the
+Postfix stack of test_events.py (a real Postfix signing through
+postseal-milter, relaying to a server that accepts, defers and refuses,
+postseal-policyd following its log) with two [endpoint] sections, a
+Standard Webhooks one for all mail and a Postal one for one SASL login,
+POSTing to an HTTPS receiver on loopback whose certificate comes from a
+test CA (ca_file). Every spooled event must arrive at each endpoint that
+wants it, answered 200 exactly once, with the body the spool holds and a
+signature that Python's hmac (Standard Webhooks) and python3-cryptography
+(Postal's RSA) verify; the endpoint answering 503 for a while, then 200:
+every event still arrives; policyd killed -9 while a POST is in flight
+and restarted: nothing lost, a repeat only with the same webhook-id.
+
+Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest tests/integration/test_webhooks.py
+"""
+
+import base64
+import json
+import os
+import secrets
+import subprocess
+import time
+
+import pytest
+
+import mailstack as ms
+from test_events import Stack, CLI, MILTER, POLICYD  # noqa: F401 (the stack)
+from webhook_receiver import Receiver, make_ca, verify_postal, verify_standard
+
+pytestmark = pytest.mark.skipif(
+    not (os.access(MILTER, os.X_OK) and os.access(POLICYD, os.X_OK)),
+    reason="daemons not built")
+
+LOGIN = "app1@example.com"
+
+
+class HookStack(Stack):
+    """test_events' stack, its postseal.conf given two endpoints before
+    policyd first starts."""
+
+    def start_policyd(self):
+        if not hasattr(self, "rx"):
+            self.add_endpoints()
+        super().start_policyd()
+
+    def add_endpoints(self):
+        ca, cert, key = make_ca(self.tmp)
+        self.rx = Receiver(cert, key)
+        self.secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        self.secret_file = os.path.join(self.tmp, "app.whsec")
+        with open(self.secret_file, "w") as f:
+            f.write(self.secret + "\n")
+        os.chmod(self.secret_file, 0o600)
+        self.postal_key = os.path.join(self.tmp, "postal.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                        "rsa_keygen_bits:2048", "-out", self.postal_key], check=True,
+                       capture_output=True)
+        os.chmod(self.postal_key, 0o600)
+        self.postal_pub = subprocess.run(["openssl", "pkey", "-in", self.postal_key, "-pubout"],
+                                         check=True, capture_output=True).stdout
+        with open(self.conf, "a") as f:
+            f.write(f"\n[endpoint std]\nurl = {self.rx.url('/std')}\nfor = all\n"
+                    f"secret = {self.secret_file}\nca_file = {ca}\nretry_first = 1\n"
+                    f"\n[endpoint postal]\nurl = {self.rx.url('/postal')}\n"
+                    f"for = sasl_username:{LOGIN}\nformat = postal\nkey = {self.postal_key}\n"
+                    f"ca_file = {ca}\nretry_first = 1\nconcurrency = 2\n")
+        r = subprocess.run([CLI, "check", "-c", self.conf], capture_output=True, text=True)
+        assert "endpoint" not in r.stderr, r.stderr
+
+    def close(self):
+        self.rx.close()
+        super().close()
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with ms.running(HookStack, "postseal-webhooks-") as s:
+        yield s
+
+
+def wait_for(cond, what, stack, timeout=90):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{what}\n{stack.pd.log()[-3000:]}")
+
+
+def std_ids(stack):
+    return [h["webhook-id"] for h, _ in stack.rx.delivered("/std")]
+
+
+def check_all_delivered(stack):
+    """Every spooled event, at each endpoint that wants it, delivered with
+    a verified signature and the spool's content."""
+    spool = {e["id"]: e for e in stack.spool()}
+    want_postal = {i for i, e in spool.items() if e["credential"] == LOGIN}
+    wait_for(lambda: set(std_ids(stack)) >= set(spool), "std endpoint incomplete", stack)
+    wait_for(lambda: {json.loads(b)["uuid"] for _, b in stack.rx.delivered("/postal")}
+             >= want_postal, "postal endpoint incomplete", stack)
+    spool = {e["id"]: e for e in stack.spool()}  # events spooled meanwhile too
+    for h, body in stack.rx.delivered("/std"):
+        assert verify_standard(stack.secret, h, body), h
+        ev = json.loads(body)
+        assert ev == spool[h["webhook-id"]], (ev, spool[h["webhook-id"]])
+    postal_names = {"sent": "MessageSent", "delayed": "MessageDelayed",
+                    "failed": "MessageDeliveryFailed", "held": "MessageHeld",
+                    "bounced": "MessageBounced"}
+    for h, body in stack.rx.delivered("/postal"):
+        assert verify_postal(stack.postal_pub, h, body)
+        ev = json.loads(body)
+        src = spool[ev["uuid"]]
+        assert src["credential"] == LOGIN  # for = sasl_username:LOGIN only
+        assert ev["event"] == postal_names[src["event"]]
+        msg = ev["payload"]["original_message" if src["event"] == "bounced" else "message"]
+        assert msg["to"] == src["recipient"] and msg["id"] == src["qid"]
+    return spool
+
+
+def test_events_arrive_signed_once(stack):
+    q1 = stack.send("hi", "w1@example.com",
+                    ["ok1@dest.test", "defer1@dest.test", "refuse1@dest.test"],
+                    xclient={"LOGIN": LOGIN})
+    q2 = stack.send("hi", "w2@example.com", ["ok2@dest.test"])  # no login: std only
+    stack.pf.wait_log(rf"{q1}: to=<refuse1@dest.test>.*status=bounced")
+    stack.pf.wait_log(rf"{q1}: to=<defer1@dest.test>.*status=deferred")
+    stack.pf.wait_log(rf"{q2}: to=<ok2@dest.test>.*status=sent")
+    stack.wait_caught_up()
+    spool = check_all_delivered(stack)
+    kinds = {e["event"] for e in spool.values()}
+    assert {"sent", "delayed", "failed"} <= kinds, kinds
+    ids = std_ids(stack)
+    assert len(ids) == len(set(ids)), "an event was delivered twice"
+    uuids = [json.loads(b)["uuid"] for _, b in stack.rx.delivered("/postal")]
+    assert len(uuids) == len(set(uuids)) and uuids
+    assert not any(json.loads(b)["payload"]["message"]["id"] == q2
+                   for _, b in stack.rx.delivered("/postal"))
+    # a delivered event leaves the state (later deferrals may be pending)
+    def state_ids(name):
+        with open(os.path.join(stack.events, "webhooks", f"{name}.state")) as f:
+            return {l.split()[2] for l in f if l.startswith("I ")}
+    wait_for(lambda: not state_ids("std") & set(ids), "delivered but kept", stack)
+    wait_for(lambda: not state_ids("postal") & set(uuids), "delivered but kept", stack)
+
+
+def test_endpoint_down_then_back(stack):
+    before = len(stack.rx.hits)
+    stack.rx.down = True
+    q = stack.send("hi", "w3@example.com", ["ok3@dest.test", "ok33@dest.test"],
+                   xclient={"LOGIN": LOGIN})
+    stack.pf.wait_log(rf"{q}: to=<ok33@dest.test>.*status=sent")
+    stack.pf.wait_log(rf"{q}: to=<ok3@dest.test>.*status=sent")
+    # refused at least twice each way: retried, not dropped
+    wait_for(lambda: sum(s == 503 for _, _, _, s in stack.rx.hits[before:]) >= 6,
+             "no retries while down", stack)
+    q_ids = {e["id"] for e in stack.spool() if e["qid"] == q}
+    assert len(q_ids) == 2
+    with open(os.path.join(stack.events, "webhooks", "std.state")) as f:
+        pending = {l.split()[2]: int(l.split()[3]) for l in f if l.startswith("I ")}
+    assert all(pending.get(i, 0) >= 1 for i in q_ids), pending  # kept, tried
+    stack.rx.down = False
+    check_all_delivered(stack)
+    ids = std_ids(stack)
+    assert len(ids) == len(set(ids))
+    assert "result=retry" in stack.pd.log()
+
+
+def test_kill_during_delivery(stack):
+    stack.rx.delay = 3.0
+    q = stack.send("hi", "w4@example.com", ["ok4@dest.test", "refuse4@dest.test"],
+                   xclient={"LOGIN": LOGIN})
+    stack.pf.wait_log(rf"{q}: to=<refuse4@dest.test>.*status=bounced")
+    stack.pf.wait_log(rf"{q}: to=<ok4@dest.test>.*status=sent")
+    wait_for(lambda: stack.rx.busy > 0, "no POST in flight", stack)
+    stack.kill_policyd()
+    stack.rx.delay = 0.0
+    stack.start_policyd()
+    spool = check_all_delivered(stack)
+    # a repeat is the same event: same webhook-id, same body
+    seen = {}
+    for h, body in stack.rx.delivered("/std"):
+        ev = json.loads(body)
+        assert seen.setdefault(h["webhook-id"], ev) == ev
+    assert set(seen) == set(spool)
