@@ -16,14 +16,14 @@
 static int whs_ep_init(ps_whs *s, ps_whs_ep *ep, const ps_conf_endpoint *c,
                        ps_err *err)
 {
-    int n;
-
     ep->s = s;
     if (ps_conf_endpoint_copy(&ep->conf, c) != 0)
         return ps_err_set(err, "out of memory");
-    n = snprintf(ep->state, sizeof(ep->state), "%s/%s.state", s->dir, c->name);
-    if (n < 0 || (size_t)n >= sizeof(ep->state))
-        return ps_err_set(err, "%s: path too long", s->dir);
+    if (ps_whstate_path(s->events_dir, c->name, PS_WHSTATE_SUFFIX, ep->state,
+                        sizeof(ep->state), err) != 0 ||
+        ps_whstate_path(s->events_dir, c->name, PS_WHSTATE_REQUESTS,
+                        ep->requests, sizeof(ep->requests), err) != 0)
+        return -1;
     if (ps_evhook_new(c, &ep->hook, err) != 0)
         return -1;
     return ps_whs_state_load(ep, err);
@@ -54,9 +54,9 @@ void ps_whs_done(ps_whs_ep *ep, long long off, long status, const char *why)
     it->busy = 0;
     it->attempts++;
     ep->dirty = 1;
-    if (status >= 200 && status < 300) {
-        whs_log_done(ep, it, status, "", "delivered");
-        ep->sent++;
+    if ((status >= 200 && status < 300) || it->dropped) {
+        whs_log_done(ep, it, status, "", it->dropped ? "dropped" : "delivered");
+        ep->sent += !it->dropped;
         memmove(it, it + 1, (ep->n - i - 1) * sizeof(*it));
         ep->n--;
         return;
@@ -182,7 +182,7 @@ static void whs_tick(evutil_socket_t fd, short what, void *arg)
         return;
     for (size_t i = 0; i < s->neps; i++) {
         ps_whs_ep *ep = &s->eps[i];
-        if (whs_scan(ep, &err) != 0 ||
+        if (ps_whs_requests(ep, now, &err) != 0 || whs_scan(ep, &err) != 0 ||
             (ep->dirty && ps_whs_state_save(ep, &err) != 0)) {
             ps_log_kv(s->lg, LOG_ERR, "webhook", "endpoint", ep->conf.name,
                       "result", "error", "reason", err.msg, NULL);
@@ -195,8 +195,9 @@ static void whs_tick(evutil_socket_t fd, short what, void *arg)
 
 static int whs_paths(ps_whs *s, const char *dir, ps_err *err)
 {
-    int n = snprintf(s->dir, sizeof(s->dir), "%s/%s", dir, PS_WHS_DIR);
+    int n = snprintf(s->dir, sizeof(s->dir), "%s/" PS_WHSTATE_DIR, dir);
 
+    snprintf(s->events_dir, sizeof(s->events_dir), "%s", dir);
     if (n < 0 || (size_t)n >= sizeof(s->dir) ||
         ps_evspool_path(dir, s->spool, sizeof(s->spool), err) != 0)
         return ps_err_set(err, "%s: path too long", dir);

@@ -3,7 +3,8 @@
  * POSTs each event the endpoint wants, signed (mail/evhook.h), through
  * libcurl's multi interface driven by the loop. At least once: each
  * endpoint's state (how far it read the spool, and every event not yet
- * answered with a 2xx) is fsync'd to DIR/webhooks/NAME.state, and an
+ * answered with a 2xx) is fsync'd to DIR/webhooks/NAME.state
+ * (mail/whstate.h), and an
  * event leaves it only after a 2xx; others retry with backoff until
  * PS_WHS_GIVE_UP has passed, then stay there, marked dead. */
 #ifndef PS_POLICYD_WHSEND_H
@@ -19,6 +20,7 @@
 #include "conf/conf.h"
 #include "mail/evhook.h"
 #include "mail/evspool.h"
+#include "mail/whstate.h"
 
 #define PS_WHS_DIR       "webhooks"  /* in [events] dir */
 #define PS_WHS_TICK_MS   1000        /* spool read, due retries started */
@@ -28,16 +30,7 @@
 #define PS_WHS_GIVE_UP   (30 * 3600) /* seconds of trying, then dead */
 #define PS_WHS_BODY_MAX  (PS_WHS_LINE_MAX + 4096)
 
-/* One event not yet delivered to an endpoint. */
-typedef struct ps_whs_item {
-    long long off; /* its line in the spool */
-    char id[PS_EVSPOOL_ID + 1];
-    unsigned attempts; /* POSTs answered (or failed) so far */
-    long long first;   /* time of the first attempt, 0 before it */
-    long long next;    /* earliest time of the next attempt */
-    int dead;          /* gave up: kept, listed, never sent again */
-    int busy;          /* a POST is in flight */
-} ps_whs_item;
+typedef ps_whstate_item ps_whs_item;
 
 struct ps_whs;
 
@@ -50,7 +43,7 @@ typedef struct ps_whs_ep {
     long long scanned; /* spool bytes looked at */
     unsigned inflight;
     int dirty; /* state to be saved */
-    char state[PATH_MAX];
+    char state[PATH_MAX], requests[PATH_MAX];
     unsigned long sent, failed;
 } ps_whs_ep;
 
@@ -60,7 +53,7 @@ typedef struct ps_whs {
     struct event *tick, *curl_timer;
     void *multi;            /* CURLM * */
     struct whs_xfer *xfers; /* POSTs in flight (whsend_http.c) */
-    char spool[PATH_MAX], dir[PATH_MAX];
+    char spool[PATH_MAX], dir[PATH_MAX], events_dir[PATH_MAX];
     int spool_fd;
     ps_whs_ep *eps;
     size_t neps;
@@ -80,6 +73,8 @@ void ps_whs_done(ps_whs_ep *ep, long long off, long status, const char *why);
 int ps_whs_item_add(ps_whs_ep *ep, const ps_whs_item *it, ps_err *err);
 int ps_whs_state_load(ps_whs_ep *ep, ps_err *err);
 int ps_whs_state_save(ps_whs_ep *ep, ps_err *err);
+/* Applies what `postseal events retry|drop` asked (NAME.requests). */
+int ps_whs_requests(ps_whs_ep *ep, long long now, ps_err *err);
 /* The wait before the retry after `attempts` failures. */
 long long ps_whs_delay(const ps_whs_ep *ep, unsigned attempts);
 

@@ -183,3 +183,44 @@ def test_kill_during_delivery(stack):
         ev = json.loads(body)
         assert seen.setdefault(h["webhook-id"], ev) == ev
     assert set(seen) == set(spool)
+
+
+def pending(stack):
+    r = subprocess.run([CLI, "events", "list", "--pending", "-c", stack.conf],
+                       capture_output=True, text=True, check=True)
+    return {(f[0], f[1]): int(f[3].split("=")[1])
+            for f in (line.split() for line in r.stdout.splitlines())}
+
+
+def events_cli(stack, *args):
+    return subprocess.run([CLI, "events", *args, "-c", stack.conf],
+                          capture_output=True, text=True)
+
+
+def test_pending_retry_drop(stack):
+    """events list --pending shows what waits; retry sends again now (its
+    attempts counted afresh); drop forgets an event at one endpoint."""
+    stack.rx.down = True
+    q = stack.send("hi", "w5@example.com", ["ok5@dest.test", "ok55@dest.test"],
+                   xclient={"LOGIN": LOGIN})
+    stack.pf.wait_log(rf"{q}: to=<ok55@dest.test>.*status=sent")
+    stack.pf.wait_log(rf"{q}: to=<ok5@dest.test>.*status=sent")
+    wait_for(lambda: len([e for e in stack.spool() if e["qid"] == q]) == 2, "not spooled", stack)
+    keep, gone = sorted(e["id"] for e in stack.spool() if e["qid"] == q)
+    wait_for(lambda: pending(stack).get(("std", keep), 0) >= 3, "not retried", stack)
+    assert pending(stack).get(("postal", gone), 0) >= 1
+    r = events_cli(stack, "drop", "std", gone)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: ("std", gone) not in pending(stack), "drop not applied", stack)
+    r = events_cli(stack, "retry", "std", keep)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: pending(stack).get(("std", keep), 99) < 3, "retry not applied", stack)
+    for bad in (["retry", "std", "nothex"], ["drop", "nosuch", keep], ["retry", "std"]):
+        r = events_cli(stack, *bad)
+        assert r.returncode == 2 and r.stderr.startswith("postseal: "), (bad, r.stderr)
+    stack.rx.down = False
+    wait_for(lambda: keep in std_ids(stack), "retried event not delivered", stack)
+    wait_for(lambda: gone in {json.loads(b)["uuid"] for _, b in stack.rx.delivered("/postal")},
+             "postal lost the event dropped at std", stack)
+    wait_for(lambda: not any(k[1] in (keep, gone) for k in pending(stack)), "still pending", stack)
+    assert gone not in std_ids(stack)
