@@ -136,6 +136,20 @@ def test_events_arrive_signed_once(stack):
     assert len(uuids) == len(set(uuids)) and uuids
     assert not any(json.loads(b)["payload"]["message"]["id"] == q2
                    for _, b in stack.rx.delivered("/postal"))
+    # postseal's own verifier (as the nginx module uses it) accepts them
+    pub = os.path.join(stack.tmp, "postal.pub")
+    with open(pub, "wb") as f:
+        f.write(stack.postal_pub)
+    for path, args in (("/std", ["standard", "--secret-file", stack.secret_file]),
+                       ("/postal", ["postal", "--key-file", pub])):
+        h, body = stack.rx.delivered(path)[0]
+        req = "".join(f"{k}: {v}\r\n" for k, v in h.items()).encode() + b"\r\n" + body
+        r = subprocess.run([CLI, "webhook", "verify", "--scheme", *args, "--tolerance", "off"],
+                           input=req, capture_output=True)
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run([CLI, "webhook", "verify", "--scheme", *args, "--tolerance", "off"],
+                           input=req.replace(b'"event":"', b'"evEnt":"'), capture_output=True)
+        assert r.returncode == 1, r.stderr
     # a delivered event leaves the state (later deferrals may be pending)
     def state_ids(name):
         with open(os.path.join(stack.events, "webhooks", f"{name}.state")) as f:
@@ -224,3 +238,28 @@ def test_pending_retry_drop(stack):
              "postal lost the event dropped at std", stack)
     wait_for(lambda: not any(k[1] in (keep, gone) for k in pending(stack)), "still pending", stack)
     assert gone not in std_ids(stack)
+
+
+def test_check_loads_endpoint_material(tmp_path):
+    """postseal check and postseal-policyd -n load each endpoint's secret or
+    key as the sender will, blaming the line that names it."""
+    (tmp_path / "ev").mkdir()
+    secret = tmp_path / "app.whsec"
+    secret.write_text("whsec_" + base64.b64encode(secrets.token_bytes(24)).decode() + "\n")
+    secret.chmod(0o600)
+    ec = tmp_path / "ec.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-out", str(ec)], check=True, capture_output=True)
+    ec.chmod(0o600)
+    conf = tmp_path / "postseal.conf"
+    head = f"[events]\ndir = {tmp_path / 'ev'}\n[endpoint a]\nurl = https://h/\nfor = all\n"
+    conf.write_text(head + f"secret = {secret}\n")
+    r = subprocess.run([CLI, "check", "-c", str(conf)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    for body, line, why in ((f"secret = {tmp_path}/none\n", 6, "cannot open"),
+                            (f"format = postal\nkey = {ec}\n", 7, "RSA")):
+        conf.write_text(head + body)
+        for argv in ([CLI, "check", "-c", str(conf)], [POLICYD, "-n", "-c", str(conf)]):
+            r = subprocess.run(argv, capture_output=True, text=True)
+            assert r.returncode != 0 and f"{conf}:{line}: [endpoint a]" in r.stderr, r.stderr
+            assert why in r.stderr, r.stderr
