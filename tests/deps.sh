@@ -10,7 +10,7 @@ libpsl-dev publicsuffix
 nginx-core nginx-dev
 postfix swaks postsrsd libmail-srs-perl redis-server redis-sentinel dnsmasq-base bind9-dnsutils
 lintian file adduser
-python3 python3-pytest python3-dkim python3-nacl python3-cryptography python3-dnspython
+python3 python3-pytest python3-dkim python3-nacl python3-cryptography python3-dnspython python3-django-anymail
 libmail-dkim-perl libcryptx-perl opendkim opendkim-tools
 libmail-dmarc-perl opendmarc
 valgrind wrk policyd-rate-limit postfwd prometheus"

@@ -263,3 +263,87 @@ def test_check_loads_endpoint_material(tmp_path):
             r = subprocess.run(argv, capture_output=True, text=True)
             assert r.returncode != 0 and f"{conf}:{line}: [endpoint a]" in r.stderr, r.stderr
             assert why in r.stderr, r.stderr
+
+
+def anymail_python():
+    """Debian's python3 with Debian's django-anymail, or None."""
+    r = subprocess.run(["/usr/bin/python3", "-c", "import anymail, django"], capture_output=True)
+    return "/usr/bin/python3" if r.returncode == 0 else None
+
+
+SPOOL_KINDS = {"sent": "delivered", "delayed": "deferred", "failed": "failed",
+               "held": "queued", "bounced": "bounced"}
+
+
+@pytest.mark.skipif(anymail_python() is None, reason="python3-django-anymail not installed")
+def test_anymail_postal_tracking(tmp_path):
+    """A real application: django-anymail's Postal tracking view, given the
+    public half of the endpoint's key, takes each event postseal POSTs
+    (its tracking signal fires with the right type, recipient and ids) and
+    refuses a forged or an altered one."""
+    import urllib.error
+    import urllib.request
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    lines, want = [], {}
+    for i, kind in enumerate(SPOOL_KINDS):
+        ident = f"{i:032x}"
+        lines.append(f"E {ident} 1796576837 {kind} Q{i} <m{i}@a.example> app@a.example - "
+                     f"127.0.0.1 r{i}@dest.test 5.1.1 550%205.1.1%20no m:0:{i}:0\n")
+        want[ident] = (SPOOL_KINDS[kind], f"r{i}@dest.test", f"Q{i}")
+    (ev / "spool").write_text("".join(lines))
+    key = tmp_path / "postal.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                    "-out", str(key)], check=True, capture_output=True)
+    key.chmod(0o600)
+    pub = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout"], check=True,
+                         capture_output=True, text=True).stdout
+    pub_b64 = "".join(l for l in pub.splitlines() if not l.startswith("-----"))
+    port, pport, out = ms.free_port(), ms.free_port(), tmp_path / "tracking.jsonl"
+    app = ms.Daemon([anymail_python(), os.path.join(os.path.dirname(__file__), "anymail_app.py"),
+                     str(port), str(out), pub_b64], port=port)
+    url = f"http://127.0.0.1:{port}/anymail/postal/tracking/"
+    conf = tmp_path / "postseal.conf"
+    ms.write_ini(str(conf), {
+        "policyd": {"listen": f"inet:127.0.0.1:{pport}", "store": f"lmdb:{tmp_path}/quota"},
+        "events": {"dir": str(ev)},
+    })
+    with open(conf, "a") as f:
+        f.write(f"[endpoint django]\nurl = {url}\nfor = all\nformat = postal\nkey = {key}\n"
+                "retry_first = 1\n")
+    pd = ms.Daemon([POLICYD, "-f", "-c", str(conf)], port=pport)
+    try:
+        def got():
+            return [json.loads(l) for l in out.read_text().splitlines()] if out.exists() else []
+        end = time.monotonic() + 60
+        while len(got()) < len(want) and time.monotonic() < end:
+            time.sleep(0.2)
+        have = {e["event_id"]: (e["type"], e["recipient"], e["message_id"]) for e in got()}
+        assert have == want, (have, pd.log()[-2000:], app.log()[-2000:])
+        assert all(e["esp"] == "Postal" for e in got())
+        # forged (another key) and altered (body changed after signing): 400
+        body = json.dumps({"event": "MessageSent", "timestamp": 1, "uuid": "x", "payload": {
+            "status": "Sent", "message": {"id": "Q9", "to": "z@dest.test"}}}).encode()
+        other = tmp_path / "other.pem"
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-out", str(other)],
+                       check=True, capture_output=True)
+        other.chmod(0o600)
+
+        def post(keyfile, data, alter=False):
+            hdrs = subprocess.run([CLI, "webhook", "sign", "--scheme", "postal", "--key-file",
+                                   str(keyfile)], input=data, capture_output=True, check=True)
+            headers = dict(l.split(": ", 1) for l in hdrs.stdout.decode().splitlines())
+            headers["Content-Type"] = "application/json"
+            req = urllib.request.Request(url, data=data.replace(b"z@", b"y@") if alter else data,
+                                         headers=headers, method="POST")
+            try:
+                return urllib.request.urlopen(req, timeout=30).status
+            except urllib.error.HTTPError as e:
+                return e.code
+        assert post(key, body) == 200
+        assert post(other, body) == 400
+        assert post(key, body, alter=True) == 400
+        assert len(got()) == len(want) + 1
+    finally:
+        report = ms.shutdown(pd, app)
+    assert report is None, report
