@@ -41,6 +41,8 @@ class Receiver:
         self.down = False
         self.delay = 0.0
         self.busy = 0           # requests being answered right now
+        self.busy_at = {}       # path -> requests being answered there now
+        self.max_busy = {}      # path -> the most ever answered at once
         self.lock = threading.Lock()
         outer = self
 
@@ -52,10 +54,13 @@ class Receiver:
                 body = self.rfile.read(n)
                 with outer.lock:
                     outer.busy += 1
+                    now = outer.busy_at[self.path] = outer.busy_at.get(self.path, 0) + 1
+                    outer.max_busy[self.path] = max(outer.max_busy.get(self.path, 0), now)
                 time.sleep(outer.delay)
                 status = 503 if outer.down else 200
                 with outer.lock:
                     outer.busy -= 1
+                    outer.busy_at[self.path] -= 1
                     outer.hits.append((self.path, {k.lower(): v for k, v in self.headers.items()},
                                        body, status))
                 self.send_response(status)
