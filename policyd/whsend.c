@@ -40,9 +40,12 @@ static void whs_log_done(ps_whs_ep *ep, const ps_whs_item *it, long status,
               "reason", why, NULL);
 }
 
-void ps_whs_done(ps_whs_ep *ep, long long off, long status, const char *why)
+/* What an answer does to its event: a 2xx (or a drop asked for) ends
+ * it, anything else schedules its retry or, after PS_WHS_GIVE_UP, gives
+ * up. */
+static void whs_settle(ps_whs_ep *ep, long long off, long status,
+                       const char *why, long long now)
 {
-    long long now = (long long)time(NULL);
     size_t i;
 
     ep->inflight--;
@@ -66,6 +69,18 @@ void ps_whs_done(ps_whs_ep *ep, long long off, long status, const char *why)
     it->dead = now - it->first >= PS_WHS_GIVE_UP;
     whs_log_done(ep, it, status, *why ? why : "not 2xx",
                  it->dead ? "gave_up" : "retry");
+}
+
+static void whs_start_due(ps_whs_ep *ep, long long now);
+
+/* An answer frees a slot: the next due event goes out at once, not at
+ * the next tick. */
+void ps_whs_done(ps_whs_ep *ep, long long off, long status, const char *why)
+{
+    long long now = (long long)time(NULL);
+
+    whs_settle(ep, off, status, why, now);
+    whs_start_due(ep, now);
 }
 
 static size_t whs_live(const ps_whs_ep *ep)
