@@ -73,6 +73,27 @@ static void whs_settle(ps_whs_ep *ep, long long off, long status,
 
 static void whs_start_due(ps_whs_ep *ep, long long now);
 
+static size_t whs_live(const ps_whs_ep *ep)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < ep->n; i++)
+        n += !ep->items[i].dead;
+    return n;
+}
+
+/* Half the events held are done and the spool has more: read on now
+ * rather than at the next tick (one state save per batch, not per
+ * answer). */
+static void whs_read_on(ps_whs_ep *ep)
+{
+    struct stat st;
+
+    if (whs_live(ep) < PS_WHS_PENDING / 2 && ep->s->spool_fd >= 0 &&
+        fstat(ep->s->spool_fd, &st) == 0 && st.st_size > ep->scanned)
+        event_active(ep->s->tick, EV_TIMEOUT, 0);
+}
+
 /* An answer frees a slot: the next due event goes out at once, not at
  * the next tick. */
 void ps_whs_done(ps_whs_ep *ep, long long off, long status, const char *why)
@@ -81,15 +102,7 @@ void ps_whs_done(ps_whs_ep *ep, long long off, long status, const char *why)
 
     whs_settle(ep, off, status, why, now);
     whs_start_due(ep, now);
-}
-
-static size_t whs_live(const ps_whs_ep *ep)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < ep->n; i++)
-        n += !ep->items[i].dead;
-    return n;
+    whs_read_on(ep);
 }
 
 /* One spool line at off (NUL-terminated in s->line): an item if the
