@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail/events.h"
 #include "whsend.h"
 
 static int whs_ep_init(ps_whs *s, ps_whs_ep *ep, const ps_conf_endpoint *c,
@@ -114,7 +115,9 @@ static int whs_consider(ps_whs_ep *ep, long long off, char *line, ps_err *err)
     ps_event ev;
 
     if (ps_evspool_parse(line, fields, &ev) != 0 ||
-        !ps_conf_endpoint_wants(&ep->conf, (int)ev.kind, ev.sender, ev.auth))
+        !ps_conf_endpoint_wants(&ep->conf, (int)ev.kind, ev.sender, ev.auth) ||
+        (ep->conf.format == PS_CONF_WH_POSTAL &&
+         !ps_events_postal_kind((int)ev.kind)))
         return 0;
     memcpy(it.id, ev.id, sizeof(it.id));
     return ps_whs_item_add(ep, &it, err);

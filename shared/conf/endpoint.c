@@ -143,11 +143,15 @@ static int ps_conf_event_item(const char *item, void *arg, ps_err *err)
             m->bits |= 1u << k;
             return 0;
         }
+    char known[256] = "";
+    for (int k = 0; k < PS_EVENT_NKINDS; k++) {
+        strncat(known, ps_event_kind_name((ps_event_kind)k),
+                sizeof(known) - strlen(known) - 1);
+        strncat(known, ", ", sizeof(known) - strlen(known) - 1);
+    }
     return ps_err_set(err,
-                      "unknown event '" PS_CONF_ECHO
-                      "' (expected sent, delayed, failed, bounced, held "
-                      "or all)",
-                      item);
+                      "unknown event '" PS_CONF_ECHO "' (expected %sor all)",
+                      item, known);
 }
 
 static int ps_conf_parse_events(const char *v, unsigned *bits, ps_err *err)

@@ -127,6 +127,12 @@ static const struct {
     [PS_EVENT_HELD] = {"MessageHeld", "Held"},
 };
 
+int ps_events_postal_kind(int kind)
+{
+    return kind >= 0 && kind < PS_EVENT_NKINDS &&
+           postal_names[kind].event != NULL;
+}
+
 /* Postal's message object; the queue id stands for its numeric id. */
 static void put_postal_message(out_buf *o, const char *name, const ps_event *ev)
 {
@@ -148,8 +154,9 @@ int ps_events_format_postal(const ps_event *ev, char *out, size_t cap,
 {
     out_buf o = {out, cap, 0, 0};
 
-    if (cap == 0 || ev->kind >= PS_EVENT_NKINDS)
-        return ps_err_set(err, "events: no room or no such event");
+    if (cap == 0 || !ps_events_postal_kind((int)ev->kind))
+        return ps_err_set(err, "events: no room, or no Postal event for %s",
+                          ps_event_kind_name(ev->kind));
     put_s(&o, "{\"event\":\"");
     put_s(&o, postal_names[ev->kind].event);
     put_c(&o, '"');

@@ -38,6 +38,9 @@ int ps_events_format_event(const struct ps_event *ev, char *out, size_t cap,
  * "output":...,"message":{"id":QID,"token":ID,"message_id":...,"to":...,
  * "from":...,...}}}; MessageBounced carries "bounce" and
  * "original_message" instead. And a newline. */
+/* 1 if Postal has an event for this ps_event_kind (quota events have
+ * none: a postal endpoint is not sent them). */
+int ps_events_postal_kind(int kind);
 int ps_events_format_postal(const struct ps_event *ev, char *out, size_t cap,
                             ps_err *err);
 

@@ -35,6 +35,18 @@ static void expect_error(const char *text, const char *message)
     assert_string_equal(err.msg, message);
 }
 
+/* The list of kinds grows with the spool's: only its start is fixed. */
+static void expect_error_start(const char *text, const char *start)
+{
+    ps_conf *conf = NULL;
+    ps_err err = {""};
+
+    assert_int_equal(ps_conf_parse(text, strlen(text), "t.conf", &conf, &err),
+                     -1);
+    assert_int_equal(strncmp(err.msg, start, strlen(start)), 0);
+    assert_non_null(strstr(err.msg, "or all)"));
+}
+
 static void test_two_endpoints(void **state)
 {
     (void)state;
@@ -116,10 +128,10 @@ static void test_refusals(void **state)
     expect_error(EVDIR "[endpoint a/b]\nurl = https://h/\n",
                  "t.conf:4: bad endpoint name 'a/b': use 1 to 64 letters, "
                  "digits, '_' or '-'");
-    expect_error(EVDIR "[endpoint a]\nevents = sent, opened\n",
-                 "t.conf:4: bad events 'sent, opened' in [endpoint a]: "
-                 "unknown event 'opened' (expected sent, delayed, failed, "
-                 "bounced, held or all)");
+    expect_error_start(EVDIR "[endpoint a]\nevents = sent, opened\n",
+                       "t.conf:4: bad events 'sent, opened' in [endpoint a]: "
+                       "unknown event 'opened' (expected sent, delayed, "
+                       "failed, bounced, held, ");
     expect_error(EVDIR "[endpoint a]\nfor = client_address:1.2.3.4\n",
                  "t.conf:4: bad for 'client_address:1.2.3.4' in [endpoint "
                  "a]: expected all, sasl_username:NAME or "
