@@ -171,9 +171,11 @@ def test_endpoint_down_then_back(stack):
              "no retries while down", stack)
     q_ids = {e["id"] for e in stack.spool() if e["qid"] == q}
     assert len(q_ids) == 2
-    with open(os.path.join(stack.events, "webhooks", "std.state")) as f:
-        pending = {l.split()[2]: int(l.split()[3]) for l in f if l.startswith("I ")}
-    assert all(pending.get(i, 0) >= 1 for i in q_ids), pending  # kept, tried
+    def tried():  # kept and tried: in the saved state (saved each tick)
+        with open(os.path.join(stack.events, "webhooks", "std.state")) as f:
+            pending = {l.split()[2]: int(l.split()[3]) for l in f if l.startswith("I ")}
+        return all(pending.get(i, 0) >= 1 for i in q_ids)
+    wait_for(tried, "refused events not kept with their attempts", stack)
     stack.rx.down = False
     check_all_delivered(stack)
     ids = std_ids(stack)
