@@ -74,8 +74,8 @@ MILTER_LIBS   := $(shell pkg-config --libs milter opendkim libevent libsystemd 2
 POLICYD_SRC := $(wildcard policyd/*.c)
 POLICYD_OBJ := $(POLICYD_SRC:%.c=$(B)/%.o)
 POLICYD     := $(B)/postseal-policyd
-POLICYD_CFLAGS := $(shell pkg-config --cflags libevent lmdb hiredis libsystemd 2>/dev/null)
-POLICYD_LIBS   := $(shell pkg-config --libs libevent lmdb hiredis libsystemd 2>/dev/null)
+POLICYD_CFLAGS := $(shell pkg-config --cflags libevent lmdb hiredis libsystemd libcurl 2>/dev/null)
+POLICYD_LIBS   := $(shell pkg-config --libs libevent lmdb hiredis libsystemd libcurl 2>/dev/null)
 
 # The nginx module is built by nginx's own build system against Debian's
 # nginx sources (nginx-dev), linking the core library (hence -fPIC above).

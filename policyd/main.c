@@ -4,6 +4,7 @@
  * dropping a connection, SIGTERM stops accepting and drains. */
 #include "policyd.h"
 #include "events.h"
+#include "whsend.h"
 
 #include "base/daemon.h"
 #include "base/privdrop.h"
@@ -196,6 +197,7 @@ static void ps_pd_cleanup(ps_pd *pd)
     if (pd->timer != NULL)
         event_free(pd->timer);
     ps_pdm_free(&pd->m); /* its listener first: it is on the loop */
+    ps_whs_free(pd->whsend);
     ps_evf_free(pd->events);
     event_base_free(pd->base);
     ps_pd_cfg_free(pd->cfg);
@@ -287,7 +289,8 @@ static int ps_run(ps_pd *pd, int foreground)
         ps_signals(pd) != 0 || ps_stats_start(pd) != 0 ||
         ps_pdm_serve(pd, &err) != 0 ||
         ps_evf_start(pd->base, pd->lg, pd->cfg->conf, &pd->events, &err) != 0 ||
-        ps_evf_on_event(pd->events, ps_suppress_on_event, pd) != 0) {
+        ps_evf_on_event(pd->events, ps_suppress_on_event, pd) != 0 ||
+        ps_whs_start(pd->base, pd->lg, pd->cfg->conf, &pd->whsend, &err) != 0) {
         ps_log_kv(pd->lg, LOG_ERR, "start", "result", "failed", "reason",
                   err.msg[0] ? err.msg : "event setup failed", NULL);
         fprintf(stderr, "%s: %s\n", PS_POLICYD_NAME, err.msg);

@@ -124,6 +124,7 @@ typedef struct ps_pd {
     unsigned nspare;
     ps_pd_metrics m;
     struct ps_evf *events; /* [events] maillog follower, or NULL */
+    struct ps_whs *whsend; /* [endpoint] webhook sender, or NULL */
 } ps_pd;
 
 /* snprintf(dst, size, "%s", src) without the format machinery: instance

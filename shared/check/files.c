@@ -6,6 +6,7 @@
 #include "conf/store_url.h"
 #include "crypto/hmac.h"
 #include "crypto/secrets.h"
+#include "mail/evhook.h"
 #include "signing/signrules.h"
 
 /* A secret file is loaded and wiped at once: only its validity matters. */
@@ -24,6 +25,24 @@ static int ps_confcheck_secrets(const ps_conf *conf, const ps_conf_str *file,
     return 0;
 }
 
+/* Each [endpoint]'s secret or key loads as the sender will load it. */
+static int ps_confcheck_endpoints(const ps_conf *conf, ps_err *err)
+{
+    for (size_t i = 0; i < conf->nendpoints; i++) {
+        const ps_conf_endpoint *ep = &conf->endpoints[i];
+        const ps_conf_str *f =
+            ep->format == PS_CONF_WH_POSTAL ? &ep->key : &ep->secret;
+        ps_evhook *h = NULL;
+        ps_err why = {""};
+
+        if (ps_evhook_new(ep, &h, &why) != 0)
+            return ps_err_set(err, "%s:%d: [endpoint %s]: %s", conf->path,
+                              f->line, ep->name, why.msg);
+        ps_evhook_free(h);
+    }
+    return 0;
+}
+
 int ps_confcheck_loads(const ps_conf *conf, ps_err *err)
 {
     ps_signrules *rules = NULL;
@@ -35,6 +54,7 @@ int ps_confcheck_loads(const ps_conf *conf, ps_err *err)
                              "secret_file", err) < 0 ||
         ps_confcheck_secrets(conf, &conf->return_path.srs_secret_file,
                              "srs_secret_file", err) < 0 ||
+        ps_confcheck_endpoints(conf, err) < 0 ||
         ps_store_url_check(conf, err) < 0)
         return -1;
     return 0;

@@ -1,6 +1,7 @@
-/* postseal events list [--json] [-c FILE]: the event spool of [events] dir
- * (postseal-policyd's follower writes it), one line per event, oldest
- * first: a table, or the JSON objects the webhooks will carry. */
+/* postseal events list [--json|--pending] [-c FILE]: the event spool of
+ * [events] dir (postseal-policyd's follower writes it), one line per
+ * event, oldest first: a table, or the JSON objects the webhooks carry;
+ * and events retry|drop ENDPOINT ID (cmd_events_wh.c). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cmd_events_wh.h"
 #include "conf/conf.h"
 #include "mail/events.h"
 #include "mail/evspool.h"
@@ -15,13 +17,21 @@
 static void ev_usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: " PS_CLI_NAME " events list [--json] [-c FILE]\n\n"
+            "usage: " PS_CLI_NAME " events list [--json|--pending] [-c FILE]\n"
+            "       " PS_CLI_NAME " events retry|drop ENDPOINT ID|dead "
+            "[-c FILE]\n\n"
             "Lists the delivery events postseal-policyd spooled from "
             "Postfix's log\n([events] dir/spool): id, time, event, queue "
-            "id, recipient, status.\n\n"
+            "id, recipient, status.\n"
+            "--pending lists, per [endpoint], the events not yet delivered "
+            "(waiting\nfor a retry, or dead after 30 hours of tries). "
+            "retry sends an event (or\nevery dead one) again now; drop "
+            "forgets it. postseal-policyd applies\nboth within a second."
+            "\n\n"
             "  -c, --config FILE   postseal.conf (default " PS_CONF_DEFAULT_PATH
             ")\n"
             "      --json          one JSON object per event, all fields\n"
+            "      --pending       the webhook endpoints' undelivered events\n"
             "  -h, --help          this text\n\n"
             "exit status: 0 ok, 2 bad usage or unreadable spool\n");
 }
@@ -31,6 +41,7 @@ static int ev_args(int argc, char **argv, const char **conf, int *json)
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"json", no_argument, NULL, 'j'},
+        {"pending", no_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int ch;
@@ -41,6 +52,8 @@ static int ev_args(int argc, char **argv, const char **conf, int *json)
             *conf = optarg;
         else if (ch == 'j')
             *json = 1;
+        else if (ch == 'p')
+            *json = 2;
         else if (ch == 'h')
             return ev_usage(stdout), PS_CLI_HELP;
         else
@@ -97,20 +110,48 @@ static int ev_list(const char *path, int json)
     return PS_EXIT_OK;
 }
 
+/* retry|drop ENDPOINT ID */
+static int ev_request(const ps_conf *conf, int argc, char **argv)
+{
+    if (argc - optind != 3)
+        return ps_cli_fail("events %s: expected ENDPOINT and an event id "
+                           "or 'dead'",
+                           argv[optind]);
+    return ps_events_wh_request(conf, argv[optind], argv[optind + 1],
+                                argv[optind + 2]);
+}
+
+static int ev_run(const ps_conf *conf, int argc, char **argv, int json)
+{
+    char spool[4096];
+    ps_err err = {""};
+
+    if (strcmp(argv[optind], "list") != 0)
+        return ev_request(conf, argc, argv);
+    if (json == 2)
+        return ps_events_wh_list(conf);
+    if (ps_evspool_path(conf->events.dir.value, spool, sizeof(spool), &err) !=
+        0)
+        return ps_cli_fail("%s", err.msg);
+    return ev_list(spool, json);
+}
+
 int ps_cmd_events(int argc, char **argv)
 {
     const char *conf_path = PS_CONF_DEFAULT_PATH;
-    char spool[4096];
     int json = 0, rc = ev_args(argc, argv, &conf_path, &json);
     ps_conf *conf = NULL;
     ps_err err = {""};
 
     if (rc != 0)
         return rc == PS_CLI_HELP ? PS_EXIT_OK : rc;
-    if (optind >= argc || strcmp(argv[optind], "list") != 0)
-        return ps_cli_fail("events: expected 'list' (see " PS_CLI_NAME
-                           " events --help)");
-    if (optind + 1 < argc)
+    if (optind >= argc || (strcmp(argv[optind], "list") != 0 &&
+                           strcmp(argv[optind], "retry") != 0 &&
+                           strcmp(argv[optind], "drop") != 0))
+        return ps_cli_fail(
+            "events: expected 'list', 'retry' or 'drop' (see " PS_CLI_NAME
+            " events --help)");
+    if (strcmp(argv[optind], "list") == 0 && optind + 1 < argc)
         return ps_cli_fail("events list: unexpected argument '%.100s'",
                            argv[optind + 1]);
     if (ps_conf_load(conf_path, &conf, &err) != 0)
@@ -119,9 +160,7 @@ int ps_cmd_events(int argc, char **argv)
         ps_conf_free(conf);
         return ps_cli_fail("%s: no [events] dir: no spool", conf_path);
     }
-    rc = ps_evspool_path(conf->events.dir.value, spool, sizeof(spool), &err);
+    rc = ev_run(conf, argc, argv, json);
     ps_conf_free(conf);
-    if (rc != 0)
-        return ps_cli_fail("%s", err.msg);
-    return ev_list(spool, json);
+    return rc;
 }

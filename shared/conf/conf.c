@@ -82,7 +82,8 @@ static int ps_conf_check_section(ps_conf_state *st, char *line)
     if (strcmp(line + 1, "policyd") == 0 || strcmp(line + 1, "limits") == 0 ||
         strcmp(line + 1, "suppression") == 0)
         st->conf->uses_policyd = 1;
-    else if (strcmp(line + 1, "events") != 0) /* [events]: both read it */
+    else if (strcmp(line + 1, "events") != 0 && /* [events]: both read it */
+             !ps_conf_endpoint_section(line + 1))
         st->conf->uses_milter = 1; /* [milter], [keys], [signing], ... */
     line[n - 1] = ']';
     return 0;
@@ -285,6 +286,7 @@ void ps_conf_free(ps_conf *conf)
         return;
     ps_conf_free_fields(conf);
     ps_conf_free_lists(conf);
+    ps_conf_free_endpoints(conf);
     free(conf->path);
     free(conf);
 }

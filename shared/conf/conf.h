@@ -102,6 +102,37 @@ typedef struct ps_conf_limit { /* [limits] KIND[:MATCH] = ... */
     int line;
 } ps_conf_limit;
 
+/* [endpoint NAME] format: how the webhooks are shaped and signed. */
+typedef enum ps_conf_wh_format {
+    PS_CONF_WH_STANDARD, /* Standard Webhooks, a whsec_ secret (default) */
+    PS_CONF_WH_POSTAL    /* Postal's names, payload and RSA signatures */
+} ps_conf_wh_format;
+
+#define PS_CONF_ENDPOINT_TIMEOUT     30 /* seconds per POST, default */
+#define PS_CONF_ENDPOINT_CONCURRENCY 4  /* POSTs in flight, default */
+#define PS_CONF_ENDPOINT_MAX_CONC    64 /* highest concurrency accepted */
+#define PS_CONF_ENDPOINT_RETRY_FIRST 60 /* seconds, retry_first default */
+
+/* [endpoint NAME]: one application that receives delivery events. */
+typedef struct ps_conf_endpoint {
+    char *name;
+    int line; /* of its first entry: where errors about it point */
+    ps_conf_str url, secret, key, ca_file;
+    unsigned events; /* bit (1u << ps_event_kind) per wanted kind */
+    int events_line;
+    int for_kind;    /* PS_CONF_LIMIT_SASL or _DOMAIN; -1: all mail */
+    char *for_match; /* the credential or the domain; NULL for all */
+    int for_line;
+    int format; /* ps_conf_wh_format */
+    int format_line;
+    int timeout; /* seconds */
+    int timeout_line;
+    int concurrency;
+    int concurrency_line;
+    int retry_first; /* seconds before the first retry; then doubling */
+    int retry_first_line;
+} ps_conf_endpoint;
+
 typedef struct ps_conf {
     char *path;
     struct {
@@ -167,6 +198,8 @@ typedef struct ps_conf {
     } suppression;
     ps_conf_limit *limits;
     size_t nlimits;
+    ps_conf_endpoint *endpoints;
+    size_t nendpoints;
     /* 1: the file has a [policyd] or [limits] section, so the policy
      * daemon's defaults (its store) are checked as well as what is set. */
     int uses_policyd;
@@ -209,6 +242,17 @@ const char *ps_conf_limit_kind_name(int kind);
 typedef int (*ps_conf_each_fn)(const char *item, void *arg, ps_err *err);
 int ps_conf_each_item(const char *list, ps_conf_each_fn fn, void *arg,
                       ps_err *err);
+/* The [endpoint NAME] entry called name, or NULL. */
+const ps_conf_endpoint *ps_conf_find_endpoint(const ps_conf *conf,
+                                              const char *name);
+/* 1 if ep wants an event of this kind (ps_event_kind) about mail from
+ * this sender and credential (NULL or "" when none). */
+int ps_conf_endpoint_wants(const ps_conf_endpoint *ep, int kind,
+                           const char *sender, const char *credential);
+/* A deep copy of an endpoint, for a daemon that outlives its conf (0, or
+ * -1 out of memory with dst cleared); clear frees its strings. */
+int ps_conf_endpoint_copy(ps_conf_endpoint *dst, const ps_conf_endpoint *src);
+void ps_conf_endpoint_clear(ps_conf_endpoint *ep);
 void ps_conf_free(ps_conf *conf);
 
 #endif

@@ -30,6 +30,14 @@ int ps_conf_add_signing(ps_conf *conf, const char *pattern, const char *value,
                         int line, ps_err *err);
 int ps_conf_add_limit(ps_conf *conf, const char *key, const char *value,
                       int line, ps_err *err);
+/* endpoint.c: the [endpoint NAME] sections. */
+#define PS_CONF_ENDPOINT_PREFIX "endpoint "
+int ps_conf_endpoint_section(const char *section);
+int ps_conf_add_endpoint_entry(ps_conf *conf, const char *section,
+                               const char *key, const char *value, int line,
+                               ps_err *err);
+int ps_conf_check_endpoints(const ps_conf *conf, int *line, ps_err *err);
+void ps_conf_free_endpoints(ps_conf *conf);
 /* Checks what needs the whole file (names used before they are defined);
  * on error *line is the line to blame. */
 int ps_conf_check_refs(const ps_conf *conf, int *line, ps_err *err);

@@ -111,6 +111,8 @@ static const char *const ps_conf_list_sections[] = {"keys", "signing",
 
 int ps_conf_section_known(const char *section)
 {
+    if (ps_conf_endpoint_section(section))
+        return 1;
     for (size_t i = 0; i < PS_NELEM(ps_conf_list_sections); i++)
         if (strcmp(section, ps_conf_list_sections[i]) == 0)
             return 1;
@@ -277,6 +279,8 @@ int ps_conf_set(ps_conf *conf, const char *section, const char *key,
         return ps_conf_add_signing(conf, key, value, line, err);
     if (strcmp(section, "limits") == 0)
         return ps_conf_add_limit(conf, key, value, line, err);
+    if (ps_conf_endpoint_section(section))
+        return ps_conf_add_endpoint_entry(conf, section, key, value, line, err);
     if (f == NULL)
         return ps_err_set(err, "unknown key '%s' in [%s]", key, section);
     if (f->check != NULL)

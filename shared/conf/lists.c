@@ -342,7 +342,8 @@ static int ps_conf_check_rewrite_refs(const ps_conf *conf, int *line,
 
 int ps_conf_check_refs(const ps_conf *conf, int *line, ps_err *err)
 {
-    if (ps_conf_check_rewrite_refs(conf, line, err) != 0)
+    if (ps_conf_check_rewrite_refs(conf, line, err) != 0 ||
+        ps_conf_check_endpoints(conf, line, err) != 0)
         return -1;
     for (size_t i = 0; i < conf->nsigning; i++) {
         const ps_conf_signing *s = &conf->signing[i];

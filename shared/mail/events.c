@@ -115,6 +115,74 @@ int ps_events_format_event(const ps_event *ev, char *out, size_t cap,
     return events_close(&o, err);
 }
 
+/* Postal's event names and the status its payload carries (what
+ * Anymail's Postal tracking view maps to delivered, deferred, ...). */
+static const struct {
+    const char *event, *status;
+} postal_names[PS_EVENT_NKINDS] = {
+    [PS_EVENT_SENT] = {"MessageSent", "Sent"},
+    [PS_EVENT_DELAYED] = {"MessageDelayed", "SoftFail"},
+    [PS_EVENT_FAILED] = {"MessageDeliveryFailed", "HardFail"},
+    [PS_EVENT_BOUNCED] = {"MessageBounced", NULL},
+    [PS_EVENT_HELD] = {"MessageHeld", "Held"},
+};
+
+int ps_events_postal_kind(int kind)
+{
+    return kind >= 0 && kind < PS_EVENT_NKINDS &&
+           postal_names[kind].event != NULL;
+}
+
+/* Postal's message object; the queue id stands for its numeric id. */
+static void put_postal_message(out_buf *o, const char *name, const ps_event *ev)
+{
+    put_s(o, ",\"");
+    put_s(o, name);
+    put_s(o, "\":{\"direction\":\"outgoing\"");
+    put_json(o, "id", ev->qid);
+    put_json(o, "token", ev->id);
+    put_json(o, "message_id", ev->msgid);
+    put_json(o, "to", ev->recipient);
+    put_json(o, "from", ev->sender);
+    put_json(o, "subject", "");
+    put_num(o, "timestamp", (long long)ev->when);
+    put_s(o, ",\"spam_status\":\"NotChecked\",\"tag\":null}");
+}
+
+int ps_events_format_postal(const ps_event *ev, char *out, size_t cap,
+                            ps_err *err)
+{
+    out_buf o = {out, cap, 0, 0};
+
+    if (cap == 0 || !ps_events_postal_kind((int)ev->kind))
+        return ps_err_set(err, "events: no room, or no Postal event for %s",
+                          ps_event_kind_name(ev->kind));
+    put_s(&o, "{\"event\":\"");
+    put_s(&o, postal_names[ev->kind].event);
+    put_c(&o, '"');
+    put_num(&o, "timestamp", (long long)ev->when);
+    put_json(&o, "uuid", ev->id);
+    if (ev->kind == PS_EVENT_BOUNCED) {
+        put_s(&o, ",\"payload\":{\"bounce\":{\"direction\":\"incoming\"");
+        put_json(&o, "to", ev->sender);
+        put_json(&o, "details", ev->reply);
+        put_json(&o, "status", ev->dsn);
+        put_c(&o, '}');
+        put_postal_message(&o, "original_message", ev);
+    } else {
+        put_s(&o, ",\"payload\":{\"status\":\"");
+        put_s(&o, postal_names[ev->kind].status);
+        put_c(&o, '"');
+        put_json(&o, "details", ev->reply);
+        put_json(&o, "output", ev->reply);
+        put_s(&o, ",\"sent_with_ssl\":false,\"time\":null");
+        put_num(&o, "timestamp", (long long)ev->when);
+        put_postal_message(&o, "message", ev);
+    }
+    put_c(&o, '}');
+    return events_close(&o, err);
+}
+
 int ps_events_append(const char *path, const char *line, size_t n, ps_err *err)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);

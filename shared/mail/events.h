@@ -33,6 +33,17 @@ struct ps_event;
 int ps_events_format_event(const struct ps_event *ev, char *out, size_t cap,
                            ps_err *err);
 
+/* The same event as Postal's webhook body: {"event":"MessageSent",
+ * "timestamp":EPOCH,"uuid":ID,"payload":{"status":"Sent","details":...,
+ * "output":...,"message":{"id":QID,"token":ID,"message_id":...,"to":...,
+ * "from":...,...}}}; MessageBounced carries "bounce" and
+ * "original_message" instead. And a newline. */
+/* 1 if Postal has an event for this ps_event_kind (quota events have
+ * none: a postal endpoint is not sent them). */
+int ps_events_postal_kind(int kind);
+int ps_events_format_postal(const struct ps_event *ev, char *out, size_t cap,
+                            ps_err *err);
+
 /* Appends n bytes to path (created 0640 if absent) with one write(), then
  * fsync; O_APPEND keeps lines from several processes whole. */
 int ps_events_append(const char *path, const char *line, size_t n, ps_err *err);
