@@ -22,6 +22,7 @@ typedef struct {
     off_t max_body;
     ngx_shm_zone_t *replay;
     ngx_uint_t replay_full; /* ngx_http_wv_full_e */
+    ngx_flag_t counters;    /* webhook_verify_counters */
     ps_wh_config *cfg;      /* NULL: not verified here */
 } ngx_http_webhook_verify_loc_conf_t;
 
@@ -100,6 +101,11 @@ static ngx_command_t ngx_http_webhook_verify_commands[] = {
     {ngx_string("webhook_verify_replay_zone"),
      NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_http_webhook_verify_replay_zone,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, NULL},
+
+    {ngx_string("webhook_verify_counters"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_FLAG,
+     ngx_conf_set_flag_slot, NGX_HTTP_LOC_CONF_OFFSET,
+     offsetof(ngx_http_webhook_verify_loc_conf_t, counters), NULL},
 
     {ngx_string("webhook_verify_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
      ngx_http_webhook_verify_status, 0, 0, NULL},
@@ -313,8 +319,10 @@ static void ngx_http_webhook_verify_count(ngx_http_request_t *r,
     ngx_http_wv_outcome_e outcome;
     ngx_http_wv_counters_t *c;
     ngx_http_webhook_verify_main_conf_t *wmcf;
+    ngx_http_webhook_verify_loc_conf_t *wlcf;
 
-    if (ctx->counted) {
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_webhook_verify_module);
+    if (ctx->counted || !wlcf->counters) {
         return;
     }
 
@@ -769,6 +777,7 @@ static void *ngx_http_webhook_verify_create_loc_conf(ngx_conf_t *cf)
     conf->max_body = NGX_CONF_UNSET;
     conf->replay = NGX_CONF_UNSET_PTR;
     conf->replay_full = NGX_CONF_UNSET_UINT;
+    conf->counters = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -873,6 +882,7 @@ static char *ngx_http_webhook_verify_merge_loc_conf(ngx_conf_t *cf,
     ngx_conf_merge_ptr_value(conf->replay, prev->replay, NULL);
     ngx_conf_merge_uint_value(conf->replay_full, prev->replay_full,
                               NGX_HTTP_WV_FULL_REFUSE);
+    ngx_conf_merge_value(conf->counters, prev->counters, 1);
 
     if (conf->secrets == NULL) {
         conf->secrets = prev->secrets;

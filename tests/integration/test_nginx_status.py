@@ -80,6 +80,8 @@ def front(tmp_path_factory):
             location("/small", "standard", [STD_SECRET], upstream=ups,
                      extra="webhook_verify_max_body 1k;"),
             location("/gh", "github", [GH_SECRET], upstream=ups),
+            location("/uncounted", "standard", [STD_SECRET], upstream=ups,
+                     extra="webhook_verify_counters off;"),
             # an hour's tolerance: no entry expires while a test runs
             location("/refuse", "github", [GH_SECRET], upstream=ups, extra="""
                 webhook_verify_tolerance 1h;
@@ -173,6 +175,17 @@ def test_counters_move_by_exactly_the_traffic_summed_over_workers(front):
     }
     # both workers served some of it: the sums are over both
     assert len(front.pids("/std")) == 2, front.pids("/std")
+
+
+def test_counters_off_location_is_verified_but_not_counted(front):
+    """webhook_verify_counters off (make bench's on/off row): the location
+    still verifies, and no series moves."""
+    before, _, _ = front.scrape()
+    b = fresh_body()
+    assert front.request("/uncounted", b, std(b))[0] == 200
+    assert front.request("/uncounted", b, std(b, WRONG_SECRET))[0] == 401
+    after, _, _ = front.scrape()
+    assert deltas(before, after) == {}
 
 
 def test_every_worker_answers_the_same_sums(front):
