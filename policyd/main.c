@@ -96,6 +96,22 @@ static int ps_runas_plan(const ps_pd_cfg *cfg, ps_priv_plan *plan, ps_err *err)
                               plan, err);
 }
 
+/* -Q and -S as root act on the store as [policyd] user does: LMDB files
+ * they create (a first run before the daemon's) are then the daemon's,
+ * not root's, which the daemon could not open. */
+static int ps_admin_as_daemon_user(const ps_pd_cfg *cfg)
+{
+    ps_priv_plan plan;
+    ps_err err = {""};
+
+    if (ps_runas_plan(cfg, &plan, &err) != 0 ||
+        ps_priv_drop(&plan, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", PS_ADMIN_NAME, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
 static int ps_check(const ps_pd_cfg *cfg)
 {
     ps_priv_plan plan;
@@ -328,7 +344,8 @@ int main(int argc, char **argv)
     }
     pd.conf_path = o.conf;
     if (o.check || o.admin != NULL || o.supp != NULL) {
-        rc = o.check ? ps_check(pd.cfg)
+        rc = o.check                                ? ps_check(pd.cfg)
+             : ps_admin_as_daemon_user(pd.cfg) != 0 ? 2
              : o.supp != NULL
                  ? ps_suppress_admin(pd.cfg, o.supp, o.rcpt, o.who)
                  : ps_admin_run(pd.cfg, strcmp(o.admin, "reset") == 0, o.key);

@@ -26,6 +26,7 @@ from policyd_harness import PolicyClient, policyd_bin
 BUILD = os.path.dirname(policyd_bin())
 MILTER = os.path.join(BUILD, "postseal-milter")
 POLICYD = policyd_bin()
+CLI = os.path.join(BUILD, "postseal")
 USER = "nobody"
 NOBODY = pwd.getpwnam(USER)
 
@@ -409,3 +410,21 @@ def test_postfix_as_postfix_signs_and_enforces_quota_over_unix_sockets():
         s.pd.wait_log(r"event=over_quota .*key=sasl_username:app1@example.com")
         assert not re.search(r"(milter|policy).*(Permission denied|connect)", s.pf.log()), \
             s.pf.log()[-2000:]
+
+
+def test_quota_and_suppression_cli_as_root_act_as_the_daemon_user(world):
+    """`postseal quota` / `postseal suppression` run as root before the
+    daemon ever started: the LMDB store they create is [policyd] user's,
+    so the daemon (as nobody) can then open it."""
+    conf = world.policyd_conf(name="adm")
+    for argv in ([CLI, "quota", "show", "-c", conf],
+                 [CLI, "suppression", "list", "-c", conf]):
+        r = run(argv)
+        assert r.returncode == 0, r.stdout + r.stderr
+    made = [os.path.join(world.run, f) for f in os.listdir(world.run)
+            if f.startswith("admq")]
+    assert made, os.listdir(world.run)
+    owners = {p: os.stat(p).st_uid for p in made}
+    assert set(owners.values()) == {NOBODY.pw_uid}, owners
+    with world.start(POLICYD, conf, f"{world.run}/adm.sock") as d:
+        assert_runs_as(d.pid, USER)
