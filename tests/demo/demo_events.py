@@ -97,7 +97,7 @@ def step_events(demo, step, indent, swaks, domain):
     })
     os.mkdir(os.path.join(work, "events"))
     with open(conf, "a") as f:
-        f.write(f"\n[endpoint app]\nurl = http://127.0.0.1:{rx.port}{PATH}\nfor = all\n"
+        f.write(f"[endpoint app]\nurl = http://127.0.0.1:{rx.port}{PATH}\nfor = all\n"
                 f"events = failed, bounced\nsecret = {secret}\n")
     say(f"{conf}: the milter records each message it signs in [events] dir; policyd")
     say("follows Postfix's log, joins each delivery line to that record and POSTs the")
