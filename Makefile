@@ -208,6 +208,8 @@ bench: deps
 	@tests/bench/bench-policyd.sh $(B)
 	@tests/bench/bench-webhook.sh $(B)
 	@/usr/bin/python3 tests/bench/bench-latency.py $(B)
+	@/usr/bin/python3 tests/bench/bench-webhooks.py $(B)
+	@/usr/bin/python3 tests/bench/bench-events.py $(B)
 
 deps:
 	@tests/deps.sh

@@ -7,7 +7,7 @@ them all from a cold start. Prints events/s and the daemon's peak RSS.
 The receiver is Python's threading HTTP server: it may be the limit.
 
 Run: /usr/bin/python3 tests/bench/bench-webhooks.py build [EVENTS] [CONC]
-(not part of make bench yet; the lead decides)."""
+(part of make bench, at 10,000 events and concurrency 4)."""
 
 import http.server
 import os

@@ -6,9 +6,11 @@
 #       postseal-milter, and verify the signatures with dkimpy;
 #  4.   hold a SASL login to 3 messages an hour with postseal-policyd;
 #  5.   give outbound mail a signed return path and record a bounce to it;
+#  5c.  a bounce reaches an application as a signed webhook (Standard
+#       Webhooks), verified with postseal webhook verify;
 #  6.   put nginx with the webhook module in front of an application: a
 #       signed delivery passes, a forged one gets 401, a replay 409.
-# Steps 3-5 are tests/demo/demo_mail.py (tests/integration/mailstack.py's
+# Steps 3-5c are tests/demo/demo_mail.py (5c: demo_events.py) (tests/integration/mailstack.py's
 # private Postfix under /var/tmp and smtp-sink, all on 127.0.0.1, stopped
 # at exit), step 6 tests/demo/demo_webhook.py (Debian's nginx on a loopback
 # port). Nothing outside the throw-away directories changes: /etc/postfix

@@ -16,6 +16,10 @@ output of `postseal dns` for each (dns.s2026r.txt, dns.s2026e.txt).
    becomes one JSON event, a forged bounce address is refused at RCPT.
 5b. What Prometheus scrapes from both daemons' metrics endpoints after
    that traffic (promtool checks each exposition).
+5c. A bounce reaches an application as a signed webhook: postseal-policyd
+   follows Postfix's log ([events]) and POSTs the failed event to an
+   [endpoint] on loopback; `postseal webhook verify` checks the saved
+   request (tests/demo/demo_events.py, its own small stack).
 
 Everything runs on 127.0.0.1 with files in WORK_DIR (the private Postfix
 lives in a slot of tests/integration/mailstack.py, removed at exit); every
@@ -36,6 +40,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 import mailstack as ms  # noqa: E402
 from demo_common import DemoFailed, say, show_cmd, stop_on_signals  # noqa: E402
+from demo_events import step_events  # noqa: E402
 
 DOMAIN = "example.test"
 SELECTORS = ("s2026r", "s2026e")
@@ -418,6 +423,8 @@ class Demo:
                 self.step4()
                 self.step5()
                 self.step_metrics()
+                if os.access(self.policyd_bin, os.X_OK):
+                    step_events(self, step, indent, swaks, DOMAIN)
             except Exception as e:  # DemoFailed, or the harness's RuntimeError/TimeoutError
                 self.tail_logs()
                 say(f"\ndemo FAILED: {e}")

@@ -25,7 +25,7 @@ import pytest
 
 import mailstack as ms
 from test_events import Stack, CLI, MILTER, POLICYD  # noqa: F401 (the stack)
-from webhook_receiver import Receiver, make_ca, verify_postal, verify_standard
+from webhook_receiver import Receiver, make_ca, make_whsec, verify_postal, verify_standard
 
 pytestmark = pytest.mark.skipif(
     not (os.access(MILTER, os.X_OK) and os.access(POLICYD, os.X_OK)),
@@ -46,11 +46,7 @@ class HookStack(Stack):
     def add_endpoints(self):
         ca, cert, key = make_ca(self.tmp)
         self.rx = Receiver(cert, key)
-        self.secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-        self.secret_file = os.path.join(self.tmp, "app.whsec")
-        with open(self.secret_file, "w") as f:
-            f.write(self.secret + "\n")
-        os.chmod(self.secret_file, 0o600)
+        self.secret, self.secret_file = make_whsec(self.tmp)
         self.postal_key = os.path.join(self.tmp, "postal.pem")
         subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
                         "rsa_keygen_bits:2048", "-out", self.postal_key], check=True,

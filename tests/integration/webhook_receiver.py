@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import http.server
 import os
+import secrets
 import ssl
 import subprocess
 import threading
@@ -33,6 +34,16 @@ def make_ca(tmp):
     run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
         "-out", cert, "-days", "2", "-extfile", ext)
     return ca, cert, key
+
+
+def make_whsec(tmp, name="app.whsec"):
+    """A fresh Standard Webhooks secret in a 0600 file: (secret, path)."""
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(secret + "\n")
+    os.chmod(path, 0o600)
+    return secret, path
 
 
 class Receiver:
