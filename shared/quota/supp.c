@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,8 +120,9 @@ static int ps_supp_number(const char *s, int64_t *out)
 
     if (*s < '0' || *s > '9')
         return -1;
+    errno = 0; /* out of range is refused, not read as LLONG_MAX */
     n = strtoll(s, &end, 10);
-    if (*end != '\0' || n < 0)
+    if (*end != '\0' || n < 0 || errno == ERANGE)
         return -1;
     *out = n;
     return 0;

@@ -183,6 +183,7 @@ static void test_value_refused(void **state)
         "1 1 2 domain a b ",
         "1  1 2 domain a b",
         "1 1 2 domain a\tx b",
+        "1 9999999999999999991 5 domain x b", /* past int64: fuzz_supp */
     };
     ps_supp_entry e;
 
