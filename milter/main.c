@@ -135,7 +135,8 @@ static int ps_signal_loop(const sigset_t *set, const char *path)
     int sig;
 
     for (;;) {
-        if (sigwait(set, &sig) != 0)
+        /* sigwaitinfo, not sigwait: sigwait is libmilter's (sigwait.c) */
+        if ((sig = sigwaitinfo(set, NULL)) < 0)
             continue;
         if (sig == SIGHUP || sig == SIGUSR1) {
             ps_reload(path);

@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import tempfile
+import time
 
 import dkim
 import pytest
@@ -426,3 +427,47 @@ def test_sigterm_drains_message_in_flight(tmp_path):
         assert "event=stopped messages_in_flight=0" in s.milter.log()
     finally:
         s.close()
+
+
+def _thread_syscalls(pid):
+    """{tid: syscall number} of every thread of pid, from /proc."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/syscall") as f:
+                first = f.read().split()[0]
+        except (OSError, IndexError):
+            continue
+        if first.isdigit():
+            out[int(tid)] = int(first)
+    return out
+
+
+def test_only_main_thread_takes_signals(stack):
+    """libmilter's own signal thread stops the milter on SIGHUP or SIGTERM;
+    it must never be the one that takes them. It sleeps in pause()
+    (syscall 34) and only the main thread waits for signals
+    (rt_sigtimedwait, 128)."""
+    pid = stack.milter.proc.pid
+    calls = {}
+    for _ in range(200):
+        calls = _thread_syscalls(pid)
+        if 34 in calls.values() and 128 in calls.values():
+            break
+        time.sleep(0.05)
+    assert 34 in calls.values(), f"no thread parked in pause(): {calls}"
+    waiters = [tid for tid, nr in calls.items() if nr == 128]
+    assert waiters == [pid], f"threads waiting for signals: {waiters} (main {pid})"
+
+
+def test_sighup_burst_reloads_never_stops(stack):
+    """Reload signals sent faster than reloads finish: each lands on the
+    main thread (a reload), none stops the milter."""
+    mark = len(stack.milter.log())
+    for _ in range(50):
+        stack.milter.signal(signal.SIGHUP)
+    stack.milter.wait_log(r"event=reload result=ok", after=mark)
+    msg, line = deliver(stack, swaks_msg(stack, xclient="LOGIN=app@example.com"))
+    assert "sign=yes" in line
+    assert stack.milter.proc.poll() is None
+    assert "event=stop" not in stack.milter.log()[mark:]
