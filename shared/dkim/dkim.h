@@ -92,8 +92,7 @@ int ps_dkim_sign_final(ps_dkim_sign *s, char ***values, size_t *count,
 /* Makes the signatures ARC-Message-Signature values of instance
  * 1..PS_DKIM_ARC_MAX_INSTANCE (RFC 8617 4.1.2): i= in place of v=, hashed
  * under that field name. Any time before ps_dkim_sign_final. */
-int ps_dkim_sign_arc_instance(ps_dkim_sign *s, unsigned instance,
-                              ps_err *err);
+int ps_dkim_sign_arc_instance(ps_dkim_sign *s, unsigned instance, ps_err *err);
 
 void ps_dkim_sign_free(ps_dkim_sign *s);
 

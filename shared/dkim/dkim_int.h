@@ -28,7 +28,7 @@ struct ps_dkim_sign {
     size_t nsigners;
     time_t now;
     unsigned arc_instance; /* 0: DKIM-Signature */
-    size_t nfields; /* every header field seen, signed or not */
+    size_t nfields;        /* every header field seen, signed or not */
     ps_dkim_hdr *hdrs;
     size_t nhdrs, caphdrs;
     ps_dkim_buf store;

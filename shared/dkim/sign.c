@@ -268,8 +268,7 @@ done:
     return rc;
 }
 
-int ps_dkim_sign_arc_instance(ps_dkim_sign *s, unsigned instance,
-                              ps_err *err)
+int ps_dkim_sign_arc_instance(ps_dkim_sign *s, unsigned instance, ps_err *err)
 {
     if (instance < 1 || instance > PS_DKIM_ARC_MAX_INSTANCE)
         return ps_err_set(err, "ARC instance %u is not 1 to %d", instance,
