@@ -382,3 +382,79 @@ def test_valimail_signing_suite(tmp_path, doc, case):
             assert f"as.{n - 1}.example.org=fail" in detail, detail
     else:
         assert (cv_py, md) == ("pass", "pass"), (reason, detail)
+
+
+# ---- through a real Postfix: the SRS path seals ----------------------------------
+
+OUTSIDE = {"ADDR": "203.0.113.9", "NAME": "[UNAVAILABLE]"}
+
+
+class Stack:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.srs_secret = os.path.join(tmp, "srs.secrets")
+        with open(self.srs_secret, "w") as f:
+            f.write("tops3cr3t\n")
+        os.chmod(self.srs_secret, 0o600)
+        self.own = ms.DkimKey(tmp, "s2026e", "ed25519")
+        self.arc = ms.DkimKey(tmp, "arcr", "rsa", domain=DOMAIN)
+        self.dns = ms.Dnsmasq()
+        self.port = ms.free_port()
+        self.conf = os.path.join(tmp, "postseal.conf")
+        ms.write_ini(self.conf, {
+            "milter": {"socket": f"inet:{self.port}@127.0.0.1", "mode": "sign,verify",
+                       "internal_hosts": "127.0.0.0/8", "authserv_id": "mx.fwd.example.com",
+                       "resolver": self.dns.resolver, "arc_seal": "forwarded",
+                       "arc_seal_key": "arc"},
+            "keys": {"own": f"example.com s2026e {self.own.path}",
+                     "arc": f"{DOMAIN} arcr {self.arc.path}"},
+            "signing": {"example.com": "own"},
+            "return_path": {"srs_domain": DOMAIN, "srs_secret_file": self.srs_secret},
+        })
+        self.milter = ms.Daemon([str(MILTER), "-f", "-c", self.conf], port=self.port)
+        self.sink = ms.SmtpSink()
+        self.pf = ms.PostfixInstance(self.sink, milter=f"inet:127.0.0.1:{self.port}")
+
+    def close(self):
+        report = ms.shutdown(self.pf, self.sink, self.milter, self.dns)
+        assert report is None, report
+
+
+@pytest.fixture(scope="module")
+def stack():
+    if not MILTER.exists():
+        pytest.skip(f"{MILTER} not built")
+    with ms.running(Stack, "postseal-arcseal-") as s:
+        yield s
+
+
+def delivered(stack, sender, rcpt, xclient, msg=MSG):
+    code, text = stack.pf.smtp_send(msg, sender, [rcpt], xclient=xclient)
+    assert code == 250, text
+    [dump] = stack.sink.wait_for(1)
+    env = ms.envelope_of(dump)
+    return {"mail": env["mail"].split(" ")[0]}, ms.message_of(dump)
+
+
+def test_forwarded_mail_is_sealed(tmp_path, stack):
+    records = {stack.arc.dns_name: stack.arc.record}
+    env, msg = delivered(stack, "someone@remote.example", "friend@elsewhere.example", OUTSIDE)
+    assert env["mail"].startswith("<SRS0="), env          # the SRS path took it
+    assert instances(msg, "ARC-Seal") == [1], msg[:600]
+    assert re.search(rb"ARC-Seal: i=1; cv=none; a=rsa-sha256; d=fwd.example.com; s=arcr;", msg)
+    # the AAR is the Authentication-Results this host wrote
+    aar = re.search(rb"ARC-Authentication-Results: i=1; (mx.fwd.example.com;[^\r]*)", msg)
+    assert aar and b"spf=" in msg.split(b"\r\n\r\n")[0], msg[:900]
+    cv, reason, _ = dkimpy_arc(msg, records)
+    assert cv == "pass", reason
+    assert mail_dkim_arc(tmp_path, msg, records)[0] == "pass"
+    stack.milter.wait_log(r"arc-seal qid=\S+ verdict=sealed instance=1 cv=none")
+    bad = msg.replace(b"see you.", b"see you!")
+    assert dkimpy_arc(bad, records)[0] == "fail"
+    assert mail_dkim_arc(tmp_path, bad, records)[0] == "fail"
+
+
+def test_own_mail_is_not_sealed(stack):
+    env, msg = delivered(stack, "app@example.com", "friend@elsewhere.example", None,
+                         MSG.replace(b"alice@example.org", b"app@example.com"))
+    assert b"ARC-Seal:" not in msg and b"DKIM-Signature:" in msg
