@@ -23,27 +23,32 @@ static ps_key *fuzz_key(void)
     return key;
 }
 
-static void feed(ps_arc_sealer *s, const char *buf, size_t size, int *ok)
+/* The end of the field starting at p: its last continuation line's LF. */
+static const char *field_end(const char *p, const char *end)
 {
-    size_t i = 0, n = 0;
+    const char *lf;
+
+    while ((lf = memchr(p, '\n', (size_t)(end - p))) != NULL && lf + 1 < end &&
+           (lf[1] == ' ' || lf[1] == '\t'))
+        p = lf + 1;
+    return lf != NULL ? lf : end;
+}
+
+static void feed(ps_arc_sealer *s, const char *p, const char *end, int *ok)
+{
     ps_err err;
 
-    while (*ok && i < size && n++ < MAX_FIELDS) {
-        size_t start = i, colon;
-        while (i < size &&
-               !(buf[i] == '\n' &&
-                 (i + 1 >= size || (buf[i + 1] != ' ' && buf[i + 1] != '\t'))))
-            i++;
-        for (colon = start; colon < i && buf[colon] != ':'; colon++)
-            ;
-        if (colon < i && colon > start) {
-            char *name = strndup(buf + start, colon - start);
-            char *value = strndup(buf + colon + 1, i - colon - 1);
+    for (size_t n = 0; *ok && p < end && n < MAX_FIELDS; n++) {
+        const char *e = field_end(p, end);
+        const char *colon = memchr(p, ':', (size_t)(e - p));
+        if (colon != NULL && colon > p) {
+            char *name = strndup(p, (size_t)(colon - p));
+            char *value = strndup(colon + 1, (size_t)(e - colon - 1));
             *ok = ps_arc_seal_header(s, name, value, &err) == 0;
             free(name);
             free(value);
         }
-        i++;
+        p = e + 1;
     }
 }
 
@@ -65,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s = ps_arc_seal_new(NULL, &sg, 1700000000, &err);
     if (s == NULL)
         abort();
-    feed(s, text, split, &ok);
+    feed(s, text, text + split, &ok);
     if (ok)
         ok = ps_arc_seal_body(s, (const uint8_t *)text + split,
                               size - 1 - split, &err) == 0;
