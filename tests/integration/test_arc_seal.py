@@ -25,6 +25,7 @@ import contextlib
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import time
 
@@ -401,19 +402,28 @@ class Stack:
         self.dns = ms.Dnsmasq()
         self.port = ms.free_port()
         self.conf = os.path.join(tmp, "postseal.conf")
+        self.write_conf("forwarded")
+        self.milter = ms.Daemon([str(MILTER), "-f", "-c", self.conf], port=self.port)
+        self.sink = ms.SmtpSink()
+        self.pf = ms.PostfixInstance(self.sink, milter=f"inet:127.0.0.1:{self.port}")
+
+    def write_conf(self, which):
         ms.write_ini(self.conf, {
             "milter": {"socket": f"inet:{self.port}@127.0.0.1", "mode": "sign,verify",
                        "internal_hosts": "127.0.0.0/8", "authserv_id": "mx.fwd.example.com",
-                       "resolver": self.dns.resolver, "arc_seal": "forwarded",
+                       "resolver": self.dns.resolver, "arc_seal": which,
                        "arc_seal_key": "arc"},
             "keys": {"own": f"example.com s2026e {self.own.path}",
                      "arc": f"{DOMAIN} arcr {self.arc.path}"},
             "signing": {"example.com": "own"},
             "return_path": {"srs_domain": DOMAIN, "srs_secret_file": self.srs_secret},
         })
-        self.milter = ms.Daemon([str(MILTER), "-f", "-c", self.conf], port=self.port)
-        self.sink = ms.SmtpSink()
-        self.pf = ms.PostfixInstance(self.sink, milter=f"inet:127.0.0.1:{self.port}")
+
+    def reload(self, which):
+        self.write_conf(which)
+        mark = len(self.milter.log())
+        self.milter.signal(signal.SIGHUP)
+        self.milter.wait_log(r"reload result=ok", after=mark)
 
     def close(self):
         report = ms.shutdown(self.pf, self.sink, self.milter, self.dns)
@@ -458,3 +468,33 @@ def test_own_mail_is_not_sealed(stack):
     env, msg = delivered(stack, "app@example.com", "friend@elsewhere.example", None,
                          MSG.replace(b"alice@example.org", b"app@example.com"))
     assert b"ARC-Seal:" not in msg and b"DKIM-Signature:" in msg
+
+
+def test_forwarded_chain_is_not_vouched_for(tmp_path, stack):
+    """Until the milter validates ARC, a chain that arrives is sealed over
+    with cv=fail: our set (its AMS) verifies, the chain is ended."""
+    records = {stack.arc.dns_name: stack.arc.record}
+    first = dkimpy_seal(MSG.replace(b"arc1@", b"arc2@"), stack.arc)
+    env, msg = delivered(stack, "someone@remote.example", "friend@elsewhere.example", OUTSIDE,
+                         first)
+    assert re.search(rb"ARC-Seal: i=2; cv=fail;", msg), msg[:600]
+    cv, reason, results = dkimpy_arc(msg, records)
+    assert cv == "fail"
+    assert [r["ams-valid"] for r in results if r["instance"] == 2] == [True], results
+    stack.milter.wait_log(r"arc-seal qid=\S+ verdict=sealed instance=2 cv=fail")
+
+
+def test_always_seals_own_mail(tmp_path, stack):
+    stack.reload("always")
+    try:
+        env, msg = delivered(stack, "app@example.com", "friend@elsewhere.example", None,
+                             MSG.replace(b"alice@example.org", b"app@example.com"))
+    finally:
+        stack.reload("forwarded")
+    records = {stack.arc.dns_name: stack.arc.record, stack.own.dns_name: stack.own.record}
+    assert instances(msg, "ARC-Seal") == [1]
+    assert dkimpy_arc(msg, records)[0] == "pass"
+    assert mail_dkim_arc(tmp_path, msg, records)[0] == "pass"
+    # the DKIM signature made in the same pass still verifies
+    assert dkim.verify(msg, dnsfunc=lambda n, timeout=5: records.get(
+        n.decode().rstrip(".").lower(), "").encode() or None)
