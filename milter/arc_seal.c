@@ -3,11 +3,11 @@
  * [milter] arc_seal_key, its AAR our own Authentication-Results. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <libmilter/mfapi.h>
 
+#include "arc/arc.h"
 #include "milter.h"
 
 int ps_arcseal_snap_init(ps_snap *s, ps_err *err)
@@ -90,8 +90,10 @@ void ps_arcseal_body(ps_session *c, const unsigned char *data, size_t n)
  * for (fail), which ends the chain rather than passing it on unchecked. */
 static ps_arc_seal_cv ps_arcseal_cv(const ps_msg *m)
 {
+    ps_arc_part part;
+
     for (size_t i = 0; i < m->nhdrs; i++)
-        if (strncasecmp(m->hdrs[i].name, "ARC-", 4) == 0)
+        if (ps_arc_field_kind(m->hdrs[i].name, strlen(m->hdrs[i].name), &part))
             return PS_ARC_SEAL_CV_FAIL;
     return PS_ARC_SEAL_CV_NONE;
 }
