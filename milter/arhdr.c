@@ -97,7 +97,7 @@ static void ps_arhdr_spf(ps_authres_result *r, const ps_spf_result *spf)
     }
 }
 
-static int ps_arhdr_insert(void *ctx, const ps_session *c,
+static int ps_arhdr_insert(void *ctx, ps_session *c,
                            const ps_authres_result *res, size_t n, ps_err *err)
 {
     char *value = NULL, *lf = NULL;
@@ -111,7 +111,8 @@ static int ps_arhdr_insert(void *ctx, const ps_session *c,
         ps_err_set(err, "the MTA refused the Authentication-Results field");
     else
         rc = ps_trace_add(ctx, PS_TRACE_INBOUND, value, err);
-    free(value);
+    free(c->msg.authres); /* kept for an ARC set's AAR */
+    c->msg.authres = value;
     free(lf);
     return rc;
 }

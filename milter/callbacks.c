@@ -318,6 +318,7 @@ static sfsistat ps_cb_eoh(SMFICTX *ctx)
         return ps_cb_defer_fail(c, PS_STAGE_SIGN, &err);
     if (d.action == PS_ACT_VERIFY && ps_cb_verify_start(c, &err) != 0)
         return ps_cb_defer_fail(c, PS_STAGE_VERIFY, &err);
+    ps_arcseal_start(c);
     return SMFIS_NOREPLY;
 }
 
@@ -335,6 +336,7 @@ static sfsistat ps_cb_body(SMFICTX *ctx, unsigned char *data, size_t n)
     if (c->msg.action == PS_ACT_VERIFY &&
         ps_verify_body(c->msg.verify, data, n) != 0)
         return ps_cb_defer_fail(c, PS_STAGE_VERIFY, NULL);
+    ps_arcseal_body(c, data, n);
     return SMFIS_NOREPLY;
 }
 
@@ -397,6 +399,7 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_session *c)
         if ((rc = ps_dmarc_enforce(ctx, c)) != 0)
             return rc > 0 ? SMFIS_REJECT : ps_cb_fail(c, PS_STAGE_DMARC, NULL);
     }
+    ps_arcseal_finish(ctx, c);
     /* Outside mail left unverified (sign-only mode) is marked too, so a
      * second pass does not take it for internal mail. */
     if (c->msg.action == PS_ACT_NONE && c->msg.trace == PS_TRACE_NONE &&
@@ -442,7 +445,7 @@ static sfsistat ps_cb_close(SMFICTX *ctx)
 /* The steps the configuration can do without, among those the MTA
  * offers to skip: each skipped step is a command (and its macros) fewer
  * for libmilter to read, several system calls each. Recipients matter
- * only for return-path and SRS addresses (and SRS's test for
+ * only for return-path and SRS addresses (and SRS's and ARC's test for
  * forwarding) and for accepted-message records ([events]); HELO only for
  * SPF, which verification alone checks. The configuration at connect
  * decides for the connection's lifetime, so a reload that needs them
@@ -453,7 +456,8 @@ static unsigned long ps_cb_skippable(void)
     unsigned long skip = 0;
 
     if (s != NULL && s->rp_secrets == NULL && s->srs_secrets == NULL &&
-        s->conf->events.dir.value == NULL)
+        s->conf->events.dir.value == NULL &&
+        s->conf->milter.arc_seal != PS_CONF_ARC_SEAL_FORWARDED)
         skip |= SMFIP_NORCPT;
     if (s != NULL && !(s->mode & PS_MODE_VERIFY))
         skip |= SMFIP_NOHELO;

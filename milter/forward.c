@@ -101,6 +101,17 @@ static int ps_fwd_unswap(void *ctx, const ps_msg *m, ps_err *err)
     return 0;
 }
 
+int ps_fwd_forwarded(const ps_session *c)
+{
+    ps_mailbox mb;
+    ps_err why = {""};
+
+    return c->msg.remote_rcpt && !ps_signpolicy_outbound(c, &c->msg) &&
+           ps_mailbox_parse_envelope(c->msg.envfrom, &mb, &why) == 0 &&
+           mb.domain[0] != '\0' &&
+           !ps_signpolicy_our_domain(c->snap, mb.domain);
+}
+
 static int ps_fwd_sender(void *ctx, ps_session *c, ps_err *err)
 {
     const char *domain = c->snap->conf->return_path.srs_domain.value;
@@ -109,10 +120,8 @@ static int ps_fwd_sender(void *ctx, ps_session *c, ps_err *err)
     ps_err why = {""};
     int rc;
 
-    if (c->snap->srs_secrets == NULL || !c->msg.remote_rcpt ||
-        ps_signpolicy_outbound(c, &c->msg) ||
-        ps_mailbox_parse_envelope(c->msg.envfrom, &mb, &why) != 0 ||
-        mb.domain[0] == '\0' || ps_signpolicy_our_domain(c->snap, mb.domain))
+    if (c->snap->srs_secrets == NULL || !ps_fwd_forwarded(c) ||
+        ps_mailbox_parse_envelope(c->msg.envfrom, &mb, &why) != 0)
         return 0;
     snprintf(addr, sizeof(addr), "%s@%s", mb.local, mb.domain);
     ps_srs_cfg cfg = {c->snap->srs_secrets, domain, 0};

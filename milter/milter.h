@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "arc/arc_seal.h"
 #include "mail/authres.h"
 #include "mail/dsn.h"
 #include "base/cidr.h"
@@ -71,6 +72,7 @@ typedef struct ps_snap {
     ps_secrets *srs_secrets;    /* srs_secret_file when srs_domain is set */
     ps_dmarc_psl *psl;          /* [milter] dmarc in verify mode, or NULL */
     ps_cidr_list dmarc_trusted; /* dmarc_trusted_forwarders */
+    ps_dkim_signer arc_signer;  /* arc_seal_key; key NULL: no sealing */
     int refs;                   /* guarded by the snapshot lock */
 } ps_snap;
 
@@ -182,7 +184,9 @@ typedef struct ps_msg {
     ps_signrules_match match;
     ps_dkim_sign *signer;
     ps_verify *verify;
-    int remote_rcpt; /* a recipient whose transport is not a local one */
+    ps_arc_sealer *sealer; /* this message gets an ARC set */
+    char *authres;         /* the Authentication-Results value we added */
+    int remote_rcpt;       /* a recipient whose transport is not a local one */
     ps_rcpt_swap *swaps;
     size_t nswaps;
     /* Outbound mail that may get a return path: one recipient record
@@ -375,6 +379,24 @@ int ps_fwd_rcpt(void *ctx, ps_session *c, const char *arg, const char *mailer);
  * and gives forwarded mail (sender not ours, a recipient not local) an SRS
  * sender unless rewritten says the return path was set already. */
 int ps_fwd_finish(void *ctx, ps_session *c, int rewritten, ps_err *err);
+
+/* 1 for mail the SRS path treats as forwarded: from outside, a sender
+ * not ours, a recipient not delivered here. */
+int ps_fwd_forwarded(const ps_session *c);
+
+/* ---- arc_seal.c: ARC sets on mail this host passes on ------------------- */
+
+/* The [milter] arc_seal_key into s->arc_signer (arc_seal not no). */
+int ps_arcseal_snap_init(ps_snap *s, ps_err *err);
+/* At end of headers: whether arc_seal wants this message sealed, and if
+ * so the header fields (forged ones left out) go to a new sealer. A seal
+ * is an addition: when one cannot be made it is logged and the message
+ * goes on without it, never deferred for it. */
+void ps_arcseal_start(ps_session *c);
+void ps_arcseal_body(ps_session *c, const unsigned char *data, size_t n);
+/* At end of message, after our Authentication-Results: the set goes on
+ * top. */
+void ps_arcseal_finish(void *ctx, ps_session *c);
 
 /* ---- fdlimit.c: descriptor exhaustion ----------------------------------- */
 

@@ -82,7 +82,7 @@ int ps_snap_load(const char *path, ps_snap **out, ps_err *err)
     if (ps_conf_load(path, &s->conf, err) != 0 ||
         ps_confcheck_run(s->conf, err) != 0 || ps_snap_lists(s, err) != 0 ||
         ps_signrules_load(s->conf, 0, &s->rules, err) != 0 ||
-        ps_rp_load(s, err) != 0)
+        ps_rp_load(s, err) != 0 || ps_arcseal_snap_init(s, err) != 0)
         goto fail;
     s->mode = s->conf->milter.mode;
     ps_snap_authserv_id(s);

@@ -34,6 +34,7 @@ int ps_cli_conf_args(int argc, char **argv, const char *cmd,
 int ps_cmd_webhook(int argc, char **argv); /* "webhook sign|verify" */
 int ps_cmd_srs(int argc, char **argv);
 int ps_cmd_retpath(int argc, char **argv);
+int ps_cmd_arc(int argc, char **argv);    /* "arc seal" */
 int ps_cmd_events(int argc, char **argv); /* "events list" */
 
 /* Prints "postseal: MESSAGE" on stderr; returns PS_EXIT_USAGE. */

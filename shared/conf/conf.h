@@ -35,6 +35,12 @@ typedef struct ps_conf_list {
 enum { PS_MODE_SIGN = 1, PS_MODE_VERIFY = 2 };
 /* [milter] dmarc_quarantine: what p=quarantine does when enforced. */
 enum { PS_CONF_DMARC_HOLD, PS_CONF_DMARC_HEADER };
+/* [milter] arc_seal: which mail gets an ARC set (RFC 8617). */
+typedef enum ps_conf_arc_seal {
+    PS_CONF_ARC_SEAL_NO,        /* default */
+    PS_CONF_ARC_SEAL_FORWARDED, /* mail the SRS path forwards */
+    PS_CONF_ARC_SEAL_ALWAYS     /* every message the milter passes */
+} ps_conf_arc_seal;
 /* canonicalization bits; 0 is relaxed/relaxed, the default. */
 enum { PS_CONF_CANON_HEADER_SIMPLE = 1, PS_CONF_CANON_BODY_SIMPLE = 2 };
 
@@ -155,6 +161,9 @@ typedef struct ps_conf {
         int dmarc_quarantine; /* PS_CONF_DMARC_HOLD (default) or _HEADER */
         int dmarc_quarantine_line;
         ps_conf_str dmarc_trusted_forwarders; /* CIDRs never enforced */
+        int arc_seal;                         /* ps_conf_arc_seal */
+        int arc_seal_line;
+        ps_conf_str arc_seal_key; /* a [keys] name; needed unless arc_seal no */
         ps_conf_runas runas;
     } milter;
     ps_conf_key *keys;

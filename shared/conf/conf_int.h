@@ -70,6 +70,7 @@ int ps_conf_parse_expire(const char *v, int *seconds, ps_err *err);
 int ps_conf_parse_days(const char *v, int *days, ps_err *err);
 int ps_conf_parse_yesno(const char *v, int *flag, ps_err *err);
 int ps_conf_parse_dmarc_quarantine(const char *v, int *how, ps_err *err);
+int ps_conf_parse_arc_seal(const char *v, int *which, ps_err *err);
 /* runas.c: user, socket_group, socket_mode. */
 int ps_conf_check_account(const char *v, ps_err *err);
 int ps_conf_parse_socket_mode(const char *v, int *mode, ps_err *err);

@@ -60,6 +60,8 @@ static const ps_conf_field ps_conf_fields[] = {
            ps_conf_parse_dmarc_quarantine),
     PS_STR("milter", "dmarc_trusted_forwarders",
            milter.dmarc_trusted_forwarders, ps_conf_check_hosts),
+    PS_NUM("milter", "arc_seal", milter.arc_seal, ps_conf_parse_arc_seal),
+    PS_STR("milter", "arc_seal_key", milter.arc_seal_key, ps_conf_check_token),
     PS_STR("milter", "user", milter.runas.user, ps_conf_check_account),
     PS_STR("milter", "socket_group", milter.runas.socket_group,
            ps_conf_check_account),

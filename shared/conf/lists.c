@@ -340,9 +340,28 @@ static int ps_conf_check_rewrite_refs(const ps_conf *conf, int *line,
                            "=BOUNCE-DOMAIN");
 }
 
+/* Sealing without a key, or with one [keys] does not define, would seal
+ * nothing and say so only per message. */
+static int ps_conf_check_arc_refs(const ps_conf *conf, int *line, ps_err *err)
+{
+    const ps_conf_str *key = &conf->milter.arc_seal_key;
+
+    if (conf->milter.arc_seal == PS_CONF_ARC_SEAL_NO ||
+        (key->value != NULL && ps_conf_find_key(conf, key->value) != NULL))
+        return 0;
+    *line = key->value != NULL ? key->line : conf->milter.arc_seal_line;
+    if (key->value == NULL)
+        return ps_err_set(err, "arc_seal in [milter] needs arc_seal_key");
+    return ps_err_set(err,
+                      "arc_seal_key '%s' in [milter] is not defined in "
+                      "[keys]",
+                      key->value);
+}
+
 int ps_conf_check_refs(const ps_conf *conf, int *line, ps_err *err)
 {
     if (ps_conf_check_rewrite_refs(conf, line, err) != 0 ||
+        ps_conf_check_arc_refs(conf, line, err) != 0 ||
         ps_conf_check_endpoints(conf, line, err) != 0)
         return -1;
     for (size_t i = 0; i < conf->nsigning; i++) {

@@ -430,6 +430,20 @@ int ps_conf_parse_dmarc_quarantine(const char *v, int *how, ps_err *err)
     return 0;
 }
 
+/* forwarded: what the SRS path rewrites (mail relayed for others);
+ * always: everything the milter passes, ours included. */
+int ps_conf_parse_arc_seal(const char *v, int *which, ps_err *err)
+{
+    static const char *const words[] = {"no", "forwarded", "always"};
+
+    for (int i = 0; i < 3; i++)
+        if (strcmp(v, words[i]) == 0) {
+            *which = i;
+            return 0;
+        }
+    return ps_err_set(err, "expected no, forwarded or always");
+}
+
 /* 16 bits at least: a shorter prefix would put unrelated networks on one
  * counter; 128 counts each address alone. */
 int ps_conf_parse_ipv6_prefix(const char *v, int *bits, ps_err *err)

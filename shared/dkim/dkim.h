@@ -20,6 +20,8 @@
 /* Canonical bytes of the fields that may be signed (the others are not
  * kept); more: refused. */
 #define PS_DKIM_MAX_HEADER_BYTES (1024 * 1024)
+/* The highest ARC instance (RFC 8617 4.2.1). */
+#define PS_DKIM_ARC_MAX_INSTANCE 50
 
 /* Relaxed first: a zeroed ps_dkim_params means relaxed/relaxed. */
 typedef enum ps_canon { PS_CANON_RELAXED, PS_CANON_SIMPLE } ps_canon;
@@ -87,6 +89,26 @@ int ps_dkim_sign_body(ps_dkim_sign *s, const uint8_t *data, size_t n,
 int ps_dkim_sign_final(ps_dkim_sign *s, char ***values, size_t *count,
                        ps_err *err);
 
+/* Makes the signatures ARC-Message-Signature values of instance
+ * 1..PS_DKIM_ARC_MAX_INSTANCE (RFC 8617 4.1.2): i= in place of v=, hashed
+ * under that field name. Any time before ps_dkim_sign_final. */
+int ps_dkim_sign_arc_instance(ps_dkim_sign *s, unsigned instance, ps_err *err);
+
 void ps_dkim_sign_free(ps_dkim_sign *s);
+
+/* A header field as ps_dkim_sign_header takes it. */
+typedef struct ps_dkim_field {
+    const char *name, *value;
+} ps_dkim_field;
+
+/* An ARC-Seal value (RFC 8617 4.1.3, 5.1.1): tags i cv a d s t b, signed
+ * by the same step as DKIM over fields (the ARC sets it covers, oldest
+ * first, each as AAR, AMS, AS, ending with this instance's AAR and AMS),
+ * relaxed, then the seal itself with b= empty. cv is "none", "pass" or
+ * "fail"; the caller decides which sets the seal covers. *value is
+ * malloc'd, folded like a DKIM-Signature. */
+int ps_dkim_seal(const ps_dkim_signer *signer, time_t now, unsigned instance,
+                 const char *cv, const ps_dkim_field *fields, size_t nfields,
+                 char **value, ps_err *err);
 
 #endif

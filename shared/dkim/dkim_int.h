@@ -27,7 +27,8 @@ struct ps_dkim_sign {
     ps_dkim_signer signers[PS_DKIM_MAX_KEYS];
     size_t nsigners;
     time_t now;
-    size_t nfields; /* every header field seen, signed or not */
+    unsigned arc_instance; /* 0: DKIM-Signature */
+    size_t nfields;        /* every header field seen, signed or not */
     ps_dkim_hdr *hdrs;
     size_t nhdrs, caphdrs;
     ps_dkim_buf store;
@@ -54,6 +55,9 @@ int ps_dkim_select(const ps_dkim_sign *s, ps_dkim_buf *hlist,
 /* The DKIM-Signature value up to and including "b=", folded; the base64
  * signature is added by ps_dkim_sigtext_add_b. */
 typedef struct ps_dkim_sigtext_in {
+    const char *field; /* the header field name the value goes under */
+    unsigned instance; /* ARC: i= first, no v=; 0: DKIM */
+    const char *cv;    /* ARC-Seal: cv=, and no c=, x=, h=, bh= */
     const char *algorithm;
     ps_canon hcanon, bcanon;
     const char *domain, *selector;
@@ -65,6 +69,13 @@ typedef struct ps_dkim_sigtext_in {
 
 int ps_dkim_sigtext(const ps_dkim_sigtext_in *in, ps_dkim_buf *out);
 int ps_dkim_sigtext_add_b(ps_dkim_buf *out, const char *b64);
+
+/* The whole signature value of in (DKIM-Signature, ARC-Message-Signature
+ * or ARC-Seal): its text, canonicalised under in->field with hcanon after
+ * hdr (the canonical fields it covers), signed with key, b= filled in.
+ * *value is malloc'd. */
+int ps_dkim_sig_make(const ps_dkim_sigtext_in *in, const ps_key *key,
+                     const char *hdr, size_t hlen, char **value, ps_err *err);
 
 /* Signs hdr (the selected canonical fields) followed by sig (the
  * canonical DKIM-Signature field with empty b=, without its CRLF):

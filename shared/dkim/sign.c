@@ -157,40 +157,24 @@ int ps_dkim_sign_body(ps_dkim_sign *s, const uint8_t *data, size_t n,
     return 0;
 }
 
-/* One DKIM-Signature value for signer i, malloc'd into *value. */
-static int sign_one(const ps_dkim_sign *s, size_t i, const ps_dkim_buf *hl,
-                    const ps_dkim_buf *hd, const char *bh, char **value,
-                    ps_err *err)
+int ps_dkim_sig_make(const ps_dkim_sigtext_in *in, const ps_key *key,
+                     const char *hdr, size_t hlen, char **value, ps_err *err)
 {
-    const ps_dkim_signer *sg = &s->signers[i];
     ps_dkim_buf text = {.max = PS_DKIM_MAX_HEADER_BYTES + 65536};
     ps_dkim_buf canon = {.max = 2 * text.max + 64};
-    ps_dkim_sigtext_in in = {ps_key_algorithm(sg->key),
-                             s->params.header_canon,
-                             s->params.body_canon,
-                             sg->domain,
-                             sg->selector,
-                             (long long)s->now,
-                             s->params.expire_after > 0
-                                 ? (long long)s->now +
-                                       (long long)s->params.expire_after
-                                 : -1,
-                             hl->data,
-                             hl->len,
-                             bh};
     uint8_t sig[PS_DKIM_SIG_MAX];
     char b64[PS_DKIM_SIG_MAX * 4 / 3 + 8];
     size_t siglen = sizeof(sig);
     int rc = -1;
 
-    if (ps_dkim_sigtext(&in, &text) < 0 ||
-        ps_dkim_canon_header(s->params.header_canon, "DKIM-Signature", 14,
+    if (ps_dkim_sigtext(in, &text) < 0 ||
+        ps_dkim_canon_header(in->hcanon, in->field, strlen(in->field),
                              text.data, text.len, &canon) < 0) {
         ps_err_set(err, "DKIM signing: signature header too large");
         goto done;
     }
-    if (ps_dkim_crypto_sign(sg->key, hd->data, hd->len, canon.data,
-                            canon.len - 2, sig, &siglen, err) < 0)
+    if (ps_dkim_crypto_sign(key, hdr, hlen, canon.data, canon.len - 2, sig,
+                            &siglen, err) < 0)
         goto done;
     ps_b64_encode(sig, siglen, b64);
     if (ps_dkim_sigtext_add_b(&text, b64) < 0 ||
@@ -205,6 +189,33 @@ done:
     ps_dkim_buf_free(&text);
     ps_dkim_buf_free(&canon);
     return rc;
+}
+
+/* One signature value for signer i (DKIM-Signature or, with an ARC
+ * instance, ARC-Message-Signature), malloc'd into *value. */
+static int sign_one(const ps_dkim_sign *s, size_t i, const ps_dkim_buf *hl,
+                    const ps_dkim_buf *hd, const char *bh, char **value,
+                    ps_err *err)
+{
+    const ps_dkim_signer *sg = &s->signers[i];
+    const ps_dkim_params *p = &s->params;
+    ps_dkim_sigtext_in in = {
+        .field = s->arc_instance ? "ARC-Message-Signature" : "DKIM-Signature",
+        .instance = s->arc_instance,
+        .algorithm = ps_key_algorithm(sg->key),
+        .hcanon = p->header_canon,
+        .bcanon = p->body_canon,
+        .domain = sg->domain,
+        .selector = sg->selector,
+        .t = (long long)s->now,
+        .x = p->expire_after > 0
+                 ? (long long)s->now + (long long)p->expire_after
+                 : -1,
+        .hlist = hl->data,
+        .hlist_len = hl->len,
+        .bh = bh};
+
+    return ps_dkim_sig_make(&in, sg->key, hd->data, hd->len, value, err);
 }
 
 static int body_hash_b64(ps_dkim_sign *s, char *bh, ps_err *err)
@@ -255,6 +266,17 @@ done:
     ps_dkim_buf_free(&hl);
     ps_dkim_buf_free(&hd);
     return rc;
+}
+
+int ps_dkim_sign_arc_instance(ps_dkim_sign *s, unsigned instance, ps_err *err)
+{
+    if (instance < 1 || instance > PS_DKIM_ARC_MAX_INSTANCE)
+        return ps_err_set(err, "ARC instance %u is not 1 to %d", instance,
+                          PS_DKIM_ARC_MAX_INSTANCE);
+    if (s->done)
+        return ps_err_set(err, "DKIM signing: message already signed");
+    s->arc_instance = instance;
+    return 0;
 }
 
 void ps_dkim_sign_free(ps_dkim_sign *s)

@@ -1,6 +1,7 @@
 /* The text of a DKIM-Signature value: fixed tag order (v a c d s t x h bh
- * b), folded with CRLF+TAB before 78 columns where RFC 6376 allows FWS:
- * between tags, after a ':' in h=, and inside the base64 of b=. */
+ * b; ARC-Message-Signature: i for v; ARC-Seal: i cv a d s t b), folded with
+ * CRLF+TAB before 78 columns where RFC 6376 allows FWS: between tags, after a
+ * ':' in h=, and inside the base64 of b=. */
 #include "dkim/dkim_int.h"
 
 #include <stdio.h>
@@ -78,14 +79,22 @@ static const char *canon_name(ps_canon c)
 
 int ps_dkim_sigtext(const ps_dkim_sigtext_in *in, ps_dkim_buf *out)
 {
-    fold f = {out, 15, 0}; /* after "DKIM-Signature:" */
+    fold f = {out, strlen(in->field) + 1, 0}; /* after "NAME:" */
     char v[96];
 
-    tag(&f, "v", "1");
+    if (in->instance > 0) {
+        snprintf(v, sizeof(v), "%u", in->instance);
+        tag(&f, "i", v);
+    } else
+        tag(&f, "v", "1");
+    if (in->cv != NULL)
+        tag(&f, "cv", in->cv);
     tag(&f, "a", in->algorithm);
-    snprintf(v, sizeof(v), "%s/%s", canon_name(in->hcanon),
-             canon_name(in->bcanon));
-    tag(&f, "c", v);
+    if (in->cv == NULL) {
+        snprintf(v, sizeof(v), "%s/%s", canon_name(in->hcanon),
+                 canon_name(in->bcanon));
+        tag(&f, "c", v);
+    }
     tag(&f, "d", in->domain);
     tag(&f, "s", in->selector);
     snprintf(v, sizeof(v), "%lld", in->t);
@@ -94,8 +103,10 @@ int ps_dkim_sigtext(const ps_dkim_sigtext_in *in, ps_dkim_buf *out)
         snprintf(v, sizeof(v), "%lld", in->x);
         tag(&f, "x", v);
     }
-    hlist(&f, in->hlist, in->hlist_len);
-    tag(&f, "bh", in->bh);
+    if (in->cv == NULL) {
+        hlist(&f, in->hlist, in->hlist_len);
+        tag(&f, "bh", in->bh);
+    }
     /* b= starts a line of its own, so the value that follows it begins
      * on the same line and no verifier has to guess whether FWS right
      * after "b=" belongs to the value it blanks. */
