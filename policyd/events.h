@@ -41,6 +41,14 @@ typedef struct ps_evf_index {
     size_t cap, n;
 } ps_evf_index;
 
+/* Messages with deferred recipients (events_pending.c): what an expiry
+ * fails. */
+struct ps_evf_pmsg;
+typedef struct ps_evf_pending {
+    struct ps_evf_pmsg **buckets;
+    size_t nbuckets, n;
+} ps_evf_pending;
+
 /* Positions: in the log (its generation counts the files followed, so
  * positions compare across rotations), in the records (day, offset). */
 typedef struct ps_evf_pos {
@@ -68,6 +76,7 @@ typedef struct ps_evf {
     char print[64];
     size_t printlen;
     ps_evf_index idx;
+    ps_evf_pending pending;
     char **fields;   /* PS_MSGREC_FIELDS, for records read */
     char *buf;       /* PS_EVF_READ + 1 */
     ps_record batch; /* spool lines not yet appended */
@@ -100,6 +109,23 @@ int ps_evf_rec_catch_up(ps_evf *f, ps_err *err);
 int ps_evf_rec_find(ps_evf *f, const char *qid, ps_msgrec *rec, char **line,
                     ps_err *err);
 void ps_evf_index_free(ps_evf_index *x);
+
+/* events_pending.c: the recipients an expiry fails */
+/* Follows one batched event: a deferral makes its recipient pending (with
+ * its status and reply), a sent or failed one ends that. */
+int ps_evf_pending_note(ps_evf *f, const struct ps_event *ev, ps_err *err);
+/* The message left the queue: nothing of it is pending any more. */
+void ps_evf_pending_drop(ps_evf *f, const char *qid);
+/* The message expired: fail() for each recipient still pending (its last
+ * deferral's status and reply), then nothing of it is pending. */
+int ps_evf_pending_expire(ps_evf *f, const char *qid,
+                          int (*fail)(ps_evf *, void *, const char *rcpt,
+                                      const char *dsn, const char *reply,
+                                      ps_err *),
+                          void *arg, ps_err *err);
+/* Rebuilt from the spool's events (on start, and after a failed batch). */
+int ps_evf_pending_load(ps_evf *f, ps_err *err);
+void ps_evf_pending_free(ps_evf_pending *p);
 
 /* events_log.c: the mail log */
 /* Reads what the log has past cur (budget bytes at most): 1 when the
