@@ -185,6 +185,7 @@ static int evf_flush(ps_evf *f, ps_err *err)
         return -1;
     f->events += f->nbatch;
     f->nbatch = 0;
+    ps_evf_hold_flushed(f);
     f->batch.n = 0;
     if (memcmp(&f->cur, &f->saved, sizeof(f->cur)) == 0)
         return 0;
@@ -197,6 +198,7 @@ static void evf_rewind(ps_evf *f)
 {
     ps_err err = {""};
 
+    ps_evf_hold_rewind(f);
     if (ps_evf_pending_load(f, &err) != 0)
         ps_log_kv(f->lg, LOG_ERR, "events", "result", "failed", "reason",
                   err.msg, "next",
@@ -266,6 +268,7 @@ void ps_evf_free(ps_evf *f)
         close(f->fd);
     ps_evf_index_free(&f->idx);
     ps_evf_pending_free(&f->pending);
+    ps_evf_hold_free(f);
     ps_record_free(&f->batch);
     free(f->fields);
     free(f->buf);

@@ -52,9 +52,8 @@ static int evf_fail_expired(ps_evf *f, void *arg, const char *rcpt,
                              reply, x->src, err);
 }
 
-static int evf_emit_line(ps_evf *f, const ps_maillog_line *l,
-                         const ps_msgrec *rec, const char *line, size_t n,
-                         const char *src, ps_err *err)
+int ps_evf_log_emit(ps_evf *f, const ps_maillog_line *l, const ps_msgrec *rec,
+                    const char *line, size_t n, const char *src, ps_err *err)
 {
     char id[PS_EVSPOOL_ID + 1];
     time_t when = l->when ? l->when : time(NULL);
@@ -98,6 +97,7 @@ static int evf_log_line(ps_evf *f, const char *line, size_t n, long long end,
     switch (ps_maillog_parse(line, n, time(NULL), l)) {
     case PS_MAILLOG_REMOVED:
         ps_evf_pending_drop(f, l->qid);
+        ps_evf_hold_drop(f, l->qid);
         goto out;
     case PS_MAILLOG_DELIVERY:
     case PS_MAILLOG_HOLD:
@@ -106,13 +106,18 @@ static int evf_log_line(ps_evf *f, const char *line, size_t n, long long end,
     default:
         goto out;
     }
+    snprintf(src, sizeof(src), "m:%lld:%llu:%lld", f->cur.gen, f->cur.ino, end);
     if ((found = ps_evf_rec_find(f, l->qid, &rec, &recline, err)) <= 0) {
         rc = found;
-        f->skipped += found == 0;
+        /* cleanup logs a header check's hold before the message ends,
+         * where the milter writes its record: it may yet come */
+        if (found == 0 && l->kind == PS_MAILLOG_HOLD)
+            rc = ps_evf_hold_wait(f, l->qid, line, n, end, src, err);
+        else
+            f->skipped += found == 0;
         goto out;
     }
-    snprintf(src, sizeof(src), "m:%lld:%llu:%lld", f->cur.gen, f->cur.ino, end);
-    rc = evf_emit_line(f, l, &rec, line, n, src, err);
+    rc = ps_evf_log_emit(f, l, &rec, line, n, src, err);
 out:
     free(recline);
     free(l);

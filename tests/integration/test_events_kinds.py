@@ -11,9 +11,12 @@ Webhooks [endpoint] at an HTTPS receiver.
   recipient, its last deferral's status and reply; policyd restarted
   between the deferrals and the expiry (what is pending comes from the
   spool); the expired recipients are not suppressed, the refused one is.
-- holds: header_checks HOLD gives one held event per recipient; postsuper
-  -h of a deferred message gives held with "placed on hold"; postsuper
-  -H (released) gives none.
+- holds: header_checks HOLD gives one held event per recipient, also when
+  policyd read the hold line before the milter wrote the message's record
+  (cleanup logs it while the message arrives: the test stops in the
+  middle of DATA until policyd has read it); postsuper -h of a deferred
+  message gives held with "placed on hold"; postsuper -H (released) gives
+  none.
 - suppression: `postseal suppression add` and the hard failure above
   give suppressed events, a RCPT refused because of the list gives
   suppression_rejected; each arrives at the endpoint with a signature
@@ -26,6 +29,7 @@ import hashlib
 import json
 import os
 import re
+import smtplib
 import subprocess
 
 import pytest
@@ -171,6 +175,17 @@ def test_expired_fails_pending_recipients_once(stack):
                         supp[0]["reply"]), supp[0]
 
 
+def check_held_per_recipient(stack, q, subject, rcpts):
+    """One held event per recipient of q, with the id of the header check's
+    hold line and the recipient; the events."""
+    line = stack.log_line(rf".*\]: {q}: hold: header Subject: {subject} .*")
+    held = {e["recipient"]: e for e in stack.of(q) if e["event"] == "held"}
+    assert sorted(held) == sorted(rcpts), held
+    for r, e in held.items():
+        assert e["id"] == line_id(line, r)
+    return list(held.values())
+
+
 def test_holds(stack):
     # header_checks HOLD: one held event per recipient
     q1 = stack.send("hold me", "x2@example.com", ["ok2@dest.test", "ok3@dest.test"])
@@ -184,11 +199,7 @@ def test_holds(stack):
     stack.pf.wait_log(rf"{q2}: released from hold")
     stack.wait_caught_up()
 
-    hold1 = stack.log_line(rf".*\]: {q1}: hold: header Subject: hold me .*")
-    held = {e["recipient"]: e for e in stack.of(q1) if e["event"] == "held"}
-    assert set(held) == {"ok2@dest.test", "ok3@dest.test"}, held
-    for r, e in held.items():
-        assert e["id"] == line_id(hold1, r)
+    for e in check_held_per_recipient(stack, q1, "hold me", ["ok2@dest.test", "ok3@dest.test"]):
         assert e["reply"].startswith("header Subject: hold me from")
 
     hold2 = stack.log_line(rf".*\]: {q2}: placed on hold")
@@ -204,6 +215,37 @@ def test_holds(stack):
     stack.pf.wait_log(rf"{q2}: removed")
     stack.wait_caught_up()
     assert not any(e["event"] == "failed" for e in stack.of(q2))
+
+
+def test_hold_logged_before_the_record(stack):
+    """cleanup logs a header check's HOLD while the message arrives, before
+    the end of message where the milter writes its record: the follower
+    reads the line first (checked: caught up, no event), and the held
+    events come when the record does."""
+    with smtplib.SMTP("127.0.0.1", stack.pf.port, local_hostname="client.example.test",
+                      timeout=60) as s:
+        s.ehlo()
+        s.mail("app@example.com")
+        for r in ("ok5@dest.test", "ok6@dest.test"):
+            s.rcpt(r)
+        s.putcmd("data")
+        assert s.getreply()[0] == 354
+        # the headers, then enough body for smtpd to pass them to cleanup
+        s.send(b"From: app@example.com\r\nSubject: hold early\r\n"
+               b"Message-ID: <x5@example.com>\r\n\r\n" + b"x" * 70 + b"\r\n")
+        s.send((b"y" * 70 + b"\r\n") * 2000)
+        m = stack.pf.wait_log(r"\]: ([0-9A-Za-z]+): hold: header Subject: hold early")
+        q = m.group(1)
+        stack.wait_caught_up()
+        assert not stack.of(q), "an event before the record"
+        s.send(b"end\r\n.\r\n")
+        code, text = s.getreply()
+        assert code == 250 and q.encode() in text, (code, text)
+    stack.pd.wait_log(rf"event=held qid={q} recipient=ok6@dest.test")
+    stack.wait_caught_up()
+    for e in check_held_per_recipient(stack, q, "hold early", ["ok5@dest.test", "ok6@dest.test"]):
+        assert e["message_id"] == "<x5@example.com>"
+    stack.postsuper("-d", q)
 
 
 def test_suppression_events_signed(stack):
