@@ -167,6 +167,8 @@ int ps_evf_emit(ps_evf *f, const ps_msgrec *rec, int kind, const char *id,
     if (f->batch.oom)
         return ps_err_set(err, "out of memory");
     f->nbatch++;
+    if (ps_evf_pending_note(f, &ev, err) != 0)
+        return -1;
     if (f->on_event != NULL)
         f->on_event(f->on_event_arg, &ev);
     ps_log_kv(f->lg, LOG_INFO, "event", "id", id, "event",
@@ -183,15 +185,24 @@ static int evf_flush(ps_evf *f, ps_err *err)
         return -1;
     f->events += f->nbatch;
     f->nbatch = 0;
+    ps_evf_hold_flushed(f);
     f->batch.n = 0;
     if (memcmp(&f->cur, &f->saved, sizeof(f->cur)) == 0)
         return 0;
     return evf_state_save(f, err);
 }
 
-/* Nothing of a failed batch counts: read again from the saved positions. */
+/* Nothing of a failed batch counts: read again from the saved positions,
+ * with what is pending as the spool says. */
 static void evf_rewind(ps_evf *f)
 {
+    ps_err err = {""};
+
+    ps_evf_hold_rewind(f);
+    if (ps_evf_pending_load(f, &err) != 0)
+        ps_log_kv(f->lg, LOG_ERR, "events", "result", "failed", "reason",
+                  err.msg, "next",
+                  "expiries fail only the deferrals read from now on", NULL);
     f->nbatch = 0;
     f->batch.n = 0;
     f->cur = f->saved;
@@ -256,6 +267,8 @@ void ps_evf_free(ps_evf *f)
     if (f->fd >= 0)
         close(f->fd);
     ps_evf_index_free(&f->idx);
+    ps_evf_pending_free(&f->pending);
+    ps_evf_hold_free(f);
     ps_record_free(&f->batch);
     free(f->fields);
     free(f->buf);
@@ -285,7 +298,7 @@ int ps_evf_start(struct event_base *base, ps_log *lg, const ps_conf *conf,
         return ps_err_set(err, "out of memory");
     }
     if (evf_paths(f, conf, err) != 0 || evf_state_load(f, err) != 0 ||
-        evf_recover(f, err) != 0) {
+        evf_recover(f, err) != 0 || ps_evf_pending_load(f, err) != 0) {
         ps_evf_free(f);
         return -1;
     }

@@ -41,6 +41,25 @@ typedef struct ps_evf_index {
     size_t cap, n;
 } ps_evf_index;
 
+/* Messages with deferred recipients (events_pending.c): what an expiry
+ * fails. */
+struct ps_evf_pmsg;
+typedef struct ps_evf_pending {
+    struct ps_evf_pmsg **buckets;
+    size_t nbuckets, n;
+} ps_evf_pending;
+
+/* A hold line waiting for its message's record (events_holds.c). */
+#define PS_EVF_HOLDS 256
+typedef struct ps_evf_hold {
+    char qid[32];
+    char *line; /* NULL: a free slot */
+    size_t n;
+    char src[96];
+    long long gen, off; /* where the line ends in the log */
+    int emitted;        /* its events are in the batch not yet appended */
+} ps_evf_hold;
+
 /* Positions: in the log (its generation counts the files followed, so
  * positions compare across rotations), in the records (day, offset). */
 typedef struct ps_evf_pos {
@@ -68,6 +87,9 @@ typedef struct ps_evf {
     char print[64];
     size_t printlen;
     ps_evf_index idx;
+    ps_evf_pending pending;
+    ps_evf_hold holds[PS_EVF_HOLDS];
+    unsigned holds_next;
     char **fields;   /* PS_MSGREC_FIELDS, for records read */
     char *buf;       /* PS_EVF_READ + 1 */
     ps_record batch; /* spool lines not yet appended */
@@ -101,9 +123,47 @@ int ps_evf_rec_find(ps_evf *f, const char *qid, ps_msgrec *rec, char **line,
                     ps_err *err);
 void ps_evf_index_free(ps_evf_index *x);
 
+/* events_pending.c: the recipients an expiry fails */
+/* Follows one batched event: a deferral makes its recipient pending (with
+ * its status and reply), a sent or failed one ends that. */
+int ps_evf_pending_note(ps_evf *f, const struct ps_event *ev, ps_err *err);
+/* The message left the queue: nothing of it is pending any more. */
+void ps_evf_pending_drop(ps_evf *f, const char *qid);
+/* The message expired: fail() for each recipient still pending (its last
+ * deferral's status and reply), then nothing of it is pending. */
+int ps_evf_pending_expire(ps_evf *f, const char *qid,
+                          int (*fail)(ps_evf *, void *, const char *rcpt,
+                                      const char *dsn, const char *reply,
+                                      ps_err *),
+                          void *arg, ps_err *err);
+/* Rebuilt from the spool's events (on start, and after a failed batch). */
+int ps_evf_pending_load(ps_evf *f, ps_err *err);
+void ps_evf_pending_free(ps_evf_pending *p);
+
+/* events_holds.c: hold lines read before their message's record */
+/* Keeps the line (ending at log offset end) until qid's record is read. */
+int ps_evf_hold_wait(ps_evf *f, const char *qid, const char *line, size_t n,
+                     long long end, const char *src, ps_err *err);
+/* An accepted record was read: the held events of lines waiting for it. */
+int ps_evf_hold_record(ps_evf *f, const ps_msgrec *rec, ps_err *err);
+/* The message left the queue: its lines wait no more. */
+void ps_evf_hold_drop(ps_evf *f, const char *qid);
+/* The batch is in the spool: the lines whose events it held are done. */
+void ps_evf_hold_flushed(ps_evf *f);
+/* The batch failed: forgets the lines past the saved position (they are
+ * read again), and those emitted wait again for their records. */
+void ps_evf_hold_rewind(ps_evf *f);
+void ps_evf_hold_free(ps_evf *f);
+
 /* events_log.c: the mail log */
 /* Reads what the log has past cur (budget bytes at most): 1 when the
  * budget ran out (more to read), 0, or -1 with err. */
 int ps_evf_log_read(ps_evf *f, ps_err *err);
+/* The events of one parsed line l (delivery, hold, expiry) of the message
+ * rec; line: the raw line (ids), src: its position. */
+struct ps_maillog_line;
+int ps_evf_log_emit(ps_evf *f, const struct ps_maillog_line *l,
+                    const ps_msgrec *rec, const char *line, size_t n,
+                    const char *src, ps_err *err);
 
 #endif

@@ -1,6 +1,6 @@
 /* The mail log as the follower reads it: whole lines from the saved
- * offset, each delivery or hold line of a message the milter recorded
- * turned into events; rotation by rename (the old file drained first,
+ * offset, each delivery, hold or expiry line of a message the milter
+ * recorded turned into events; rotation by rename (the old file drained first,
  * found again beside the new one after a restart) and by truncation (the
  * bytes before the offset no longer those read there). */
 #include <dirent.h>
@@ -29,13 +29,39 @@ static const char *evf_recipient(const ps_msgrec *rec, const ps_maillog_line *l)
     return ps_msgrec_has_rcpt(rec, l->to) ? l->to : NULL;
 }
 
-static int evf_emit_line(ps_evf *f, const ps_maillog_line *l,
-                         const ps_msgrec *rec, const char *line, size_t n,
-                         const char *src, ps_err *err)
+/* An expired message's line, what its failed events share. */
+typedef struct evf_expiry {
+    const ps_msgrec *rec;
+    const char *line, *src;
+    size_t n;
+    time_t when;
+} evf_expiry;
+
+/* One recipient still deferred when its message expired: failed, with
+ * its last deferral's status (4.X.X, as in the DSN Postfix returns) and
+ * reply; the id is the expiry line's and the recipient's. */
+static int evf_fail_expired(ps_evf *f, void *arg, const char *rcpt,
+                            const char *dsn, const char *reply, ps_err *err)
+{
+    const evf_expiry *x = arg;
+    char id[PS_EVSPOOL_ID + 1];
+
+    return ps_event_make_id(x->line, x->n, rcpt, id, err) != 0
+               ? -1
+               : ps_evf_emit(f, x->rec, PS_EVENT_FAILED, id, x->when, rcpt, dsn,
+                             reply, x->src, err);
+}
+
+int ps_evf_log_emit(ps_evf *f, const ps_maillog_line *l, const ps_msgrec *rec,
+                    const char *line, size_t n, const char *src, ps_err *err)
 {
     char id[PS_EVSPOOL_ID + 1];
     time_t when = l->when ? l->when : time(NULL);
     const char *rcpt;
+    evf_expiry x = {rec, line, src, n, when};
+
+    if (l->kind == PS_MAILLOG_EXPIRED)
+        return ps_evf_pending_expire(f, l->qid, evf_fail_expired, &x, err);
 
     if (l->kind == PS_MAILLOG_HOLD) {
         /* The hold concerns every recipient of the message. */
@@ -68,16 +94,30 @@ static int evf_log_line(ps_evf *f, const char *line, size_t n, long long end,
 
     if (l == NULL)
         return ps_err_set(err, "out of memory");
-    if (ps_maillog_parse(line, n, time(NULL), l) != PS_MAILLOG_DELIVERY &&
-        l->kind != PS_MAILLOG_HOLD)
+    switch (ps_maillog_parse(line, n, time(NULL), l)) {
+    case PS_MAILLOG_REMOVED:
+        ps_evf_pending_drop(f, l->qid);
+        ps_evf_hold_drop(f, l->qid);
         goto out;
-    if ((found = ps_evf_rec_find(f, l->qid, &rec, &recline, err)) <= 0) {
-        rc = found;
-        f->skipped += found == 0;
+    case PS_MAILLOG_DELIVERY:
+    case PS_MAILLOG_HOLD:
+    case PS_MAILLOG_EXPIRED:
+        break;
+    default:
         goto out;
     }
     snprintf(src, sizeof(src), "m:%lld:%llu:%lld", f->cur.gen, f->cur.ino, end);
-    rc = evf_emit_line(f, l, &rec, line, n, src, err);
+    if ((found = ps_evf_rec_find(f, l->qid, &rec, &recline, err)) <= 0) {
+        rc = found;
+        /* cleanup logs a header check's hold before the message ends,
+         * where the milter writes its record: it may yet come */
+        if (found == 0 && l->kind == PS_MAILLOG_HOLD)
+            rc = ps_evf_hold_wait(f, l->qid, line, n, end, src, err);
+        else
+            f->skipped += found == 0;
+        goto out;
+    }
+    rc = ps_evf_log_emit(f, l, &rec, line, n, src, err);
 out:
     free(recline);
     free(l);

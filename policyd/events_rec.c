@@ -200,7 +200,9 @@ static int evf_rec_line(ps_evf *f, char *line, size_t len, long long end,
                   "unreadable record line skipped", "dir", f->recdir, NULL);
     else if (m.type == PS_MSGREC_ACCEPTED)
         rc = evf_index_put(f, m.qid, f->cur.day,
-                           (off_t)(end - (long long)len - 1), err);
+                           (off_t)(end - (long long)len - 1), err) != 0
+                 ? -1
+                 : ps_evf_hold_record(f, &m, err);
     else if (past)
         rc = evf_bounce(f, &m, raw, len, end, err);
     free(raw);

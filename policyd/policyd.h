@@ -221,6 +221,18 @@ int ps_suppress_ask(ps_session *s, ps_request *r);
 /* The events follower saw an event: a permanent failure adds an entry. */
 struct ps_event;
 void ps_suppress_on_event(void *pd, const struct ps_event *ev);
+/* suppress_events.c: the suppressed event of an entry a failure (cause)
+ * added, in the follower's batch; suppression_rejected for a RCPT refused
+ * (text: the reply); suppressed for `postseal suppression add` (0, or -1
+ * with err). Each only with [events] dir. */
+void ps_suppress_event_added(ps_pd *pd, const struct ps_event *cause,
+                             const ps_supp_entry *e);
+void ps_suppress_event_rejected(ps_pd *pd, const char *instance,
+                                const char *sasl, const char *sender,
+                                const char *client, const ps_supp_entry *e,
+                                const char *text);
+int ps_suppress_event_admin(const ps_conf *conf, const ps_supp_entry *e,
+                            ps_err *err);
 /* quota_events.c: a limit_approaching or limit_exceeded event (a
  * ps_event_kind) for the counter owner's window w into the [events]
  * spool, when [events] dir is set. now_ms: the store's clock. */

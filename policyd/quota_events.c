@@ -33,9 +33,8 @@ void ps_qev_note(ps_pd *pd, int kind, const char *owner,
                  const ps_quota_window *w, uint64_t used, uint64_t now_ms)
 {
     const char *dir = pd->cfg->conf->events.dir.value;
-    char win[64], reply[128], what[PS_QUOTA_MAX_KEY + 128], spool[PATH_MAX];
+    char win[64], reply[128], what[PS_QUOTA_MAX_KEY + 128];
     ps_event ev = {.when = time(NULL), .kind = (ps_event_kind)kind};
-    ps_record line = {0};
     ps_err err = {""};
     int n;
 
@@ -56,15 +55,12 @@ void ps_qev_note(ps_pd *pd, int kind, const char *owner,
     ev.auth = owner;
     ev.reply = reply;
     ev.src = "q";
-    ps_evspool_format(&ev, &line);
-    if (line.oom || ps_evspool_path(dir, spool, sizeof(spool), &err) != 0 ||
-        ps_events_append(spool, line.p, line.n, &err) != 0)
+    if (ps_events_spool(dir, &ev, &err) != 0)
         ps_log_kv(pd->lg, LOG_ERR, "events", "result", "failed", "event",
-                  ps_event_kind_name(ev.kind), "key", owner, "reason",
-                  line.oom ? "out of memory" : err.msg, NULL);
+                  ps_event_kind_name(ev.kind), "key", owner, "reason", err.msg,
+                  NULL);
     else
         ps_log_kv(pd->lg, LOG_INFO, "event", "id", ev.id, "event",
                   ps_event_kind_name(ev.kind), "key", owner, "limit", win,
                   NULL);
-    ps_record_free(&line);
 }

@@ -1,7 +1,9 @@
 /* The suppression list in postseal-policyd: at RCPT, a recipient that
  * failed permanently for this sender domain (or credential) is refused
  * with 550 5.1.1 (or only logged: [suppression] mode = log); the events
- * follower adds the entries; -S is `postseal suppression`. */
+ * follower adds the entries (a permanent failure: 5.X.X; an expiry's
+ * failed events carry the last deferral's 4.X.X and add none); -S is
+ * `postseal suppression`. */
 #include "policyd.h"
 
 #include <stdio.h>
@@ -56,6 +58,9 @@ static ps_request_status ps_suppress_decide(ps_session *s, ps_request *r,
     snprintf(text, sizeof(text),
              "5.1.1 <%s>: suppressed since %s after a permanent failure",
              r->supp.rcpt, since);
+    ps_suppress_event_rejected(s->pd, r->instance, s->attr[PS_ATTR_SASL],
+                               s->attr[PS_ATTR_SENDER], s->attr[PS_ATTR_CLIENT],
+                               &r->supp, text);
     ps_request_free(s->pd, r);
     ps_reply_send(s, "550", text);
     return PS_REQUEST_ANSWERED;
@@ -119,4 +124,5 @@ void ps_suppress_on_event(void *arg, const struct ps_event *ev)
     ps_log_kv(pd->lg, LOG_INFO, "suppression_added", "recipient", e.rcpt,
               "scope", ps_supp_scope_name(e.scope), "for", e.who, "status",
               ev->dsn, "until", until, NULL);
+    ps_suppress_event_added(pd, ev, &e);
 }

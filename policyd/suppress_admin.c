@@ -56,6 +56,9 @@ int ps_suppress_admin(const ps_pd_cfg *cfg, const char *verb, const char *rcpt,
         fprintf(stderr, "%s: %s\n", PS_SUPP_ADMIN_NAME, err.msg);
         return 2;
     }
+    if (v == PS_SUPP_ADD && ps_suppress_event_admin(conf, &e, &err) != 0)
+        fprintf(stderr, "%s: added, but no suppressed event: %s\n",
+                PS_SUPP_ADMIN_NAME, err.msg);
     if (v == PS_SUPP_LIST && n == 0)
         printf("no suppressed recipients\n");
     else if (v == PS_SUPP_ADD)

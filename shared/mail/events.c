@@ -183,6 +183,21 @@ int ps_events_format_postal(const ps_event *ev, char *out, size_t cap,
     return events_close(&o, err);
 }
 
+int ps_events_spool(const char *dir, const ps_event *ev, ps_err *err)
+{
+    char spool[4096];
+    ps_record line = {0};
+    int rc;
+
+    ps_evspool_format(ev, &line);
+    rc = line.oom ? ps_err_set(err, "out of memory")
+         : ps_evspool_path(dir, spool, sizeof(spool), err) != 0
+             ? -1
+             : ps_events_append(spool, line.p, line.n, err);
+    ps_record_free(&line);
+    return rc;
+}
+
 int ps_events_append(const char *path, const char *line, size_t n, ps_err *err)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);

@@ -44,6 +44,11 @@ int ps_events_postal_kind(int kind);
 int ps_events_format_postal(const struct ps_event *ev, char *out, size_t cap,
                             ps_err *err);
 
+/* One event appended and fsync'd to the spool of [events] dir (the
+ * events that happen outside the follower's batches: quotas, the
+ * suppression list). */
+int ps_events_spool(const char *dir, const struct ps_event *ev, ps_err *err);
+
 /* Appends n bytes to path (created 0640 if absent) with one write(), then
  * fsync; O_APPEND keeps lines from several processes whole. */
 int ps_events_append(const char *path, const char *line, size_t n, ps_err *err);

@@ -9,8 +9,9 @@
 #include "mail/evspool.h"
 
 static const char *const ev_names[PS_EVENT_NKINDS] = {
-    "sent", "delayed",           "failed",        "bounced",
-    "held", "limit_approaching", "limit_exceeded"};
+    "sent",           "delayed",    "failed",
+    "bounced",        "held",       "limit_approaching",
+    "limit_exceeded", "suppressed", "suppression_rejected"};
 
 const char *ps_event_kind_name(ps_event_kind k)
 {

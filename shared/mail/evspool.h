@@ -19,7 +19,8 @@
 typedef enum ps_event_kind {
     PS_EVENT_SENT,    /* delivered (status=sent) */
     PS_EVENT_DELAYED, /* one deferral (status=deferred) */
-    PS_EVENT_FAILED,  /* refused for good during delivery (status=bounced) */
+    PS_EVENT_FAILED,  /* refused for good during delivery (status=bounced),
+                         or still deferred when the message expired */
     PS_EVENT_BOUNCED, /* a bounce came back to the return path (milter) */
     PS_EVENT_HELD,    /* Postfix put the message on hold */
     /* postseal-policyd's quotas: a window past [policyd] warn_at (once
@@ -27,6 +28,10 @@ typedef enum ps_event_kind {
      * and period, per daemon) */
     PS_EVENT_LIMIT_APPROACHING,
     PS_EVENT_LIMIT_EXCEEDED,
+    /* the suppression list: a recipient added (a permanent failure or
+     * `postseal suppression add`), and a RCPT refused because of it */
+    PS_EVENT_SUPPRESSED,
+    PS_EVENT_SUPPRESSION_REJECTED,
     PS_EVENT_NKINDS
 } ps_event_kind;
 

@@ -237,14 +237,54 @@ static int ml_status(ml_cur *c, ps_maillog_line *l)
     return 1;
 }
 
+/* qmgr's "from=<SENDER>, status=expired, returned to sender" (or
+ * force-expired): the sender may hold anything, so the line is read from
+ * both ends. */
+static int ml_expired(ml_cur *c)
+{
+    static const char *const tails[] = {
+        ">, status=expired, returned to sender",
+        ">, status=force-expired, returned to sender"};
+
+    if (!ml_lit(c, "from=<"))
+        return 0;
+    for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+        size_t n = strlen(tails[i]);
+        if ((size_t)(c->end - c->p) >= n &&
+            memcmp(c->end - n, tails[i], n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The hold lines: cleanup's header/body checks ("hold: "), a milter's
+ * HOLD or quarantine ("milter-hold: ", from cleanup or smtpd), and
+ * postsuper -h ("placed on hold", nothing after it). */
+static int ml_hold(ml_cur *c, ps_maillog_line *l)
+{
+    ml_cur w = *c;
+
+    if (ml_lit(&w, "placed on hold") && w.p == w.end) {
+        ml_copy(l->reply, sizeof(l->reply), c->p, (size_t)(w.p - c->p));
+        return 1;
+    }
+    if (!ml_lit(c, "hold: ") && !ml_lit(c, "milter-hold: "))
+        return 0;
+    ml_copy(l->reply, sizeof(l->reply), c->p, (size_t)(c->end - c->p));
+    return 1;
+}
+
 static ps_maillog_kind ml_message(ml_cur *c, ps_maillog_line *l)
 {
-    if (ml_lit(c, "removed") && c->p == c->end)
+    ml_cur w = *c;
+
+    if (ml_lit(&w, "removed") && w.p == w.end)
         return PS_MAILLOG_REMOVED;
-    if (ml_lit(c, "hold: ")) {
-        ml_copy(l->reply, sizeof(l->reply), c->p, (size_t)(c->end - c->p));
+    if (ml_hold(c, l))
         return PS_MAILLOG_HOLD;
-    }
+    w = *c;
+    if (ml_expired(&w))
+        return PS_MAILLOG_EXPIRED;
     if (!ml_addr(c, "to=", l->to))
         return PS_MAILLOG_OTHER;
     if (c->end - c->p > 9 && memcmp(c->p, "orig_to=<", 9) == 0 &&

@@ -1,7 +1,9 @@
 /* Postfix's mail log, one line at a time: the delivery outcomes of a
  * recipient (smtp, lmtp, local, virtual, qmgr: "QID: to=<...>, relay=...,
  * dsn=X.Y.Z, status=sent|deferred|bounced (reply)"), holds ("QID: hold:
- * ...") and removals ("QID: removed"), from syslog (RFC 3164 or RFC 3339
+ * ...", "QID: milter-hold: ...", postsuper's "QID: placed on hold"),
+ * expiry (qmgr's "QID: from=<...>, status=expired, returned to sender")
+ * and removals ("QID: removed"), from syslog (RFC 3164 or RFC 3339
  * stamps) or from Postfix's own maillog_file. */
 #ifndef PS_MAILLOG_H
 #define PS_MAILLOG_H
@@ -17,7 +19,9 @@ typedef enum ps_maillog_kind {
     PS_MAILLOG_OTHER,    /* any other line (or not a Postfix line) */
     PS_MAILLOG_DELIVERY, /* to=<...>, ... status=... */
     PS_MAILLOG_HOLD,     /* the message was put on hold */
-    PS_MAILLOG_REMOVED   /* the message left the queue */
+    PS_MAILLOG_REMOVED,  /* the message left the queue */
+    PS_MAILLOG_EXPIRED   /* given up: returned to its sender (qmgr; also
+                            force-expired by postsuper -e) */
 } ps_maillog_kind;
 
 typedef enum ps_maillog_status {
@@ -36,7 +40,9 @@ typedef struct ps_maillog_line {
     char dsn[16];                      /* DELIVERY: X.Y.Z */
     ps_maillog_status status;          /* DELIVERY */
     char reply[PS_MAILLOG_REPLY_MAX];  /* DELIVERY: the text in (), cut;
-                                          HOLD: the reason */
+                                          HOLD: the reason (the text after
+                                          "hold: " or "milter-hold: ", or
+                                          "placed on hold" for postsuper) */
 } ps_maillog_line;
 
 /* Reads one line (n bytes, no newline needed, need not be NUL-terminated).

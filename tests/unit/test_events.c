@@ -1,5 +1,6 @@
 /* Unit tests for shared/mail/events.c: the JSON line for a bounce (escaping,
- * bounds) and appending lines to the events file. */
+ * bounds), appending lines to the events file, one event to the spool,
+ * and which kinds have a Postal event. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "mail/events.h"
+#include "mail/evspool.h"
 
 static void test_format(void **state)
 {
@@ -55,11 +57,70 @@ static void test_append(void **state)
     assert_non_null(strstr(err.msg, "/nonexistent/dir/x"));
 }
 
+/* An event outside the follower's batches: one whole spool line, read
+ * back as the same event. */
+static void test_spool_one(void **state)
+{
+    char dir[] = "/tmp/ps-events-XXXXXX", path[64], buf[512], *f[16];
+    ps_event ev = {.id = "0123456789abcdef0123456789abcdef",
+                   .when = 1796576837,
+                   .kind = PS_EVENT_SUPPRESSION_REJECTED,
+                   .qid = "",
+                   .msgid = "",
+                   .sender = "app@example.com",
+                   .auth = "",
+                   .client = "127.0.0.1",
+                   .recipient = "gone@dest.test",
+                   .dsn = "5.1.1",
+                   .reply = "5.1.1 <gone@dest.test>: suppressed",
+                   .src = "s"},
+             back;
+    ps_err err = {""};
+    FILE *fp;
+    size_t n;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(ps_events_spool(dir, &ev, &err), 0);
+    snprintf(path, sizeof path, "%s/spool", dir);
+    assert_non_null(fp = fopen(path, "r"));
+    n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    assert_true(n > 0 && buf[n - 1] == '\n');
+    buf[n - 1] = '\0';
+    assert_int_equal(ps_evspool_parse(buf, f, &back), 0);
+    assert_int_equal(back.kind, PS_EVENT_SUPPRESSION_REJECTED);
+    assert_string_equal(back.recipient, "gone@dest.test");
+    assert_string_equal(back.reply, "5.1.1 <gone@dest.test>: suppressed");
+    unlink(path);
+    rmdir(dir);
+    assert_int_equal(ps_events_spool("/nonexistent/dir", &ev, &err), -1);
+    assert_non_null(strstr(err.msg, "/nonexistent/dir"));
+}
+
+/* Postal has no event for a suppression list's changes: such events are
+ * for Standard Webhooks endpoints only. */
+static void test_postal_kinds(void **state)
+{
+    (void)state;
+    assert_string_equal(ps_event_kind_name(PS_EVENT_SUPPRESSED), "suppressed");
+    assert_string_equal(ps_event_kind_name(PS_EVENT_SUPPRESSION_REJECTED),
+                        "suppression_rejected");
+    assert_true(ps_events_postal_kind(PS_EVENT_FAILED));
+    assert_true(ps_events_postal_kind(PS_EVENT_HELD));
+    assert_false(ps_events_postal_kind(PS_EVENT_SUPPRESSED));
+    assert_false(ps_events_postal_kind(PS_EVENT_SUPPRESSION_REJECTED));
+    assert_false(ps_events_postal_kind(PS_EVENT_NKINDS));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_append),
+        cmocka_unit_test(test_spool_one),
+        cmocka_unit_test(test_postal_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,6 +64,22 @@ static const char hold[] =
     "Dec 06 17:07:17 mx postfix/cleanup[5701]: C530AE58035: hold: header "
     "Subject: hold me from unknown[127.0.0.1]; from=<a@example.com> "
     "to=<ok2@dest.test> proto=ESMTP helo=<client.example.test>";
+/* Postfix 3.7.11's own lines (postsuper -h, a deferred message given up
+ * with maximal_queue_lifetime = 0); the milter-hold line is cleanup's
+ * format (cleanup_milter.c) for a milter's quarantine. */
+static const char placed_on_hold[] =
+    "Dec 06 20:22:59 mx postfix/postsuper[3146]: 78D251061D2: placed on hold";
+static const char milter_hold[] =
+    "Dec 06 20:22:59 mx postfix/cleanup[3120]: 78D251061D2: milter-hold: "
+    "END-OF-MESSAGE from localhost[127.0.0.1]: policy-quarantine; "
+    "from=<a@example.org> to=<b@example.com> proto=ESMTP helo=<x>";
+static const char expired[] =
+    "Dec 06 20:23:01 mx postfix/qmgr[3375]: 530D4106375: "
+    "from=<a@example.com>, status=expired, returned to sender";
+static const char force_expired[] =
+    "Dec 06 20:23:01 mx postfix/qmgr[3375]: 530D4106375: "
+    "from=<\"odd>, status=sent\"@example.com>, status=force-expired, "
+    "returned to sender";
 static const char removed[] =
     "Dec 06 17:07:17 mx postfix/qmgr[5691]: CB4A1E5803C: removed";
 static const char *const others[] = {
@@ -90,6 +106,18 @@ static const char *const others[] = {
     "relay=x, status=sent (no dsn)",
     "Dec 06 17:07:17 mx postfix/smtp[5707]: C158DE58034: to=<ok1@dest.test>",
     "Dec 32 17:07:17 mx postfix/qmgr[5691]: CB4A1E5803C: removed",
+    "Dec 06 17:07:17 mx postfix/qmgr[5691]: CB4A1E5803C: removed twice",
+    "Dec 06 20:22:59 mx postfix/postsuper[3146]: 78D251061D2: released from "
+    "hold",
+    "Dec 06 20:22:59 mx postfix/postsuper[3146]: Placed on hold: 1 message",
+    "Dec 06 20:22:59 mx postfix/postsuper[3146]: 78D251061D2: placed on hold "
+    "again",
+    "Dec 06 20:23:01 mx postfix/qmgr[3375]: 530D4106375: from=<a@example.com>, "
+    "status=expired, returned to sender and more",
+    "Dec 06 20:23:01 mx postfix/qmgr[3375]: 530D4106375: from=<a@example.com>, "
+    "status=deferred, returned to sender",
+    "Dec 06 20:23:01 mx postfix/qmgr[3375]: 530D4106375: status=expired, "
+    "returned to sender",
 };
 
 static ps_maillog_line *parse(const char *line, ps_maillog_kind want)
@@ -143,8 +171,17 @@ static void test_hold_removed_other(void **state)
     (void)state;
     assert_string_equal(l->qid, "C530AE58035");
     assert_true(strncmp(l->reply, "header Subject: hold me from", 28) == 0);
+    l = parse(placed_on_hold, PS_MAILLOG_HOLD);
+    assert_string_equal(l->qid, "78D251061D2");
+    assert_string_equal(l->reply, "placed on hold");
+    l = parse(milter_hold, PS_MAILLOG_HOLD);
+    assert_true(strncmp(l->reply, "END-OF-MESSAGE from localhost", 29) == 0);
     l = parse(removed, PS_MAILLOG_REMOVED);
     assert_string_equal(l->qid, "CB4A1E5803C");
+    l = parse(expired, PS_MAILLOG_EXPIRED);
+    assert_string_equal(l->qid, "530D4106375");
+    assert_int_equal(parse(force_expired, PS_MAILLOG_EXPIRED)->kind,
+                     PS_MAILLOG_EXPIRED);
     for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
         l = parse(others[i], PS_MAILLOG_OTHER);
         assert_string_equal(l->qid, "");
