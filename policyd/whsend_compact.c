@@ -129,8 +129,9 @@ static int whs_plan_make(ps_whs *s, whs_plan *p, long long now, ps_err *err)
         goto out;
     }
     for (size_t i = 0; i < s->neps; i++)
-        qsort(s->eps[i]->items, s->eps[i]->n, sizeof(ps_whs_item),
-              whs_item_cmp);
+        if (s->eps[i]->n > 0)
+            qsort(s->eps[i]->items, s->eps[i]->n, sizeof(ps_whs_item),
+                  whs_item_cmp);
     while (rc == 0 && (n = getline(&line, &cap, fp)) > 0 &&
            line[n - 1] == '\n') {
         line[n - 1] = '\0';
