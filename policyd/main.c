@@ -1,7 +1,7 @@
 /* postseal-policyd: per-credential quotas for Postfix's
  * check_policy_service. One libevent loop serves every connection, the
- * store and the signals: SIGHUP reloads [policyd] and [limits] without
- * dropping a connection, SIGTERM stops accepting and drains. */
+ * store and the signals: SIGHUP reloads [policyd], [limits] and [endpoint]s
+ * without dropping a connection, SIGTERM stops accepting and drains. */
 #include "policyd.h"
 #include "events.h"
 #include "whsend.h"
@@ -145,6 +145,12 @@ static void ps_reload(ps_pd *pd)
                   "listen and store changes take a restart", NULL);
     ps_pd_cfg_free(pd->cfg);
     pd->cfg = cfg;
+    if (pd->whsend != NULL && ps_whs_reload(pd->whsend, cfg->conf, &err) != 0)
+        ps_log_kv(pd->lg, LOG_ERR, "reload", "endpoints", "failed", "reason",
+                  err.msg, NULL);
+    else if (pd->whsend == NULL && cfg->conf->events.dir.value != NULL)
+        ps_log_kv(pd->lg, LOG_WARNING, "reload", "note",
+                  "a new [events] dir takes a restart", NULL);
     snprintf(n, sizeof(n), "%zu", cfg->rules->nrules);
     ps_log_kv(pd->lg, LOG_INFO, "reload", "result", "ok", "limits", n, NULL);
     ps_metric_inc(pd->m.reloads, 0);
@@ -304,6 +310,8 @@ static int ps_run(ps_pd *pd, int foreground)
             NULL ||
         ps_signals(pd) != 0 || ps_stats_start(pd) != 0 ||
         ps_pdm_serve(pd, &err) != 0 ||
+        (pd->cfg->conf->events.dir.value != NULL &&
+         ps_whs_compact_recover(pd->cfg->conf->events.dir.value, &err) != 0) ||
         ps_evf_start(pd->base, pd->lg, pd->cfg->conf, &pd->events, &err) != 0 ||
         ps_evf_on_event(pd->events, ps_suppress_on_event, pd) != 0 ||
         ps_whs_start(pd->base, pd->lg, pd->cfg->conf, &pd->whsend, &err) != 0) {

@@ -14,9 +14,22 @@
 #include "mail/events.h"
 #include "whsend.h"
 
+/* Where an endpoint without a state file begins: the spool's end (start
+ * = now) or its first line. */
+static long long whs_start_at(const ps_whs *s, const ps_conf_endpoint *c)
+{
+    struct stat st;
+
+    if (c->start == PS_CONF_START_BEGINNING || stat(s->spool, &st) != 0)
+        return 0;
+    return (long long)st.st_size;
+}
+
 static int whs_ep_init(ps_whs *s, ps_whs_ep *ep, const ps_conf_endpoint *c,
                        ps_err *err)
 {
+    struct stat st;
+
     ep->s = s;
     if (ps_conf_endpoint_copy(&ep->conf, c) != 0)
         return ps_err_set(err, "out of memory");
@@ -27,7 +40,28 @@ static int whs_ep_init(ps_whs *s, ps_whs_ep *ep, const ps_conf_endpoint *c,
         return -1;
     if (ps_evhook_new(c, &ep->hook, err) != 0)
         return -1;
-    return ps_whs_state_load(ep, err);
+    if (stat(ep->state, &st) == 0 || errno != ENOENT)
+        return ps_whs_state_load(ep, err);
+    ep->scanned = whs_start_at(s, c);
+    ps_log_kv(s->lg, LOG_INFO, "webhook", "endpoint", c->name, "start",
+              c->start == PS_CONF_START_BEGINNING ? "beginning" : "now", NULL);
+    return ps_whs_state_save(ep, err);
+}
+
+int ps_whs_ep_new(ps_whs *s, const ps_conf_endpoint *c, ps_whs_ep **out,
+                  ps_err *err)
+{
+    ps_whs_ep *ep = calloc(1, sizeof(*ep));
+
+    *out = NULL;
+    if (ep == NULL)
+        return ps_err_set(err, "out of memory");
+    if (whs_ep_init(s, ep, c, err) != 0) {
+        ps_whs_ep_free(ep);
+        return -1;
+    }
+    *out = ep;
+    return 0;
 }
 
 static void whs_log_done(ps_whs_ep *ep, const ps_whs_item *it, long status,
@@ -102,6 +136,11 @@ void ps_whs_done(ps_whs_ep *ep, long long off, long status, const char *why)
     long long now = (long long)time(NULL);
 
     whs_settle(ep, off, status, why, now);
+    if (ep->retiring) {
+        if (ep->inflight == 0)
+            ps_whs_retire(ep);
+        return;
+    }
     whs_start_due(ep, now);
     whs_read_on(ep);
 }
@@ -202,26 +241,53 @@ static int whs_open_spool(ps_whs *s)
     return s->spool_fd;
 }
 
+/* Retention, at most every PS_WHS_COMPACT_MAX seconds (a tenth of a
+ * shorter retention), once every state is saved; not while a removed
+ * endpoint still has POSTs in flight (its events are not accounted). */
+static void whs_maybe_compact(ps_whs *s, long long now, int saved)
+{
+    long long every = s->retention / 10;
+    ps_err err = {""};
+
+    if (!saved || now < s->next_compact)
+        return;
+    for (size_t i = 0; i < s->neps; i++)
+        if (s->eps[i]->retiring)
+            return;
+    every = every < 1                    ? 1
+            : every > PS_WHS_COMPACT_MAX ? PS_WHS_COMPACT_MAX
+                                         : every;
+    s->next_compact = now + every;
+    if (ps_whs_compact(s, now, &err) != 0)
+        ps_log_kv(s->lg, LOG_ERR, "compact", "result", "failed", "reason",
+                  err.msg, "kept", "the spool as it was", NULL);
+}
+
 static void whs_tick(evutil_socket_t fd, short what, void *arg)
 {
     ps_whs *s = arg;
     long long now = (long long)time(NULL);
     ps_err err = {""};
+    int saved = 1;
 
     (void)fd, (void)what;
     if (whs_open_spool(s) < 0)
         return;
     for (size_t i = 0; i < s->neps; i++) {
-        ps_whs_ep *ep = &s->eps[i];
+        ps_whs_ep *ep = s->eps[i];
+        if (ep->retiring)
+            continue;
         if (ps_whs_requests(ep, now, &err) != 0 || whs_scan(ep, &err) != 0 ||
             (ep->dirty && ps_whs_state_save(ep, &err) != 0)) {
             ps_log_kv(s->lg, LOG_ERR, "webhook", "endpoint", ep->conf.name,
                       "result", "error", "reason", err.msg, NULL);
             err.msg[0] = '\0';
+            saved = 0;
             continue; /* nothing is sent that the state does not hold */
         }
         whs_start_due(ep, now);
     }
+    whs_maybe_compact(s, now, saved);
 }
 
 static int whs_paths(ps_whs *s, const char *dir, ps_err *err)
@@ -240,19 +306,23 @@ static int whs_paths(ps_whs *s, const char *dir, ps_err *err)
 static int whs_setup(ps_whs *s, const ps_conf *conf, ps_err *err)
 {
     struct timeval tv = {PS_WHS_TICK_MS / 1000, (PS_WHS_TICK_MS % 1000) * 1000};
+    const char *crash = getenv(PS_WHS_CRASH_ENV);
 
+    s->crash_at = crash != NULL ? atoi(crash) : 0;
+    s->retention = conf->events.retention;
+    s->dead_retention = conf->events.dead_retention;
     if (whs_paths(s, conf->events.dir.value, err) != 0)
         return -1;
     if ((s->line = malloc(PS_WHS_LINE_MAX + 1)) == NULL ||
         (s->body = malloc(PS_WHS_BODY_MAX)) == NULL ||
-        (s->eps = calloc(conf->nendpoints, sizeof(*s->eps))) == NULL)
+        (conf->nendpoints > 0 &&
+         (s->eps = calloc(conf->nendpoints, sizeof(*s->eps))) == NULL))
         return ps_err_set(err, "out of memory");
     for (; s->neps < conf->nendpoints; s->neps++)
-        if (whs_ep_init(s, &s->eps[s->neps], &conf->endpoints[s->neps], err) !=
-            0) {
-            s->neps++; /* freed with the others */
+        if (ps_whs_ep_new(s, &conf->endpoints[s->neps], &s->eps[s->neps],
+                          err) != 0)
             return -1;
-        }
+    ps_whs_prune(s);
     if (ps_whs_http_init(s, err) != 0)
         return -1;
     s->tick = event_new(s->base, -1, EV_PERSIST, whs_tick, s);
@@ -267,7 +337,7 @@ int ps_whs_start(struct event_base *base, ps_log *lg, const ps_conf *conf,
     ps_whs *s;
 
     *out = NULL;
-    if (conf->nendpoints == 0)
+    if (conf->events.dir.value == NULL)
         return 0;
     if ((s = calloc(1, sizeof(*s))) == NULL)
         return ps_err_set(err, "out of memory");
@@ -282,11 +352,14 @@ int ps_whs_start(struct event_base *base, ps_log *lg, const ps_conf *conf,
     return 0;
 }
 
-static void whs_ep_free(ps_whs_ep *ep)
+void ps_whs_ep_free(ps_whs_ep *ep)
 {
+    if (ep == NULL)
+        return;
     ps_evhook_free(ep->hook);
     free(ep->items);
     ps_conf_endpoint_clear(&ep->conf);
+    free(ep);
 }
 
 void ps_whs_free(ps_whs *s)
@@ -297,7 +370,7 @@ void ps_whs_free(ps_whs *s)
     if (s->tick != NULL)
         event_free(s->tick);
     for (size_t i = 0; i < s->neps; i++)
-        whs_ep_free(&s->eps[i]);
+        ps_whs_ep_free(s->eps[i]);
     free(s->eps);
     free(s->line);
     free(s->body);

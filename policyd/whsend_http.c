@@ -224,6 +224,15 @@ int ps_whs_http_post(ps_whs_ep *ep, long long off, const char *body, size_t len,
     return 0;
 }
 
+void ps_whs_http_moved(ps_whs *s, const ps_whs_ep *ep,
+                       long long (*moved)(const void *arg, long long off),
+                       const void *arg)
+{
+    for (whs_xfer *x = s->xfers; x != NULL; x = x->next)
+        if (x->ep == ep)
+            x->off = moved(arg, x->off);
+}
+
 void ps_whs_http_free(ps_whs *s)
 {
     while (s->xfers != NULL)

@@ -73,7 +73,7 @@ static int whs_write_all(FILE *fp, const ps_whs_ep *ep)
     return fflush(fp) == 0 && fsync(fileno(fp)) == 0 ? 0 : -1;
 }
 
-static void whs_sync_dir(const char *dir)
+void ps_whs_sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -83,21 +83,29 @@ static void whs_sync_dir(const char *dir)
     }
 }
 
-int ps_whs_state_save(ps_whs_ep *ep, ps_err *err)
+int ps_whs_state_write(const ps_whs_ep *ep, const char *path, ps_err *err)
 {
-    char tmp[PATH_MAX + 8];
     FILE *fp;
     int ok;
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp", ep->state);
-    if ((fp = fopen(tmp, "we")) == NULL)
-        return ps_err_set(err, "%s: %s", tmp, strerror(errno));
+    if ((fp = fopen(path, "we")) == NULL)
+        return ps_err_set(err, "%s: %s", path, strerror(errno));
     ok = whs_write_all(fp, ep) == 0;
     if (fclose(fp) != 0 || !ok)
-        return ps_err_set(err, "%s: %s", tmp, strerror(errno));
+        return ps_err_set(err, "%s: %s", path, strerror(errno));
+    return 0;
+}
+
+int ps_whs_state_save(ps_whs_ep *ep, ps_err *err)
+{
+    char tmp[PATH_MAX + 8];
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", ep->state);
+    if (ps_whs_state_write(ep, tmp, err) != 0)
+        return -1;
     if (rename(tmp, ep->state) != 0)
         return ps_err_set(err, "%s: %s", ep->state, strerror(errno));
-    whs_sync_dir(ep->s->dir);
+    ps_whs_sync_dir(ep->s->dir);
     ep->dirty = 0;
     return 0;
 }

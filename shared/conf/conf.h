@@ -46,6 +46,11 @@ enum { PS_CONF_CANON_HEADER_SIMPLE = 1, PS_CONF_CANON_BODY_SIMPLE = 2 };
 
 #define PS_CONF_RETPATH_MAX_AGE 7 /* days; [return_path] max_age default */
 #define PS_CONF_EVENTS_MAX_AGE  7 /* days; [events] max_age default */
+/* [events] retention: seconds a delivered (or unwanted, or dropped) event
+ * stays in the spool after its time; dead_retention: the same for an
+ * event an endpoint gave up on (0: until `postseal events drop`). */
+#define PS_CONF_EVENTS_RETENTION      (7 * 86400)
+#define PS_CONF_EVENTS_DEAD_RETENTION (30 * 86400)
 #define PS_CONF_SUPP_TTL                                                       \
     (30 * 86400) /* [suppression] ttl default: Postal's                        \
                   */
@@ -119,6 +124,13 @@ typedef enum ps_conf_wh_format {
 #define PS_CONF_ENDPOINT_MAX_CONC    64 /* highest concurrency accepted */
 #define PS_CONF_ENDPOINT_RETRY_FIRST 60 /* seconds, retry_first default */
 
+/* [endpoint NAME] start: where an endpoint without a state file (new, or
+ * removed and added again) starts reading the spool. */
+typedef enum ps_conf_ep_start {
+    PS_CONF_START_NOW,      /* at the spool's end: only events from now */
+    PS_CONF_START_BEGINNING /* every event the spool still holds */
+} ps_conf_ep_start;
+
 /* [endpoint NAME]: one application that receives delivery events. */
 typedef struct ps_conf_endpoint {
     char *name;
@@ -137,6 +149,8 @@ typedef struct ps_conf_endpoint {
     int concurrency_line;
     int retry_first; /* seconds before the first retry; then doubling */
     int retry_first_line;
+    int start; /* ps_conf_ep_start: where a new endpoint starts reading */
+    int start_line;
 } ps_conf_endpoint;
 
 typedef struct ps_conf {
@@ -193,6 +207,10 @@ typedef struct ps_conf {
         ps_conf_str dir, maillog;
         int max_age; /* days accepted-message records are kept */
         int max_age_line;
+        int retention; /* seconds, PS_CONF_EVENTS_RETENTION */
+        int retention_line;
+        int dead_retention; /* seconds; 0: dead events kept until dropped */
+        int dead_retention_line;
     } events;
     struct {
         /* A recipient that failed permanently is refused at RCPT for a

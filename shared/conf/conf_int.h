@@ -62,6 +62,8 @@ int ps_conf_parse_mode(const char *v, int *mode, ps_err *err);
 int ps_conf_parse_supp_mode(const char *v, int *mode, ps_err *err);
 int ps_conf_parse_supp_scope(const char *v, int *scope, ps_err *err);
 int ps_conf_parse_supp_ttl(const char *v, int *secs, ps_err *err);
+int ps_conf_parse_retention(const char *v, int *secs, ps_err *err);
+int ps_conf_parse_dead_retention(const char *v, int *secs, ps_err *err);
 int ps_conf_parse_warn_at(const char *v, int *percent, ps_err *err);
 int ps_conf_parse_ipv6_prefix(const char *v, int *bits, ps_err *err);
 int ps_conf_parse_canon(const char *v, int *bits, ps_err *err);

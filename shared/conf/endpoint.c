@@ -199,6 +199,17 @@ static int ps_conf_parse_format(const char *v, int *format, ps_err *err)
     return 0;
 }
 
+static int ps_conf_parse_start(const char *v, int *start, ps_err *err)
+{
+    if (strcmp(v, "now") == 0)
+        *start = PS_CONF_START_NOW;
+    else if (strcmp(v, "beginning") == 0)
+        *start = PS_CONF_START_BEGINNING;
+    else
+        return ps_err_set(err, "expected now or beginning");
+    return 0;
+}
+
 static int ps_conf_parse_range(const char *v, int lo, int hi, int *out,
                                ps_err *err)
 {
@@ -259,6 +270,11 @@ static int ps_conf_ep_num(ps_conf_endpoint *ep, const char *key, const char *v,
                        ps_conf_parse_format(v, &ep->format, err) != 0
                    ? -1
                    : (ep->format_line = line, 0);
+    if (strcmp(key, "start") == 0)
+        return ps_conf_ep_once(ep, key, ep->start_line, err) != 0 ||
+                       ps_conf_parse_start(v, &ep->start, err) != 0
+                   ? -1
+                   : (ep->start_line = line, 0);
     return ps_err_set(err, "unknown key '%s' in [endpoint %s]", key, ep->name);
 }
 

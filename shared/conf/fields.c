@@ -100,6 +100,9 @@ static const ps_conf_field ps_conf_fields[] = {
     PS_STR("events", "dir", events.dir, ps_conf_check_path),
     PS_STR("events", "maillog", events.maillog, ps_conf_check_path),
     PS_NUM("events", "max_age", events.max_age, ps_conf_parse_days),
+    PS_NUM("events", "retention", events.retention, ps_conf_parse_retention),
+    PS_NUM("events", "dead_retention", events.dead_retention,
+           ps_conf_parse_dead_retention),
     PS_NUM("suppression", "mode", suppression.mode, ps_conf_parse_supp_mode),
     PS_NUM("suppression", "scope", suppression.scope, ps_conf_parse_supp_scope),
     PS_NUM("suppression", "ttl", suppression.ttl, ps_conf_parse_supp_ttl),
@@ -140,6 +143,8 @@ int ps_conf_defaults(ps_conf *conf, ps_err *err)
     conf->policyd.ipv6_prefix = PS_CONF_IPV6_PREFIX;
     conf->return_path.max_age = PS_CONF_RETPATH_MAX_AGE;
     conf->events.max_age = PS_CONF_EVENTS_MAX_AGE;
+    conf->events.retention = PS_CONF_EVENTS_RETENTION;
+    conf->events.dead_retention = PS_CONF_EVENTS_DEAD_RETENTION;
     conf->suppression.ttl = PS_CONF_SUPP_TTL;
     if (ps_conf_runas_defaults(&conf->milter.runas, err) != 0 ||
         ps_conf_runas_defaults(&conf->policyd.runas, err) != 0)

@@ -503,3 +503,22 @@ int ps_conf_parse_supp_ttl(const char *v, int *secs, ps_err *err)
     *secs = (int)(n * mul);
     return 0;
 }
+
+/* [events] retention: the grammar of [suppression] ttl. */
+int ps_conf_parse_retention(const char *v, int *secs, ps_err *err)
+{
+    return ps_conf_parse_supp_ttl(v, secs, err);
+}
+
+/* [events] dead_retention: a time as retention, or off (0). */
+int ps_conf_parse_dead_retention(const char *v, int *secs, ps_err *err)
+{
+    if (strcmp(v, "off") == 0) {
+        *secs = 0;
+        return 0;
+    }
+    if (ps_conf_parse_supp_ttl(v, secs, err) != 0)
+        return ps_err_set(err, "expected off or a time from 1s to 3650d, "
+                               "as 30d, 12h, 90m or 600s");
+    return 0;
+}

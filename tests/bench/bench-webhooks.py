@@ -68,7 +68,8 @@ def main():
             f.write(f"[policyd]\nuser = root\nlisten = inet:127.0.0.1:{free_port()}\n"
                     f"store = lmdb:{tmp}/quota\n[events]\ndir = {ev}\n"
                     f"[endpoint b]\nurl = http://127.0.0.1:{srv.server_address[1]}/\n"
-                    f"for = all\nsecret = {secret}\nconcurrency = {CONC}\n")
+                    f"for = all\nsecret = {secret}\nconcurrency = {CONC}\n"
+                    "start = beginning\n")  # the spool is filled first
         t0 = time.monotonic()
         pd = subprocess.Popen([POLICYD, "-f", "-c", conf], stderr=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL)

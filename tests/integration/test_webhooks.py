@@ -337,7 +337,7 @@ def test_anymail_postal_tracking(tmp_path):
     })
     with open(conf, "a") as f:
         f.write(f"[endpoint django]\nurl = {url}\nfor = all\nformat = postal\nkey = {key}\n"
-                "retry_first = 1\n")
+                "retry_first = 1\nstart = beginning\n")  # the spool is written first
     pd = ms.Daemon([POLICYD, "-f", "-c", str(conf)], port=pport)
     try:
         def got():

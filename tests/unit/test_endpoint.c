@@ -150,6 +150,43 @@ static void test_refusals(void **state)
                  "'colour' in [endpoint a]");
 }
 
+/* start = now|beginning, and [events] retention, dead_retention. */
+static void test_start_and_retention(void **state)
+{
+    (void)state;
+    ps_conf *c = parse_ok("[events]\ndir = /var/spool/postseal\n"
+                          "retention = 12h\ndead_retention = off\n"
+                          "[endpoint a]\nurl = https://h/\nfor = all\n"
+                          "secret = /s\nstart = beginning\n"
+                          "[endpoint b]\nurl = https://h/\nfor = all\n"
+                          "secret = /s\n");
+    assert_int_equal(c->events.retention, 12 * 3600);
+    assert_int_equal(c->events.dead_retention, 0);
+    assert_int_equal(c->endpoints[0].start, PS_CONF_START_BEGINNING);
+    assert_int_equal(c->endpoints[1].start, PS_CONF_START_NOW);
+    ps_conf_free(c);
+    c = parse_ok(EVDIR);
+    assert_int_equal(c->events.retention, 7 * 86400);
+    assert_int_equal(c->events.dead_retention, 30 * 86400);
+    ps_conf_free(c);
+    c = parse_ok(EVDIR "dead_retention = 90m\nretention = 600\n");
+    assert_int_equal(c->events.retention, 600);
+    assert_int_equal(c->events.dead_retention, 90 * 60);
+    ps_conf_free(c);
+    expect_error(EVDIR "[endpoint a]\nstart = later\n",
+                 "t.conf:4: bad start 'later' in [endpoint a]: expected now "
+                 "or beginning");
+    expect_error(EVDIR "retention = 0\n",
+                 "t.conf:3: bad retention '0': expected a time from 1s to "
+                 "3650d, as 30d, 12h, 90m or 600s");
+    expect_error(EVDIR "retention = off\n",
+                 "t.conf:3: bad retention 'off': expected a time from 1s to "
+                 "3650d, as 30d, 12h, 90m or 600s");
+    expect_error(EVDIR "dead_retention = 3651d\n",
+                 "t.conf:3: bad dead_retention '3651d': expected off or a "
+                 "time from 1s to 3650d, as 30d, 12h, 90m or 600s");
+}
+
 static void test_incomplete(void **state)
 {
     (void)state;
@@ -179,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_for_domain),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_incomplete),
+        cmocka_unit_test(test_start_and_retention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
