@@ -155,6 +155,7 @@ typedef struct ps_conf {
         int dmarc_quarantine; /* PS_CONF_DMARC_HOLD (default) or _HEADER */
         int dmarc_quarantine_line;
         ps_conf_str dmarc_trusted_forwarders; /* CIDRs never enforced */
+        ps_conf_str dmarc_history; /* directory of DMARC records, or NULL */
         ps_conf_runas runas;
     } milter;
     ps_conf_key *keys;
@@ -185,6 +186,10 @@ typedef struct ps_conf {
         int max_age; /* days accepted-message records are kept */
         int max_age_line;
     } events;
+    struct {
+        /* "postseal dmarc report": who reports, and the MTA's sendmail */
+        ps_conf_str org_name, email, sendmail, resolver;
+    } dmarc_report;
     struct {
         /* A recipient that failed permanently is refused at RCPT for a
          * while (policyd/suppress.h); off unless the section is present. */

@@ -11,7 +11,8 @@
 #include "dns/dns.h"
 #include "mail/mailbox.h"
 
-#define PS_DMARC_MAX_FROM 16 /* addresses looked at in one From field */
+#define PS_DMARC_MAX_FROM 16   /* addresses looked at in one From field */
+#define PS_DMARC_RUA_MAX  1024 /* bytes of rua= kept for reports */
 
 /* ---- the policy record (RFC 7489 section 6.3) ---------------------------- */
 
@@ -34,6 +35,7 @@ typedef struct ps_dmarc_record {
     int testing;  /* DMARCbis t=y: the policy is applied one step softer */
     int has_rua;  /* at least one syntactically valid rua= URI */
     int p_absent; /* no valid p= or a bad sp=: p=none, since rua= is valid */
+    char rua[PS_DMARC_RUA_MAX]; /* rua= as published, whole URIs only */
 } ps_dmarc_record;
 
 /* 1 when text (n bytes) is a DMARC record at all: its first tag is

@@ -112,6 +112,23 @@ static int ps_dmarc_rua_ok(const ps_tag *t)
     return 0;
 }
 
+/* Keeps rua= for aggregate reports: whole URIs, as many as fit. */
+static void ps_dmarc_rua_keep(const ps_tag *t, char *out, size_t cap)
+{
+    size_t n;
+
+    out[0] = '\0';
+    if (t == NULL)
+        return;
+    n = t->value_len;
+    while (n >= cap) {
+        const char *comma = memrchr(t->value, ',', n);
+        n = comma != NULL ? (size_t)(comma - t->value) : 0;
+    }
+    memcpy(out, t->value, n);
+    out[n] = '\0';
+}
+
 static void ps_dmarc_record_defaults(ps_dmarc_record *r)
 {
     memset(r, 0, sizeof(*r));
@@ -133,6 +150,7 @@ int ps_dmarc_record_parse(const char *text, size_t n, ps_dmarc_record *out,
     if (ps_tagval_parse(text, n, &tv, &why) != 0)
         return ps_err_set(err, "%s", why.msg);
     out->has_rua = ps_dmarc_rua_ok(ps_tagval_find(&tv, "rua"));
+    ps_dmarc_rua_keep(ps_tagval_find(&tv, "rua"), out->rua, sizeof(out->rua));
     sp = ps_tagval_find(&tv, "sp");
     /* Section 6.6.3: no valid p=, or an sp= that is not valid, is read
      * as p=none when rua= is valid, and means no DMARC otherwise. */
