@@ -260,4 +260,10 @@ int ps_conf_endpoint_copy(ps_conf_endpoint *dst, const ps_conf_endpoint *src);
 void ps_conf_endpoint_clear(ps_conf_endpoint *ep);
 void ps_conf_free(ps_conf *conf);
 
+/* The checks of [dmarc_report] org_name and email, for the command-line
+ * options that give the same values: printable ASCII text of at most 255
+ * bytes; a plain address local@domain. */
+int ps_conf_check_text(const char *v, ps_err *err);
+int ps_conf_check_email(const char *v, ps_err *err);
+
 #endif

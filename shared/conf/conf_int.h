@@ -51,8 +51,6 @@ int ps_conf_check_store(const char *v, ps_err *err);
 int ps_conf_check_hosts(const char *v, ps_err *err);
 int ps_conf_check_resolver(const char *v, ps_err *err);
 int ps_conf_check_token(const char *v, ps_err *err);
-int ps_conf_check_text(const char *v, ps_err *err);
-int ps_conf_check_email(const char *v, ps_err *err);
 int ps_conf_check_path(const char *v, ps_err *err);
 int ps_conf_check_keytable(const char *v, ps_err *err);
 int ps_conf_check_signingtable(const char *v, ps_err *err);

@@ -188,14 +188,16 @@ int ps_conf_check_selector(const char *v, ps_err *err)
     return 0;
 }
 
-/* Free text that goes into a report or a mail header: printable, one
- * line (control bytes are refused before any value is read). */
+/* Free text that goes into a report and a mail header unencoded. */
 int ps_conf_check_text(const char *v, ps_err *err)
 {
     if (*v == '\0')
         return ps_err_set(err, "empty");
     if (strlen(v) > 255)
         return ps_err_set(err, "longer than 255 bytes");
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p < ' ' || *p > '~')
+            return ps_err_set(err, "printable ASCII only");
     return 0;
 }
 
