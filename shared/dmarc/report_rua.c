@@ -48,8 +48,8 @@ static int dmrep_mailto(const char *s, size_t n, ps_dmrep_uri *u)
             c = (char)(hi << 4 | lo);
             i += 2;
         }
-        if ((unsigned char)c <= ' ' || c == 0x7f || strchr("<>,\"", c) ||
-            o + 1 >= sizeof(u->addr))
+        if ((unsigned char)c <= ' ' || c == 0x7f ||
+            strchr("<>,\"", c) != NULL || o + 1 >= sizeof(u->addr))
             return -1;
         u->addr[o++] = c;
     }
