@@ -41,8 +41,9 @@ static void ps_dmhist_dkims(const ps_authres_result *res, size_t n,
         d->domain = ps_dmhist_prop(&res[i], "header.d");
         d->selector = ps_dmhist_prop(&res[i], "header.s");
         d->result = ps_dmhist_auth_from_word(res[i].result);
-        if (d->domain[0] == '\0')
-            continue; /* no d=: nothing a report could name */
+        if (d->domain[0] == '\0' || strlen(d->domain) > 255 ||
+            strlen(d->selector) > 255)
+            continue; /* nothing a report could name (the reader's limits) */
         if (d->result == PS_DMHIST_SOFTFAIL)
             d->result = PS_DMHIST_FAIL;
         h->ndkim++;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -251,8 +252,17 @@ static int dm_report(dm_run *run, const char *dir)
     size_t nd = 0;
     ps_err err = {""};
 
-    if (ps_dmhist_path(dir, run->meta.begin, path, sizeof(path), &err) != 0 ||
-        ps_dmrep_read(&set, path, dm_bad_line, run, &err) != 0 ||
+    struct stat st;
+
+    if (ps_dmhist_path(dir, run->meta.begin, path, sizeof(path), &err) != 0)
+        return ps_cli_fail("dmarc report: %s", err.msg);
+    if (stat(path, &st) != 0 && stat(dir, &st) == 0) {
+        /* A day without mail under a policy: nothing to report. */
+        fprintf(stderr, PS_CLI_NAME ": %s: no DMARC records for that day\n",
+                path);
+        return PS_EXIT_OK;
+    }
+    if (ps_dmrep_read(&set, path, dm_bad_line, run, &err) != 0 ||
         ps_dmrep_group(&set, &doms, &nd, &err) != 0) {
         ps_dmrep_set_free(&set);
         return ps_cli_fail("dmarc report: %s", err.msg);

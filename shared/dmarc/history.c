@@ -2,6 +2,7 @@
  * for every message evaluated against a policy, and its strict reader,
  * which checks every enumeration so a report never carries a word the
  * RFC 7489 schema does not allow. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #define DMHIST_VERSION "D1"
 #define DMHIST_PATH    4096
+#define DMHIST_NAME    255 /* a HELO name, a selector: what DNS allows */
 
 static const char *const dmhist_auth_words[] = {
     [PS_DMHIST_NONE] = "none",           [PS_DMHIST_PASS] = "pass",
@@ -186,6 +188,27 @@ static int dmhist_fixed(char **f, ps_dmhist *h)
     return 0;
 }
 
+/* An address as inet_ntop writes it. */
+static int dmhist_ip(const char *s)
+{
+    unsigned char a[16];
+
+    return inet_pton(strchr(s, ':') ? AF_INET6 : AF_INET, s, a) == 1;
+}
+
+/* Names no longer than DNS allows, so a report can quote any of them. */
+static int dmhist_lengths(char **f, int n)
+{
+    for (int i = 3; i < n; i++) {
+        size_t max = i == 19 ? PS_DMARC_RUA_MAX - 1 : DMHIST_NAME;
+        if ((i == 3 || i == 4 || i == 8) && max > PS_MAILBOX_DOMAIN_MAX)
+            max = PS_MAILBOX_DOMAIN_MAX;
+        if (strlen(f[i]) > max)
+            return -1;
+    }
+    return 0;
+}
+
 int ps_dmhist_parse(char *line, char **f, ps_dmhist *h, ps_err *err)
 {
     int n = ps_record_split(line, f, PS_DMHIST_FIELDS);
@@ -197,8 +220,12 @@ int ps_dmhist_parse(char *line, char **f, ps_dmhist *h, ps_err *err)
         return ps_err_set(err, "%d fields: not a DMARC history record", n);
     if (dmhist_fixed(f, h) != 0)
         return ps_err_set(err, "a field holds a value no record has");
-    if (f[2][0] == '\0' || f[3][0] == '\0' || f[8][0] == '\0')
-        return ps_err_set(err, "no source address, From or policy domain");
+    if (f[3][0] == '\0' || f[8][0] == '\0')
+        return ps_err_set(err, "no From or policy domain");
+    if (!dmhist_ip(f[2]))
+        return ps_err_set(err, "source '%.64s' is not an IP address", f[2]);
+    if (dmhist_lengths(f, n) != 0)
+        return ps_err_set(err, "a name longer than DNS allows");
     h->source_ip = f[2];
     h->header_from = f[3];
     h->envelope_from = f[4];

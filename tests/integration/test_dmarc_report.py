@@ -350,17 +350,21 @@ def test_bad_history_line_named_by_file_and_line(stack, tmp_path):
 
 
 @pytest.fixture
-def unwritable(tmp_path_factory):
+def unwritable():
     def make(tmp):
-        blocker = os.path.join(tmp, "not-a-directory")
-        open(blocker, "w").close()
-        return Stack(tmp, os.path.join(blocker, "dmarc-history"))
+        return Stack(tmp, os.path.join(tmp, "dmarc-history"))
     with ms.running(make, "postseal-dmrep-ro-") as s:
         yield s
 
 
 def test_unwritable_history_loses_the_record_not_the_message(unwritable):
+    # start refuses a history it could not write (test_conf_agree's corpus);
+    # here a file takes the place the running milter would make it in, as
+    # a full, remounted or misowned disk would stop it.
+    with open(unwritable.history, "w") as f:
+        f.write("not a directory")
     msg = signed(unwritable, message("news@ext.example", "history down"))
     assert send(unwritable, msg, "bounces@ext.example", GOOD) == 250
     assert len(unwritable.sink.wait_for(1)) == 1
-    unwritable.milter.wait_log(r"event=dmarc-history-failed qid=\w+ error=\S*not-a-directory")
+    unwritable.milter.wait_log(r"event=dmarc-history-failed qid=\w+ error=\S*dmarc-history/"
+                               r"\d{4}-\d\d-\d\d: Not a directory")
