@@ -105,6 +105,7 @@ void ps_dmarc_history_note(const ps_session *c, const ps_authres_result *res,
     h.policy.pct = found->rec.pct;
     h.policy.adkim = found->rec.adkim;
     h.policy.aspf = found->rec.aspf;
+    h.policy.fo = found->rec.fo;
     h.rua = found->rec.rua;
     h.pass = v->result == PS_DMARC_PASS;
     h.dkim_aligned = v->dkim_aligned;

@@ -121,6 +121,7 @@ void ps_dmhist_format(const ps_dmhist *h, ps_record *r)
     ps_record_put(r, ps_dmarc_policy_word(h->disposition));
     ps_record_put(r, reasons);
     ps_record_put(r, h->rua);
+    ps_record_put(r, p->fo != NULL && p->fo[0] != '\0' ? p->fo : "0");
     for (size_t i = 0; i < h->ndkim && i < PS_DMHIST_MAX_DKIM; i++) {
         ps_record_put(r, h->dkim[i].domain);
         ps_record_put(r, h->dkim[i].selector);
@@ -196,6 +197,19 @@ static int dmhist_ip(const char *s)
     return inet_pton(strchr(s, ':') ? AF_INET6 : AF_INET, s, a) == 1;
 }
 
+/* fo= as the record parser keeps it: 0, 1, d, s separated by ':'. */
+static int dmhist_fo(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n >= PS_DMARC_FO_MAX || n % 2 == 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (i % 2 ? s[i] != ':' : strchr("01ds", s[i]) == NULL)
+            return -1;
+    return 0;
+}
+
 /* Names no longer than DNS allows, so a report can quote any of them. */
 static int dmhist_lengths(char **f, int n)
 {
@@ -226,12 +240,15 @@ int ps_dmhist_parse(char *line, char **f, ps_dmhist *h, ps_err *err)
         return ps_err_set(err, "source '%.64s' is not an IP address", f[2]);
     if (dmhist_lengths(f, n) != 0)
         return ps_err_set(err, "a name longer than DNS allows");
+    if (dmhist_fo(f[20]) != 0)
+        return ps_err_set(err, "fo '%.32s' is not a list of 0, 1, d, s", f[20]);
     h->source_ip = f[2];
     h->header_from = f[3];
     h->envelope_from = f[4];
     h->spf_domain = f[5];
     h->policy_domain = f[8];
     h->rua = f[19];
+    h->policy.fo = f[20];
     h->ndkim = (size_t)(n - PS_DMHIST_FIXED) / 3;
     for (size_t i = 0; i < h->ndkim; i++) {
         char **d = &f[PS_DMHIST_FIXED + 3 * i];

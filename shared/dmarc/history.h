@@ -13,7 +13,7 @@
 #include "mail/record.h"
 
 #define PS_DMHIST_MAX_DKIM 16 /* signatures kept per message */
-#define PS_DMHIST_FIXED    20 /* fields before the DKIM triples */
+#define PS_DMHIST_FIXED    21 /* fields before the DKIM triples */
 #define PS_DMHIST_FIELDS   (PS_DMHIST_FIXED + 3 * PS_DMHIST_MAX_DKIM)
 #define PS_DMHIST_DAY_MAX  11 /* "YYYY-MM-DD" and its NUL */
 
@@ -47,11 +47,12 @@ typedef struct ps_dmhist_dkim {
 } ps_dmhist_dkim;
 
 /* The policy_published of a report: the record's p, sp, pct, adkim,
- * aspf. */
+ * aspf, fo. */
 typedef struct ps_dmhist_policy {
     ps_dmarc_policy p, sp;
     ps_dmarc_align adkim, aspf;
     int pct;
+    const char *fo; /* fo= as the record gave it, "0" by default */
 } ps_dmhist_policy;
 
 /* Pointers into the line it was read from (or given by the writer). */

@@ -87,10 +87,10 @@ static void dmrep_policy(FILE *f, const ps_dmrep_domain *d)
     dmrep_el(f, 2, "domain", d->latest->policy_domain);
     fprintf(f,
             "    <adkim>%s</adkim>\n    <aspf>%s</aspf>\n    <p>%s</p>\n"
-            "    <sp>%s</sp>\n    <pct>%d</pct>\n    <fo>0</fo>\n",
+            "    <sp>%s</sp>\n    <pct>%d</pct>\n    <fo>%s</fo>\n",
             p->adkim == PS_DMARC_STRICT ? "s" : "r",
             p->aspf == PS_DMARC_STRICT ? "s" : "r", ps_dmarc_policy_word(p->p),
-            ps_dmarc_policy_word(p->sp), p->pct);
+            ps_dmarc_policy_word(p->sp), p->pct, p->fo);
     fprintf(f, "  </policy_published>\n");
 }
 

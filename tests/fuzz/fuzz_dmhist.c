@@ -15,7 +15,8 @@ static void same(const ps_dmhist *a, const ps_dmhist *b)
         strcmp(a->header_from, b->header_from) != 0 ||
         strcmp(a->rua, b->rua) != 0 || a->spf != b->spf ||
         a->reasons != b->reasons || a->ndkim != b->ndkim ||
-        a->disposition != b->disposition || a->policy.pct != b->policy.pct)
+        a->disposition != b->disposition || a->policy.pct != b->policy.pct ||
+        strcmp(a->policy.fo, b->policy.fo) != 0)
         abort();
     for (size_t i = 0; i < a->ndkim; i++)
         if (strcmp(a->dkim[i].selector, b->dkim[i].selector) != 0 ||

@@ -9,9 +9,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "base/encode.h"
@@ -29,9 +31,12 @@ static ps_dmhist sample(void)
     h.spf_domain = "bounce.example.com";
     h.spf = PS_DMHIST_SOFTFAIL;
     h.policy_domain = "example.com";
-    h.policy =
-        (ps_dmhist_policy){PS_DMARC_POLICY_REJECT, PS_DMARC_POLICY_QUARANTINE,
-                           PS_DMARC_STRICT, PS_DMARC_RELAXED, 50};
+    h.policy = (ps_dmhist_policy){PS_DMARC_POLICY_REJECT,
+                                  PS_DMARC_POLICY_QUARANTINE,
+                                  PS_DMARC_STRICT,
+                                  PS_DMARC_RELAXED,
+                                  50,
+                                  "d:s"};
     h.rua = "mailto:a@example.com, mailto:b%20c@example.net!10m";
     h.pass = 1;
     h.dkim_aligned = 1;
@@ -71,6 +76,7 @@ static void test_history_round_trip(void **state)
     assert_int_equal(got.policy.adkim, PS_DMARC_STRICT);
     assert_int_equal(got.policy.aspf, PS_DMARC_RELAXED);
     assert_int_equal(got.policy.pct, 50);
+    assert_string_equal(got.policy.fo, "d:s");
     assert_string_equal(got.rua, h.rua);
     assert_int_equal(got.pass, 1);
     assert_int_equal(got.dkim_aligned, 1);
@@ -96,7 +102,7 @@ static void refused(const char *text)
 }
 
 #define GOOD_HEAD "D1 1700000000 192.0.2.7 example.com - example.com mfrom "
-#define GOOD_TAIL " example.com reject none 100 r r fail fail fail reject - -"
+#define GOOD_TAIL " example.com reject none 100 r r fail fail fail reject - - 0"
 
 static void test_history_refusals(void **state)
 {
@@ -248,6 +254,7 @@ static void test_group_and_xml(void **state)
     assert_non_null(strstr(xml, "<source_ip>2001:db8:0:0:0:0:0:7</source_ip>\n"
                                 "      <count>1</count>"));
     assert_non_null(strstr(xml, "<pct>30</pct>"));
+    assert_non_null(strstr(xml, "<fo>d:s</fo>"));
     assert_non_null(strstr(xml, "<type>sampled_out</type>"));
     assert_non_null(strstr(xml, "<type>local_policy</type>"));
     assert_non_null(strstr(xml, "<selector>s 1</selector>"));
@@ -315,6 +322,95 @@ static void test_mail(void **state)
     free(msg);
 }
 
+#define WRITERS    4
+#define PER_WRITER 50
+
+typedef struct writer {
+    const char *dir;
+    char ip[16];
+    int failed;
+} writer;
+
+static void *write_records(void *arg)
+{
+    writer *w = arg;
+    ps_dmhist h = sample();
+    ps_err err = {""};
+
+    h.source_ip = w->ip;
+    for (int i = 0; i < PER_WRITER; i++)
+        w->failed |= ps_dmhist_append(w->dir, &h, &err) != 0;
+    return NULL;
+}
+
+static void count_bad(void *arg, const char *path, size_t line, const char *why)
+{
+    (void)path, (void)line, (void)why;
+    ++*(int *)arg;
+}
+
+/* The milter's threads append to one day's file at once: every line
+ * stays whole (one O_APPEND write each). */
+static void test_concurrent_appends(void **state)
+{
+    char tmp[] = "/tmp/ps-dmhist-XXXXXX", dir[64], path[128];
+    pthread_t t[WRITERS];
+    writer w[WRITERS];
+    ps_dmrep_set set = {0};
+    ps_dmhist h = sample();
+    size_t per[WRITERS] = {0};
+    int bad = 0;
+    ps_err err = {""};
+
+    (void)state;
+    assert_non_null(mkdtemp(tmp));
+    snprintf(dir, sizeof(dir), "%s/history", tmp);
+    for (int i = 0; i < WRITERS; i++) {
+        w[i] = (writer){dir, "", 0};
+        snprintf(w[i].ip, sizeof(w[i].ip), "192.0.2.%d", i + 1);
+        assert_int_equal(pthread_create(&t[i], NULL, write_records, &w[i]), 0);
+    }
+    for (int i = 0; i < WRITERS; i++) {
+        pthread_join(t[i], NULL);
+        assert_false(w[i].failed);
+    }
+    assert_int_equal(ps_dmhist_path(dir, h.when, path, sizeof(path), &err), 0);
+    assert_int_equal(ps_dmrep_read(&set, path, count_bad, &bad, &err), 0);
+    assert_int_equal(bad, 0);
+    assert_int_equal(set.n, WRITERS * PER_WRITER);
+    for (size_t i = 0; i < set.n; i++)
+        per[set.v[i].h.source_ip[8] - '1']++;
+    for (int i = 0; i < WRITERS; i++)
+        assert_int_equal(per[i], PER_WRITER);
+    ps_dmrep_set_free(&set);
+    unlink(path);
+    rmdir(dir);
+    rmdir(tmp);
+}
+
+static void fo_is(const char *text, const char *want)
+{
+    ps_dmarc_record r;
+    ps_err err = {""};
+
+    assert_int_equal(ps_dmarc_record_parse(text, strlen(text), &r, &err), 0);
+    assert_string_equal(r.fo, want);
+}
+
+static void test_record_keeps_fo(void **state)
+{
+    (void)state;
+    fo_is("v=DMARC1; p=none", "0");
+    fo_is("v=DMARC1; p=none; fo=1", "1");
+    fo_is("v=DMARC1; p=none; fo=d : s", "d:s");
+    fo_is("v=DMARC1; p=none; fo=0:1:d:s", "0:1:d:s");
+    fo_is("v=DMARC1; p=none; fo=x", "0");
+    fo_is("v=DMARC1; p=none; fo=1:", "0");
+    fo_is("v=DMARC1; p=none; fo=11", "0");
+    fo_is("v=DMARC1; p=none; fo=0:1:d:s:0:1:d:s", "0:1:d:s:0:1:d:s");
+    fo_is("v=DMARC1; p=none; fo=0:1:d:s:0:1:d:s:1", "0"); /* too long */
+}
+
 static void test_record_keeps_whole_rua(void **state)
 {
     char text[3000];
@@ -343,6 +439,8 @@ int main(void)
         cmocka_unit_test(test_group_and_xml),
         cmocka_unit_test(test_mail),
         cmocka_unit_test(test_record_keeps_whole_rua),
+        cmocka_unit_test(test_record_keeps_fo),
+        cmocka_unit_test(test_concurrent_appends),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
