@@ -135,6 +135,7 @@ static int dm_day(const char *s, time_t *out)
 static int dm_settings(dm_opts *o, const ps_conf *c, dm_run *run)
 {
     ps_err why = {""};
+    ps_dns_server server;
     time_t begin = (time(NULL) / DM_DAY - 1) * DM_DAY;
 
     if (o->org_name == NULL)
@@ -158,6 +159,10 @@ static int dm_settings(dm_opts *o, const ps_conf *c, dm_run *run)
         return ps_cli_fail("dmarc report: --org-name: %s", why.msg);
     if (ps_conf_check_email(o->email, &why) != 0)
         return ps_cli_fail("dmarc report: --email: %s", why.msg);
+    if (o->resolver != NULL &&
+        ps_dns_server_parse(o->resolver, &server, &why) != 0)
+        return ps_cli_fail("dmarc report: --resolver '%s': %s", o->resolver,
+                           why.msg);
     if (o->day != NULL && dm_day(o->day, &begin) != 0)
         return ps_cli_fail("dmarc report: --day '%s': expected YYYY-MM-DD",
                            o->day);

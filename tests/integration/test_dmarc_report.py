@@ -348,6 +348,12 @@ def test_bad_history_line_named_by_file_and_line(stack, tmp_path):
     r = subprocess.run([CLI, "dmarc", "report", "-c", str(conf), "--day", "2026-13-01"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "--day '2026-13-01'" in r.stderr, r.stderr
+    r = subprocess.run([CLI, "dmarc", "report", "-c", str(conf), "--resolver", "300.1.1.1"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "--resolver '300.1.1.1'" in r.stderr, r.stderr
+    r = subprocess.run([CLI, "dmarc", "report", "-c", str(conf), "--day", "2001-01-01"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "no DMARC records for that day" in r.stderr, r.stderr
     r = subprocess.run([CLI, "dmarc", "report", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "--send" in r.stdout
 
