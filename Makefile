@@ -39,7 +39,7 @@ B        := build
 SANFLAGS :=
 endif
 
-PKG_LIBS := openssl inih libpsl
+PKG_LIBS := openssl inih libpsl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
 PKG_LDLIBS := $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null)
 

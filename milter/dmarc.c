@@ -177,17 +177,16 @@ static const char *ps_dmarc_decide_author(ps_session *c, ps_dmarc_author a)
 
 /* The result of a message with one author domain. */
 static ps_dmarc_result ps_dmarc_run(ps_session *c, const ps_dmarc_auth *auth,
+                                    ps_dmarc_policy_found *found,
                                     ps_dmarc_verdict *v, const char **reason)
 {
     ps_dmarc_outcome *o = &c->msg.dmarc;
-    ps_dmarc_policy_found found;
     ps_err why = {""};
 
     ps_dmarc_discover(c->snap->psl, o->domain, ps_dmarc_txt, &c->snap->dns,
-                      &found, &why);
+                      found, &why);
     snprintf(o->why, sizeof(o->why), "%s", why.msg);
-    ps_dmarc_evaluate(c->snap->psl, o->domain, &found, auth, ps_dmarc_roll(),
-                      v);
+    ps_dmarc_evaluate(c->snap->psl, o->domain, found, auth, ps_dmarc_roll(), v);
     if (v->result == PS_DMARC_PASS)
         *reason = v->dkim_aligned ? "dkim-aligned" : "spf-aligned";
     else if (v->result != PS_DMARC_FAIL)
@@ -213,6 +212,7 @@ int ps_dmarc_check(ps_session *c, const ps_authres_result *res, size_t n,
     ps_dmarc_outcome *o = &c->msg.dmarc;
     const char *from[2], *passes[PS_DMARC_MAX_PASSES], *reason;
     ps_dmarc_auth auth = {passes, 0, ps_dmarc_spf_domain(spf)};
+    ps_dmarc_policy_found found;
     ps_dmarc_verdict v;
     ps_dmarc_author a;
     ps_dmarc_result r = PS_DMARC_PERMERROR;
@@ -223,10 +223,11 @@ int ps_dmarc_check(ps_session *c, const ps_authres_result *res, size_t n,
         return 0;
     memset(o, 0, sizeof(*o));
     memset(&v, 0, sizeof(v));
+    memset(&found, 0, sizeof(found));
     auth.ndkim = ps_dmarc_dkim_passes(res, n, passes, PS_DMARC_MAX_PASSES);
     a = ps_dmarc_author_domain(from, nfrom, o->domain, &why);
     if (a == PS_DMARC_AUTHOR_OK) {
-        r = ps_dmarc_run(c, &auth, &v, &reason);
+        r = ps_dmarc_run(c, &auth, &found, &v, &reason);
     } else {
         /* DMARCbis: From addresses of several domains are exempt (none);
          * no From, several, or one that does not parse: permerror. */
@@ -247,6 +248,7 @@ int ps_dmarc_check(ps_session *c, const ps_authres_result *res, size_t n,
     if (r == PS_DMARC_PASS || r == PS_DMARC_FAIL)
         ps_dmarc_prop(out, "policy.dmarc", ps_dmarc_policy_word(v.requested));
     ps_dmarc_log(c, r, &v, reason);
+    ps_dmarc_history_note(c, res, n, spf, &found, &v);
     return 1;
 }
 

@@ -285,6 +285,15 @@ int ps_dmarc_check(ps_session *c, const ps_authres_result *res, size_t n,
  * marked as decided), -1 when the MTA refused a change. */
 int ps_dmarc_enforce(void *ctx, ps_session *c);
 
+/* ---- dmarc_history.c: [milter] dmarc_history --------------------------- */
+
+/* Appends the message's record for aggregate reports when dmarc_history
+ * is set and a policy was found; a failure is logged, never returned. */
+void ps_dmarc_history_note(const ps_session *c, const ps_authres_result *res,
+                           size_t n, const ps_spf_result *spf,
+                           const ps_dmarc_policy_found *found,
+                           const ps_dmarc_verdict *v);
+
 /* ---- sign.c / arhdr.c: the libmilter side of each outcome -------------- */
 
 int ps_sign_start(ps_session *c, ps_err *err);

@@ -6,14 +6,14 @@ set -eu
 PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libssl-dev openssl libmilter-dev libopendkim-dev libspf2-dev liblmdb-dev lmdb-utils
 libhiredis-dev libevent-dev libcurl4-openssl-dev libinih-dev libcmocka-dev libsystemd-dev systemd
-libpsl-dev publicsuffix
+libpsl-dev publicsuffix zlib1g-dev
 nginx-core nginx-dev
 postfix swaks postsrsd libmail-srs-perl redis-server redis-sentinel dnsmasq-base bind9-dnsutils
 lintian file adduser
 python3 python3-pytest python3-dkim python3-nacl python3-cryptography python3-dnspython python3-django-anymail
 python3-authres python3-yaml
 libmail-dkim-perl libcryptx-perl opendkim opendkim-tools
-libmail-dmarc-perl opendmarc
+libmail-dmarc-perl opendmarc libxml2-utils
 valgrind wrk policyd-rate-limit postfwd prometheus"
 
 missing=""

@@ -151,9 +151,33 @@ static int ps_check_sockets(const ps_conf *conf, ps_err *err)
     return 0;
 }
 
+/* [milter] dmarc_history: a writable directory, or one the milter can
+ * make at its first record. */
+static int ps_check_dmarc_history(const ps_conf *conf, ps_err *err)
+{
+    const ps_conf_str *h = &conf->milter.dmarc_history;
+    char where[PATH_MAX + 16];
+    struct stat st;
+
+    if (h->value == NULL)
+        return 0;
+    if (stat(h->value, &st) != 0)
+        return ps_check_creatable(conf, "dmarc_history", h->value, h->value,
+                                  h->line, 0, err);
+    ps_check_where(conf, h->line, where, sizeof(where));
+    if (!S_ISDIR(st.st_mode))
+        return ps_err_set(err, "%s: dmarc_history %s: not a directory", where,
+                          h->value);
+    if (access(h->value, W_OK | X_OK) != 0)
+        return ps_err_set(err, "%s: dmarc_history %s: %s", where, h->value,
+                          strerror(errno));
+    return 0;
+}
+
 int ps_confcheck_paths(const ps_conf *conf, ps_err *err)
 {
     if (ps_check_events(conf, err) != 0 ||
+        ps_check_dmarc_history(conf, err) != 0 ||
         ps_check_events_dir(conf, err) != 0 || ps_check_store(conf, err) != 0 ||
         ps_check_sockets(conf, err) != 0)
         return -1;

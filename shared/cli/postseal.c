@@ -29,6 +29,8 @@ static const ps_cli_cmd ps_cli_cmds[] = {
      "list, add or remove suppressed recipients (postseal-policyd's store)"},
     {"events", ps_cmd_events,
      "list the delivery events spooled from Postfix's log"},
+    {"dmarc", ps_cmd_dmarc,
+     "dmarc report: build and mail DMARC aggregate reports (RFC 7489)"},
     {"srs", ps_cmd_srs, "SRS-rewrite a forwarded sender, or reverse one"},
     {"retpath", ps_cmd_retpath, "make or check a signed return path"},
     {"arc", ps_cmd_arc, "add an ARC set (seal) to a saved message"},

@@ -178,6 +178,7 @@ typedef struct ps_conf {
         int arc_seal;                         /* ps_conf_arc_seal */
         int arc_seal_line;
         ps_conf_str arc_seal_key; /* a [keys] name; needed unless arc_seal no */
+        ps_conf_str dmarc_history; /* directory of DMARC records, or NULL */
         ps_conf_runas runas;
     } milter;
     ps_conf_key *keys;
@@ -212,6 +213,10 @@ typedef struct ps_conf {
         int dead_retention; /* seconds; 0: dead events kept until dropped */
         int dead_retention_line;
     } events;
+    struct {
+        /* "postseal dmarc report": who reports, and the MTA's sendmail */
+        ps_conf_str org_name, email, sendmail, resolver;
+    } dmarc_report;
     struct {
         /* A recipient that failed permanently is refused at RCPT for a
          * while (policyd/suppress.h); off unless the section is present. */
@@ -281,5 +286,11 @@ int ps_conf_endpoint_wants(const ps_conf_endpoint *ep, int kind,
 int ps_conf_endpoint_copy(ps_conf_endpoint *dst, const ps_conf_endpoint *src);
 void ps_conf_endpoint_clear(ps_conf_endpoint *ep);
 void ps_conf_free(ps_conf *conf);
+
+/* The checks of [dmarc_report] org_name and email, for the command-line
+ * options that give the same values: printable ASCII text of at most 255
+ * bytes; a plain address local@domain. */
+int ps_conf_check_text(const char *v, ps_err *err);
+int ps_conf_check_email(const char *v, ps_err *err);
 
 #endif

@@ -188,6 +188,33 @@ int ps_conf_check_selector(const char *v, ps_err *err)
     return 0;
 }
 
+/* Free text that goes into a report and a mail header unencoded. */
+int ps_conf_check_text(const char *v, ps_err *err)
+{
+    if (*v == '\0')
+        return ps_err_set(err, "empty");
+    if (strlen(v) > 255)
+        return ps_err_set(err, "longer than 255 bytes");
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p < ' ' || *p > '~')
+            return ps_err_set(err, "printable ASCII only");
+    return 0;
+}
+
+/* A plain address local@domain, as a report's From and email: no
+ * display name, no angle brackets. */
+int ps_conf_check_email(const char *v, ps_err *err)
+{
+    const char *at = strrchr(v, '@');
+    ps_err why = {""};
+
+    if (at == NULL || at == v || strpbrk(v, " <>\"(),;:[]") != NULL)
+        return ps_err_set(err, "expected an address local@domain");
+    if (ps_dnsname_check_domain(at + 1, &why) != 0)
+        return ps_conf_dnsname_reason(&why, err);
+    return 0;
+}
+
 static int ps_conf_check_word(const char *v, const char *const *words,
                               const char *expect, ps_err *err)
 {

@@ -11,7 +11,9 @@
 #include "dns/dns.h"
 #include "mail/mailbox.h"
 
-#define PS_DMARC_MAX_FROM 16 /* addresses looked at in one From field */
+#define PS_DMARC_MAX_FROM 16   /* addresses looked at in one From field */
+#define PS_DMARC_RUA_MAX  1024 /* bytes of rua= kept for reports */
+#define PS_DMARC_FO_MAX   16   /* bytes of fo= kept ("0:1:d:s" and NUL) */
 
 /* ---- the policy record (RFC 7489 section 6.3) ---------------------------- */
 
@@ -34,6 +36,8 @@ typedef struct ps_dmarc_record {
     int testing;  /* DMARCbis t=y: the policy is applied one step softer */
     int has_rua;  /* at least one syntactically valid rua= URI */
     int p_absent; /* no valid p= or a bad sp=: p=none, since rua= is valid */
+    char rua[PS_DMARC_RUA_MAX]; /* rua= as published, whole URIs only */
+    char fo[PS_DMARC_FO_MAX];   /* fo= when valid ("0:d"), else "0" */
 } ps_dmarc_record;
 
 /* 1 when text (n bytes) is a DMARC record at all: its first tag is

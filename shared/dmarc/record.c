@@ -112,12 +112,56 @@ static int ps_dmarc_rua_ok(const ps_tag *t)
     return 0;
 }
 
+/* Keeps rua= for aggregate reports: whole URIs, as many as fit. */
+static void ps_dmarc_rua_keep(const ps_tag *t, char *out, size_t cap)
+{
+    size_t n;
+
+    out[0] = '\0';
+    if (t == NULL)
+        return;
+    n = t->value_len;
+    while (n >= cap) {
+        const char *comma = memrchr(t->value, ',', n);
+        n = comma != NULL ? (size_t)(comma - t->value) : 0;
+    }
+    memcpy(out, t->value, n);
+    out[n] = '\0';
+}
+
+/* fo = 0 / 1 / d / s, separated by ':' (section 6.3); anything else, or
+ * a value too long to be a plain list, leaves the default "0". */
+static void ps_dmarc_fo_keep(const ps_tag *t, char *out, size_t cap)
+{
+    size_t o = 0, n = t != NULL ? t->value_len : 0;
+    int want_opt = 1;
+
+    for (size_t i = 0; i < n; i++) {
+        char c = t->value[i];
+        if (c == ' ' || c == '\t')
+            continue;
+        if (want_opt != (strchr("01ds", c) != NULL && c != '\0') ||
+            (!want_opt && c != ':') || o + 1 >= cap) {
+            o = 0;
+            break;
+        }
+        out[o++] = c;
+        want_opt = !want_opt;
+    }
+    if (o == 0 || want_opt) { /* empty, or ends with ':' */
+        out[0] = '0';
+        o = 1;
+    }
+    out[o] = '\0';
+}
+
 static void ps_dmarc_record_defaults(ps_dmarc_record *r)
 {
     memset(r, 0, sizeof(*r));
     r->p = r->sp = PS_DMARC_POLICY_NONE;
     r->adkim = r->aspf = PS_DMARC_RELAXED;
     r->pct = 100;
+    r->fo[0] = '0';
 }
 
 int ps_dmarc_record_parse(const char *text, size_t n, ps_dmarc_record *out,
@@ -133,6 +177,8 @@ int ps_dmarc_record_parse(const char *text, size_t n, ps_dmarc_record *out,
     if (ps_tagval_parse(text, n, &tv, &why) != 0)
         return ps_err_set(err, "%s", why.msg);
     out->has_rua = ps_dmarc_rua_ok(ps_tagval_find(&tv, "rua"));
+    ps_dmarc_rua_keep(ps_tagval_find(&tv, "rua"), out->rua, sizeof(out->rua));
+    ps_dmarc_fo_keep(ps_tagval_find(&tv, "fo"), out->fo, sizeof(out->fo));
     sp = ps_tagval_find(&tv, "sp");
     /* Section 6.6.3: no valid p=, or an sp= that is not valid, is read
      * as p=none when rua= is valid, and means no DMARC otherwise. */

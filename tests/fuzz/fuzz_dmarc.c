@@ -16,6 +16,11 @@ static void check_record(const ps_dmarc_record *r)
         abort();
     if (r->p_absent && (!r->has_rua || r->p != PS_DMARC_POLICY_NONE))
         abort();
+    /* fo= and rua= as kept for reports: fo a list of 0/1/d/s, rua cut
+     * at a URI boundary inside its buffer */
+    if (r->fo[0] == '\0' || strspn(r->fo, "01ds:") != strlen(r->fo) ||
+        strlen(r->rua) >= PS_DMARC_RUA_MAX)
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
