@@ -35,6 +35,7 @@ int ps_cmd_webhook(int argc, char **argv); /* "webhook sign|verify" */
 int ps_cmd_srs(int argc, char **argv);
 int ps_cmd_retpath(int argc, char **argv);
 int ps_cmd_events(int argc, char **argv); /* "events list" */
+int ps_cmd_arc(int argc, char **argv);    /* "arc verify" */
 
 /* Prints "postseal: MESSAGE" on stderr; returns PS_EXIT_USAGE. */
 int ps_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -31,6 +31,7 @@ static const ps_cli_cmd ps_cli_cmds[] = {
      "list the delivery events spooled from Postfix's log"},
     {"srs", ps_cmd_srs, "SRS-rewrite a forwarded sender, or reverse one"},
     {"retpath", ps_cmd_retpath, "make or check a signed return path"},
+    {"arc", ps_cmd_arc, "validate the ARC chain of a message file"},
 };
 
 #define PS_CLI_NCMDS (sizeof(ps_cli_cmds) / sizeof(ps_cli_cmds[0]))
