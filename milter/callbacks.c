@@ -316,7 +316,8 @@ static sfsistat ps_cb_eoh(SMFICTX *ctx)
     }
     if (d.action == PS_ACT_SIGN && ps_sign_start(c, &err) != 0)
         return ps_cb_defer_fail(c, PS_STAGE_SIGN, &err);
-    if (d.action == PS_ACT_VERIFY && ps_cb_verify_start(c, &err) != 0)
+    if (d.action == PS_ACT_VERIFY &&
+        (ps_cb_verify_start(c, &err) != 0 || ps_arc_start(c, &err) != 0))
         return ps_cb_defer_fail(c, PS_STAGE_VERIFY, &err);
     return SMFIS_NOREPLY;
 }
@@ -335,6 +336,8 @@ static sfsistat ps_cb_body(SMFICTX *ctx, unsigned char *data, size_t n)
     if (c->msg.action == PS_ACT_VERIFY &&
         ps_verify_body(c->msg.verify, data, n) != 0)
         return ps_cb_defer_fail(c, PS_STAGE_VERIFY, NULL);
+    if (c->msg.action == PS_ACT_VERIFY)
+        ps_arc_body(c, data, n);
     return SMFIS_NOREPLY;
 }
 

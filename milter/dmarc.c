@@ -41,7 +41,7 @@ void ps_dmarc_snap_free(ps_snap *s)
 
 /* The core's DNS hook: one TXT query to the configured resolver. A reply
  * that does not come, or says SERVFAIL, is a temporary error. */
-static int ps_dmarc_txt(void *arg, const char *name, ps_dns_answer *ans)
+int ps_dmarc_txt(void *arg, const char *name, ps_dns_answer *ans)
 {
     unsigned char *buf = malloc(PS_DMARC_REPLY_MAX);
     ps_err why = {""};
@@ -136,6 +136,11 @@ static const char *ps_dmarc_decide_fail(ps_session *c,
     if (c->addr[0] != '\0' &&
         ps_cidr_match_text(&c->snap->dmarc_trusted, c->addr))
         return "trusted-forwarder";
+    if (c->msg.arc.vouch > 0) {
+        snprintf(o->why, sizeof(o->why), "sealer %.120s i=%u",
+                 c->msg.arc.sealer, c->msg.arc.vouch);
+        return "arc-trusted-sealer";
+    }
     if (v->apply == PS_DMARC_POLICY_NONE)
         return v->sampled_out ? "pct-sampled-out" : "policy-none";
     if (v->apply == PS_DMARC_POLICY_REJECT) {
@@ -246,6 +251,10 @@ int ps_dmarc_check(ps_session *c, const ps_authres_result *res, size_t n,
         ps_dmarc_prop(out, "header.from", o->domain);
     if (r == PS_DMARC_PASS || r == PS_DMARC_FAIL)
         ps_dmarc_prop(out, "policy.dmarc", ps_dmarc_policy_word(v.requested));
+    /* RFC 8601 2.3's policy ptype; "arc" as DMARC's report names the
+     * local-policy override of a trusted intermediary. */
+    if (r == PS_DMARC_FAIL && c->msg.arc.vouch > 0)
+        ps_dmarc_prop(out, "policy.override", "arc");
     ps_dmarc_log(c, r, &v, reason);
     return 1;
 }

@@ -15,6 +15,7 @@
 #include "base/cidr.h"
 #include "conf/conf.h"
 #include "dkim/dkim.h"
+#include "arc/arc.h"
 #include "dmarc/dmarc.h"
 #include "base/err.h"
 #include "crypto/hmac.h"
@@ -137,6 +138,16 @@ typedef struct ps_dmarc_outcome {
     char text[PS_MAILBOX_DOMAIN_MAX + 96];  /* reply or header text */
 } ps_dmarc_outcome;
 
+/* ---- arc.c: ARC chain validation in verify mode ------------------------ */
+
+typedef struct ps_arc_msg {
+    ps_arc_verify *v; /* NULL: ARC not checked for this message */
+    ps_arc_outcome out;
+    unsigned vouch; /* the trusted instance that lets DMARC off, or 0 */
+    char sealer[PS_ARC_DOMAIN_MAX + 1]; /* its d= */
+    char oldest[12];                    /* header.oldest-pass, as text */
+} ps_arc_msg;
+
 /* ---- msg.c: what is kept of a connection and of its current message ---- */
 
 typedef struct ps_hdr {
@@ -199,6 +210,7 @@ typedef struct ps_msg {
     time_t bounce_issued;   /* the day its token was made */
     uint64_t started_ns;    /* MAIL FROM, for the duration histogram */
     ps_dmarc_outcome dmarc; /* set by ps_dmarc_check */
+    ps_arc_msg arc;         /* set by ps_arc_start .. ps_arc_check */
     char *bounce;
     size_t bounce_len;
 } ps_msg;
@@ -280,6 +292,21 @@ int ps_dmarc_check(ps_session *c, const ps_authres_result *res, size_t n,
  * message is refused (reply set on ctx), 0 when it goes on (held or
  * marked as decided), -1 when the MTA refused a change. */
 int ps_dmarc_enforce(void *ctx, ps_session *c);
+/* The TXT lookup both DMARC and ARC make through the snapshot's resolver
+ * (arg: its ps_dnsq). */
+int ps_dmarc_txt(void *arg, const char *name, ps_dns_answer *ans);
+
+/* ---- arc.c, continued --------------------------------------------------- */
+
+/* At end of headers in verify mode ([milter] arc = yes): every field
+ * kept goes to the core's verifier. -1 only when out of memory. */
+int ps_arc_start(ps_session *c, ps_err *err);
+void ps_arc_body(ps_session *c, const unsigned char *data, size_t n);
+/* Validates the chain, decides whether a trusted sealer vouches, logs,
+ * and fills *out with arc=pass|fail|none: 1 when filled, 0 when ARC was
+ * not checked. Before ps_dmarc_check, which reads c->msg.arc. */
+int ps_arc_check(ps_session *c, ps_authres_result *out);
+void ps_arc_msg_free(ps_arc_msg *a);
 
 /* ---- sign.c / arhdr.c: the libmilter side of each outcome -------------- */
 

@@ -90,6 +90,7 @@ void ps_msg_reset(ps_msg *m)
     if (m->signer != NULL)
         ps_dkim_sign_free(m->signer);
     ps_verify_free(m->verify);
+    ps_arc_msg_free(&m->arc);
     for (size_t i = 0; i < m->nswaps; i++) {
         free(m->swaps[i].given);
         free(m->swaps[i].original);

@@ -155,6 +155,9 @@ typedef struct ps_conf {
         int dmarc_quarantine; /* PS_CONF_DMARC_HOLD (default) or _HEADER */
         int dmarc_quarantine_line;
         ps_conf_str dmarc_trusted_forwarders; /* CIDRs never enforced */
+        int arc; /* 1 (default): ARC chains validated in verify mode */
+        int arc_line;
+        ps_conf_list arc_trusted_sealers; /* sealer d= that may vouch */
         ps_conf_runas runas;
     } milter;
     ps_conf_key *keys;
