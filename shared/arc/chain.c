@@ -122,8 +122,9 @@ static check check_ams(chain_ctx *c, unsigned i)
     if (bhlen != PS_ARC_HASH_LEN || memcmp(bh, h->digest, bhlen) != 0)
         return failed(c, "AMS body hash mismatch");
     if (ps_arc_ams_data(c->v->hdrs, c->v->nfields, ams, hc, &data, &c->why) < 0)
-        return CHECK_FAIL;
-    rc = check_sig(c, ams, &data);
+        rc = CHECK_FAIL;
+    else
+        rc = check_sig(c, ams, &data);
     ps_dkim_buf_free(&data);
     return rc;
 }
