@@ -136,8 +136,8 @@ int ps_cmd_arc(int argc, char **argv)
             ps_arc_usage(stdout);
             return PS_EXIT_OK;
         }
-        ps_arc_usage(stderr);
-        return ps_cli_fail("arc: expected \"verify\"");
+        return ps_cli_fail("arc: expected \"verify\" (see " PS_CLI_NAME
+                           " arc --help)");
     }
     argc--, argv++;
     ps_cli_getopt_reset();

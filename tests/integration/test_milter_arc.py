@@ -359,3 +359,25 @@ def test_intact_older_trusted_instance_vouches(stack, keys):
     assert code == 250, text
     stack.milter.wait_log(r"event=arc qid=\w+ result=pass instances=2 oldest_pass=0 "
                           r"trusted_sealer=lists.example.org trusted_instance=1", after=stack.mark)
+
+
+def test_cli_keys_from_dns_and_usage(keys, tmp_path):
+    """The keys from a DNS server (--resolver) give the same answers as
+    --txt; usage errors exit 2 with one line."""
+    ok = write(str(tmp_path), "ok", listified(keys, keys.lst))
+    broken = write(str(tmp_path), "broken",
+                   listified(keys, keys.lst).replace(b"list footer", b"LIST FOOTER"))
+    with ms.Dnsmasq(txt=keys.txt) as dns:
+        def run(*args):
+            return subprocess.run([CLI, "arc", "verify", "--resolver", dns.resolver, *args],
+                                  capture_output=True, text=True, timeout=60)
+        r = run(ok)
+        assert (r.returncode, r.stdout) == (0, "arc=pass i=1 header.oldest-pass=0\n"), r
+        r = run(broken)
+        assert r.returncode == 1 and r.stdout.startswith("arc=fail i=1 (i=1: AMS body hash"), r
+    for args, code in ((["--help"], 0), (["verify"], 2), (["verify", "--txt", "x", ok], 2),
+                       (["verify", str(tmp_path / "missing.eml")], 2), (["sign", ok], 2)):
+        r = subprocess.run([CLI, "arc", *args], capture_output=True, text=True, timeout=60)
+        assert r.returncode == code, (args, r)
+        if code == 2:
+            assert len(r.stderr.strip().splitlines()) == 1 and "postseal:" in r.stderr, r
