@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "milter.h"
 
@@ -99,6 +100,25 @@ int ps_arc_check(ps_session *c, ps_authres_result *out)
         out->props[out->nprops++].value = a->oldest;
     }
     return 1;
+}
+
+int ps_arc_may_vouch(const ps_session *c)
+{
+    const ps_arc_msg *a = &c->msg.arc;
+    const ps_conf_list *t = &c->snap->conf->milter.arc_trusted_sealers;
+    const ps_arc_sets *sets;
+    char domain[PS_ARC_DOMAIN_MAX + 1];
+
+    if (a->v == NULL || a->out.result != PS_ARC_RESULT_TEMPERROR)
+        return 0;
+    sets = ps_arc_verify_sets(a->v);
+    for (unsigned i = 1; i <= sets->count; i++)
+        if (ps_arc_sealer_domain(sets, i, domain) == 0 &&
+            ps_arc_aar_passed(sets, i, "dmarc"))
+            for (size_t k = 0; k < t->n; k++)
+                if (strcasecmp(domain, t->items[k]) == 0)
+                    return 1;
+    return 0;
 }
 
 void ps_arc_msg_free(ps_arc_msg *a)

@@ -397,7 +397,11 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_session *c)
     if (c->msg.action == PS_ACT_VERIFY) {
         if (ps_arhdr_add(ctx, c, &err) != 0)
             return ps_cb_fail(c, PS_STAGE_VERIFY, &err);
-        if ((rc = ps_dmarc_enforce(ctx, c)) != 0)
+        if ((rc = ps_dmarc_enforce(ctx, c)) == 2) {
+            ps_err_set(&err, "ARC key lookup failed for a trusted sealer");
+            return ps_cb_fail(c, PS_STAGE_ARC, &err);
+        }
+        if (rc != 0)
             return rc > 0 ? SMFIS_REJECT : ps_cb_fail(c, PS_STAGE_DMARC, NULL);
     }
     /* Outside mail left unverified (sign-only mode) is marked too, so a

@@ -114,7 +114,8 @@ static void ps_dmarc_log(const ps_session *c, ps_dmarc_result r,
                          const ps_dmarc_verdict *v, const char *reason)
 {
     const ps_dmarc_outcome *o = &c->msg.dmarc;
-    static const char *const actions[] = {"accept", "reject", "hold", "header"};
+    static const char *const actions[] = {"accept", "reject", "hold", "header",
+                                          "tempfail"};
     int policy = r == PS_DMARC_PASS || r == PS_DMARC_FAIL;
 
     ps_log_kv(
@@ -140,6 +141,12 @@ static const char *ps_dmarc_decide_fail(ps_session *c,
         snprintf(o->why, sizeof(o->why), "sealer %.120s i=%u",
                  c->msg.arc.sealer, c->msg.arc.vouch);
         return "arc-trusted-sealer";
+    }
+    if (v->apply != PS_DMARC_POLICY_NONE && ps_arc_may_vouch(c)) {
+        o->action = PS_DMARC_ACT_TEMPFAIL;
+        snprintf(o->text, sizeof(o->text),
+                 "ARC seal keys not available: try again later");
+        return "arc-temperror";
     }
     if (v->apply == PS_DMARC_POLICY_NONE)
         return v->sampled_out ? "pct-sampled-out" : "policy-none";
@@ -278,6 +285,9 @@ int ps_dmarc_enforce(void *ctx, ps_session *c)
         return smfi_insheader(ctx, 0, PS_DMARC_HEADER, o->text) == MI_SUCCESS
                    ? 0
                    : -1;
+    case PS_DMARC_ACT_TEMPFAIL:
+        smfi_setreply(ctx, "451", "4.7.1", o->text);
+        return 2;
     default:
         return 0;
     }

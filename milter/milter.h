@@ -125,10 +125,11 @@ void ps_spf_check(const ps_snap *s, const char *addr, const char *helo,
 
 /* What end of message does about DMARC, decided with the result. */
 typedef enum ps_dmarc_action {
-    PS_DMARC_ACT_ACCEPT, /* delivered as it is */
-    PS_DMARC_ACT_REJECT, /* 550 5.7.1 */
-    PS_DMARC_ACT_HOLD,   /* Postfix's hold queue */
-    PS_DMARC_ACT_HEADER  /* delivered with the quarantine header */
+    PS_DMARC_ACT_ACCEPT,  /* delivered as it is */
+    PS_DMARC_ACT_REJECT,  /* 550 5.7.1 */
+    PS_DMARC_ACT_HOLD,    /* Postfix's hold queue */
+    PS_DMARC_ACT_HEADER,  /* delivered with the quarantine header */
+    PS_DMARC_ACT_TEMPFAIL /* 451: ARC could not say whether to override */
 } ps_dmarc_action;
 
 typedef struct ps_dmarc_outcome {
@@ -290,7 +291,8 @@ int ps_dmarc_check(ps_session *c, const ps_authres_result *res, size_t n,
 
 /* At end of message, after our Authentication-Results: 1 when the
  * message is refused (reply set on ctx), 0 when it goes on (held or
- * marked as decided), -1 when the MTA refused a change. */
+ * marked as decided), 2 when it is to be tempfailed (the reply is set:
+ * PS_DMARC_ACT_TEMPFAIL), -1 when the MTA refused a change. */
 int ps_dmarc_enforce(void *ctx, ps_session *c);
 /* The TXT lookup both DMARC and ARC make through the snapshot's resolver
  * (arg: its ps_dnsq). */
@@ -306,6 +308,11 @@ void ps_arc_body(ps_session *c, const unsigned char *data, size_t n);
  * and fills *out with arc=pass|fail|none: 1 when filled, 0 when ARC was
  * not checked. Before ps_dmarc_check, which reads c->msg.arc. */
 int ps_arc_check(ps_session *c, ps_authres_result *out);
+/* 1 when the chain could not be checked (a key lookup got no answer)
+ * and yet some instance is sealed by a trusted sealer whose AAR says
+ * dmarc=pass: enforcing a DMARC failure now might refuse what a retry
+ * would let through. */
+int ps_arc_may_vouch(const ps_session *c);
 void ps_arc_msg_free(ps_arc_msg *a);
 
 /* ---- sign.c / arhdr.c: the libmilter side of each outcome -------------- */
@@ -443,6 +450,8 @@ typedef enum ps_stage {
     PS_STAGE_RESTARTING,
     PS_STAGE_DMARC,
     PS_STAGE_EVENTS,
+    PS_STAGE_ARC, /* a DMARC failure a trusted sealer might vouch for, but
+                   * the seal's key could not be looked up */
     PS_STAGE_N
 } ps_stage;
 const char *ps_stage_word(ps_stage s);

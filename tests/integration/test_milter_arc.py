@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 import mailstack as ms
+from fakedns import FakeDns
 
 HERE = os.path.dirname(__file__)
 BUILD = os.environ.get("POSTSEAL_BUILD", os.path.join(HERE, "../../build"))
@@ -250,12 +251,16 @@ def test_dkimpy_seal_altered_key(keys, tmp_path):
 
 # ---- through a real Postfix ----------------------------------------------
 
+def zone(keys):
+    txt = dict(keys.txt)
+    txt["_dmarc.ext.example"] = "v=DMARC1; p=reject"
+    txt["ext.example"] = "v=spf1 ip4:192.0.2.0/24 -all"
+    return txt
+
+
 class Stack:
-    def __init__(self, tmp, keys, trusted):
-        txt = dict(keys.txt)
-        txt["_dmarc.ext.example"] = "v=DMARC1; p=reject"
-        txt["ext.example"] = "v=spf1 ip4:192.0.2.0/24 -all"
-        self.dns = ms.Dnsmasq(txt=txt)
+    def __init__(self, tmp, keys, trusted, dns=None):
+        self.dns = dns or ms.Dnsmasq(txt=zone(keys))
         self.port = ms.free_port()
         milter = {
             "socket": f"inet:{self.port}@127.0.0.1",
@@ -273,7 +278,8 @@ class Stack:
                                      main={"local_header_rewrite_clients": ""})
 
     def close(self):
-        report = ms.shutdown(self.pf, self.sink, self.milter, self.dns)
+        dns = self.dns if isinstance(self.dns, ms.Dnsmasq) else None
+        report = ms.shutdown(self.pf, self.sink, self.milter, dns)
         assert report is None, report
 
     def send(self, msg):
@@ -381,3 +387,34 @@ def test_cli_keys_from_dns_and_usage(keys, tmp_path):
         assert r.returncode == code, (args, r)
         if code == 2:
             assert len(r.stderr.strip().splitlines()) == 1 and "postseal:" in r.stderr, r
+
+
+def test_trusted_sealer_key_lookup_failure_tempfails(keys, tmp_path):
+    """The list's key cannot be looked up (SERVFAIL): a DMARC failure the
+    trusted list might vouch for is tempfailed (451), not refused, so
+    that the retry decides; the untrusted case stays a 550."""
+    if not os.access(MILTER, os.X_OK):
+        pytest.skip("postseal-milter not built")
+    os.chmod(tmp_path, 0o755)
+    table = zone(keys)
+    table[keys.lst.dns_name] = "SERVFAIL"
+    table[keys.other.dns_name] = "SERVFAIL"
+    dns = FakeDns(table)
+    s = Stack(str(tmp_path), keys, "lists.example.org", dns=dns)
+    try:
+        code, text = s.send(listified(keys, keys.lst))
+        assert code == 451, text
+        text = text.decode() if isinstance(text, bytes) else text
+        assert "4.7.1" in text and "ARC seal keys not available" in text, text
+        s.milter.wait_log(r"event=arc qid=\w+ result=temperror instances=1 .*"
+                          r"reason=\"i=1: key lst._domainkey.lists.example.org: no DNS answer\"",
+                          after=s.mark)
+        s.milter.wait_log(r"action=tempfail reason=arc-temperror", after=s.mark)
+        s.milter.wait_log(r"event=error qid=\w+ stage=arc reason=\"ARC key lookup failed",
+                          after=s.mark)
+        code, text = s.send(listified(keys, keys.other))
+        assert code == 550, text
+        assert s.sink.files() == []
+    finally:
+        s.close()
+        dns.close()
