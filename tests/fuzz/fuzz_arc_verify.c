@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arc/arc.h"
+#include "fuzz_arc.h"
 
 static const char fixed_key[] =
     "v=DKIM1; k=rsa; "
@@ -36,25 +36,17 @@ static int lookup(void *arg, const char *name, ps_dns_answer *ans)
     return 0;
 }
 
+#define MAX_FIELDS 256
+
 static size_t feed_headers(ps_arc_verify *v, const char *buf, size_t size)
 {
-    size_t i = 0;
+    static ps_arc_header h[MAX_FIELDS];
+    size_t body, n = fuzz_arc_fields(buf, size, h, MAX_FIELDS, &body);
 
-    while (i < size && buf[i] != '\n') {
-        size_t start = i, colon;
-
-        while (i < size &&
-               !(buf[i] == '\n' &&
-                 (i + 1 >= size || (buf[i + 1] != ' ' && buf[i + 1] != '\t'))))
-            i++;
-        for (colon = start; colon < i && buf[colon] != ':'; colon++)
-            ;
-        if (colon < i)
-            ps_arc_verify_header(v, buf + start, colon - start, buf + colon + 1,
-                                 i - colon - 1);
-        i++;
-    }
-    return i < size ? i + 1 : size;
+    for (size_t k = 0; k < n; k++)
+        ps_arc_verify_header(v, h[k].name, h[k].name_len, h[k].value,
+                             h[k].value_len);
+    return body;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
