@@ -121,6 +121,11 @@ int ps_arc_may_vouch(const ps_session *c)
     return 0;
 }
 
+int ps_arc_chain_result(const ps_session *c)
+{
+    return c->msg.arc.v != NULL ? (int)c->msg.arc.out.result : -1;
+}
+
 void ps_arc_msg_free(ps_arc_msg *a)
 {
     ps_arc_verify_free(a->v);

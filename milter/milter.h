@@ -313,6 +313,10 @@ int ps_arc_check(ps_session *c, ps_authres_result *out);
  * dmarc=pass: enforcing a DMARC failure now might refuse what a retry
  * would let through. */
 int ps_arc_may_vouch(const ps_session *c);
+/* After ps_arc_check: the chain's result (a ps_arc_result) when this
+ * message was validated, -1 when it was not (not verify mode, arc = no).
+ * For an ARC sealer's cv=: pass, none, and fail for fail and temperror. */
+int ps_arc_chain_result(const ps_session *c);
 void ps_arc_msg_free(ps_arc_msg *a);
 
 /* ---- sign.c / arhdr.c: the libmilter side of each outcome -------------- */
