@@ -85,13 +85,27 @@ void ps_arcseal_body(ps_session *c, const unsigned char *data, size_t n)
         ps_arcseal_drop(c, err.msg);
 }
 
-/* Until the chain is verified here, the conservative answer: no ARC
- * field means no chain (none); one we have not validated is not vouched
- * for (fail), which ends the chain rather than passing it on unchecked. */
-static ps_arc_seal_cv ps_arcseal_cv(const ps_msg *m)
+/* The chain as this milter validated it (verify mode, arc = yes); a
+ * chain not validated here (sign-only mode, or arc = no) is not vouched
+ * for: present, it is sealed as failed, which ends it rather than passing
+ * it on unchecked. A key that could not be looked up counts as a failure
+ * (RFC 8617 5.2: the chain did not validate). */
+static ps_arc_seal_cv ps_arcseal_cv(const ps_session *c)
 {
+    const ps_msg *m = &c->msg;
     ps_arc_part part;
 
+    switch (ps_arc_chain_result(c)) {
+    case PS_ARC_RESULT_NONE:
+        return PS_ARC_SEAL_CV_NONE;
+    case PS_ARC_RESULT_PASS:
+        return PS_ARC_SEAL_CV_PASS;
+    case PS_ARC_RESULT_FAIL:
+    case PS_ARC_RESULT_TEMPERROR:
+        return PS_ARC_SEAL_CV_FAIL;
+    default:
+        break;
+    }
     for (size_t i = 0; i < m->nhdrs; i++)
         if (ps_arc_field_kind(m->hdrs[i].name, strlen(m->hdrs[i].name), &part))
             return PS_ARC_SEAL_CV_FAIL;
@@ -123,7 +137,7 @@ void ps_arcseal_finish(void *ctx, ps_session *c)
     ps_err err = {""};
     char *none = NULL, inst[16];
     const char *ar = m->authres;
-    ps_arc_seal_cv cv = ps_arcseal_cv(m);
+    ps_arc_seal_cv cv = ps_arcseal_cv(c);
 
     if (m->sealer == NULL)
         return;

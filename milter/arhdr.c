@@ -117,14 +117,14 @@ static int ps_arhdr_insert(void *ctx, ps_session *c,
     return rc;
 }
 
-/* Every signature max_verify allows, plus spf and dmarc, fits one field:
+/* Every signature max_verify allows, plus spf, dmarc and arc, fits one field:
  * a message with many signatures is never tempfailed for its count. */
-_Static_assert(PS_MILTER_MAX_VERIFY + 3 <= PS_AUTHRES_MAX_RESULTS,
+_Static_assert(PS_MILTER_MAX_VERIFY + 4 <= PS_AUTHRES_MAX_RESULTS,
                "an Authentication-Results field holds every result");
 
 int ps_arhdr_add(void *ctx, ps_session *c, ps_err *err)
 {
-    ps_authres_result res[PS_MILTER_MAX_VERIFY + 3];
+    ps_authres_result res[PS_MILTER_MAX_VERIFY + 4], arc;
     char mailfrom[sizeof(((ps_spf_result *)0)->value)], dkim[256];
     ps_spf_result spf;
     size_t n = 0;
@@ -136,7 +136,11 @@ int ps_arhdr_add(void *ctx, ps_session *c, ps_err *err)
     ps_arhdr_mailfrom(&c->msg, mailfrom, sizeof(mailfrom));
     ps_spf_check(c->snap, c->addr[0] ? c->addr : NULL, c->helo, mailfrom, &spf);
     ps_arhdr_spf(&res[n++], &spf);
+    int has_arc = ps_arc_check(c, &arc); /* DMARC reads its verdict */
+
     n += (size_t)ps_dmarc_check(c, res, n, &spf, &res[n]);
+    if (has_arc)
+        res[n++] = arc;
     if (ps_arhdr_insert(ctx, c, res, n, err) != 0)
         return -1;
     ps_mm_authres(res, n);

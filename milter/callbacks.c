@@ -316,7 +316,8 @@ static sfsistat ps_cb_eoh(SMFICTX *ctx)
     }
     if (d.action == PS_ACT_SIGN && ps_sign_start(c, &err) != 0)
         return ps_cb_defer_fail(c, PS_STAGE_SIGN, &err);
-    if (d.action == PS_ACT_VERIFY && ps_cb_verify_start(c, &err) != 0)
+    if (d.action == PS_ACT_VERIFY &&
+        (ps_cb_verify_start(c, &err) != 0 || ps_arc_start(c, &err) != 0))
         return ps_cb_defer_fail(c, PS_STAGE_VERIFY, &err);
     ps_arcseal_start(c);
     return SMFIS_NOREPLY;
@@ -337,6 +338,8 @@ static sfsistat ps_cb_body(SMFICTX *ctx, unsigned char *data, size_t n)
         ps_verify_body(c->msg.verify, data, n) != 0)
         return ps_cb_defer_fail(c, PS_STAGE_VERIFY, NULL);
     ps_arcseal_body(c, data, n);
+    if (c->msg.action == PS_ACT_VERIFY)
+        ps_arc_body(c, data, n);
     return SMFIS_NOREPLY;
 }
 
@@ -396,7 +399,11 @@ static sfsistat ps_cb_finish(SMFICTX *ctx, ps_session *c)
     if (c->msg.action == PS_ACT_VERIFY) {
         if (ps_arhdr_add(ctx, c, &err) != 0)
             return ps_cb_fail(c, PS_STAGE_VERIFY, &err);
-        if ((rc = ps_dmarc_enforce(ctx, c)) != 0)
+        if ((rc = ps_dmarc_enforce(ctx, c)) == 2) {
+            ps_err_set(&err, "ARC key lookup failed for a trusted sealer");
+            return ps_cb_fail(c, PS_STAGE_ARC, &err);
+        }
+        if (rc != 0)
             return rc > 0 ? SMFIS_REJECT : ps_cb_fail(c, PS_STAGE_DMARC, NULL);
     }
     ps_arcseal_finish(ctx, c);

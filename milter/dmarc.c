@@ -41,7 +41,7 @@ void ps_dmarc_snap_free(ps_snap *s)
 
 /* The core's DNS hook: one TXT query to the configured resolver. A reply
  * that does not come, or says SERVFAIL, is a temporary error. */
-static int ps_dmarc_txt(void *arg, const char *name, ps_dns_answer *ans)
+int ps_dmarc_txt(void *arg, const char *name, ps_dns_answer *ans)
 {
     unsigned char *buf = malloc(PS_DMARC_REPLY_MAX);
     ps_err why = {""};
@@ -114,7 +114,8 @@ static void ps_dmarc_log(const ps_session *c, ps_dmarc_result r,
                          const ps_dmarc_verdict *v, const char *reason)
 {
     const ps_dmarc_outcome *o = &c->msg.dmarc;
-    static const char *const actions[] = {"accept", "reject", "hold", "header"};
+    static const char *const actions[] = {"accept", "reject", "hold", "header",
+                                          "tempfail"};
     int policy = r == PS_DMARC_PASS || r == PS_DMARC_FAIL;
 
     ps_log_kv(
@@ -136,6 +137,17 @@ static const char *ps_dmarc_decide_fail(ps_session *c,
     if (c->addr[0] != '\0' &&
         ps_cidr_match_text(&c->snap->dmarc_trusted, c->addr))
         return "trusted-forwarder";
+    if (c->msg.arc.vouch > 0) {
+        snprintf(o->why, sizeof(o->why), "sealer %.120s i=%u",
+                 c->msg.arc.sealer, c->msg.arc.vouch);
+        return "arc-trusted-sealer";
+    }
+    if (v->apply != PS_DMARC_POLICY_NONE && ps_arc_may_vouch(c)) {
+        o->action = PS_DMARC_ACT_TEMPFAIL;
+        snprintf(o->text, sizeof(o->text),
+                 "ARC seal keys not available: try again later");
+        return "arc-temperror";
+    }
     if (v->apply == PS_DMARC_POLICY_NONE)
         return v->sampled_out ? "pct-sampled-out" : "policy-none";
     if (v->apply == PS_DMARC_POLICY_REJECT) {
@@ -247,6 +259,10 @@ int ps_dmarc_check(ps_session *c, const ps_authres_result *res, size_t n,
         ps_dmarc_prop(out, "header.from", o->domain);
     if (r == PS_DMARC_PASS || r == PS_DMARC_FAIL)
         ps_dmarc_prop(out, "policy.dmarc", ps_dmarc_policy_word(v.requested));
+    /* RFC 8601 2.3's policy ptype; "arc" as DMARC's report names the
+     * local-policy override of a trusted intermediary. */
+    if (r == PS_DMARC_FAIL && c->msg.arc.vouch > 0)
+        ps_dmarc_prop(out, "policy.override", "arc");
     ps_dmarc_log(c, r, &v, reason);
     ps_dmarc_history_note(c, res, n, spf, &found, &v);
     return 1;
@@ -271,6 +287,9 @@ int ps_dmarc_enforce(void *ctx, ps_session *c)
         return smfi_insheader(ctx, 0, PS_DMARC_HEADER, o->text) == MI_SUCCESS
                    ? 0
                    : -1;
+    case PS_DMARC_ACT_TEMPFAIL:
+        smfi_setreply(ctx, "451", "4.7.1", o->text);
+        return 2;
     default:
         return 0;
     }

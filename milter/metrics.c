@@ -33,9 +33,9 @@ static struct {
 #define PS_L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static const char *const ps_mm_stage_words[] = {
-    "connect", "mail",   "rcpt",       "header",  "bounce",
-    "sign",    "verify", "eom",        "authres", "return-path",
-    "srs",     "trace",  "restarting", "dmarc",   "events"};
+    "connect",    "mail",  "rcpt",    "header",      "bounce", "sign",
+    "verify",     "eom",   "authres", "return-path", "srs",    "trace",
+    "restarting", "dmarc", "events",  "arc"};
 _Static_assert(sizeof(ps_mm_stage_words) / sizeof(ps_mm_stage_words[0]) ==
                    PS_STAGE_N,
                "a word per stage");

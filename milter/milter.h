@@ -16,6 +16,7 @@
 #include "base/cidr.h"
 #include "conf/conf.h"
 #include "dkim/dkim.h"
+#include "arc/arc.h"
 #include "dmarc/dmarc.h"
 #include "base/err.h"
 #include "crypto/hmac.h"
@@ -126,10 +127,11 @@ void ps_spf_check(const ps_snap *s, const char *addr, const char *helo,
 
 /* What end of message does about DMARC, decided with the result. */
 typedef enum ps_dmarc_action {
-    PS_DMARC_ACT_ACCEPT, /* delivered as it is */
-    PS_DMARC_ACT_REJECT, /* 550 5.7.1 */
-    PS_DMARC_ACT_HOLD,   /* Postfix's hold queue */
-    PS_DMARC_ACT_HEADER  /* delivered with the quarantine header */
+    PS_DMARC_ACT_ACCEPT,  /* delivered as it is */
+    PS_DMARC_ACT_REJECT,  /* 550 5.7.1 */
+    PS_DMARC_ACT_HOLD,    /* Postfix's hold queue */
+    PS_DMARC_ACT_HEADER,  /* delivered with the quarantine header */
+    PS_DMARC_ACT_TEMPFAIL /* 451: ARC could not say whether to override */
 } ps_dmarc_action;
 
 typedef struct ps_dmarc_outcome {
@@ -138,6 +140,16 @@ typedef struct ps_dmarc_outcome {
     char why[160];                          /* reason= of the result */
     char text[PS_MAILBOX_DOMAIN_MAX + 96];  /* reply or header text */
 } ps_dmarc_outcome;
+
+/* ---- arc.c: ARC chain validation in verify mode ------------------------ */
+
+typedef struct ps_arc_msg {
+    ps_arc_verify *v; /* NULL: ARC not checked for this message */
+    ps_arc_outcome out;
+    unsigned vouch; /* the trusted instance that lets DMARC off, or 0 */
+    char sealer[PS_ARC_DOMAIN_MAX + 1]; /* its d= */
+    char oldest[12];                    /* header.oldest-pass, as text */
+} ps_arc_msg;
 
 /* ---- msg.c: what is kept of a connection and of its current message ---- */
 
@@ -203,6 +215,7 @@ typedef struct ps_msg {
     time_t bounce_issued;   /* the day its token was made */
     uint64_t started_ns;    /* MAIL FROM, for the duration histogram */
     ps_dmarc_outcome dmarc; /* set by ps_dmarc_check */
+    ps_arc_msg arc;         /* set by ps_arc_start .. ps_arc_check */
     char *bounce;
     size_t bounce_len;
 } ps_msg;
@@ -282,8 +295,33 @@ int ps_dmarc_check(ps_session *c, const ps_authres_result *res, size_t n,
 
 /* At end of message, after our Authentication-Results: 1 when the
  * message is refused (reply set on ctx), 0 when it goes on (held or
- * marked as decided), -1 when the MTA refused a change. */
+ * marked as decided), 2 when it is to be tempfailed (the reply is set:
+ * PS_DMARC_ACT_TEMPFAIL), -1 when the MTA refused a change. */
 int ps_dmarc_enforce(void *ctx, ps_session *c);
+/* The TXT lookup both DMARC and ARC make through the snapshot's resolver
+ * (arg: its ps_dnsq). */
+int ps_dmarc_txt(void *arg, const char *name, ps_dns_answer *ans);
+
+/* ---- arc.c, continued --------------------------------------------------- */
+
+/* At end of headers in verify mode ([milter] arc = yes): every field
+ * kept goes to the core's verifier. -1 only when out of memory. */
+int ps_arc_start(ps_session *c, ps_err *err);
+void ps_arc_body(ps_session *c, const unsigned char *data, size_t n);
+/* Validates the chain, decides whether a trusted sealer vouches, logs,
+ * and fills *out with arc=pass|fail|none: 1 when filled, 0 when ARC was
+ * not checked. Before ps_dmarc_check, which reads c->msg.arc. */
+int ps_arc_check(ps_session *c, ps_authres_result *out);
+/* 1 when the chain could not be checked (a key lookup got no answer)
+ * and yet some instance is sealed by a trusted sealer whose AAR says
+ * dmarc=pass: enforcing a DMARC failure now might refuse what a retry
+ * would let through. */
+int ps_arc_may_vouch(const ps_session *c);
+/* After ps_arc_check: the chain's result (a ps_arc_result) when this
+ * message was validated, -1 when it was not (not verify mode, arc = no).
+ * For an ARC sealer's cv=: pass, none, and fail for fail and temperror. */
+int ps_arc_chain_result(const ps_session *c);
+void ps_arc_msg_free(ps_arc_msg *a);
 
 /* ---- dmarc_history.c: [milter] dmarc_history --------------------------- */
 
@@ -447,6 +485,8 @@ typedef enum ps_stage {
     PS_STAGE_RESTARTING,
     PS_STAGE_DMARC,
     PS_STAGE_EVENTS,
+    PS_STAGE_ARC, /* a DMARC failure a trusted sealer might vouch for, but
+                   * the seal's key could not be looked up */
     PS_STAGE_N
 } ps_stage;
 const char *ps_stage_word(ps_stage s);

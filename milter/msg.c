@@ -92,6 +92,7 @@ void ps_msg_reset(ps_msg *m)
     ps_verify_free(m->verify);
     ps_arc_seal_free(m->sealer);
     free(m->authres);
+    ps_arc_msg_free(&m->arc);
     for (size_t i = 0; i < m->nswaps; i++) {
         free(m->swaps[i].given);
         free(m->swaps[i].original);

@@ -87,4 +87,84 @@ ps_arc_sets_status ps_arc_sets_parse(const ps_arc_header *hdrs, size_t n,
  * "duplicate", "missing", "gap"). */
 const char *ps_arc_sets_status_name(ps_arc_sets_status s);
 
+/* ---- chain validation (verify.c, RFC 8617 5.2) ---- */
+
+#include "dns/dns.h"
+
+/* Bytes of header fields a verifier keeps (all of them: h= may name any);
+ * more makes the chain fail. */
+#define PS_ARC_MAX_HEADER_BYTES (1024 * 1024)
+#define PS_ARC_MAX_FIELDS       1000
+
+/* The answer. RFC 8617's Authentication-Results word is pass, fail or
+ * none; TEMPERROR (a key lookup that did not get an answer) is kept apart
+ * so the caller can choose, and is written as fail if it must be one of
+ * the three. */
+typedef enum ps_arc_result {
+    PS_ARC_RESULT_NONE,
+    PS_ARC_RESULT_PASS,
+    PS_ARC_RESULT_FAIL,
+    PS_ARC_RESULT_TEMPERROR
+} ps_arc_result;
+
+typedef struct ps_arc_outcome {
+    ps_arc_result result;
+    unsigned count; /* instances in the chain */
+    /* PASS only: 0 when every AMS still verifies, else the lowest instance
+     * whose AMS, and the AMS of every later instance, verify (the
+     * header.oldest-pass of RFC 8617 7.2, as OpenARC writes it). */
+    unsigned oldest_pass;
+    unsigned failed_instance; /* FAIL/TEMPERROR: the instance at fault */
+    char reason[256];         /* FAIL/TEMPERROR: why, for the log */
+} ps_arc_outcome;
+
+/* TXT lookup of "selector._domainkey.domain": 0 with the answer (no
+ * record or nxdomain is an answer), -1 when no answer came. The same
+ * shape as the DMARC lookup, so one resolver hook serves both. */
+typedef int (*ps_arc_txt_fn)(void *arg, const char *name, ps_dns_answer *ans);
+
+typedef struct ps_arc_verify ps_arc_verify;
+
+ps_arc_verify *ps_arc_verify_new(void);
+/* Each header field in message order (top first), as the MTA has it
+ * (copied). Past PS_ARC_MAX_FIELDS or PS_ARC_MAX_HEADER_BYTES the chain
+ * will fail; the call itself never does. */
+void ps_arc_verify_header(ps_arc_verify *v, const char *name, size_t nlen,
+                          const char *value, size_t vlen);
+/* After the last header: the sets are read and a body hash started for
+ * every AMS. */
+void ps_arc_verify_eoh(ps_arc_verify *v);
+/* The body in any chunking, line ends CRLF (bare LF taken as CRLF). */
+void ps_arc_verify_body(ps_arc_verify *v, const void *data, size_t n);
+/* Validates the chain; keys through lookup. Always fills out. */
+void ps_arc_verify_final(ps_arc_verify *v, ps_arc_txt_fn lookup, void *arg,
+                         ps_arc_outcome *out);
+/* The sets read at end of headers (valid until ps_arc_verify_free). */
+const ps_arc_sets *ps_arc_verify_sets(const ps_arc_verify *v);
+void ps_arc_verify_free(ps_arc_verify *v);
+
+/* "pass", "fail", "none", "temperror". */
+const char *ps_arc_result_name(ps_arc_result r);
+
+/* ---- who sealed what (trust.c) ---- */
+
+#define PS_ARC_DOMAIN_MAX 253
+
+/* The d= of instance i's ARC-Seal, lowercased, into out (size
+ * PS_ARC_DOMAIN_MAX + 1): 0, or -1 if there is none or it is too long. */
+int ps_arc_sealer_domain(const ps_arc_sets *s, unsigned instance, char *out);
+
+/* 1 if instance i's ARC-Authentication-Results records method=pass
+ * ("dmarc", "dkim", "spf"), else 0. */
+int ps_arc_aar_passed(const ps_arc_sets *s, unsigned instance,
+                      const char *method);
+
+/* The instance that lets local policy override a DMARC failure: for a
+ * chain that passed, the oldest instance k that is still intact (k at or
+ * above the oldest-pass, so the message is as it left k's hands), whose
+ * sealer's d= is on trusted (exact domain names, case-insensitive), and
+ * whose ARC-Authentication-Results says dmarc=pass. 0 if there is none. */
+unsigned ps_arc_trusted_instance(const ps_arc_sets *s, const ps_arc_outcome *o,
+                                 const char *const *trusted, size_t ntrusted);
+
 #endif

@@ -37,6 +37,9 @@ int ps_cmd_retpath(int argc, char **argv);
 int ps_cmd_arc(int argc, char **argv);    /* "arc seal" */
 int ps_cmd_events(int argc, char **argv); /* "events list" */
 int ps_cmd_dmarc(int argc, char **argv);  /* "dmarc report" */
+int ps_cmd_arc(int argc, char **argv);    /* "arc verify" */
+/* argv[0] is "verify" */
+int ps_cmd_arc_verify(int argc, char **argv);
 
 /* Prints "postseal: MESSAGE" on stderr; returns PS_EXIT_USAGE. */
 int ps_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

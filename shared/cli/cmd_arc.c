@@ -1,6 +1,7 @@
 /* postseal arc seal: adds an ARC set (RFC 8617) to a saved message by
  * hand, with a key from postseal.conf's [keys] or a key file, the way the
- * milter seals forwarded mail; prints the message with the set on top. */
+ * milter seals forwarded mail; prints the message with the set on top.
+ * "arc verify" is cmd_arc_verify.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -313,13 +314,17 @@ int ps_cmd_arc(int argc, char **argv)
     size_t len = 0;
     int rc;
 
+    if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+        return ps_cmd_arc_verify(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "seal") != 0) {
         if (argc >= 2 &&
             (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
             ps_arc_usage(stdout);
+            printf("\n       " PS_CLI_NAME " arc verify [--txt NAME=RECORD]... "
+                   "[--resolver IP[:PORT]] FILE\n");
             return PS_EXIT_OK;
         }
-        return ps_cli_fail("arc: expected 'seal' (see " PS_CLI_NAME
+        return ps_cli_fail("arc: expected 'seal' or 'verify' (see " PS_CLI_NAME
                            " arc --help)");
     }
     rc = ps_arc_opts(argc - 1, argv + 1, &o);

@@ -33,7 +33,7 @@ static const ps_cli_cmd ps_cli_cmds[] = {
      "dmarc report: build and mail DMARC aggregate reports (RFC 7489)"},
     {"srs", ps_cmd_srs, "SRS-rewrite a forwarded sender, or reverse one"},
     {"retpath", ps_cmd_retpath, "make or check a signed return path"},
-    {"arc", ps_cmd_arc, "add an ARC set (seal) to a saved message"},
+    {"arc", ps_cmd_arc, "seal a saved message (ARC set) or validate its chain"},
 };
 
 #define PS_CLI_NCMDS (sizeof(ps_cli_cmds) / sizeof(ps_cli_cmds[0]))

@@ -179,6 +179,9 @@ typedef struct ps_conf {
         int arc_seal_line;
         ps_conf_str arc_seal_key; /* a [keys] name; needed unless arc_seal no */
         ps_conf_str dmarc_history; /* directory of DMARC records, or NULL */
+        int arc; /* 1 (default): ARC chains validated in verify mode */
+        int arc_line;
+        ps_conf_list arc_trusted_sealers; /* sealer d= that may vouch */
         ps_conf_runas runas;
     } milter;
     ps_conf_key *keys;

@@ -63,6 +63,9 @@ static const ps_conf_field ps_conf_fields[] = {
     PS_NUM("milter", "arc_seal", milter.arc_seal, ps_conf_parse_arc_seal),
     PS_STR("milter", "arc_seal_key", milter.arc_seal_key, ps_conf_check_token),
     PS_STR("milter", "dmarc_history", milter.dmarc_history, ps_conf_check_path),
+    PS_NUM("milter", "arc", milter.arc, ps_conf_parse_yesno),
+    PS_LIST("milter", "arc_trusted_sealers", milter.arc_trusted_sealers,
+            ps_conf_check_domains),
     PS_STR("milter", "user", milter.runas.user, ps_conf_check_account),
     PS_STR("milter", "socket_group", milter.runas.socket_group,
            ps_conf_check_account),
@@ -147,6 +150,7 @@ int ps_conf_defaults(ps_conf *conf, ps_err *err)
     conf->milter.mode = PS_MODE_SIGN | PS_MODE_VERIFY;
     conf->milter.max_verify = PS_CONF_MAX_VERIFY_DEFAULT;
     conf->milter.dmarc = 1;
+    conf->milter.arc = 1;
     conf->policyd.warn_at = 80;
     conf->policyd.ipv6_prefix = PS_CONF_IPV6_PREFIX;
     conf->return_path.max_age = PS_CONF_RETPATH_MAX_AGE;

@@ -414,6 +414,14 @@ int ps_conf_check_rewrite(const char *const *items, size_t n, ps_err *err)
 }
 
 /* Postfix transport names ({rcpt_mailer}): master.cf service names. */
+int ps_conf_check_domains(const char *const *items, size_t n, ps_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ps_conf_check_domain(items[i], err) != 0)
+            return -1;
+    return 0;
+}
+
 int ps_conf_check_transports(const char *const *items, size_t n, ps_err *err)
 {
     for (size_t i = 0; i < n; i++)

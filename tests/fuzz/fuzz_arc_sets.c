@@ -6,30 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arc/arc.h"
+#include "fuzz_arc.h"
 
 #define MAX_FIELDS 256
-
-static size_t split(const char *buf, size_t size, ps_arc_header *h)
-{
-    size_t n = 0, i = 0;
-
-    while (i < size && n < MAX_FIELDS) {
-        size_t start = i, colon;
-
-        while (i < size &&
-               !(buf[i] == '\n' &&
-                 (i + 1 >= size || (buf[i + 1] != ' ' && buf[i + 1] != '\t'))))
-            i++;
-        for (colon = start; colon < i && buf[colon] != ':'; colon++)
-            ;
-        if (colon < i)
-            h[n++] = (ps_arc_header){buf + start, colon - start,
-                                     buf + colon + 1, i - colon - 1};
-        i++;
-    }
-    return n;
-}
 
 static void check_field(const ps_arc_field *f, const char *buf, size_t size,
                         size_t n)
@@ -46,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ps_arc_sets *s = ps_arc_sets_new();
     ps_err err = {""};
     const char *buf = (const char *)data;
-    size_t n = split(buf, size, h);
+    size_t body, n = fuzz_arc_fields(buf, size, h, MAX_FIELDS, &body);
     ps_arc_sets_status st;
 
     if (s == NULL)

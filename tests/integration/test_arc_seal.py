@@ -399,7 +399,8 @@ class Stack:
         os.chmod(self.srs_secret, 0o600)
         self.own = ms.DkimKey(tmp, "s2026e", "ed25519")
         self.arc = ms.DkimKey(tmp, "arcr", "rsa", domain=DOMAIN)
-        self.dns = ms.Dnsmasq()
+        # the sealer's key, so the milter validates the chains that arrive
+        self.dns = ms.Dnsmasq(txt={self.arc.dns_name: self.arc.record})
         self.port = ms.free_port()
         self.conf = os.path.join(tmp, "postseal.conf")
         self.write_conf("forwarded")
@@ -470,13 +471,24 @@ def test_own_mail_is_not_sealed(stack):
     assert b"ARC-Seal:" not in msg and b"DKIM-Signature:" in msg
 
 
-def test_forwarded_chain_is_not_vouched_for(tmp_path, stack):
-    """Until the milter validates ARC, a chain that arrives is sealed over
-    with cv=fail: our set (its AMS) verifies, the chain is ended."""
+def test_forwarded_chain_sealed_with_its_validation(tmp_path, stack):
+    """A chain that arrives is validated here (verify mode) and our seal
+    carries that result: an intact dkimpy chain gets cv=pass and the whole
+    chain passes dkimpy and Mail::DKIM; a chain broken on the way gets
+    cv=fail: our set (its AMS) verifies, the chain is ended."""
     records = {stack.arc.dns_name: stack.arc.record}
     first = dkimpy_seal(MSG.replace(b"arc1@", b"arc2@"), stack.arc)
     env, msg = delivered(stack, "someone@remote.example", "friend@elsewhere.example", OUTSIDE,
                          first)
+    assert re.search(rb"ARC-Seal: i=2; cv=pass;", msg), msg[:600]
+    assert dkimpy_arc(msg, records)[0] == "pass"
+    assert mail_dkim_arc(tmp_path, msg, records)[0] == "pass"
+    stack.milter.wait_log(r"arc-seal qid=\S+ verdict=sealed instance=2 cv=pass")
+
+    broken = dkimpy_seal(MSG.replace(b"arc1@", b"arc3@"), stack.arc).replace(
+        b"see you.", b"see you!")
+    env, msg = delivered(stack, "someone@remote.example", "friend@elsewhere.example", OUTSIDE,
+                         broken)
     assert re.search(rb"ARC-Seal: i=2; cv=fail;", msg), msg[:600]
     cv, reason, results = dkimpy_arc(msg, records)
     assert cv == "fail"

@@ -1,0 +1,239 @@
+/* The chain decision of RFC 8617 5.2 over sets already read and body
+ * hashes already taken: structure and cv=, the newest AMS, the
+ * oldest-pass, then every ARC-Seal from the newest down. */
+#include "arc/verify_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dns/dnsname.h"
+
+typedef enum check { CHECK_PASS, CHECK_FAIL, CHECK_TEMP } check;
+
+typedef struct chain_ctx {
+    ps_arc_verify *v;
+    ps_arc_txt_fn lookup;
+    void *arg;
+    ps_err why;
+} chain_ctx;
+
+static check failed(chain_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static check failed(chain_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->why.msg, sizeof(c->why.msg), fmt, ap);
+    va_end(ap);
+    return CHECK_FAIL;
+}
+
+static int tag_copy(const ps_tagval *tv, const char *name, char *out,
+                    size_t size)
+{
+    const ps_tag *t = ps_tagval_find(tv, name);
+
+    if (t == NULL || t->value_len == 0 || t->value_len >= size)
+        return -1;
+    memcpy(out, t->value, t->value_len);
+    out[t->value_len] = '\0';
+    return 0;
+}
+
+/* The key d= and s= of a signature name, fetched and parsed. */
+static check fetch_key(chain_ctx *c, const ps_arc_field *f, ps_arc_alg alg,
+                       EVP_PKEY **pk)
+{
+    char d[PS_ARC_DOMAIN_MAX + 1], s[64], name[PS_ARC_DOMAIN_MAX + 80];
+    ps_dns_answer ans = {0};
+    ps_err why = {""};
+    check rc = CHECK_FAIL;
+
+    if (tag_copy(&f->tags, "d", d, sizeof(d)) < 0 ||
+        tag_copy(&f->tags, "s", s, sizeof(s)) < 0 ||
+        ps_dnsname_check_domain(d, NULL) < 0 ||
+        ps_dnsname_check_selector(s, NULL) < 0)
+        return failed(c, "no usable d= or s=");
+    snprintf(name, sizeof(name), "%s._domainkey.%s", s, d);
+    if (c->lookup == NULL || c->lookup(c->arg, name, &ans) < 0) {
+        snprintf(c->why.msg, sizeof(c->why.msg), "key %s: no DNS answer", name);
+        rc = CHECK_TEMP;
+    } else if (ans.count == 0) {
+        failed(c, "key %s: no record", name);
+    } else if (ps_arc_key_parse(ans.records[0], strlen(ans.records[0]), alg, pk,
+                                &why) < 0) {
+        failed(c, "%s: %s", name, why.msg);
+    } else {
+        rc = CHECK_PASS;
+    }
+    ps_dns_answer_free(&ans);
+    return rc;
+}
+
+/* Checks b= of field f over data with the key its d=/s= name. */
+static check check_sig(chain_ctx *c, const ps_arc_field *f,
+                       const ps_dkim_buf *data)
+{
+    uint8_t sig[PS_ARC_SIG_MAX];
+    size_t slen = 0;
+    ps_arc_alg alg;
+    EVP_PKEY *pk = NULL;
+    check rc;
+
+    if (ps_arc_alg_parse(ps_tagval_find(&f->tags, "a"), &alg) < 0)
+        return failed(c, "a= missing or not rsa-sha256/ed25519-sha256");
+    if (ps_tagval_find(&f->tags, "b") == NULL ||
+        ps_arc_b64_tag(ps_tagval_find(&f->tags, "b"), sig, sizeof(sig), &slen) <
+            0)
+        return failed(c, "b= missing or not base64");
+    rc = fetch_key(c, f, alg, &pk);
+    if (rc == CHECK_PASS &&
+        !ps_arc_sig_check(pk, alg, data->data, data->len, sig, slen))
+        rc = failed(c, "signature does not verify");
+    EVP_PKEY_free(pk);
+    return rc;
+}
+
+static check check_ams(chain_ctx *c, unsigned i)
+{
+    const ps_arc_field *ams = &c->v->sets->set[i - 1].part[PS_ARC_AMS];
+    const body_hash *h;
+    uint8_t bh[PS_ARC_HASH_LEN + 8];
+    size_t bhlen = 0;
+    ps_canon hc, bc;
+    ps_dkim_buf data = {.max = PS_ARC_MAX_HEADER_BYTES * 2};
+    check rc;
+
+    if (c->v->ams_hash[i - 1] < 0 ||
+        ps_arc_canon_parse(ps_tagval_find(&ams->tags, "c"), &hc, &bc) < 0)
+        return failed(c, "AMS c= or l= unreadable");
+    h = &c->v->hashes[c->v->ams_hash[i - 1]];
+    if (ps_tagval_find(&ams->tags, "bh") == NULL ||
+        ps_arc_b64_tag(ps_tagval_find(&ams->tags, "bh"), bh, sizeof(bh),
+                       &bhlen) < 0)
+        return failed(c, "AMS bh= missing or not base64");
+    if (h->limit != UINT64_MAX && h->taken < h->limit)
+        return failed(c, "AMS l= is longer than the body");
+    if (bhlen != PS_ARC_HASH_LEN || memcmp(bh, h->digest, bhlen) != 0)
+        return failed(c, "AMS body hash mismatch");
+    if (ps_arc_ams_data(c->v->hdrs, c->v->nfields, ams, hc, &data, &c->why) < 0)
+        rc = CHECK_FAIL;
+    else
+        rc = check_sig(c, ams, &data);
+    ps_dkim_buf_free(&data);
+    return rc;
+}
+
+static check check_as(chain_ctx *c, unsigned i)
+{
+    const ps_arc_field *as = &c->v->sets->set[i - 1].part[PS_ARC_AS];
+    ps_dkim_buf data = {.max = PS_ARC_MAX_HEADER_BYTES * 2};
+    check rc;
+
+    if (ps_arc_as_data(c->v->sets, i, &data, &c->why) < 0)
+        rc = CHECK_FAIL;
+    else
+        rc = check_sig(c, as, &data);
+    ps_dkim_buf_free(&data);
+    return rc;
+}
+
+static int cv_is(const ps_arc_field *as, const char *word)
+{
+    const ps_tag *cv = ps_tagval_find(&as->tags, "cv");
+
+    return cv != NULL && cv->value_len == strlen(word) &&
+           strncasecmp(cv->value, word, cv->value_len) == 0;
+}
+
+/* RFC 8617 5.2 steps 2 and 3 (and 4.1.3: an AS carries no h=). */
+static check check_structure(chain_ctx *c)
+{
+    const ps_arc_sets *s = c->v->sets;
+
+    if (cv_is(&s->set[s->count - 1].part[PS_ARC_AS], "fail"))
+        return failed(c, "the newest ARC-Seal says cv=fail");
+    for (unsigned i = 1; i <= s->count; i++) {
+        const ps_arc_field *as = &s->set[i - 1].part[PS_ARC_AS];
+
+        if (!cv_is(as, i == 1 ? "none" : "pass"))
+            return failed(c, "ARC-Seal i=%u: cv= is not %s", i,
+                          i == 1 ? "none" : "pass");
+        if (ps_tagval_find(&as->tags, "h") != NULL)
+            return failed(c, "ARC-Seal i=%u has an h= tag", i);
+    }
+    return CHECK_PASS;
+}
+
+static void finish_hashes(ps_arc_verify *v)
+{
+    for (size_t k = 0; k < v->nhashes; k++) {
+        unsigned int len = 0;
+
+        ps_dkim_body_final(&v->hashes[k].body);
+        EVP_DigestFinal_ex(v->hashes[k].md, v->hashes[k].digest, &len);
+    }
+}
+
+static void set_result(ps_arc_outcome *out, check rc, unsigned i,
+                       const chain_ctx *c)
+{
+    out->result =
+        rc == CHECK_TEMP ? PS_ARC_RESULT_TEMPERROR : PS_ARC_RESULT_FAIL;
+    out->failed_instance = i;
+    snprintf(out->reason, sizeof(out->reason), "i=%u: %s", i, c->why.msg);
+}
+
+/* Steps 4 and 5: the lowest instance from which every AMS up to the
+ * newest still verifies; 0 when all do. */
+static unsigned oldest_pass(chain_ctx *c)
+{
+    unsigned n = c->v->sets->count;
+
+    for (unsigned i = n - 1; i >= 1; i--)
+        if (check_ams(c, i) != CHECK_PASS)
+            return i + 1;
+    return 0;
+}
+
+void ps_arc_verify_final(ps_arc_verify *v, ps_arc_txt_fn lookup, void *arg,
+                         ps_arc_outcome *out)
+{
+    chain_ctx c = {v, lookup, arg, {""}};
+    unsigned n = v->sets->count;
+    check rc;
+
+    memset(out, 0, sizeof(*out));
+    out->count = n;
+    finish_hashes(v);
+    if (v->overflow) {
+        out->result = PS_ARC_RESULT_FAIL;
+        snprintf(out->reason, sizeof(out->reason), "header too large");
+        return;
+    }
+    if (v->sets->status == PS_ARC_SETS_NONE)
+        return;
+    if (v->sets->status != PS_ARC_SETS_OK) {
+        out->result = PS_ARC_RESULT_FAIL;
+        snprintf(out->reason, sizeof(out->reason), "sets: %s",
+                 ps_arc_sets_status_name(v->sets->status));
+        return;
+    }
+    if ((rc = check_structure(&c)) != CHECK_PASS ||
+        (rc = check_ams(&c, n)) != CHECK_PASS) {
+        set_result(out, rc, n, &c);
+        return;
+    }
+    out->oldest_pass = oldest_pass(&c);
+    for (unsigned i = n; i >= 1; i--)
+        if ((rc = check_as(&c, i)) != CHECK_PASS) {
+            set_result(out, rc, i, &c);
+            return;
+        }
+    out->result = PS_ARC_RESULT_PASS;
+}
