@@ -46,10 +46,13 @@ typedef struct ps_dns_server {
 
 int ps_dns_server_parse(const char *spec, ps_dns_server *out, ps_err *err);
 
-#define PS_DNS_TYPE_MX  15
-#define PS_DNS_TYPE_TXT 16
+#define PS_DNS_TYPE_A    1
+#define PS_DNS_TYPE_MX   15
+#define PS_DNS_TYPE_TXT  16
+#define PS_DNS_TYPE_AAAA 28
 
-/* Reads the records of one type (PS_DNS_TYPE_*) from a reply of len bytes
+/* Reads the records of one type (PS_DNS_TYPE_*; A and AAAA as address
+ * text, for existence checks) from a reply of len bytes
  * as received from a server: the part of a lookup that parses untrusted
  * bytes, exposed for tests and fuzzing. Same answer and errors as above
  * (the message without the "DNS lookup of" prefix). */
