@@ -23,7 +23,6 @@ CONN=${BENCH_CONNECTIONS:-2}
 CLIENT=$B/tests/tools/milter_bench
 FLOOR=$B/tests/tools/crypto_bench
 
-
 for f in "$B/postseal" "$B/postseal-milter" "$CLIENT" "$FLOOR"; do
     [ -x "$f" ] || { log "bench: $f not built (make $f)"; exit 2; }
 done

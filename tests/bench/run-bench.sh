@@ -35,7 +35,6 @@ cleanup() { stop_pids "${PIDS[@]}"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
