@@ -182,6 +182,15 @@ static void test_dmarc(void **state)
     check_simple(ps_dmarc_check_published,
                  answer("v=DMARC10; p=none", "p=none", NULL),
                  PS_DNSCHECK_MISSING, "no v=DMARC1 record");
+    /* read as verify mode reads it: the version's case, a bad sp= */
+    check_simple(ps_dmarc_check_published, answer("v=dmarc1; p=none", NULL),
+                 PS_DNSCHECK_MISSING, "no v=DMARC1 record");
+    check_simple(ps_dmarc_check_published,
+                 answer("v=DMARC1; p=reject; sp=never", NULL), PS_DNSCHECK_FAIL,
+                 "sp=never: DMARC policy must be");
+    check_simple(ps_dmarc_check_published,
+                 answer("v=DMARC1; p=none; np=reject", "v=spf1 -all", NULL),
+                 PS_DNSCHECK_OK, "");
 }
 
 static void test_mx(void **state)
