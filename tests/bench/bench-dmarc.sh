@@ -41,17 +41,7 @@ for c in opendkim opendmarc dnsmasq unshare openssl; do
 done
 [ "$(id -u)" -eq 0 ] || { log "bench: needs root (unshare, port 53 on $DNS_IP)"; exit 2; }
 
-# opendkim refuses a key or configuration below a directory others can
-# write to.
-W=$B/bench-dmarc
-rm -rf "$W"
-mkdir -p "$W"
-chmod 700 "$W"
-
-PIDS=()
-cleanup() { stop_pids "${PIDS[@]}"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir bench-dmarc
 
 # ---- the signed message and the DNS that vouches for it -----------------------
 

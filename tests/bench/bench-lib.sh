@@ -18,6 +18,22 @@ bench_init() {
     HZ=$(getconf CLK_TCK)
 }
 
+# bench_workdir NAME: W=$B/NAME, emptied and private (opendkim refuses a
+# key or configuration below a directory others can write to); PIDS, the
+# servers started, are stopped at exit by cleanup (a script that has more
+# to clean up defines its own cleanup after this).
+# shellcheck disable=SC2034 # W and PIDS are for the sourcing script
+bench_workdir() {
+    W=$B/$1
+    rm -rf "$W"
+    mkdir -p "$W"
+    chmod 700 "$W"
+    PIDS=()
+    cleanup() { stop_pids "${PIDS[@]}"; }
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
 # scaled N: N times $BENCH_SCALE (the caller's SCALE), at least 20.
 scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); print (v < 20 ? 20 : v) }'; }
 

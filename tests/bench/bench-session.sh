@@ -31,21 +31,14 @@ bench_install_rspamd
 RSPAMD_USER=_rspamd
 id "$RSPAMD_USER" >/dev/null 2>&1 || { log "bench: no user $RSPAMD_USER (Debian's rspamd creates it)"; exit 2; }
 
-# opendkim refuses a key below a directory others can write to; Rspamd
-# runs as its own user, so its copy of the keys lives in its own tree.
-W=$B/bench-session
-rm -rf "$W"
-mkdir -p "$W"
-chmod 700 "$W"
+# Rspamd runs as its own user, so its copy of the keys lives in its own
+# tree.
+bench_workdir bench-session
 RS=$(mktemp -d /tmp/postseal-bench-rspamd.XXXXXX)
-
-PIDS=()
 cleanup() {
     stop_pids "${PIDS[@]}"
     rm -rf "$RS"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # Until the process tree uses no CPU for a second (Rspamd compiles its
 # regular expressions after it listens), at most 120 s.

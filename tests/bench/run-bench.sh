@@ -23,17 +23,7 @@ for f in "$B/postseal" "$B/postseal-milter" "$CLIENT" "$FLOOR"; do
 done
 command -v opendkim >/dev/null || { echo "bench: opendkim not installed (make deps)" >&2; exit 2; }
 
-# Not under /tmp: opendkim refuses a configuration or key below a directory
-# others can write to.
-W=$B/bench
-rm -rf "$W"
-mkdir -p "$W"
-chmod 700 "$W"
-
-PIDS=()
-cleanup() { stop_pids "${PIDS[@]}"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir bench
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
