@@ -296,7 +296,10 @@ fail:
     if (rc < 0) {
         ps_dns_answer_free(ans);
         ps_err_set(err, "DNS lookup of %.300s %s via %s: %s", name,
-                   type == ns_t_txt ? "TXT" : "MX",
+                   type == ns_t_txt  ? "TXT"
+                   : type == ns_t_mx ? "MX"
+                   : type == ns_t_a  ? "A"
+                                     : "AAAA",
                    resolver != NULL ? resolver : "the system resolver",
                    why.msg);
     }
@@ -313,6 +316,12 @@ int ps_dns_mx(const char *resolver, const char *name, ps_dns_answer *ans,
               ps_err *err)
 {
     return dns_lookup(resolver, name, ns_t_mx, ans, err);
+}
+
+int ps_dns_lookup(const char *resolver, const char *name, int type,
+                  ps_dns_answer *ans, ps_err *err)
+{
+    return dns_lookup(resolver, name, type, ans, err);
 }
 
 void ps_dns_answer_free(ps_dns_answer *ans)

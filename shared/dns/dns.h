@@ -32,6 +32,10 @@ int ps_dns_txt(const char *resolver, const char *name, ps_dns_answer *ans,
  * dot; a null MX (RFC 7505) is the record ".". */
 int ps_dns_mx(const char *resolver, const char *name, ps_dns_answer *ans,
               ps_err *err);
+/* Any type ps_dns_parse_reply reads (PS_DNS_TYPE_*), in the same shape:
+ * A and AAAA as address text. */
+int ps_dns_lookup(const char *resolver, const char *name, int type,
+                  ps_dns_answer *ans, ps_err *err);
 void ps_dns_answer_free(ps_dns_answer *ans);
 
 /* One DNS server as postseal.conf's [milter] resolver and the CLI's
