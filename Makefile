@@ -205,6 +205,7 @@ bench: deps
 	$(MAKE) all
 	@tests/bench/run-bench.sh $(B)
 	@tests/bench/bench-session.sh $(B)
+	@tests/bench/bench-dmarc.sh $(B)
 	@tests/bench/bench-policyd.sh $(B)
 	@tests/bench/bench-webhook.sh $(B)
 	@/usr/bin/python3 tests/bench/bench-latency.py $(B)

@@ -39,9 +39,10 @@ void ps_dmarc_snap_free(ps_snap *s)
     s->psl = NULL;
 }
 
-/* The core's DNS hook: one TXT query to the configured resolver. A reply
+/* The core's DNS hook: one query to the configured resolver. A reply
  * that does not come, or says SERVFAIL, is a temporary error. */
-int ps_dmarc_txt(void *arg, const char *name, ps_dns_answer *ans)
+static int ps_dmarc_rr(void *arg, const char *name, int type,
+                       ps_dns_answer *ans)
 {
     unsigned char *buf = malloc(PS_DMARC_REPLY_MAX);
     ps_err why = {""};
@@ -49,12 +50,18 @@ int ps_dmarc_txt(void *arg, const char *name, ps_dns_answer *ans)
 
     if (buf == NULL)
         return -1;
-    n = ps_dnsq_query(arg, name, PS_DNS_TYPE_TXT, buf, PS_DMARC_REPLY_MAX);
-    if (n > 0 &&
-        ps_dns_parse_reply(buf, (size_t)n, PS_DNS_TYPE_TXT, ans, &why) == 0)
+    n = ps_dnsq_query(arg, name, type, buf, PS_DMARC_REPLY_MAX);
+    if (n > 0 && ps_dns_parse_reply(buf, (size_t)n, type, ans, &why) == 0)
         rc = 0;
     free(buf);
     return rc;
+}
+
+/* TXT lookups through the milter's resolver: DMARC records here, ARC
+ * seal keys in arc.c. */
+int ps_dmarc_txt(void *arg, const char *name, ps_dns_answer *ans)
+{
+    return ps_dmarc_rr(arg, name, PS_DNS_TYPE_TXT, ans);
 }
 
 /* The d= of the dkim results that passed (RFC 8601 result tokens). */
@@ -154,14 +161,14 @@ static const char *ps_dmarc_decide_fail(ps_session *c,
         o->action = PS_DMARC_ACT_REJECT;
         snprintf(o->text, sizeof(o->text),
                  "DMARC policy of %s (%s=%s) rejects unauthenticated mail",
-                 o->domain, v->by_sp ? "sp" : "p", word);
+                 o->domain, ps_dmarc_policy_tag(v), word);
         return "policy-reject";
     }
     o->action = c->snap->conf->milter.dmarc_quarantine == PS_CONF_DMARC_HEADER
                     ? PS_DMARC_ACT_HEADER
                     : PS_DMARC_ACT_HOLD;
     snprintf(o->text, sizeof(o->text), "DMARC policy of %s (%s=%s%s)",
-             o->domain, v->by_sp ? "sp" : "p", word,
+             o->domain, ps_dmarc_policy_tag(v), word,
              v->sampled_out ? ", softened by pct=" : "");
     return "policy-quarantine";
 }
@@ -197,6 +204,7 @@ static ps_dmarc_result ps_dmarc_run(ps_session *c, const ps_dmarc_auth *auth,
 
     ps_dmarc_discover(c->snap->psl, o->domain, ps_dmarc_txt, &c->snap->dns,
                       found, &why);
+    ps_dmarc_check_existence(o->domain, ps_dmarc_rr, &c->snap->dns, found);
     snprintf(o->why, sizeof(o->why), "%s", why.msg);
     ps_dmarc_evaluate(c->snap->psl, o->domain, found, auth, ps_dmarc_roll(), v);
     if (v->result == PS_DMARC_PASS)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dmarc/dmarc.h"
 #include "dns/dns.h"
 #include "dns/published.h"
 #include "dnsplan.h"
@@ -94,7 +95,7 @@ static void ps_check_judge(ps_check_kind kind, const ps_dns_answer *ans,
         ps_dnscheck_spf(ans, v);
         break;
     case CHECK_DMARC:
-        ps_dnscheck_dmarc(ans, v);
+        ps_dmarc_check_published(ans, v);
         break;
     case CHECK_MX:
         ps_dnscheck_mx(ans, v);

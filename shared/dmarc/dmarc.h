@@ -9,6 +9,7 @@
 
 #include "base/err.h"
 #include "dns/dns.h"
+#include "dns/published.h"
 #include "mail/mailbox.h"
 
 #define PS_DMARC_MAX_FROM 16   /* addresses looked at in one From field */
@@ -31,6 +32,9 @@ typedef enum ps_dmarc_align {
 typedef struct ps_dmarc_record {
     ps_dmarc_policy p;
     ps_dmarc_policy sp; /* p when the record has no valid sp= */
+    ps_dmarc_policy np; /* DMARCbis: non-existent subdomains; sp when no
+                           valid np= */
+    int has_np;         /* a valid np= */
     ps_dmarc_align adkim, aspf;
     int pct;      /* 0..100; 100 without a valid pct= */
     int testing;  /* DMARCbis t=y: the policy is applied one step softer */
@@ -51,6 +55,17 @@ int ps_dmarc_is_record(const char *text, size_t n);
  * valid rua= (section 6.6.3). */
 int ps_dmarc_record_parse(const char *text, size_t n, ps_dmarc_record *out,
                           ps_err *err);
+
+/* The same reading, as a publisher should see it: also -1 when p= is
+ * missing or invalid or sp= invalid, which receivers only tolerate
+ * (err: "no p= tag", "p=maybe: DMARC policy must be ..."). */
+int ps_dmarc_record_check(const char *text, size_t n, ps_dmarc_record *out,
+                          ps_err *err);
+
+/* "postseal dns check" on the TXT answer at _dmarc.DOMAIN: exactly one
+ * v=DMARC1 record, which ps_dmarc_record_check accepts. */
+ps_dnscheck_state ps_dmarc_check_published(const ps_dns_answer *ans,
+                                           ps_dnscheck *v);
 
 const char *ps_dmarc_policy_word(ps_dmarc_policy p); /* "none", ... */
 
@@ -123,8 +138,10 @@ typedef enum ps_dmarc_found {
 typedef struct ps_dmarc_policy_found {
     ps_dmarc_found found;
     ps_dmarc_record rec;
-    int at_org; /* the record is the organizational domain's, for a
-                   subdomain of it: sp= applies */
+    int at_org;      /* the record is the organizational domain's, for a
+                        subdomain of it: sp= applies */
+    int nonexistent; /* ...and that subdomain does not exist: np= applies
+                        (set by ps_dmarc_check_existence) */
     char org[PS_MAILBOX_DOMAIN_MAX + 1];
 } ps_dmarc_policy_found;
 
@@ -133,6 +150,23 @@ typedef struct ps_dmarc_policy_found {
 void ps_dmarc_discover(const ps_dmarc_psl *psl, const char *domain,
                        ps_dmarc_txt_fn lookup, void *arg,
                        ps_dmarc_policy_found *out, ps_err *why);
+
+/* One lookup of type PS_DNS_TYPE_A, _AAAA or _MX, as ps_dmarc_txt_fn. */
+typedef int (*ps_dmarc_rr_fn)(void *arg, const char *name, int type,
+                              ps_dns_answer *ans);
+
+/* DMARCbis's non-existent domain: NXDOMAIN or no records (NODATA) for
+ * each of A, AAAA and MX. 1 when domain does not exist, 0 when it does or
+ * a lookup failed (an outage must not make the stricter np= apply). An
+ * NXDOMAIN ends the lookups: nothing exists below it (RFC 8020). */
+int ps_dmarc_domain_absent(const char *domain, ps_dmarc_rr_fn lookup,
+                           void *arg);
+
+/* After discovery: when the policy is the organizational domain's and
+ * its np= differs from sp=, looks up whether domain exists and sets
+ * found->nonexistent; no lookups otherwise. */
+void ps_dmarc_check_existence(const char *domain, ps_dmarc_rr_fn lookup,
+                              void *arg, ps_dmarc_policy_found *found);
 
 /* The authenticated identifiers of a message: the d= of every DKIM
  * signature that passed, and the SPF result's domain (MAIL FROM, or the
@@ -146,12 +180,17 @@ typedef struct ps_dmarc_auth {
 /* What to do with the message, as the domain asks. */
 typedef struct ps_dmarc_verdict {
     ps_dmarc_result result;
-    ps_dmarc_policy requested; /* p=, or sp= for a subdomain: policy.dmarc */
+    ps_dmarc_policy requested; /* p=, or sp= for a subdomain, np= for a
+                                  non-existent one: policy.dmarc */
     ps_dmarc_policy apply;     /* after pct= and t=: what enforcement does */
     int dkim_aligned, spf_aligned;
     int sampled_out; /* pct= chose this message to get a softer policy */
     int by_sp;       /* requested is the organizational domain's sp= */
+    int by_np;       /* ...its np=, the subdomain not existing */
 } ps_dmarc_verdict;
+
+/* The tag requested came from: "p", "sp" or "np". */
+const char *ps_dmarc_policy_tag(const ps_dmarc_verdict *v);
 
 /* The verdict for a message from domain given what discovery found and
  * what authenticated. roll is a number in 0..99 the caller draws for

@@ -1,7 +1,8 @@
 /* One message's DMARC evaluation: the author domain from the From fields,
  * policy discovery at _dmarc.DOMAIN and its organizational domain (RFC
- * 7489 section 6.6.3), and the result with the policy the domain asks
- * for, softened by pct= and t= (section 6.6.4). */
+ * 7489 section 6.6.3) and, for DMARCbis's np=, whether a subdomain
+ * exists; the result with the policy the domain asks for, softened by
+ * pct= and t= (section 6.6.4). */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -97,6 +98,54 @@ void ps_dmarc_discover(const ps_dmarc_psl *psl, const char *domain,
         out->at_org = 1;
 }
 
+/* One lookup's say on existence: 1 records, 0 NODATA, -1 NXDOMAIN, -2
+ * failed. */
+static int ps_dmarc_rr_exists(const char *domain, int type,
+                              ps_dmarc_rr_fn lookup, void *arg)
+{
+    ps_dns_answer ans;
+    int rc;
+
+    memset(&ans, 0, sizeof(ans));
+    if (lookup(arg, domain, type, &ans) != 0)
+        rc = -2;
+    else
+        rc = ans.nxdomain ? -1 : ans.count > 0;
+    ps_dns_answer_free(&ans);
+    return rc;
+}
+
+int ps_dmarc_domain_absent(const char *domain, ps_dmarc_rr_fn lookup, void *arg)
+{
+    static const int types[] = {PS_DNS_TYPE_A, PS_DNS_TYPE_AAAA,
+                                PS_DNS_TYPE_MX};
+
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        int rc = ps_dmarc_rr_exists(domain, types[i], lookup, arg);
+
+        if (rc == -1)
+            return 1;
+        if (rc != 0)
+            return 0;
+    }
+    return 1;
+}
+
+void ps_dmarc_check_existence(const char *domain, ps_dmarc_rr_fn lookup,
+                              void *arg, ps_dmarc_policy_found *found)
+{
+    found->nonexistent = 0;
+    if (found->found != PS_DMARC_FOUND || !found->at_org ||
+        found->rec.np == found->rec.sp)
+        return;
+    found->nonexistent = ps_dmarc_domain_absent(domain, lookup, arg);
+}
+
+const char *ps_dmarc_policy_tag(const ps_dmarc_verdict *v)
+{
+    return v->by_np ? "np" : v->by_sp ? "sp" : "p";
+}
+
 /* reject softens to quarantine, quarantine to none (section 6.6.4). */
 static ps_dmarc_policy ps_dmarc_softer(ps_dmarc_policy p)
 {
@@ -139,8 +188,9 @@ void ps_dmarc_evaluate(const ps_dmarc_psl *psl, const char *domain,
         out->result = ps_dmarc_found_result(found->found);
         return;
     }
-    out->requested = found->at_org ? rec->sp : rec->p;
-    out->by_sp = found->at_org;
+    out->by_np = found->at_org && found->nonexistent;
+    out->by_sp = found->at_org && !out->by_np;
+    out->requested = out->by_np ? rec->np : out->by_sp ? rec->sp : rec->p;
     ps_dmarc_align_all(psl, domain, rec, auth, out);
     out->result =
         out->dkim_aligned || out->spf_aligned ? PS_DMARC_PASS : PS_DMARC_FAIL;

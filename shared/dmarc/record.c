@@ -1,7 +1,7 @@
-/* The DMARC policy record (RFC 7489 section 6.3, DMARCbis's t=): a tag
- * list whose first tag is v=DMARC1. Invalid values of optional tags fall
- * back to their defaults; only a record without a usable p= (and no rua=
- * to read it as p=none) is refused. */
+/* The DMARC policy record (RFC 7489 section 6.3, DMARCbis's t= and np=):
+ * a tag list whose first tag is v=DMARC1, the one reader for receivers
+ * (verify mode) and publishers ("postseal dns check"). Invalid values of
+ * optional tags fall back to their defaults. */
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
@@ -158,44 +158,93 @@ static void ps_dmarc_fo_keep(const ps_tag *t, char *out, size_t cap)
 static void ps_dmarc_record_defaults(ps_dmarc_record *r)
 {
     memset(r, 0, sizeof(*r));
-    r->p = r->sp = PS_DMARC_POLICY_NONE;
+    r->p = r->sp = r->np = PS_DMARC_POLICY_NONE;
     r->adkim = r->aspf = PS_DMARC_RELAXED;
     r->pct = 100;
     r->fo[0] = '0';
 }
 
-int ps_dmarc_record_parse(const char *text, size_t n, ps_dmarc_record *out,
-                          ps_err *err)
+/* p=, sp= and np= (DMARCbis): 0 when p= is valid and sp= absent or
+ * valid; -1 with the first problem in words an admin can act on. An
+ * invalid np= is ignored like any optional tag: sp= applies. */
+static int ps_dmarc_policies(const ps_tagval *tv, ps_dmarc_record *out,
+                             ps_err *why)
+{
+    const ps_tag *p = ps_tagval_find(tv, "p"), *sp = ps_tagval_find(tv, "sp");
+
+    if (p == NULL)
+        return ps_err_set(why, "no p= tag");
+    if (ps_dmarc_policy_parse(p, &out->p) != 0)
+        return ps_err_set(why,
+                          "p=%.*s: DMARC policy must be none, quarantine "
+                          "or reject",
+                          (int)(p->value_len > 40 ? 40 : p->value_len),
+                          p->value);
+    if (sp == NULL)
+        out->sp = out->p;
+    else if (ps_dmarc_policy_parse(sp, &out->sp) != 0)
+        return ps_err_set(why,
+                          "sp=%.*s: DMARC policy must be none, quarantine "
+                          "or reject",
+                          (int)(sp->value_len > 40 ? 40 : sp->value_len),
+                          sp->value);
+    out->has_np =
+        ps_dmarc_policy_parse(ps_tagval_find(tv, "np"), &out->np) == 0;
+    if (!out->has_np)
+        out->np = out->sp;
+    return 0;
+}
+
+/* The one reading of a record: receivers (ps_dmarc_record_parse) and
+ * publishers (ps_dmarc_record_check) differ only in what they do with a
+ * record whose policy tags are unusable (pwhy says why). */
+static int ps_dmarc_record_read(const char *text, size_t n,
+                                ps_dmarc_record *out, ps_err *err, ps_err *pwhy)
 {
     ps_tagval tv;
-    const ps_tag *sp;
     ps_err why = {""};
 
     ps_dmarc_record_defaults(out);
     if (!ps_dmarc_is_record(text, n))
         return ps_err_set(err, "not a v=DMARC1 record");
     if (ps_tagval_parse(text, n, &tv, &why) != 0)
-        return ps_err_set(err, "%s", why.msg);
+        return ps_err_set(err, "the record does not parse: %s", why.msg);
     out->has_rua = ps_dmarc_rua_ok(ps_tagval_find(&tv, "rua"));
     ps_dmarc_rua_keep(ps_tagval_find(&tv, "rua"), out->rua, sizeof(out->rua));
     ps_dmarc_fo_keep(ps_tagval_find(&tv, "fo"), out->fo, sizeof(out->fo));
-    sp = ps_tagval_find(&tv, "sp");
     /* Section 6.6.3: no valid p=, or an sp= that is not valid, is read
      * as p=none when rua= is valid, and means no DMARC otherwise. */
-    if (ps_dmarc_policy_parse(ps_tagval_find(&tv, "p"), &out->p) != 0 ||
-        (sp != NULL && ps_dmarc_policy_parse(sp, &out->sp) != 0)) {
+    if (ps_dmarc_policies(&tv, out, pwhy) != 0) {
         if (!out->has_rua)
-            return ps_err_set(err, "no valid p=, or an invalid sp=, and no "
-                                   "valid rua=");
-        out->p = out->sp = PS_DMARC_POLICY_NONE;
+            return ps_err_set(err, "%s, and no valid rua=", pwhy->msg);
+        out->p = out->sp = out->np = PS_DMARC_POLICY_NONE;
+        out->has_np = 0;
         out->p_absent = 1;
-    } else if (sp == NULL) {
-        out->sp = out->p;
     }
     ps_dmarc_align_parse(ps_tagval_find(&tv, "adkim"), &out->adkim);
     ps_dmarc_align_parse(ps_tagval_find(&tv, "aspf"), &out->aspf);
     ps_dmarc_pct_parse(ps_tagval_find(&tv, "pct"), &out->pct);
     out->testing = ps_dmarc_tag_is(ps_tagval_find(&tv, "t"), "y");
+    return 0;
+}
+
+int ps_dmarc_record_parse(const char *text, size_t n, ps_dmarc_record *out,
+                          ps_err *err)
+{
+    ps_err pwhy = {""};
+
+    return ps_dmarc_record_read(text, n, out, err, &pwhy);
+}
+
+int ps_dmarc_record_check(const char *text, size_t n, ps_dmarc_record *out,
+                          ps_err *err)
+{
+    ps_err pwhy = {""};
+
+    if (ps_dmarc_record_read(text, n, out, err, &pwhy) != 0)
+        return -1;
+    if (out->p_absent)
+        return ps_err_set(err, "%s", pwhy.msg);
     return 0;
 }
 

@@ -15,7 +15,8 @@
 
 #define DNS_ANSWER_MAX 65536 /* a TCP answer can be this large */
 
-_Static_assert(PS_DNS_TYPE_TXT == ns_t_txt && PS_DNS_TYPE_MX == ns_t_mx,
+_Static_assert(PS_DNS_TYPE_TXT == ns_t_txt && PS_DNS_TYPE_MX == ns_t_mx &&
+                   PS_DNS_TYPE_A == ns_t_a && PS_DNS_TYPE_AAAA == ns_t_aaaa,
                "record type numbers");
 #define DNS_SPEC_MAX 64 /* "[IPv6]:PORT" fits with room to spare */
 
@@ -179,6 +180,21 @@ static char *dns_mx_name(const ns_msg *msg, const ns_rr *rr, ps_err *err)
     return strdup(name);
 }
 
+/* An A or AAAA record as text; a wrong length is a malformed reply. */
+static char *dns_addr(const ns_rr *rr, ps_err *err)
+{
+    char text[INET6_ADDRSTRLEN];
+    int family = ns_rr_type(*rr) == ns_t_a ? AF_INET : AF_INET6;
+    unsigned want = family == AF_INET ? 4 : 16;
+
+    if (ns_rr_rdlen(*rr) != want ||
+        inet_ntop(family, ns_rr_rdata(*rr), text, sizeof(text)) == NULL) {
+        ps_err_set(err, "malformed address record");
+        return NULL;
+    }
+    return strdup(text);
+}
+
 /* Answers may hold a CNAME chain before the records asked for: only RRs
  * of the queried type count. */
 static int dns_collect(const ns_msg *msg, int type, ps_dns_answer *ans,
@@ -196,9 +212,12 @@ static int dns_collect(const ns_msg *msg, int type, ps_dns_answer *ans,
             continue;
         if (ans->count == PS_DNS_MAX_RECORDS)
             return ps_err_set(err, "more than %d records", PS_DNS_MAX_RECORDS);
-        rec = type == ns_t_txt
-                  ? dns_txt_join(ns_rr_rdata(rr), ns_rr_rdlen(rr), err)
-                  : dns_mx_name(&m, &rr, err);
+        if (type == ns_t_txt)
+            rec = dns_txt_join(ns_rr_rdata(rr), ns_rr_rdlen(rr), err);
+        else if (type == ns_t_mx)
+            rec = dns_mx_name(&m, &rr, err);
+        else
+            rec = dns_addr(&rr, err);
         if (rec == NULL)
             return -1;
         ans->records[ans->count++] = rec;
@@ -213,7 +232,8 @@ int ps_dns_parse_reply(const unsigned char *buf, size_t len, int type,
     int rcode;
 
     memset(ans, 0, sizeof(*ans));
-    if (type != ns_t_txt && type != ns_t_mx)
+    if (type != ns_t_txt && type != ns_t_mx && type != ns_t_a &&
+        type != ns_t_aaaa)
         return ps_err_set(err, "unsupported record type %d", type);
     if (len > DNS_ANSWER_MAX || ns_initparse(buf, (int)len, &msg) < 0)
         return ps_err_set(err, "malformed reply");
@@ -276,7 +296,10 @@ fail:
     if (rc < 0) {
         ps_dns_answer_free(ans);
         ps_err_set(err, "DNS lookup of %.300s %s via %s: %s", name,
-                   type == ns_t_txt ? "TXT" : "MX",
+                   type == ns_t_txt  ? "TXT"
+                   : type == ns_t_mx ? "MX"
+                   : type == ns_t_a  ? "A"
+                                     : "AAAA",
                    resolver != NULL ? resolver : "the system resolver",
                    why.msg);
     }
@@ -293,6 +316,12 @@ int ps_dns_mx(const char *resolver, const char *name, ps_dns_answer *ans,
               ps_err *err)
 {
     return dns_lookup(resolver, name, ns_t_mx, ans, err);
+}
+
+int ps_dns_lookup(const char *resolver, const char *name, int type,
+                  ps_dns_answer *ans, ps_err *err)
+{
+    return dns_lookup(resolver, name, type, ans, err);
 }
 
 void ps_dns_answer_free(ps_dns_answer *ans)

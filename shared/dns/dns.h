@@ -32,6 +32,10 @@ int ps_dns_txt(const char *resolver, const char *name, ps_dns_answer *ans,
  * dot; a null MX (RFC 7505) is the record ".". */
 int ps_dns_mx(const char *resolver, const char *name, ps_dns_answer *ans,
               ps_err *err);
+/* Any type ps_dns_parse_reply reads (PS_DNS_TYPE_*), in the same shape:
+ * A and AAAA as address text. */
+int ps_dns_lookup(const char *resolver, const char *name, int type,
+                  ps_dns_answer *ans, ps_err *err);
 void ps_dns_answer_free(ps_dns_answer *ans);
 
 /* One DNS server as postseal.conf's [milter] resolver and the CLI's
@@ -46,10 +50,13 @@ typedef struct ps_dns_server {
 
 int ps_dns_server_parse(const char *spec, ps_dns_server *out, ps_err *err);
 
-#define PS_DNS_TYPE_MX  15
-#define PS_DNS_TYPE_TXT 16
+#define PS_DNS_TYPE_A    1
+#define PS_DNS_TYPE_MX   15
+#define PS_DNS_TYPE_TXT  16
+#define PS_DNS_TYPE_AAAA 28
 
-/* Reads the records of one type (PS_DNS_TYPE_*) from a reply of len bytes
+/* Reads the records of one type (PS_DNS_TYPE_*; A and AAAA as address
+ * text, for existence checks) from a reply of len bytes
  * as received from a server: the part of a lookup that parses untrusted
  * bytes, exposed for tests and fuzzing. Same answer and errors as above
  * (the message without the "DNS lookup of" prefix). */

@@ -3,14 +3,12 @@
  * can act on; the lookups themselves are dns.c's. */
 #include "dns/published.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "dns/dnsrec.h"
 #include "dns/tagval.h"
 
 /* At most 40 bytes of a tag's value, for messages. */
@@ -46,8 +44,7 @@ static int ps_dnscheck_tag_is(const ps_tag *t, const char *want)
 }
 
 /* Records that start with the version tag: "v=spf1" then a space or the
- * end; "v=DMARC1" then ';', whitespace or the end. Case is ignored, as
- * both RFCs compare these tokens. */
+ * end. Case is ignored, as RFC 7208 compares this token. */
 static size_t ps_dnscheck_versioned(const ps_dns_answer *ans,
                                     const char *version, const char *after,
                                     const char **first)
@@ -142,7 +139,7 @@ ps_dnscheck_state ps_dnscheck_dkim(const ps_dns_answer *ans, const ps_key *key,
     return ps_dnscheck_dkim_p(t, key, v);
 }
 
-/* ---- SPF, DMARC, MX ----------------------------------------------------- */
+/* ---- SPF, MX ----------------------------------------------------- */
 
 ps_dnscheck_state ps_dnscheck_spf(const ps_dns_answer *ans, ps_dnscheck *v)
 {
@@ -158,50 +155,6 @@ ps_dnscheck_state ps_dnscheck_spf(const ps_dns_answer *ans, ps_dnscheck *v)
                                "merge them",
                                n);
     return ps_dnscheck_ok(v);
-}
-
-/* p= as a lower-case string, for ps_dnsrec_check_dmarc. */
-static ps_dnscheck_state ps_dnscheck_dmarc_p(const ps_tag *p, ps_dnscheck *v)
-{
-    char policy[16];
-    ps_err err = {""};
-    size_t n = p->value_len;
-
-    if (n >= sizeof(policy))
-        n = sizeof(policy) - 1;
-    for (size_t i = 0; i < n; i++)
-        policy[i] = (char)tolower((unsigned char)p->value[i]);
-    policy[n] = '\0';
-    if (p->value_len >= sizeof(policy) ||
-        ps_dnsrec_check_dmarc(policy, NULL, &err) < 0)
-        return ps_dnscheck_set(v, PS_DNSCHECK_FAIL, "p=%.*s: %s", PS_SHOW(p),
-                               err.msg[0] ? err.msg : "not a DMARC policy");
-    return ps_dnscheck_ok(v);
-}
-
-ps_dnscheck_state ps_dnscheck_dmarc(const ps_dns_answer *ans, ps_dnscheck *v)
-{
-    const char *rec;
-    size_t n = ps_dnscheck_versioned(ans, "v=DMARC1", "; \t", &rec);
-    ps_tagval tv;
-    ps_err err = {""};
-    const ps_tag *p;
-
-    if (n == 0)
-        return ps_dnscheck_set(v, PS_DNSCHECK_MISSING, "no v=DMARC1 record");
-    if (n > 1)
-        return ps_dnscheck_set(v, PS_DNSCHECK_FAIL,
-                               "%zu v=DMARC1 records: "
-                               "receivers then ignore DMARC; keep one",
-                               n);
-    if (ps_tagval_parse(rec, strlen(rec), &tv, &err) < 0)
-        return ps_dnscheck_set(v, PS_DNSCHECK_FAIL,
-                               "the record does not "
-                               "parse: %s",
-                               err.msg);
-    if ((p = ps_tagval_find(&tv, "p")) == NULL)
-        return ps_dnscheck_set(v, PS_DNSCHECK_FAIL, "no p= tag");
-    return ps_dnscheck_dmarc_p(p, v);
 }
 
 ps_dnscheck_state ps_dnscheck_mx(const ps_dns_answer *ans, ps_dnscheck *v)

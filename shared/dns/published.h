@@ -29,9 +29,8 @@ ps_dnscheck_state ps_dnscheck_dkim(const ps_dns_answer *ans, const ps_key *key,
                                    ps_dnscheck *v);
 /* The TXT answer at a domain: exactly one v=spf1 record (RFC 7208 4.5). */
 ps_dnscheck_state ps_dnscheck_spf(const ps_dns_answer *ans, ps_dnscheck *v);
-/* The TXT answer at _dmarc.DOMAIN: exactly one v=DMARC1 record with
- * p=none, quarantine or reject (RFC 7489 6.3). */
-ps_dnscheck_state ps_dnscheck_dmarc(const ps_dns_answer *ans, ps_dnscheck *v);
+/* The TXT answer at _dmarc.DOMAIN: ps_dmarc_check_published (dmarc/dmarc.h),
+ * with the DMARC record parser verify mode uses. */
 /* The MX answer at the return-path domain: at least one MX, no null MX. */
 ps_dnscheck_state ps_dnscheck_mx(const ps_dns_answer *ans, ps_dnscheck *v);
 

@@ -1,5 +1,58 @@
 # Shell functions the benchmark scripts share (sourced, not run): loopback
-# ports for the servers they start, and waiting for those to listen.
+# ports for the servers they start, waiting for those to listen, CPU of
+# process trees, and the machine's bare crypto cost.
+
+log() { printf '%s\n' "$*" >&2; }
+
+# bench_init "$@": the start every milter benchmark shares: one argument,
+# the build directory; sets B (its absolute path), SCALE (BENCH_SCALE,
+# default 1) and HZ (clock ticks per second of /proc's CPU times).
+# shellcheck disable=SC2034 # B, SCALE and HZ are for the sourcing script
+bench_init() {
+    if [ $# -ne 1 ]; then
+        echo "usage: $0 BUILD_DIR" >&2
+        exit 2
+    fi
+    B=$(cd "$1" && pwd)
+    SCALE=${BENCH_SCALE:-1}
+    HZ=$(getconf CLK_TCK)
+}
+
+# bench_workdir NAME: W=$B/NAME, emptied and private (opendkim refuses a
+# key or configuration below a directory others can write to); PIDS, the
+# servers started, are stopped at exit by cleanup (a script that has more
+# to clean up defines its own cleanup after this).
+# shellcheck disable=SC2034 # W and PIDS are for the sourcing script
+bench_workdir() {
+    W=$B/$1
+    rm -rf "$W"
+    mkdir -p "$W"
+    chmod 700 "$W"
+    PIDS=()
+    cleanup() { stop_pids "${PIDS[@]}"; }
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+# scaled N: N times $BENCH_SCALE (the caller's SCALE), at least 20.
+scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); print (v < 20 ? 20 : v) }'; }
+
+# tree_ticks PID: CPU ticks (utime+stime) of a process and of its children
+# (Rspamd: main, proxy with self_scan, hs_helper).
+tree_ticks() {
+    local t=0 p
+    for p in "$1" $(pgrep -P "$1" || true); do
+        t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
+
+# rsa2048_verify_us: microseconds per RSA-2048 verification on this
+# machine now, from `openssl speed` (one second of each operation).
+rsa2048_verify_us() {
+    openssl speed -seconds 1 rsa2048 2>/dev/null |
+        awk '$1 == "rsa" && $2 == "2048" { printf "%.1f\n", 1e6 / $NF }'
+}
 
 # A loopback port nobody listens on (ports are only probed, so a race with
 # another process is possible but harmless: the server would fail to start).

@@ -16,22 +16,12 @@
 # shellcheck disable=SC2034,SC2154
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 BUILD_DIR" >&2
-    exit 2
-fi
-B=$(cd "$1" && pwd)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/bench/bench-lib.sh"
+bench_init "$@"
 CONN=${BENCH_CONNECTIONS:-2}
-SCALE=${BENCH_SCALE:-1}
 CLIENT=$B/tests/tools/milter_bench
 FLOOR=$B/tests/tools/crypto_bench
-HZ=$(getconf CLK_TCK)
-
-log() { printf '%s\n' "$*" >&2; }
-scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); print (v < 20 ? 20 : v) }'; }
-
-. "$ROOT/tests/bench/bench-lib.sh"
 
 for f in "$B/postseal" "$B/postseal-milter" "$CLIENT" "$FLOOR"; do
     [ -x "$f" ] || { log "bench: $f not built (make $f)"; exit 2; }
@@ -41,30 +31,13 @@ bench_install_rspamd
 RSPAMD_USER=_rspamd
 id "$RSPAMD_USER" >/dev/null 2>&1 || { log "bench: no user $RSPAMD_USER (Debian's rspamd creates it)"; exit 2; }
 
-# opendkim refuses a key below a directory others can write to; Rspamd
-# runs as its own user, so its copy of the keys lives in its own tree.
-W=$B/bench-session
-rm -rf "$W"
-mkdir -p "$W"
-chmod 700 "$W"
+# Rspamd runs as its own user, so its copy of the keys lives in its own
+# tree.
+bench_workdir bench-session
 RS=$(mktemp -d /tmp/postseal-bench-rspamd.XXXXXX)
-
-PIDS=()
 cleanup() {
     stop_pids "${PIDS[@]}"
     rm -rf "$RS"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# CPU ticks of a process and of its children (Rspamd: main, proxy with
-# self_scan, hs_helper).
-tree_ticks() {
-    local t=0 p
-    for p in "$1" $(pgrep -P "$1" || true); do
-        t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
-    done
-    echo "$t"
 }
 
 # Until the process tree uses no CPU for a second (Rspamd compiles its

@@ -10,40 +10,20 @@
 # default 100000).
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 BUILD_DIR" >&2
-    exit 2
-fi
-B=$(cd "$1" && pwd)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/bench/bench-lib.sh"
+bench_init "$@"
 CONN=${BENCH_CONNECTIONS:-4}
-SCALE=${BENCH_SCALE:-1}
 LONG=${BENCH_LONG:-100000}
 CLIENT=$B/tests/tools/milter_bench
 FLOOR=$B/tests/tools/crypto_bench
-HZ=$(getconf CLK_TCK)
 
 for f in "$B/postseal" "$B/postseal-milter" "$CLIENT" "$FLOOR"; do
     [ -x "$f" ] || { echo "bench: $f not built (make $f)" >&2; exit 2; }
 done
 command -v opendkim >/dev/null || { echo "bench: opendkim not installed (make deps)" >&2; exit 2; }
 
-# Not under /tmp: opendkim refuses a configuration or key below a directory
-# others can write to.
-W=$B/bench
-rm -rf "$W"
-mkdir -p "$W"
-chmod 700 "$W"
-
-PIDS=()
-cleanup() { stop_pids "${PIDS[@]}"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '%s\n' "$*" >&2; }
-scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); print (v < 20 ? 20 : v) }'; }
-
-. "$ROOT/tests/bench/bench-lib.sh"
+bench_workdir bench
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }

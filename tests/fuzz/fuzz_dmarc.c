@@ -1,7 +1,8 @@
 /* libFuzzer target for shared/dmarc/record.c and the author-domain reader:
  * any TXT text is either refused with a reason or gives a record whose
- * values are in range; a refused text that is a v=DMARC1 record at all
- * has a reason; any From value gives one of the defined answers. */
+ * values are in range (np= included); what the publisher check accepts the
+ * receivers' parse accepts with a policy of its own; any From value gives
+ * one of the defined answers. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 static void check_record(const ps_dmarc_record *r)
 {
     if (r->p > PS_DMARC_POLICY_REJECT || r->sp > PS_DMARC_POLICY_REJECT ||
+        r->np > PS_DMARC_POLICY_REJECT || (!r->has_np && r->np != r->sp) ||
         r->pct < 0 || r->pct > 100 || r->adkim > PS_DMARC_STRICT ||
         r->aspf > PS_DMARC_STRICT)
         abort();
@@ -21,6 +23,20 @@ static void check_record(const ps_dmarc_record *r)
     if (r->fo[0] == '\0' || strspn(r->fo, "01ds:") != strlen(r->fo) ||
         strlen(r->rua) >= PS_DMARC_RUA_MAX)
         abort();
+}
+
+static void check_published(const char *buf, size_t size)
+{
+    ps_dmarc_record r, rr;
+    ps_err err = {""};
+
+    if (ps_dmarc_record_check(buf, size, &r, &err) == 0) {
+        if (r.p_absent || ps_dmarc_record_parse(buf, size, &rr, &err) != 0 ||
+            memcmp(&r, &rr, sizeof(r)) != 0)
+            abort();
+    } else if (err.msg[0] == '\0') {
+        abort();
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -43,6 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (err.msg[0] == '\0') {
         abort();
     }
+    check_published(buf, size);
     err.msg[0] = '\0';
     from[0] = buf;
     a = ps_dmarc_author_domain(from, 1, domain, &err);

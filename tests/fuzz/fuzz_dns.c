@@ -1,5 +1,5 @@
 /* libFuzzer target for shared/dns/dns.c's reply parser: any bytes, read as a
- * TXT and as an MX reply, are refused with a message and an empty answer,
+ * TXT, MX, A and AAAA reply, are refused with a message and an empty answer,
  * or give at most PS_DNS_MAX_RECORDS strings of bounded length. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,6 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(copy, data, size);
     check(copy, size, PS_DNS_TYPE_TXT);
     check(copy, size, PS_DNS_TYPE_MX);
+    check(copy, size, PS_DNS_TYPE_A);
+    check(copy, size, PS_DNS_TYPE_AAAA);
     free(copy);
     return 0;
 }

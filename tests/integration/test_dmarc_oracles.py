@@ -4,7 +4,8 @@ libmilter), Mail::DMARC::PurePerl (libmail-dmarc-perl) and libopendmarc
 (the library of the opendmarc milter, libopendmarc2) judge the same
 identifiers against the same records, served by one dnsmasq on loopback:
 aligned and not, relaxed and strict, subdomain policies, missing, broken
-and duplicate records, pct=, public suffixes, DNS failures. Our answer
+and duplicate records, pct=, public suffixes, DNS failures, DMARCbis's
+np= for a subdomain that does not exist. Our answer
 must be the expected one; each oracle's must equal ours or be a listed
 difference, each with the reason (RFC 7489 or RFC 8601 on our side).
 Run with -s to see the differences listed."""
@@ -53,6 +54,10 @@ RECORDS = {
     "psd-junk.com": ["v=DMARC1; p=reject; adkim=x; pct=200; foo=bar"],
 }
 FAILING = ["psd-down.com", "psd-down2.com"]  # _dmarc lookups get SERVFAIL
+# np=: the org domain and www exist (A records of those names only), any
+# other subdomain is NXDOMAIN
+NP_RECORD = "v=DMARC1; p=none; sp=quarantine; np=reject"
+NP_HOSTS = ["psd-np.com", "www.psd-np.com"]
 
 # (From, SPF-pass domain or -, DKIM-pass domains...) -> our answer
 CASES = [
@@ -86,7 +91,13 @@ CASES = [
     ("psd-junk.com - mail.psd-junk.com", "pass reject none"),
     ("psd-down.com -", "temperror - none"),
     ("sub.psd-down2.com -", "temperror - none"),
+    ("ghost.psd-np.com -", "fail reject reject"),
+    ("www.psd-np.com -", "fail quarantine quarantine"),
 ]
+
+NP_UNKNOWN = ("DMARCbis np=: the From domain is a subdomain that does not exist (NXDOMAIN "
+              "for A, AAAA and MX), so np=reject applies; this version does not know np= "
+              "and applies sp=quarantine")
 
 # Where Mail::DMARC 1.20211209 answers otherwise, what it says and why.
 NO_DMARC = ("RFC 7489 6.6.3 applies no DMARC to it; RFC 7489 11.2 and RFC 8601 name a "
@@ -113,6 +124,7 @@ KNOWN = {
                        "Both apply nothing"),
     "sub.psd-down2.com -": ("result=none policy=- apply=none",
                             "the same, at the organizational-domain fallback"),
+    "ghost.psd-np.com -": ("result=fail policy=quarantine apply=quarantine", NP_UNKNOWN),
 }
 
 STRICT_BUG = ("RFC 7489 3.1.1: strict alignment needs the exact name; libopendmarc's "
@@ -145,6 +157,7 @@ KNOWN_OPENDMARC = {
                        "6.6.4: a failing message not selected by pct= gets the next softer "
                        "policy (reject to quarantine); the opendmarc milter applies nothing "
                        "to it"),
+    "ghost.psd-np.com -": ("result=fail policy=quarantine apply=quarantine", NP_UNKNOWN),
 }
 
 
@@ -164,6 +177,8 @@ def dns():
     for domain, texts in RECORDS.items():
         for t in texts:
             args.append(f"--txt-record=_dmarc.{domain},{t}")
+    args.append(f"--txt-record=_dmarc.psd-np.com,{NP_RECORD}")
+    args += [f"--host-record={h},192.0.2.1" for h in NP_HOSTS]
     for domain in list(RECORDS) + FAILING + ["psd-none.com"]:
         args.append(f"--address=/{domain}/192.0.2.1")  # Mail::DMARC wants it to exist
     for domain in FAILING:

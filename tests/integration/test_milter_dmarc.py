@@ -2,7 +2,8 @@
 _dmarc lookups served by a dnsmasq on loopback. A spoofed message claiming
 a p=reject domain is delivered with dmarc=fail while enforcement is off
 and refused with 550 5.7.1 naming the policy when it is on; an aligned
-one (DKIM or SPF) passes; sp= refuses a subdomain; a p=quarantine
+one (DKIM or SPF) passes; sp= refuses a subdomain, DMARCbis's np= one
+that does not exist (NXDOMAIN for A, AAAA and MX); a p=quarantine
 failure goes to Postfix's hold queue; a trusted forwarder is not enforced; an ambiguous author (two From
 fields) is refused under enforcement; with dmarc_quarantine = header the
 message is delivered marked; the null sender aligns through HELO."""
@@ -39,7 +40,8 @@ class Stack:
             "_dmarc.strict.example": "v=DMARC1; p=reject; aspf=s",
             "strict.example": "v=spf1 ip4:192.0.2.0/24 -all",
             "bounce.strict.example": "v=spf1 ip4:192.0.2.0/24 -all",
-        })
+            "_dmarc.np.example": "v=DMARC1; p=none; sp=none; np=reject",
+        }, a={"www.np.example": "192.0.2.80"})
         self.port = ms.free_port()
         milter = {
             "socket": f"inet:{self.port}@127.0.0.1",
@@ -164,6 +166,29 @@ def test_subdomain_policy_refused(enforcing):
     assert code == 550, text
     text = text.decode() if isinstance(text, bytes) else text
     assert "DMARC policy of news.sp.example (sp=reject)" in text, text
+
+
+def test_nonexistent_subdomain_gets_np(relaxed):
+    ar, _ = delivered_ar(relaxed, message("a@ghost.np.example", "np ghost"),
+                         "x@attacker.example", SPOOFER)
+    assert "dmarc=fail header.from=ghost.np.example policy.dmarc=reject" in ar, ar
+    relaxed.milter.wait_log(r"result=fail domain=ghost.np.example policy=reject "
+                            r"action=accept reason=not-enforced")
+
+
+def test_existing_subdomain_keeps_sp(relaxed):
+    ar, _ = delivered_ar(relaxed, message("a@www.np.example", "np www"),
+                         "x@attacker.example", SPOOFER)
+    assert "dmarc=fail header.from=www.np.example policy.dmarc=none" in ar, ar
+
+
+def test_nonexistent_subdomain_refused_by_np(enforcing):
+    code, text = send(enforcing, message("a@ghost.np.example", "np refused"),
+                      "x@attacker.example", SPOOFER)
+    assert code == 550, text
+    text = text.decode() if isinstance(text, bytes) else text
+    assert "DMARC policy of ghost.np.example (np=reject)" in text, text
+    assert unseen(enforcing) == []
 
 
 def test_strict_spf_subdomain_refused(enforcing):

@@ -1,13 +1,17 @@
-/* Benchmark client, not a test: speaks the milter protocol (v6) to a DKIM
- * signing milter the way Postfix does and pushes one message through it N
- * times from C worker threads, counting the DKIM-Signature fields it gets
- * back. Used by tests/bench/run-bench.sh for postseal-milter vs opendkim.
+/* Benchmark client, not a test: speaks the milter protocol (v6) to a
+ * milter the way Postfix does and pushes one message through it N times
+ * from C worker threads, counting the fields of one name it gets back
+ * (DKIM-Signature for signers; Authentication-Results holding a given
+ * text for verifiers). Used by tests/bench/ for postseal-milter vs
+ * opendkim and opendmarc.
  *
  * Usage: milter_bench --port PORT --message FILE [--messages N]
  *        [--connections C] [--per-conn K] [--expect S] [--host ADDR]
- *        [--from ADDR] [--socket PATH]
+ *        [--from ADDR] [--socket PATH] [--client IPV4] [--no-auth]
+ *        [--count NAME] [--count-text TEXT] [--save-added FILE]
  * Prints one key=value line; exits 1 if any message came back with fewer
- * than S signatures or failed, so a misconfigured milter cannot look fast. */
+ * than S counted fields or failed, so a misconfigured milter cannot look
+ * fast. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -71,6 +75,11 @@ typedef struct opts {
     int expect;         /* DKIM-Signature fields wanted per message, exactly */
     const char *from;   /* envelope sender and SASL login */
     const char *socket; /* a unix-domain socket instead of host:port */
+    const char *client; /* the SMTP client address in CONNECT */
+    int no_auth;        /* no SASL macros: an unauthenticated client */
+    const char *count;  /* the added field counted */
+    const char *count_text; /* ...only when its value holds this */
+    const char *save_added; /* the first message's added fields go here */
 } opts;
 
 /* One milter connection and what was negotiated on it. */
@@ -83,7 +92,19 @@ typedef struct conn {
     size_t incap;
 } conn;
 
-static opts o = {"127.0.0.1", 0, 1000, 4, 0, 1, "bench@example.com", NULL};
+static opts o = {"127.0.0.1",
+                 0,
+                 1000,
+                 4,
+                 0,
+                 1,
+                 "bench@example.com",
+                 NULL,
+                 "127.0.0.1",
+                 0,
+                 "DKIM-Signature",
+                 NULL,
+                 NULL};
 static message msg;
 static atomic_long next_msg;
 static atomic_long n_ok, n_sigs, n_unsigned, n_failed;
@@ -408,10 +429,9 @@ static int conn_open(conn *c)
     uint32_t len;
     int r;
     /* CONNECT: host name, family '4', client port, address. */
-    static const char cbuf[] = "localhost\0"
-                               "4"
-                               "\x63\x21"
-                               "127.0.0.1";
+    char cbuf[64], client_macro[80];
+    int clen = snprintf(cbuf, sizeof(cbuf), "localhost%c4%c%c%s", 0, 0x63, 0x21,
+                        o.client);
 
     if ((c->fd = conn_socket()) < 0)
         return -1;
@@ -424,17 +444,37 @@ static int conn_open(conn *c)
     }
     memcpy(&c->proto, c->in + 8, 4);
     c->proto = ntohl(c->proto);
+    snprintf(client_macro, sizeof(client_macro), "localhost [%s]", o.client);
     if (macros(c, SMFIC_CONNECT, "j", "bench.example.com", "{daemon_name}",
-               "smtpd", "v", "Postfix 3.7 (milter_bench)", "_",
-               "localhost [127.0.0.1]", NULL) != 0)
+               "smtpd", "v", "Postfix 3.7 (milter_bench)", "_", client_macro,
+               NULL) != 0)
         return -1;
     if (step(c, SMFIP_NOCONNECT, SMFIP_NR_CONN, SMFIC_CONNECT, cbuf,
-             sizeof(cbuf)) != 1)
+             (size_t)clen + 1) != 1)
         return -1;
     if (step(c, SMFIP_NOHELO, SMFIP_NR_HELO, SMFIC_HELO, "bench.example.com",
              sizeof("bench.example.com")) != 1)
         return -1;
     return 0;
+}
+
+/* One added field, "name\0value\0" in n bytes: 1 when it is the kind
+ * counted. The first message's fields are saved when asked (a chain's
+ * next milter gets the message with them, as Postfix passes it on). */
+static int added(const char *p, size_t n, int first)
+{
+    size_t nl = strnlen(p, n);
+    const char *v = nl < n ? p + nl + 1 : "";
+
+    if (nl + 1 >= n || memchr(v, '\0', n - nl - 1) == NULL)
+        return 0;
+    if (first && o.save_added != NULL) {
+        FILE *f = fopen(o.save_added, "a"); /* message 0: one thread */
+        if (f == NULL || fprintf(f, "%s:%s\r\n", p, v) < 0 || fclose(f) != 0)
+            die("%s: cannot write", o.save_added);
+    }
+    return strcasecmp(p, o.count) == 0 &&
+           (o.count_text == NULL || strstr(v, o.count_text) != NULL);
 }
 
 /* One message, MAIL to end of body. Returns the number of DKIM-Signature
@@ -447,8 +487,11 @@ static int one_message(conn *c, long n)
 
     snprintf(qid, sizeof(qid), "B%09lX", n);
     snprintf(env, sizeof(env), "<%s>", o.from);
-    if (macros(c, SMFIC_MAIL, "i", qid, "{auth_type}", "PLAIN", "{auth_authen}",
-               o.from, "{mail_addr}", o.from, NULL) != 0)
+    if ((o.no_auth
+             ? macros(c, SMFIC_MAIL, "i", qid, "{mail_addr}", o.from, NULL)
+             : macros(c, SMFIC_MAIL, "i", qid, "{auth_type}", "PLAIN",
+                      "{auth_authen}", o.from, "{mail_addr}", o.from, NULL)) !=
+        0)
         return -1;
     if ((r = step(c, SMFIP_NOMAIL, SMFIP_NR_MAIL, SMFIC_MAIL, env,
                   strlen(env) + 1)) != 1)
@@ -504,11 +547,9 @@ static int one_message(conn *c, long n)
     for (;;) {
         if ((r = reply(c, &len)) < 0)
             return -1;
-        if ((r == SMFIR_ADDHEADER &&
-             strcasecmp(c->in, "DKIM-Signature") == 0) ||
-            (r == SMFIR_INSHEADER && len > 4 &&
-             strcasecmp(c->in + 4, "DKIM-Signature") == 0))
-            sigs++;
+        if (r == SMFIR_ADDHEADER || (r == SMFIR_INSHEADER && len > 4))
+            sigs += added(c->in + (r == SMFIR_INSHEADER ? 4 : 0),
+                          len - (r == SMFIR_INSHEADER ? 4 : 0), n == 0);
         else if (r == SMFIR_CONTINUE || r == SMFIR_ACCEPT)
             return sigs;
         else if (r == SMFIR_REJECT || r == SMFIR_TEMPFAIL ||
@@ -591,7 +632,13 @@ static void usage(FILE *f)
         "  --expect S    DKIM-Signature fields each message must get, exactly "
         "(default 1)\n"
         "  --from ADDR   envelope sender and SASL login (default "
-        "bench@example.com)\n",
+        "bench@example.com)\n"
+        "  --client IP   the SMTP client's IPv4 address (default 127.0.0.1)\n"
+        "  --no-auth     an unauthenticated client (no SASL macros)\n"
+        "  --count NAME  the added field --expect counts (default "
+        "DKIM-Signature)\n"
+        "  --count-text T  ...only when its value contains T\n"
+        "  --save-added FILE  append the fields added to message 0 there\n",
         f);
 }
 
@@ -612,6 +659,10 @@ int main(int argc, char **argv)
         }
         if (strcmp(a, "--no-quickack") == 0) {
             quickack = 0;
+            continue;
+        }
+        if (strcmp(a, "--no-auth") == 0) {
+            o.no_auth = 1;
             continue;
         }
         if (v == NULL)
@@ -635,6 +686,14 @@ int main(int argc, char **argv)
             file = v;
         else if (strcmp(a, "--from") == 0 && strlen(v) < 256)
             o.from = v;
+        else if (strcmp(a, "--client") == 0 && strlen(v) < 40)
+            o.client = v;
+        else if (strcmp(a, "--count") == 0)
+            o.count = v;
+        else if (strcmp(a, "--count-text") == 0)
+            o.count_text = v;
+        else if (strcmp(a, "--save-added") == 0)
+            o.save_added = v;
         else
             return usage(stderr), 2;
     }

@@ -121,6 +121,49 @@ static void test_record_bad_policy(void **state)
     rec_refused("v=DMARC1; p=reject; =x");
 }
 
+/* DMARCbis np=: defaults to sp= (itself p= by default); an invalid value
+ * is ignored like any optional tag's. */
+static void test_record_np(void **state)
+{
+    ps_dmarc_record r = rec_ok("v=DMARC1; p=none; sp=quarantine; np=reject");
+
+    (void)state;
+    assert_int_equal(r.np, PS_DMARC_POLICY_REJECT);
+    assert_true(r.has_np);
+    r = rec_ok("v=DMARC1; p=reject; sp=none");
+    assert_int_equal(r.np, PS_DMARC_POLICY_NONE);
+    assert_false(r.has_np);
+    assert_int_equal(rec_ok("v=DMARC1; p=quarantine").np,
+                     PS_DMARC_POLICY_QUARANTINE);
+    r = rec_ok("v=DMARC1; p=none; np=never");
+    assert_int_equal(r.np, PS_DMARC_POLICY_NONE);
+    assert_false(r.has_np);
+    r = rec_ok("v=DMARC1; p=bogus; np=reject; rua=mailto:d@example.com");
+    assert_int_equal(r.np, PS_DMARC_POLICY_NONE); /* p= absent: all none */
+}
+
+/* What a publisher is told: receivers tolerate a missing p= with rua=,
+ * "postseal dns check" does not. */
+static void test_record_check(void **state)
+{
+    ps_dmarc_record r;
+    ps_err err = {""};
+    const char *t;
+
+    (void)state;
+    t = "v=DMARC1; p=reject; np=reject";
+    assert_int_equal(ps_dmarc_record_check(t, strlen(t), &r, &err), 0);
+    t = "v=DMARC1; rua=mailto:d@example.com";
+    assert_int_equal(ps_dmarc_record_check(t, strlen(t), &r, &err), -1);
+    assert_string_equal(err.msg, "no p= tag");
+    t = "v=DMARC1; p=reject; sp=never; rua=mailto:d@example.com";
+    assert_int_equal(ps_dmarc_record_check(t, strlen(t), &r, &err), -1);
+    assert_non_null(strstr(err.msg, "sp=never: DMARC policy must be"));
+    t = "v=DMARC1; p";
+    assert_int_equal(ps_dmarc_record_check(t, strlen(t), &r, &err), -1);
+    assert_non_null(strstr(err.msg, "does not parse"));
+}
+
 static void test_record_version(void **state)
 {
     (void)state;
@@ -219,7 +262,47 @@ static const fake_rr zone[] = {
     {"_dmarc.sub.down2.org", {"!", NULL}},
     {"_dmarc.half.org", {"v=DMARC1; p=reject; pct=50", NULL}},
     {"_dmarc.test.org", {"v=DMARC1; p=reject; t=y", NULL}},
+    {"_dmarc.np.org", {"v=DMARC1; p=reject; sp=quarantine; np=reject", NULL}},
+    {"_dmarc.nonp.org", {"v=DMARC1; p=reject; sp=none", NULL}},
 };
+
+/* Existence (A, AAAA, MX) for np=: names listed here exist through the
+ * record type given; "down.np.org" fails; others are NXDOMAIN. */
+typedef struct fake_host {
+    const char *name;
+    int type; /* the one type with a record; 0: NODATA for all */
+} fake_host;
+
+static const fake_host hosts[] = {
+    {"www.np.org", PS_DNS_TYPE_A},
+    {"v6.np.org", PS_DNS_TYPE_AAAA},
+    {"mx.np.org", PS_DNS_TYPE_MX},
+    {"empty.np.org", 0},
+};
+
+typedef struct rr_calls {
+    int n;
+    int types[8];
+} rr_calls;
+
+static int fake_rr_lookup(void *arg, const char *name, int type,
+                          ps_dns_answer *ans)
+{
+    rr_calls *calls = arg;
+
+    calls->types[calls->n++ % 8] = type;
+    if (strcmp(name, "down.np.org") == 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        if (strcmp(hosts[i].name, name) != 0)
+            continue;
+        if (hosts[i].type == type)
+            ans->records[ans->count++] = strdup("x");
+        return 0;
+    }
+    ans->nxdomain = 1;
+    return 0;
+}
 
 static int fake_lookup(void *arg, const char *name, ps_dns_answer *ans)
 {
@@ -330,6 +413,66 @@ static void test_evaluate(void **state)
                      PS_DMARC_PERMERROR);
 }
 
+/* The verdict for domain after discovery and the np= existence check;
+ * calls gets the existence lookups made. */
+static ps_dmarc_verdict verdict_np(const char *domain, rr_calls *calls)
+{
+    int n;
+    ps_dmarc_policy_found f = discover(domain, &n);
+    const char *d[] = {"unrelated.net"};
+    ps_dmarc_auth auth = {d, 1, NULL};
+    ps_dmarc_verdict v;
+
+    memset(calls, 0, sizeof(*calls));
+    ps_dmarc_check_existence(domain, fake_rr_lookup, calls, &f);
+    ps_dmarc_evaluate(psl, domain, &f, &auth, 0, &v);
+    return v;
+}
+
+static void test_np(void **state)
+{
+    rr_calls calls;
+    ps_dmarc_verdict v;
+
+    (void)state;
+    /* NXDOMAIN at the first query: np=, one lookup */
+    v = verdict_np("gone.np.org", &calls);
+    assert_int_equal(v.requested, PS_DMARC_POLICY_REJECT);
+    assert_true(v.by_np);
+    assert_false(v.by_sp);
+    assert_string_equal(ps_dmarc_policy_tag(&v), "np");
+    assert_int_equal(v.apply, PS_DMARC_POLICY_REJECT);
+    assert_int_equal(calls.n, 1);
+    assert_int_equal(calls.types[0], PS_DNS_TYPE_A);
+    /* a record of any of the three types: it exists, sp= */
+    v = verdict_np("www.np.org", &calls);
+    assert_int_equal(v.requested, PS_DMARC_POLICY_QUARANTINE);
+    assert_string_equal(ps_dmarc_policy_tag(&v), "sp");
+    v = verdict_np("v6.np.org", &calls);
+    assert_true(v.by_sp);
+    assert_int_equal(calls.n, 2);
+    v = verdict_np("mx.np.org", &calls);
+    assert_true(v.by_sp);
+    assert_int_equal(calls.n, 3);
+    assert_int_equal(calls.types[2], PS_DNS_TYPE_MX);
+    /* NODATA for all three: non-existent as DMARCbis defines it */
+    v = verdict_np("empty.np.org", &calls);
+    assert_true(v.by_np);
+    assert_int_equal(calls.n, 3);
+    /* a failed lookup does not make the stricter np= apply */
+    v = verdict_np("down.np.org", &calls);
+    assert_true(v.by_sp);
+    /* the org domain itself: p=, no lookups */
+    v = verdict_np("np.org", &calls);
+    assert_string_equal(ps_dmarc_policy_tag(&v), "p");
+    assert_int_equal(calls.n, 0);
+    /* no np= (np equals sp): no lookups at all */
+    v = verdict_np("gone.nonp.org", &calls);
+    assert_true(v.by_sp);
+    assert_int_equal(v.requested, PS_DMARC_POLICY_NONE);
+    assert_int_equal(calls.n, 0);
+}
+
 static void test_pct_and_testing(void **state)
 {
     ps_dmarc_verdict v = verdict("half.org", NULL, NULL, 49);
@@ -363,12 +506,15 @@ int main(void)
         cmocka_unit_test(test_record_defaults),
         cmocka_unit_test(test_record_bad_optional),
         cmocka_unit_test(test_record_bad_policy),
+        cmocka_unit_test(test_record_np),
+        cmocka_unit_test(test_record_check),
         cmocka_unit_test(test_record_version),
         cmocka_unit_test(test_org_domain),
         cmocka_unit_test(test_alignment),
         cmocka_unit_test(test_author_domain),
         cmocka_unit_test(test_discover),
         cmocka_unit_test(test_evaluate),
+        cmocka_unit_test(test_np),
         cmocka_unit_test(test_pct_and_testing),
         cmocka_unit_test(test_words),
     };

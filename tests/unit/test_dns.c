@@ -193,7 +193,36 @@ static void test_malformed_replies(void **state)
     expect_refused(&p, PS_DNS_TYPE_MX, "malformed MX");
 
     pkt_start(&p, "example.test", PS_DNS_TYPE_MX, 0, 0);
-    expect_refused(&p, 1, "unsupported");
+    expect_refused(&p, 2, "unsupported"); /* NS */
+
+    pkt_start(&p, "example.test", PS_DNS_TYPE_A, 0, 1);
+    pkt_rr(&p, PS_DNS_TYPE_A, "\xc0\x00\x02", 3); /* 3 bytes, not 4 */
+    expect_refused(&p, PS_DNS_TYPE_A, "malformed address");
+}
+
+/* A and AAAA, read for DMARC's existence checks, as address text. */
+static void test_addresses(void **state)
+{
+    pkt p;
+    ps_dns_answer ans;
+    ps_err err = {""};
+
+    (void)state;
+    pkt_start(&p, "example.test", PS_DNS_TYPE_A, 0, 1);
+    pkt_rr(&p, PS_DNS_TYPE_A, "\xc0\x00\x02\x01", 4);
+    assert_int_equal(parse(&p, PS_DNS_TYPE_A, &ans, &err), 0);
+    assert_int_equal(ans.count, 1);
+    assert_string_equal(ans.records[0], "192.0.2.1");
+    ps_dns_answer_free(&ans);
+
+    pkt_start(&p, "example.test", PS_DNS_TYPE_AAAA, 0, 2);
+    pkt_rr(&p, PS_DNS_TYPE_A, "\xc0\x00\x02\x01", 4); /* not the type asked */
+    pkt_rr(&p, PS_DNS_TYPE_AAAA, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01",
+           16);
+    assert_int_equal(parse(&p, PS_DNS_TYPE_AAAA, &ans, &err), 0);
+    assert_int_equal(ans.count, 1);
+    assert_string_equal(ans.records[0], "2001:db8::1");
+    ps_dns_answer_free(&ans);
 }
 
 static void test_too_many_records(void **state)
@@ -315,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_nxdomain_and_nodata_are_answers),
         cmocka_unit_test(test_server_failure_refused),
         cmocka_unit_test(test_malformed_replies),
+        cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_too_many_records),
         cmocka_unit_test(test_mx_names),
         cmocka_unit_test(test_bad_resolver_addresses),

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dmarc/dmarc.h"
 #include "dns/published.h"
 
 typedef struct keys {
@@ -158,27 +159,38 @@ static void test_spf(void **state)
 static void test_dmarc(void **state)
 {
     (void)state;
-    check_simple(ps_dnscheck_dmarc, answer("v=DMARC1; p=none", NULL),
+    check_simple(ps_dmarc_check_published, answer("v=DMARC1; p=none", NULL),
                  PS_DNSCHECK_OK, "");
-    check_simple(ps_dnscheck_dmarc,
+    check_simple(ps_dmarc_check_published,
                  answer("v=DMARC1;p=Reject;rua=mailto:d@example.test", NULL),
                  PS_DNSCHECK_OK, "");
-    check_simple(ps_dnscheck_dmarc, answer("v=DMARC1 ; p=quarantine", NULL),
-                 PS_DNSCHECK_OK, "");
-    check_simple(ps_dnscheck_dmarc, answer("v=DMARC1; rua=mailto:x@y.z", NULL),
-                 PS_DNSCHECK_FAIL, "no p= tag");
-    check_simple(ps_dnscheck_dmarc, answer("v=DMARC1; p=maybe", NULL),
+    check_simple(ps_dmarc_check_published,
+                 answer("v=DMARC1 ; p=quarantine", NULL), PS_DNSCHECK_OK, "");
+    check_simple(ps_dmarc_check_published,
+                 answer("v=DMARC1; rua=mailto:x@y.z", NULL), PS_DNSCHECK_FAIL,
+                 "no p= tag");
+    check_simple(ps_dmarc_check_published, answer("v=DMARC1; p=maybe", NULL),
                  PS_DNSCHECK_FAIL, "p=maybe: DMARC policy must be");
-    check_simple(ps_dnscheck_dmarc,
+    check_simple(ps_dmarc_check_published,
                  answer("v=DMARC1; p=rejectrejectrejectreject", NULL),
                  PS_DNSCHECK_FAIL, "p=rejectrejectrejectreject");
-    check_simple(ps_dnscheck_dmarc, answer("v=DMARC1; p", NULL),
+    check_simple(ps_dmarc_check_published, answer("v=DMARC1; p", NULL),
                  PS_DNSCHECK_FAIL, "does not parse");
-    check_simple(ps_dnscheck_dmarc,
+    check_simple(ps_dmarc_check_published,
                  answer("v=DMARC1; p=none", "v=DMARC1; p=reject", NULL),
                  PS_DNSCHECK_FAIL, "2 v=DMARC1 records");
-    check_simple(ps_dnscheck_dmarc, answer("v=DMARC10; p=none", "p=none", NULL),
+    check_simple(ps_dmarc_check_published,
+                 answer("v=DMARC10; p=none", "p=none", NULL),
                  PS_DNSCHECK_MISSING, "no v=DMARC1 record");
+    /* read as verify mode reads it: the version's case, a bad sp= */
+    check_simple(ps_dmarc_check_published, answer("v=dmarc1; p=none", NULL),
+                 PS_DNSCHECK_MISSING, "no v=DMARC1 record");
+    check_simple(ps_dmarc_check_published,
+                 answer("v=DMARC1; p=reject; sp=never", NULL), PS_DNSCHECK_FAIL,
+                 "sp=never: DMARC policy must be");
+    check_simple(ps_dmarc_check_published,
+                 answer("v=DMARC1; p=none; np=reject", "v=spf1 -all", NULL),
+                 PS_DNSCHECK_OK, "");
 }
 
 static void test_mx(void **state)
