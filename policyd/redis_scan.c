@@ -1,0 +1,39 @@
+/* The one SCAN walker of the blocking Redis admin commands (`postseal
+ * quota` and `postseal suppression list`): every key matching a pattern,
+ * batch after batch, handed to the caller's per-key callback. */
+#include "redis_store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* A callback's -1 stops the walk and fails it, whatever batch it is in:
+ * a NULL reply on a blocking hiredis context means the context is broken
+ * (no later command can succeed), so going on to the next key or batch
+ * would at best fail later and, on the last batch, report a partial walk
+ * as a success. */
+int ps_redis_scan_each(redisContext *c, const char *pattern, ps_redis_key_fn fn,
+                       void *arg)
+{
+    char cursor[32] = "0";
+    int n = 0, one;
+
+    do {
+        redisReply *r =
+            redisCommand(c, "SCAN %s MATCH %s COUNT 500", cursor, pattern);
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            if (r != NULL)
+                freeReplyObject(r);
+            return -1;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            if ((one = fn(arg, c, r->element[1]->element[i]->str)) < 0) {
+                freeReplyObject(r);
+                return -1;
+            }
+            n += one;
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return n;
+}
