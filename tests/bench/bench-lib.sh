@@ -1,5 +1,29 @@
-# Shell functions the benchmark scripts share (sourced, not run): loopback
-# ports for the servers they start, and waiting for those to listen.
+# Shell functions the benchmark scripts share (sourced, not run): their
+# argument, log and scaled counts, loopback ports for the servers they
+# start, and waiting for those to listen.
+
+# bench_args "$@": the one argument of every bench script, BUILD_DIR:
+# sets B (that directory, absolute) and ROOT (the source tree), or exits 2
+# with the usage line.
+# shellcheck disable=SC2034 # B and ROOT are the caller's
+bench_args() {
+    if [ $# -ne 1 ]; then
+        echo "usage: $0 BUILD_DIR" >&2
+        exit 2
+    fi
+    B=$(cd "$1" && pwd)
+    ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+}
+
+# A progress line on stderr (a script may define its own after sourcing).
+log() { printf '%s\n' "$*" >&2; }
+
+# scaled N: N times $SCALE (BENCH_SCALE), whole, at least $SCALE_MIN
+# (default 20).
+scaled() {
+    awk -v n="$1" -v s="$SCALE" -v m="${SCALE_MIN:-20}" \
+        'BEGIN { v = int(n * s); print (v < m ? m : v) }'
+}
 
 # A loopback port nobody listens on (ports are only probed, so a race with
 # another process is possible but harmless: the server would fail to start).

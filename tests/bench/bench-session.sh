@@ -16,22 +16,14 @@
 # shellcheck disable=SC2034,SC2154
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 BUILD_DIR" >&2
-    exit 2
-fi
-B=$(cd "$1" && pwd)
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/bench-lib.sh"
+bench_args "$@" # B, ROOT
 CONN=${BENCH_CONNECTIONS:-2}
 SCALE=${BENCH_SCALE:-1}
 CLIENT=$B/tests/tools/milter_bench
 FLOOR=$B/tests/tools/crypto_bench
 HZ=$(getconf CLK_TCK)
 
-log() { printf '%s\n' "$*" >&2; }
-scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); print (v < 20 ? 20 : v) }'; }
-
-. "$ROOT/tests/bench/bench-lib.sh"
 
 for f in "$B/postseal" "$B/postseal-milter" "$CLIENT" "$FLOOR"; do
     [ -x "$f" ] || { log "bench: $f not built (make $f)"; exit 2; }

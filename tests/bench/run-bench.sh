@@ -10,12 +10,8 @@
 # default 100000).
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 BUILD_DIR" >&2
-    exit 2
-fi
-B=$(cd "$1" && pwd)
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/bench-lib.sh"
+bench_args "$@" # B, ROOT
 CONN=${BENCH_CONNECTIONS:-4}
 SCALE=${BENCH_SCALE:-1}
 LONG=${BENCH_LONG:-100000}
@@ -40,10 +36,6 @@ cleanup() { stop_pids "${PIDS[@]}"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { printf '%s\n' "$*" >&2; }
-scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); print (v < 20 ? 20 : v) }'; }
-
-. "$ROOT/tests/bench/bench-lib.sh"
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
