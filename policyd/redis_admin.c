@@ -106,23 +106,17 @@ int ps_store_redis_admin(const char *url, const char *key, int reset,
                          ps_store_each each, void *arg, ps_err *err)
 {
     char pattern[2 * PS_REDIS_KEY_MAX], server[PS_REDIS_SERVER_MAX];
-    ps_store_url u;
     ps_redis_walk w = {reset, each, arg, 0};
-    redisContext *c;
-    int n, config;
+    redisContext *c = ps_redis_admin_connect(url, server, err);
+    int n;
 
-    if (ps_store_url_load(url, &u, err) != 0)
-        return -1;
-    c = ps_redis_sync_connect(&u, server, &config, err);
-    ps_store_url_wipe(&u);
     if (c == NULL)
         return -1;
     w.now = ps_redis_time(c);
     ps_redis_pattern(pattern, sizeof(pattern), key);
     n = ps_redis_scan_each(c, pattern, ps_redis_one, &w);
     if (n < 0)
-        ps_err_set(err, "redis %s: %s", server,
-                   c->err ? c->errstr : "unexpected reply");
+        ps_redis_admin_failed(c, server, err);
     redisFree(c);
     return n;
 }

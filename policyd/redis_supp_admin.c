@@ -68,21 +68,15 @@ int ps_store_redis_supp_admin(const char *url, ps_supp_verb verb,
                               ps_supp_each each, void *arg, ps_err *err)
 {
     char server[PS_REDIS_SERVER_MAX];
-    ps_store_url u;
-    redisContext *c;
-    int n, config;
+    redisContext *c = ps_redis_admin_connect(url, server, err);
+    int n;
 
-    if (ps_store_url_load(url, &u, err) != 0)
-        return -1;
-    c = ps_redis_sync_connect(&u, server, &config, err);
-    ps_store_url_wipe(&u);
     if (c == NULL)
         return -1;
     n = verb == PS_SUPP_LIST ? ps_redis_supp_list(c, now, each, arg)
                              : ps_redis_supp_change(c, verb, e);
     if (n < 0)
-        ps_err_set(err, "redis %s: %s", server,
-                   c->err ? c->errstr : "unexpected reply");
+        ps_redis_admin_failed(c, server, err);
     redisFree(c);
     return n;
 }

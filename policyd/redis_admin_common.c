@@ -1,10 +1,33 @@
-/* The one SCAN walker of the blocking Redis admin commands (`postseal
- * quota` and `postseal suppression list`): every key matching a pattern,
- * batch after batch, handed to the caller's per-key callback. */
+/* What the blocking Redis admin commands (`postseal quota`, `postseal
+ * suppression`) share: their connection from the store URL, their error
+ * line, and the one SCAN walker, which hands every key matching a pattern,
+ * batch after batch, to the caller's per-key callback. */
 #include "redis_store.h"
 
 #include <stdio.h>
 #include <string.h>
+
+redisContext *ps_redis_admin_connect(const char *url,
+                                     char server[PS_REDIS_SERVER_MAX],
+                                     ps_err *err)
+{
+    ps_store_url u;
+    redisContext *c;
+    int config;
+
+    if (ps_store_url_load(url, &u, err) != 0)
+        return NULL;
+    c = ps_redis_sync_connect(&u, server, &config, err);
+    ps_store_url_wipe(&u);
+    return c;
+}
+
+void ps_redis_admin_failed(const redisContext *c, const char *server,
+                           ps_err *err)
+{
+    ps_err_set(err, "redis %s: %s", server,
+               c->err ? c->errstr : "unexpected reply");
+}
 
 /* A callback's -1 stops the walk and fails it, whatever batch it is in:
  * a NULL reply on a blocking hiredis context means the context is broken
