@@ -279,15 +279,32 @@ static void ps_redis_timeout(evutil_socket_t fd, short what, void *arg)
     ps_redis_drop_slow(p->r);
 }
 
-/* Sends a new request (p, calloc'ed, its answer set) with send and arms
- * its deadline: PS_STORE_PENDING, or -1 with p freed and the failure
+/* A new request of size bytes (a struct that starts with its
+ * ps_redis_pending), zeroed, when the link is ready; else NULL, the
+ * failure counted. */
+static void *ps_redis_pending_new(ps_redis *r, size_t size,
+                                  void (*answer)(ps_redis_pending *, int))
+{
+    ps_redis_pending *p;
+
+    if (ps_redis_link_ready(r->link) == NULL || (p = calloc(1, size)) == NULL) {
+        r->failed++;
+        return NULL;
+    }
+    p->r = r;
+    p->answer = answer;
+    return p;
+}
+
+/* Sends a new request (from ps_redis_pending_new, filled) with send and
+ * arms its deadline: PS_STORE_PENDING, or -1 with p freed and the failure
  * counted. */
-static int ps_redis_pending_start(ps_redis *r, ps_redis_pending *p,
+static int ps_redis_pending_start(ps_redis_pending *p,
                                   int (*send)(ps_redis_pending *p))
 {
     struct timeval tv = {0, PS_STORE_TIMEOUT_MS * 1000};
+    ps_redis *r = p->r;
 
-    p->r = r;
     p->timer = evtimer_new(r->evb, ps_redis_timeout, p);
     if (p->timer == NULL || send(p) != 0) {
         if (p->timer != NULL)
@@ -308,17 +325,16 @@ static int ps_redis_send_first(ps_redis_pending *p)
 static int ps_redis_eval(ps_store *s, ps_store_query *q, ps_store_done done,
                          void *arg)
 {
-    ps_redis *r = (ps_redis *)s;
-    ps_redis_op *op;
+    ps_redis_op *op =
+        ps_redis_pending_new((ps_redis *)s, sizeof(*op), ps_redis_answer);
 
-    if (ps_redis_link_ready(r->link) == NULL ||
-        (op = calloc(1, sizeof(*op))) == NULL) {
-        r->failed++;
+    if (op == NULL)
         return -1;
-    }
-    *op = (ps_redis_op){
-        {r, NULL, 0, ps_redis_answer}, q, done, arg, 0, ps_store_clock_ms()};
-    return ps_redis_pending_start(r, &op->p, ps_redis_send_first);
+    op->q = q;
+    op->done = done;
+    op->arg = arg;
+    op->sent_ms = ps_store_clock_ms();
+    return ps_redis_pending_start(&op->p, ps_redis_send_first);
 }
 
 /* A suppression lookup: GET, answered or store_down within the same
@@ -376,17 +392,17 @@ static int ps_redis_supp_get(ps_store *s, const char *key, int64_t now,
                              ps_supp_entry *e, ps_store_supp_done done,
                              void *arg)
 {
-    ps_redis *r = (ps_redis *)s;
-    ps_redis_sop *op;
+    ps_redis_sop *op =
+        ps_redis_pending_new((ps_redis *)s, sizeof(*op), ps_redis_sop_answer);
 
-    if (ps_redis_link_ready(r->link) == NULL ||
-        (op = calloc(1, sizeof(*op))) == NULL) {
-        r->failed++;
+    if (op == NULL)
         return -1;
-    }
-    *op = (ps_redis_sop){
-        {r, NULL, 0, ps_redis_sop_answer}, key, e, now, done, arg};
-    return ps_redis_pending_start(r, &op->p, ps_redis_sop_send);
+    op->key = key;
+    op->e = e;
+    op->now = now;
+    op->done = done;
+    op->arg = arg;
+    return ps_redis_pending_start(&op->p, ps_redis_sop_send);
 }
 
 /* SET ... EXAT: Redis drops the entry when it expires. No answer is
