@@ -25,6 +25,21 @@ scaled() {
         'BEGIN { v = int(n * s); print (v < m ? m : v) }'
 }
 
+# bench_need_built FILE...: exits 2, naming the first FILE that is not
+# an executable (not built).
+bench_need_built() {
+    local f
+    for f in "$@"; do
+        [ -x "$f" ] || { log "$(basename "$0" .sh): $f not built (make $f)"; exit 2; }
+    done
+}
+
+# bench_need_cmd CMD: exits 2 unless CMD is installed (make deps does).
+bench_need_cmd() {
+    command -v "$1" >/dev/null ||
+        { log "$(basename "$0" .sh): $1 not installed (make deps)"; exit 2; }
+}
+
 # A loopback port nobody listens on (ports are only probed, so a race with
 # another process is possible but harmless: the server would fail to start).
 # Below the kernel's ephemeral range (32768 up), where a busy client's own

@@ -35,9 +35,7 @@ if [ "${BENCH_PIN:-0}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev
     SRV=(taskset -c 0) CLI=(taskset -c 1) PINNED="servers on CPU 0, client on CPU 1"
 fi
 
-for f in "$POLICYD" "$LOAD" "$DUNNO"; do
-    [ -x "$f" ] || { echo "bench-policyd: $f not built (make $f)" >&2; exit 2; }
-done
+bench_need_built "$POLICYD" "$LOAD" "$DUNNO"
 
 W=$B/bench-policyd
 rm -rf "$W"

@@ -24,11 +24,8 @@ CLIENT=$B/tests/tools/milter_bench
 FLOOR=$B/tests/tools/crypto_bench
 HZ=$(getconf CLK_TCK)
 
-
-for f in "$B/postseal" "$B/postseal-milter" "$CLIENT" "$FLOOR"; do
-    [ -x "$f" ] || { log "bench: $f not built (make $f)"; exit 2; }
-done
-command -v opendkim >/dev/null || { log "bench: opendkim not installed (make deps)"; exit 2; }
+bench_need_built "$B/postseal" "$B/postseal-milter" "$CLIENT" "$FLOOR"
+bench_need_cmd opendkim
 bench_install_rspamd
 RSPAMD_USER=_rspamd
 id "$RSPAMD_USER" >/dev/null 2>&1 || { log "bench: no user $RSPAMD_USER (Debian's rspamd creates it)"; exit 2; }

@@ -21,7 +21,7 @@ NODE_PKG=standardwebhooks@1.1.1
 
 [ -f "$B/ngx_http_webhook_verify_module.so" ] ||
     { log "bench-webhook: $B/ngx_http_webhook_verify_module.so not built (make)"; exit 2; }
-command -v wrk >/dev/null || { log "bench-webhook: wrk not installed (make deps)"; exit 2; }
+bench_need_cmd wrk
 command -v taskset >/dev/null || [ "${BENCH_PIN:-1}" = 0 ] ||
     { log "bench-webhook: taskset (util-linux) missing: install it or set BENCH_PIN=0"; exit 2; }
 [ -x /usr/sbin/nginx ] || { log "bench-webhook: nginx not installed (make deps)"; exit 2; }

@@ -19,10 +19,8 @@ CLIENT=$B/tests/tools/milter_bench
 FLOOR=$B/tests/tools/crypto_bench
 HZ=$(getconf CLK_TCK)
 
-for f in "$B/postseal" "$B/postseal-milter" "$CLIENT" "$FLOOR"; do
-    [ -x "$f" ] || { echo "bench: $f not built (make $f)" >&2; exit 2; }
-done
-command -v opendkim >/dev/null || { echo "bench: opendkim not installed (make deps)" >&2; exit 2; }
+bench_need_built "$B/postseal" "$B/postseal-milter" "$CLIENT" "$FLOOR"
+bench_need_cmd opendkim
 
 # Not under /tmp: opendkim refuses a configuration or key below a directory
 # others can write to.
