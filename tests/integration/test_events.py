@@ -28,7 +28,8 @@ import time
 import pytest
 
 import mailstack as ms
-from eventstack_harness import CLI, EventStack, needs_daemons
+# test_webhooks*.py and test_events_kinds.py take MILTER and POLICYD from here
+from eventstack_harness import CLI, MILTER, POLICYD, EventStack, needs_daemons  # noqa: F401
 
 pytestmark = needs_daemons
 
