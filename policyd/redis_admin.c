@@ -4,13 +4,13 @@
  * state from its hash, and deletes them for a reset. */
 #include "redis_store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
 
 typedef struct ps_redis_walk {
-    redisContext *c;
     int reset;
     ps_store_each each;
     void *arg;
@@ -45,8 +45,9 @@ static void ps_redis_state(const redisReply *h, ps_quota_state *st)
 }
 
 /* One Redis key "ps:{OWNER}#measure/secs": 1 if it was a window. */
-static int ps_redis_one(ps_redis_walk *w, const char *key)
+static int ps_redis_one(void *arg, redisContext *c, const char *key)
 {
+    const ps_redis_walk *w = arg;
     const char *open = strchr(key, '{'), *close = strrchr(key, '}');
     ps_quota_window win;
     ps_quota_state st;
@@ -56,7 +57,7 @@ static int ps_redis_one(ps_redis_walk *w, const char *key)
     if (open == NULL || close == NULL || close < open ||
         ps_store_key_window(key, strlen(key), &win, &owner) != 0)
         return 0;
-    h = redisCommand(w->c, "HGETALL %s", key);
+    h = redisCommand(c, "HGETALL %s", key);
     if (h == NULL)
         return -1;
     if (h->type == REDIS_REPLY_ARRAY) {
@@ -67,37 +68,12 @@ static int ps_redis_one(ps_redis_walk *w, const char *key)
     }
     freeReplyObject(h);
     if (w->reset) {
-        h = redisCommand(w->c, "DEL %s", key);
+        h = redisCommand(c, "DEL %s", key);
         if (h == NULL)
             return -1;
         freeReplyObject(h);
     }
     return 1;
-}
-
-/* SCAN MATCH pattern to the end; the number of windows, or -1. */
-static int ps_redis_scan(ps_redis_walk *w, const char *pattern)
-{
-    char cursor[32] = "0";
-    int n = 0, one;
-
-    do {
-        redisReply *r =
-            redisCommand(w->c, "SCAN %s MATCH %s COUNT 500", cursor, pattern);
-        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            if (r != NULL)
-                freeReplyObject(r);
-            return -1;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        for (size_t i = 0; i < r->element[1]->elements; i++) {
-            if ((one = ps_redis_one(w, r->element[1]->element[i]->str)) < 0)
-                break;
-            n += one;
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
-    return n;
 }
 
 /* SCAN's MATCH is a glob: a key's own *, ?, [ and \ must not act. */
@@ -130,22 +106,17 @@ int ps_store_redis_admin(const char *url, const char *key, int reset,
                          ps_store_each each, void *arg, ps_err *err)
 {
     char pattern[2 * PS_REDIS_KEY_MAX], server[PS_REDIS_SERVER_MAX];
-    ps_store_url u;
-    ps_redis_walk w = {NULL, reset, each, arg, 0};
-    int n, config;
+    ps_redis_walk w = {reset, each, arg, 0};
+    redisContext *c = ps_redis_admin_connect(url, server, err);
+    int n;
 
-    if (ps_store_url_load(url, &u, err) != 0)
+    if (c == NULL)
         return -1;
-    w.c = ps_redis_sync_connect(&u, server, &config, err);
-    ps_store_url_wipe(&u);
-    if (w.c == NULL)
-        return -1;
-    w.now = ps_redis_time(w.c);
+    w.now = ps_redis_time(c);
     ps_redis_pattern(pattern, sizeof(pattern), key);
-    n = ps_redis_scan(&w, pattern);
+    n = ps_redis_scan_each(c, pattern, ps_redis_one, &w);
     if (n < 0)
-        ps_err_set(err, "redis %s: %s", server,
-                   w.c->err ? w.c->errstr : "unexpected reply");
-    redisFree(w.c);
+        ps_redis_admin_failed(c, server, err);
+    redisFree(c);
     return n;
 }

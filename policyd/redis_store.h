@@ -45,6 +45,23 @@ redisContext *ps_redis_sync_connect(const ps_store_url *u,
                                     char server[PS_REDIS_SERVER_MAX],
                                     int *config, ps_err *err);
 
+/* ps_redis_sync_connect for an admin command, from the store's URL (its
+ * credentials wiped once connected). */
+redisContext *ps_redis_admin_connect(const char *url,
+                                     char server[PS_REDIS_SERVER_MAX],
+                                     ps_err *err);
+/* An admin command on c failed: err names the server and the cause. */
+void ps_redis_admin_failed(const redisContext *c, const char *server,
+                           ps_err *err);
+
+/* What the walk does with one key it found: 1 counted, 0 passed over,
+ * -1 failed (the walk stops there and fails). */
+typedef int (*ps_redis_key_fn)(void *arg, redisContext *c, const char *key);
+/* SCAN MATCH pattern to the end, each key to fn: the sum of fn's
+ * answers, or -1 when a SCAN or fn failed. */
+int ps_redis_scan_each(redisContext *c, const char *pattern, ps_redis_key_fn fn,
+                       void *arg);
+
 /* The async connection of the daemon: made, handshaken and remade by
  * itself; the store hears when it is ready and when it is lost. */
 typedef struct ps_redis_link ps_redis_link;

@@ -4,15 +4,20 @@
  * DELetes one. */
 #include "redis_store.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
 
+typedef struct ps_redis_supp_walk {
+    int64_t now;
+    ps_supp_each each;
+    void *arg;
+} ps_redis_supp_walk;
+
 /* One key's value to each, if it is a live entry: 1, 0, or -1. */
-static int ps_redis_supp_one(redisContext *c, const char *key, int64_t now,
-                             ps_supp_each each, void *arg)
+static int ps_redis_supp_one(void *arg, redisContext *c, const char *key)
 {
+    const ps_redis_supp_walk *w = arg;
     redisReply *v = redisCommand(c, "GET %s", key);
     ps_supp_entry e;
     int n = 0;
@@ -20,8 +25,8 @@ static int ps_redis_supp_one(redisContext *c, const char *key, int64_t now,
     if (v == NULL)
         return -1;
     if (v->type == REDIS_REPLY_STRING &&
-        ps_supp_parse(v->str, v->len, &e) == 0 && e.until > now) {
-        each(arg, &e);
+        ps_supp_parse(v->str, v->len, &e) == 0 && e.until > w->now) {
+        w->each(w->arg, &e);
         n = 1;
     }
     freeReplyObject(v);
@@ -31,30 +36,10 @@ static int ps_redis_supp_one(redisContext *c, const char *key, int64_t now,
 static int ps_redis_supp_list(redisContext *c, int64_t now, ps_supp_each each,
                               void *arg)
 {
-    char cursor[32] = "0";
-    int n = 0, one;
+    ps_redis_supp_walk w = {now, each, arg};
 
-    do {
-        redisReply *r = redisCommand(
-            c, "SCAN %s MATCH ps:" PS_SUPP_PREFIX "* COUNT 500", cursor);
-        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            if (r != NULL)
-                freeReplyObject(r);
-            return -1;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        for (size_t i = 0; i < r->element[1]->elements; i++) {
-            one = ps_redis_supp_one(c, r->element[1]->element[i]->str, now,
-                                    each, arg);
-            if (one < 0) {
-                freeReplyObject(r);
-                return -1;
-            }
-            n += one;
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
-    return n;
+    return ps_redis_scan_each(c, "ps:" PS_SUPP_PREFIX "*", ps_redis_supp_one,
+                              &w);
 }
 
 static int ps_redis_supp_change(redisContext *c, ps_supp_verb verb,
@@ -83,21 +68,15 @@ int ps_store_redis_supp_admin(const char *url, ps_supp_verb verb,
                               ps_supp_each each, void *arg, ps_err *err)
 {
     char server[PS_REDIS_SERVER_MAX];
-    ps_store_url u;
-    redisContext *c;
-    int n, config;
+    redisContext *c = ps_redis_admin_connect(url, server, err);
+    int n;
 
-    if (ps_store_url_load(url, &u, err) != 0)
-        return -1;
-    c = ps_redis_sync_connect(&u, server, &config, err);
-    ps_store_url_wipe(&u);
     if (c == NULL)
         return -1;
     n = verb == PS_SUPP_LIST ? ps_redis_supp_list(c, now, each, arg)
                              : ps_redis_supp_change(c, verb, e);
     if (n < 0)
-        ps_err_set(err, "redis %s: %s", server,
-                   c->err ? c->errstr : "unexpected reply");
+        ps_redis_admin_failed(c, server, err);
     redisFree(c);
     return n;
 }

@@ -32,14 +32,22 @@ typedef struct ps_redis {
     int64_t offset_ms;    /* Redis's clock minus ours */
 } ps_redis;
 
-typedef struct ps_redis_op {
+/* What a pending request (a quota EVALSHA, a suppression GET) shares:
+ * its deadline, and one answer, from the reply or the timer, whichever
+ * comes first. The first member of each request's struct. */
+typedef struct ps_redis_pending {
     ps_redis *r;
+    struct event *timer;
+    int answered; /* done() called: a late reply is only freed */
+    void (*answer)(struct ps_redis_pending *p, int result);
+} ps_redis_pending;
+
+typedef struct ps_redis_op {
+    ps_redis_pending p;
     ps_store_query *q;
     ps_store_done done;
     void *arg;
-    struct event *timer;
-    int answered; /* done() called: a late reply is only freed */
-    int retried;  /* NOSCRIPT: sent again with EVAL */
+    int retried; /* NOSCRIPT: sent again with EVAL */
     uint64_t sent_ms;
 } ps_redis_op;
 
@@ -111,21 +119,31 @@ static void ps_redis_tick(ps_store *s)
         ps_redis_log_down(r, "store_still_down");
 }
 
-static void ps_redis_op_free(ps_redis_op *op)
+/* 1 when this is the request's first answer (its timer stopped, a
+ * failure counted), 0 when it was answered already. */
+static int ps_redis_pending_claim(ps_redis_pending *p, int result)
 {
-    event_free(op->timer);
-    free(op);
+    if (p->answered)
+        return 0;
+    p->answered = 1;
+    event_del(p->timer);
+    if (result < 0)
+        p->r->failed++;
+    return 1;
 }
 
-static void ps_redis_answer(ps_redis_op *op, int ok)
+static void ps_redis_pending_free(ps_redis_pending *p)
 {
-    if (op->answered)
-        return;
-    op->answered = 1;
-    event_del(op->timer);
-    if (ok != 0)
-        op->r->failed++;
-    op->done(op->arg, ok);
+    event_free(p->timer);
+    free(p);
+}
+
+static void ps_redis_answer(ps_redis_pending *p, int ok)
+{
+    ps_redis_op *op = (ps_redis_op *)p;
+
+    if (ps_redis_pending_claim(p, ok))
+        op->done(op->arg, ok);
 }
 
 /* {over, item, frees_at, now, used x n, warn x n} into the query. */
@@ -164,7 +182,7 @@ static void ps_redis_calibrate(const ps_redis_op *op)
 
     if (!op->retried && now >= op->sent_ms &&
         now - op->sent_ms <= PS_REDIS_CALIBRATE_RTT_MS)
-        op->r->offset_ms =
+        op->p.r->offset_ms =
             (int64_t)op->q->now - (int64_t)(op->sent_ms + now) / 2;
 }
 
@@ -178,24 +196,24 @@ static void ps_redis_on_reply(redisAsyncContext *ac, void *reply, void *arg)
     int drop;
 
     (void)ac;
-    if (!op->answered && rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+    if (!op->p.answered && rep != NULL && rep->type == REDIS_REPLY_ERROR &&
         strncmp(rep->str, "NOSCRIPT", 8) == 0 && !op->retried &&
         ps_redis_send(op, 1) == 0)
         return;
     drop = rep != NULL && rep->type == REDIS_REPLY_ERROR &&
            ps_redis_error_drops_link(rep->str);
     if (rep != NULL && rep->type == REDIS_REPLY_ERROR && !drop)
-        ps_log_kv(op->r->lg, LOG_ERR, "store_error", "store", "redis", "reason",
-                  rep->str, NULL);
+        ps_log_kv(op->p.r->lg, LOG_ERR, "store_error", "store", "redis",
+                  "reason", rep->str, NULL);
     if (rep == NULL || ps_redis_result(op->q, rep) != 0) {
-        ps_redis_answer(op, -1);
+        ps_redis_answer(&op->p, -1);
     } else {
         ps_redis_calibrate(op);
-        ps_redis_answer(op, 0);
+        ps_redis_answer(&op->p, 0);
     }
     if (drop)
-        ps_redis_link_drop(op->r->link, rep->str);
-    ps_redis_op_free(op);
+        ps_redis_link_drop(op->p.r->link, rep->str);
+    ps_redis_pending_free(&op->p);
 }
 
 /* EVALSHA, or EVAL with the whole script once Redis said NOSCRIPT. */
@@ -205,12 +223,12 @@ static int ps_redis_send(ps_redis_op *op, int full)
     char keys[PS_STORE_MAX_ITEMS][PS_REDIS_KEY_MAX];
     char nums[4 + 3 * PS_STORE_MAX_ITEMS][24];
     const ps_store_query *q = op->q;
-    redisAsyncContext *ac = ps_redis_link_ready(op->r->link);
+    redisAsyncContext *ac = ps_redis_link_ready(op->p.r->link);
     size_t argc = 0, k = 0;
 
     op->retried = full;
     argv[argc++] = full ? "EVAL" : "EVALSHA";
-    argv[argc++] = full ? ps_redis_script : op->r->sha;
+    argv[argc++] = full ? ps_redis_script : op->p.r->sha;
     snprintf(nums[k], sizeof(nums[k]), "%zu", q->nitems);
     argv[argc++] = nums[k++];
     for (size_t i = 0; i < q->nitems; i++) {
@@ -222,7 +240,7 @@ static int ps_redis_send(ps_redis_op *op, int full)
     snprintf(nums[k], sizeof(nums[k]), "%d", q->warn_pct);
     argv[argc++] = nums[k++];
     snprintf(nums[k], sizeof(nums[k]), "%lld",
-             (long long)op->sent_ms + op->r->offset_ms + PS_STORE_TIMEOUT_MS);
+             (long long)op->sent_ms + op->p.r->offset_ms + PS_STORE_TIMEOUT_MS);
     argv[argc++] = nums[k++];
     for (size_t i = 0; i < q->nitems; i++) {
         const ps_quota_window *w = &q->items[i].win;
@@ -250,62 +268,92 @@ static void ps_redis_drop_slow(ps_redis *r)
     ps_redis_link_drop(r->link, why); /* fails every pending op */
 }
 
+/* The one timeout of every pending request, quota or suppression. */
 static void ps_redis_timeout(evutil_socket_t fd, short what, void *arg)
 {
-    ps_redis_op *op = arg;
+    ps_redis_pending *p = arg;
 
     (void)fd;
     (void)what;
-    ps_redis_answer(op, -1);
-    ps_redis_drop_slow(op->r);
+    p->answer(p, -1);
+    ps_redis_drop_slow(p->r);
+}
+
+/* A new request of size bytes (a struct that starts with its
+ * ps_redis_pending), zeroed, when the link is ready; else NULL, the
+ * failure counted. */
+static void *ps_redis_pending_new(ps_redis *r, size_t size,
+                                  void (*answer)(ps_redis_pending *, int))
+{
+    ps_redis_pending *p;
+
+    if (ps_redis_link_ready(r->link) == NULL || (p = calloc(1, size)) == NULL) {
+        r->failed++;
+        return NULL;
+    }
+    p->r = r;
+    p->answer = answer;
+    return p;
+}
+
+/* Sends a new request (from ps_redis_pending_new, filled) with send and
+ * arms its deadline: PS_STORE_PENDING, or -1 with p freed and the failure
+ * counted. */
+static int ps_redis_pending_start(ps_redis_pending *p,
+                                  int (*send)(ps_redis_pending *p))
+{
+    struct timeval tv = {0, PS_STORE_TIMEOUT_MS * 1000};
+    ps_redis *r = p->r;
+
+    p->timer = evtimer_new(r->evb, ps_redis_timeout, p);
+    if (p->timer == NULL || send(p) != 0) {
+        if (p->timer != NULL)
+            event_free(p->timer);
+        free(p);
+        r->failed++;
+        return -1;
+    }
+    evtimer_add(p->timer, &tv);
+    return PS_STORE_PENDING;
+}
+
+static int ps_redis_send_first(ps_redis_pending *p)
+{
+    return ps_redis_send((ps_redis_op *)p, 0);
 }
 
 static int ps_redis_eval(ps_store *s, ps_store_query *q, ps_store_done done,
                          void *arg)
 {
-    ps_redis *r = (ps_redis *)s;
-    struct timeval tv = {0, PS_STORE_TIMEOUT_MS * 1000};
-    ps_redis_op *op;
+    ps_redis_op *op =
+        ps_redis_pending_new((ps_redis *)s, sizeof(*op), ps_redis_answer);
 
-    if (ps_redis_link_ready(r->link) == NULL ||
-        (op = calloc(1, sizeof(*op))) == NULL) {
-        r->failed++;
+    if (op == NULL)
         return -1;
-    }
-    *op = (ps_redis_op){r, q, done, arg, NULL, 0, 0, ps_store_clock_ms()};
-    op->timer = evtimer_new(r->evb, ps_redis_timeout, op);
-    if (op->timer == NULL || ps_redis_send(op, 0) != 0) {
-        if (op->timer != NULL)
-            event_free(op->timer);
-        free(op);
-        r->failed++;
-        return -1;
-    }
-    evtimer_add(op->timer, &tv);
-    return PS_STORE_PENDING;
+    op->q = q;
+    op->done = done;
+    op->arg = arg;
+    op->sent_ms = ps_store_clock_ms();
+    return ps_redis_pending_start(&op->p, ps_redis_send_first);
 }
 
 /* A suppression lookup: GET, answered or store_down within the same
  * PS_STORE_TIMEOUT_MS as a quota request. */
 typedef struct ps_redis_sop {
-    ps_redis *r;
+    ps_redis_pending p;
+    const char *key; /* only while it is sent */
     ps_supp_entry *e;
     int64_t now;
     ps_store_supp_done done;
     void *arg;
-    struct event *timer;
-    int answered;
 } ps_redis_sop;
 
-static void ps_redis_sop_answer(ps_redis_sop *op, int found)
+static void ps_redis_sop_answer(ps_redis_pending *p, int found)
 {
-    if (op->answered)
-        return;
-    op->answered = 1;
-    event_del(op->timer);
-    if (found < 0)
-        op->r->failed++;
-    op->done(op->arg, found);
+    ps_redis_sop *op = (ps_redis_sop *)p;
+
+    if (ps_redis_pending_claim(p, found))
+        op->done(op->arg, found);
 }
 
 static void ps_redis_sop_reply(redisAsyncContext *ac, void *reply, void *arg)
@@ -323,48 +371,38 @@ static void ps_redis_sop_reply(redisAsyncContext *ac, void *reply, void *arg)
                     ? PS_STORE_SUPP_FOUND
                     : PS_STORE_SUPP_NONE;
     else if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
-        ps_log_kv(op->r->lg, LOG_ERR, "store_error", "store", "redis", "reason",
-                  rep->str, NULL);
-    ps_redis_sop_answer(op, found);
-    event_free(op->timer);
-    free(op);
+        ps_log_kv(op->p.r->lg, LOG_ERR, "store_error", "store", "redis",
+                  "reason", rep->str, NULL);
+    ps_redis_sop_answer(&op->p, found);
+    ps_redis_pending_free(&op->p);
 }
 
-static void ps_redis_sop_timeout(evutil_socket_t fd, short what, void *arg)
+static int ps_redis_sop_send(ps_redis_pending *p)
 {
-    ps_redis_sop *op = arg;
+    ps_redis_sop *op = (ps_redis_sop *)p;
+    redisAsyncContext *ac = ps_redis_link_ready(p->r->link);
 
-    (void)fd;
-    (void)what;
-    ps_redis_sop_answer(op, -1);
-    ps_redis_drop_slow(op->r);
+    return ac != NULL && redisAsyncCommand(ac, ps_redis_sop_reply, op,
+                                           "GET ps:%s", op->key) == REDIS_OK
+               ? 0
+               : -1;
 }
 
 static int ps_redis_supp_get(ps_store *s, const char *key, int64_t now,
                              ps_supp_entry *e, ps_store_supp_done done,
                              void *arg)
 {
-    ps_redis *r = (ps_redis *)s;
-    redisAsyncContext *ac = ps_redis_link_ready(r->link);
-    struct timeval tv = {0, PS_STORE_TIMEOUT_MS * 1000};
-    ps_redis_sop *op;
+    ps_redis_sop *op =
+        ps_redis_pending_new((ps_redis *)s, sizeof(*op), ps_redis_sop_answer);
 
-    if (ac == NULL || (op = calloc(1, sizeof(*op))) == NULL) {
-        r->failed++;
+    if (op == NULL)
         return -1;
-    }
-    *op = (ps_redis_sop){r, e, now, done, arg, NULL, 0};
-    op->timer = evtimer_new(r->evb, ps_redis_sop_timeout, op);
-    if (op->timer == NULL || redisAsyncCommand(ac, ps_redis_sop_reply, op,
-                                               "GET ps:%s", key) != REDIS_OK) {
-        if (op->timer != NULL)
-            event_free(op->timer);
-        free(op);
-        r->failed++;
-        return -1;
-    }
-    evtimer_add(op->timer, &tv);
-    return PS_STORE_PENDING;
+    op->key = key;
+    op->e = e;
+    op->now = now;
+    op->done = done;
+    op->arg = arg;
+    return ps_redis_pending_start(&op->p, ps_redis_sop_send);
 }
 
 /* SET ... EXAT: Redis drops the entry when it expires. No answer is

@@ -390,3 +390,20 @@ int ps_json_member(const ps_json_val *obj, const char *key, ps_json_val *out)
         j.i++;
     }
 }
+
+int ps_json_member_text(const ps_json_val *obj, const char *key,
+                        ps_json_text as, char *out, size_t cap, size_t *len)
+{
+    ps_json_val v;
+    int rc = ps_json_member(obj, key, &v);
+
+    if (rc <= 0)
+        return rc;
+    if (v.type == PS_JSON_STRING)
+        return ps_json_string(&v, out, cap, len) < 0 ? -1 : 1;
+    if (as != PS_JSON_TEXT_OR_NUMBER || v.type != PS_JSON_NUMBER || v.n > cap)
+        return -1;
+    memcpy(out, v.p, v.n);
+    *len = v.n;
+    return 1;
+}

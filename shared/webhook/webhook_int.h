@@ -325,6 +325,15 @@ ps_json_val ps_json_root(const char *p, size_t n);
 /* A string value unescaped to UTF-8 into out (cap bytes); -1 if it does
  * not fit or is not a string. */
 int ps_json_string(const ps_json_val *v, char *out, size_t cap, size_t *len);
+/* Which member values ps_json_member_text takes. */
+typedef enum ps_json_text {
+    PS_JSON_TEXT_STRING,   /* a string only */
+    PS_JSON_TEXT_OR_NUMBER /* or a number, its digits as written */
+} ps_json_text;
+/* Member key of an object already checked, as text into out (cap bytes):
+ * 1, 0 if absent, -1 if repeated, of another type or too long. */
+int ps_json_member_text(const ps_json_val *obj, const char *key,
+                        ps_json_text as, char *out, size_t cap, size_t *len);
 
 /* ---- the delivery id in a streamed JSON body (idscan.c) --------------- */
 

@@ -60,25 +60,6 @@ static ps_wh_verdict mg_found(int a, int b, int c, const char *where,
     return PS_WH_MORE;
 }
 
-/* A member of the JSON signature object as text: a string, or the digits
- * of a number (Mailgun has sent timestamps both ways). */
-static int json_field(const ps_json_val *obj, const char *key, char *out,
-                      size_t cap, size_t *len)
-{
-    ps_json_val v;
-    int rc = ps_json_member(obj, key, &v);
-
-    if (rc <= 0)
-        return rc;
-    if (v.type == PS_JSON_STRING)
-        return ps_json_string(&v, out, cap, len) < 0 ? -1 : 1;
-    if (v.type != PS_JSON_NUMBER || v.n > cap)
-        return -1;
-    memcpy(out, v.p, v.n);
-    *len = v.n;
-    return 1;
-}
-
 static ps_wh_verdict mg_json(const mg_state *st, mg_fields *f,
                              ps_wh_result *res)
 {
@@ -105,9 +86,13 @@ static ps_wh_verdict mg_json(const mg_state *st, mg_fields *f,
         return ps_wh_fail(res, PS_WH_MALFORMED,
                           "\"signature\" is not an "
                           "object");
-    a = json_field(&sig, "timestamp", f->ts, sizeof(f->ts), &f->tsn);
-    b = json_field(&sig, "token", f->token, sizeof(f->token), &f->tokenn);
-    c = json_field(&sig, "signature", f->sig, sizeof(f->sig), &f->sign);
+    /* a string, or a number's digits: Mailgun has sent timestamps both ways */
+    a = ps_json_member_text(&sig, "timestamp", PS_JSON_TEXT_OR_NUMBER, f->ts,
+                            sizeof(f->ts), &f->tsn);
+    b = ps_json_member_text(&sig, "token", PS_JSON_TEXT_OR_NUMBER, f->token,
+                            sizeof(f->token), &f->tokenn);
+    c = ps_json_member_text(&sig, "signature", PS_JSON_TEXT_OR_NUMBER, f->sig,
+                            sizeof(f->sig), &f->sign);
     return mg_found(a, b, c, "JSON signature object", res);
 }
 

@@ -181,17 +181,11 @@ typedef struct sns_meta {
     size_t typen, versionn, sign, tsn, idn, urln;
 } sns_meta;
 
+/* SNS's signed fields are strings, never numbers. */
 static int meta_field(const ps_json_val *root, const char *key, char *out,
                       size_t cap, size_t *len)
 {
-    ps_json_val v;
-    int rc = ps_json_member(root, key, &v);
-
-    if (rc <= 0)
-        return rc;
-    if (v.type != PS_JSON_STRING || ps_json_string(&v, out, cap, len) < 0)
-        return -1;
-    return 1;
+    return ps_json_member_text(root, key, PS_JSON_TEXT_STRING, out, cap, len);
 }
 
 /* What the verifier holds every message to before its signature: Type,

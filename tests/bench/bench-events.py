@@ -10,11 +10,12 @@ Run: /usr/bin/python3 tests/bench/bench-events.py build [MESSAGES]
 (part of make bench, at 100,000 messages)."""
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+from benchlib import free_port, peak_rss_kb
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 100000
@@ -46,9 +47,7 @@ def main():
                                      DEFER.format(q=q, r=r2), QMGR.format(q=other),
                                      SENT.format(q=other, r=r1)]) + "\n")
                 lines += 5
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         conf = os.path.join(tmp, "postseal.conf")
         with open(conf, "w") as f:
             f.write(f"[policyd]\nlisten = inet:127.0.0.1:{port}\nstore = lmdb:{tmp}/quota\nuser = root\n"
@@ -71,8 +70,7 @@ def main():
                     sys.exit("policyd exited: " + errlog.read()[-2000:])
                 time.sleep(0.05)
             dt = time.monotonic() - t0
-            with open(f"/proc/{p.pid}/status") as f:
-                hwm = [line.split()[1] for line in f if line.startswith("VmHWM")][0]
+            hwm = peak_rss_kb(p.pid)
         finally:
             p.terminate()
             p.wait()
@@ -80,7 +78,7 @@ def main():
         assert spooled == 2 * N, spooled
         print(f"events follower: {N} messages, {lines} log lines ({size >> 20} MB), "
               f"{spooled} events in {dt:.2f}s: {lines / dt:,.0f} lines/s, "
-              f"{spooled / dt:,.0f} events/s, peak RSS {int(hwm) // 1024} MB")
+              f"{spooled / dt:,.0f} events/s, peak RSS {hwm // 1024} MB")
 
 
 if __name__ == "__main__":

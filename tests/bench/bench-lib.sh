@@ -4,16 +4,25 @@
 
 log() { printf '%s\n' "$*" >&2; }
 
-# bench_init "$@": the start every milter benchmark shares: one argument,
-# the build directory; sets B (its absolute path), SCALE (BENCH_SCALE,
-# default 1) and HZ (clock ticks per second of /proc's CPU times).
-# shellcheck disable=SC2034 # B, SCALE and HZ are for the sourcing script
-bench_init() {
+# bench_args "$@": the one argument of every bench script, BUILD_DIR:
+# sets B (that directory, absolute) and ROOT (the source tree), or exits 2
+# with the usage line.
+# shellcheck disable=SC2034 # B and ROOT are the caller's
+bench_args() {
     if [ $# -ne 1 ]; then
         echo "usage: $0 BUILD_DIR" >&2
         exit 2
     fi
     B=$(cd "$1" && pwd)
+    ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+}
+
+# bench_init "$@": bench_args, and the start every milter benchmark
+# shares: SCALE (BENCH_SCALE, default 1) and HZ (clock ticks per second of
+# /proc's CPU times).
+# shellcheck disable=SC2034 # SCALE and HZ are for the sourcing script
+bench_init() {
+    bench_args "$@"
     SCALE=${BENCH_SCALE:-1}
     HZ=$(getconf CLK_TCK)
 }
@@ -34,8 +43,12 @@ bench_workdir() {
     trap 'exit 130' INT TERM
 }
 
-# scaled N: N times $BENCH_SCALE (the caller's SCALE), at least 20.
-scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); print (v < 20 ? 20 : v) }'; }
+# scaled N: N times $SCALE (BENCH_SCALE), whole, at least $SCALE_MIN
+# (default 20).
+scaled() {
+    awk -v n="$1" -v s="$SCALE" -v m="${SCALE_MIN:-20}" \
+        'BEGIN { v = int(n * s); print (v < m ? m : v) }'
+}
 
 # tree_ticks PID: CPU ticks (utime+stime) of a process and of its children
 # (Rspamd: main, proxy with self_scan, hs_helper).
@@ -52,6 +65,22 @@ tree_ticks() {
 rsa2048_verify_us() {
     openssl speed -seconds 1 rsa2048 2>/dev/null |
         awk '$1 == "rsa" && $2 == "2048" { printf "%.1f\n", 1e6 / $NF }'
+
+}
+
+# bench_need_built FILE...: exits 2, naming the first FILE that is not
+# an executable (not built).
+bench_need_built() {
+    local f
+    for f in "$@"; do
+        [ -x "$f" ] || { log "$(basename "$0" .sh): $f not built (make $f)"; exit 2; }
+    done
+}
+
+# bench_need_cmd CMD: exits 2 unless CMD is installed (make deps does).
+bench_need_cmd() {
+    command -v "$1" >/dev/null ||
+        { log "$(basename "$0" .sh): $1 not installed (make deps)"; exit 2; }
 }
 
 # A loopback port nobody listens on (ports are only probed, so a race with

@@ -18,13 +18,10 @@
 # machine where something else keeps one CPU busy it makes things worse).
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 BUILD_DIR" >&2
-    exit 2
-fi
-B=$(cd "$1" && pwd)
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/bench-lib.sh"
+bench_args "$@" # B, ROOT
 SCALE=${BENCH_SCALE:-1}
+SCALE_MIN=200 # fewer requests than this say nothing
 PACED=${BENCH_PACED_RATE:-5000}
 ROUNDS=${BENCH_ROUNDS:-3}
 LOAD=$B/tests/tools/policy_load
@@ -38,9 +35,7 @@ if [ "${BENCH_PIN:-0}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev
     SRV=(taskset -c 0) CLI=(taskset -c 1) PINNED="servers on CPU 0, client on CPU 1"
 fi
 
-for f in "$POLICYD" "$LOAD" "$DUNNO"; do
-    [ -x "$f" ] || { echo "bench-policyd: $f not built (make $f)" >&2; exit 2; }
-done
+bench_need_built "$POLICYD" "$LOAD" "$DUNNO"
 
 W=$B/bench-policyd
 rm -rf "$W"
@@ -67,10 +62,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { printf '%4ds %s\n' "$SECONDS" "$*" >&2; }
-scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); print (v < 200 ? 200 : v) }'; }
-
-. "$ROOT/tests/bench/bench-lib.sh"
+log() { printf '%4ds %s\n' "$SECONDS" "$*" >&2; } # bench-lib's, with the time
 
 declare -A PORT PID # by server: dunno lmdb big redis redis-server prl pfw
 

@@ -12,21 +12,16 @@
 # scheduler). Results: BUILD_DIR/bench-webhook/results.txt.
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 BUILD_DIR" >&2
-    exit 2
-fi
-B=$(cd "$1" && pwd)
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/bench-lib.sh"
+bench_args "$@" # B, ROOT
 W=$B/bench-webhook
 # Pinned, so that a run next year measures the same verifier.
 NODE_PKG=standardwebhooks@1.1.1
 
-log() { printf '%s\n' "$*" >&2; }
 
 [ -f "$B/ngx_http_webhook_verify_module.so" ] ||
     { log "bench-webhook: $B/ngx_http_webhook_verify_module.so not built (make)"; exit 2; }
-command -v wrk >/dev/null || { log "bench-webhook: wrk not installed (make deps)"; exit 2; }
+bench_need_cmd wrk
 command -v taskset >/dev/null || [ "${BENCH_PIN:-1}" = 0 ] ||
     { log "bench-webhook: taskset (util-linux) missing: install it or set BENCH_PIN=0"; exit 2; }
 [ -x /usr/sbin/nginx ] || { log "bench-webhook: nginx not installed (make deps)"; exit 2; }

@@ -11,12 +11,13 @@ Run: /usr/bin/python3 tests/bench/bench-webhooks.py build [EVENTS] [CONC]
 
 import http.server
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+from benchlib import free_port, peak_rss_kb
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
@@ -41,12 +42,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main():
@@ -77,15 +72,14 @@ def main():
             while count < N and time.monotonic() - t0 < 600:
                 time.sleep(0.05)
             took = time.monotonic() - t0
-            with open(f"/proc/{pd.pid}/status") as f:
-                hwm = [l.split()[1] for l in f if l.startswith("VmHWM")][0]
+            hwm = peak_rss_kb(pd.pid)
         finally:
             pd.terminate()
             pd.wait(10)
     srv.shutdown()
     print(f"webhooks: {count} of {N} events delivered in {took:.2f} s "
           f"({count / took:.0f} events/s, concurrency {CONC}); "
-          f"postseal-policyd peak RSS {int(hwm) // 1024} MB")
+          f"postseal-policyd peak RSS {hwm // 1024} MB")
 
 
 main()

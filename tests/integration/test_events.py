@@ -28,16 +28,10 @@ import time
 import pytest
 
 import mailstack as ms
-from smtp_outcomes import OutcomeServer
+# test_webhooks*.py and test_events_kinds.py take MILTER and POLICYD from here
+from eventstack_harness import CLI, MILTER, POLICYD, EventStack, needs_daemons  # noqa: F401
 
-BUILD = os.environ.get("POSTSEAL_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
-MILTER = os.path.join(BUILD, "postseal-milter")
-POLICYD = os.path.join(BUILD, "postseal-policyd")
-CLI = os.path.join(BUILD, "postseal")
-
-pytestmark = pytest.mark.skipif(
-    not (os.access(MILTER, os.X_OK) and os.access(POLICYD, os.X_OK)),
-    reason="daemons not built")
+pytestmark = needs_daemons
 
 DELIVERY = re.compile(r"^\S+ +\S+ \S+ \S+ \S+\[\d+\]: ([0-9A-Za-z]+): to=<([^>]*)>, "
                       r"(?:orig_to=<[^>]*>, )?.*?dsn=([0-9.]+), status=(sent|deferred|bounced)"
@@ -53,43 +47,28 @@ def message(subject, msgid):
             f"Message-ID: <{msgid}>\r\n\r\nhello\r\n").encode()
 
 
-class Stack:
+class Stack(EventStack):
     def __init__(self, tmp):
-        self.tmp = tmp
-        self.events = os.path.join(tmp, "events")
-        os.mkdir(self.events)
+        super().__init__(tmp, "s2026e")
         checks = os.path.join(tmp, "header_checks")
         with open(checks, "w") as f:
             f.write("/^Subject: hold/ HOLD\n")
-        self.key = ms.DkimKey(tmp, "s2026e", "ed25519")
         self.rp_secret = os.path.join(tmp, "retpath.secrets")
         with open(self.rp_secret, "w") as f:
             f.write("n3w\n")
         os.chmod(self.rp_secret, 0o600)
-        self.mport, self.pport = ms.free_port(), ms.free_port()
-        self.remote = OutcomeServer()
-        self.pf = ms.PostfixInstance(self.remote.port, milter=f"inet:127.0.0.1:{self.mport}",
-                                     main={"header_checks": f"regexp:{checks}",
-                                           "maillog_file_compressor": "gzip"})
-        self.conf = ms.write_ini(os.path.join(tmp, "postseal.conf"), {
-            "milter": {"socket": f"inet:{self.mport}@127.0.0.1", "mode": "sign",
-                       "internal_hosts": "127.0.0.0/8", "authserv_id": "mx.example.com"},
-            "keys": {"own": f"example.com s2026e {self.key.path}"},
-            "signing": {"example.com": "own"},
-            "return_path": {"domain": RP, "secret_file": self.rp_secret,
-                            "rewrite": "example.com",
-                            "events": os.path.join(tmp, "bounces.jsonl")},
-            "policyd": {"listen": f"inet:127.0.0.1:{self.pport}",
-                        "store": f"lmdb:{tmp}/quota"},
-            "events": {"dir": self.events, "maillog": self.pf.maillog},
-        })
-        self.milter = ms.Daemon([MILTER, "-f", "-c", self.conf], port=self.mport)
+        self.start(main={"header_checks": f"regexp:{checks}",
+                         "maillog_file_compressor": "gzip"},
+                   policyd={"store": f"lmdb:{tmp}/quota"},
+                   sections={"return_path": {"domain": RP, "secret_file": self.rp_secret,
+                                             "rewrite": "example.com",
+                                             "events": os.path.join(tmp, "bounces.jsonl")}})
         self.pd = None
         self.pd_logs = []
         self.start_policyd()
 
     def start_policyd(self):
-        self.pd = ms.Daemon([POLICYD, "-f", "-c", self.conf], port=self.pport)
+        self.pd = self.policyd()
         self.pd_logs.append(self.pd)
 
     def kill_policyd(self):
@@ -97,10 +76,7 @@ class Stack:
         self.pd.proc.wait(10)
 
     def send(self, subject, msgid, rcpts, xclient=None):
-        code, text = self.pf.smtp_send(message(subject, msgid), "app@example.com",
-                                       rcpts, xclient=xclient)
-        assert code == 250, text
-        return re.search(rb"queued as ([0-9A-Za-z]+)", text).group(1).decode()
+        return self.send_raw(message(subject, msgid), "app@example.com", rcpts, xclient)
 
     def log_lines(self):
         """Every line Postfix logged, rotated files first."""
@@ -146,9 +122,7 @@ class Stack:
         raise TimeoutError(f"policyd did not catch up: {self.pd.log()[-2000:]}")
 
     def close(self):
-        report = ms.shutdown(self.pf, self.milter, *self.pd_logs)
-        self.remote.close()
-        assert report is None, report
+        self.close_with(*self.pd_logs)
 
 
 @pytest.fixture(scope="module")

@@ -18,16 +18,12 @@ import pytest
 
 import mailstack as ms
 import metrics_scrape as mx
+from verify_harness import AUTHSERV, MILTER, OUTSIDE, VerifyStack, needs_milter
 
-BUILD = os.environ.get("POSTSEAL_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
-MILTER = os.path.join(BUILD, "postseal-milter")
-AUTHSERV = "mx.example.test"
-OUTSIDE = {"ADDR": "192.0.2.7", "NAME": "mail.ext.example"}
-
-pytestmark = pytest.mark.skipif(not os.access(MILTER, os.X_OK), reason="postseal-milter not built")
+pytestmark = needs_milter
 
 
-class Stack:
+class Stack(VerifyStack):
     def __init__(self, tmp):
         self.tmp = tmp
         self.ext = ms.DkimKey(tmp, "sel", "rsa", domain="ext.example")
@@ -39,27 +35,13 @@ class Stack:
             self.ext_ed.dns_name: self.ext_ed.record,
             "ext.example": "v=spf1 ip4:192.0.2.0/24 -all",
         })
-        self.port = ms.free_port()
         self.mport = ms.free_port()
-        self.conf = ms.write_ini(os.path.join(tmp, "postseal.conf"), {
-            "milter": {
-                "socket": f"inet:{self.port}@127.0.0.1",
-                "metrics": f"inet:127.0.0.1:{self.mport}",
-                "mode": "sign,verify",
-                "internal_hosts": "127.0.0.0/8",
-                "authserv_id": AUTHSERV,
-                "resolver": self.dns.resolver,
-            },
-            "keys": {"own": f"example.com own {self.own.path}",
-                     "own-ed": f"example.com owned {self.own_ed.path}"},
-            "signing": {"example.com": "own, own-ed"},
-        })
-        self.milter = ms.Daemon([MILTER, "-f", "-c", self.conf], port=self.port)
+        self.start(tmp, {"metrics": f"inet:127.0.0.1:{self.mport}", "mode": "sign,verify",
+                         "internal_hosts": "127.0.0.0/8"},
+                   sections={"keys": {"own": f"example.com own {self.own.path}",
+                                      "own-ed": f"example.com owned {self.own_ed.path}"},
+                             "signing": {"example.com": "own, own-ed"}})
         ms.wait_port(self.mport)
-        self.sink = ms.SmtpSink()
-        spec = f"inet:127.0.0.1:{self.port}"
-        self.pf = ms.PostfixInstance(self.sink, milter=spec, hostname=AUTHSERV,
-                                     main={"local_header_rewrite_clients": ""})
 
     def deliver(self, msg, sender, client=None, helo="mail.ext.example"):
         code, text = self.pf.smtp_send(msg, sender, ["bob@example.com"], xclient=client,
@@ -68,9 +50,6 @@ class Stack:
         [dump] = self.sink.wait_for(1)
         return ms.message_of(dump)
 
-    def close(self):
-        report = ms.shutdown(self.pf, self.sink, self.milter, self.dns)
-        assert report is None, report
 
 
 @pytest.fixture(scope="module")

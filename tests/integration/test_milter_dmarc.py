@@ -16,18 +16,16 @@ import dkim
 import pytest
 
 import mailstack as ms
+from verify_harness import AUTHSERV, VerifyStack, needs_milter
 
-BUILD = os.environ.get("POSTSEAL_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
-MILTER = os.path.join(BUILD, "postseal-milter")
-AUTHSERV = "mx.example.test"
 GOOD = {"ADDR": "192.0.2.7", "NAME": "mail.ext.example"}
 SPOOFER = {"ADDR": "198.51.100.9", "NAME": "spoofer.example"}
 FORWARDER = {"ADDR": "203.0.113.5", "NAME": "list.example"}
 
-pytestmark = pytest.mark.skipif(not os.access(MILTER, os.X_OK), reason="postseal-milter not built")
+pytestmark = needs_milter
 
 
-class Stack:
+class Stack(VerifyStack):
     def __init__(self, tmp, enforce, quarantine=None):
         self.rsa = ms.DkimKey(tmp, "sel", "rsa", domain="ext.example")
         self.dns = ms.Dnsmasq(txt={
@@ -42,28 +40,15 @@ class Stack:
             "bounce.strict.example": "v=spf1 ip4:192.0.2.0/24 -all",
             "_dmarc.np.example": "v=DMARC1; p=none; sp=none; np=reject",
         }, a={"www.np.example": "192.0.2.80"})
-        self.port = ms.free_port()
         milter = {
-            "socket": f"inet:{self.port}@127.0.0.1",
             "mode": "verify",
-            "authserv_id": AUTHSERV,
-            "resolver": self.dns.resolver,
             "dmarc_trusted_forwarders": "203.0.113.0/24",
         }
         if enforce:
             milter["dmarc_enforce"] = "yes"
         if quarantine:
             milter["dmarc_quarantine"] = quarantine
-        self.conf = ms.write_ini(os.path.join(tmp, "postseal.conf"), {"milter": milter})
-        self.milter = ms.Daemon([MILTER, "-f", "-c", self.conf], port=self.port)
-        self.sink = ms.SmtpSink()
-        self.pf = ms.PostfixInstance(self.sink, milter=f"inet:127.0.0.1:{self.port}",
-                                     hostname=AUTHSERV,
-                                     main={"local_header_rewrite_clients": ""})
-
-    def close(self):
-        report = ms.shutdown(self.pf, self.sink, self.milter, self.dns)
-        assert report is None, report
+        self.start(tmp, milter)
 
 
 @pytest.fixture(scope="module")

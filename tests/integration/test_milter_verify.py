@@ -13,16 +13,13 @@ import dkim
 import pytest
 
 import mailstack as ms
+# test_dkim_vectors.py takes MILTER from here
+from verify_harness import AUTHSERV, MILTER, OUTSIDE, VerifyStack, needs_milter  # noqa: F401
 
-BUILD = os.environ.get("POSTSEAL_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
-MILTER = os.path.join(BUILD, "postseal-milter")
-AUTHSERV = "mx.example.test"
-OUTSIDE = {"ADDR": "192.0.2.7", "NAME": "mail.ext.example"}
-
-pytestmark = pytest.mark.skipif(not os.access(MILTER, os.X_OK), reason="postseal-milter not built")
+pytestmark = needs_milter
 
 
-class Stack:
+class Stack(VerifyStack):
     def __init__(self, tmp, resolver=None, max_verify=None):
         self.tmp = tmp
         self.rsa = ms.DkimKey(tmp, "sel", "rsa", domain="ext.example")
@@ -35,29 +32,11 @@ class Stack:
             "soft.example": "v=spf1 ip4:203.0.113.0/24 ~all",
             "mail.ext.example": "v=spf1 a:mail.ext.example -all",
         }, a={"mail.ext.example": "192.0.2.7"})
-        self.port = ms.free_port()
-        self.conf = ms.write_ini(os.path.join(tmp, "postseal.conf"), {
-            "milter": {
-                "socket": f"inet:{self.port}@127.0.0.1",
-                "mode": "sign,verify",
-                "internal_hosts": "127.0.0.0/8",
-                "authserv_id": AUTHSERV,
-                "resolver": resolver or self.dns.resolver,
-                **({"max_verify": str(max_verify)} if max_verify else {}),
-            },
-            "keys": {"own": f"example.com own {self.own.path}"},
-            "signing": {"example.com": "own"},
-        })
-        self.milter = ms.Daemon([MILTER, "-f", "-c", self.conf], port=self.port)
-        self.sink = ms.SmtpSink()
-        spec = f"inet:127.0.0.1:{self.port}"
-        self.pf = ms.PostfixInstance(self.sink, milter=spec, hostname=AUTHSERV,
-                                     main={"local_header_rewrite_clients": ""})
-
-    def close(self):
-        """Stops everything; fails on a sanitizer report in the milter log."""
-        report = ms.shutdown(self.pf, self.sink, self.milter, self.dns)
-        assert report is None, report
+        self.start(tmp, {"mode": "sign,verify", "internal_hosts": "127.0.0.0/8",
+                         **({"max_verify": str(max_verify)} if max_verify else {})},
+                   sections={"keys": {"own": f"example.com own {self.own.path}"},
+                             "signing": {"example.com": "own"}},
+                   resolver=resolver)
 
 
 @pytest.fixture(scope="module")

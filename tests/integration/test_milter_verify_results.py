@@ -18,9 +18,10 @@ import pytest
 
 import mailstack as ms
 from fakedns import FakeDns
-from test_milter_verify import AUTHSERV, MILTER, deliver, message, our_authres, sign
+from test_milter_verify import deliver, message, our_authres, sign
+from verify_harness import VerifyStack, needs_milter
 
-pytestmark = pytest.mark.skipif(not os.access(MILTER, os.X_OK), reason="postseal-milter not built")
+pytestmark = needs_milter
 
 
 def pkcs1_record(key):
@@ -30,7 +31,7 @@ def pkcs1_record(key):
     return "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
 
 
-class Stack:
+class Stack(VerifyStack):
     def __init__(self, tmp, resolver=None):
         self.tmp = tmp
         self.rsa = ms.DkimKey(tmp, "sel", "rsa", domain="ext.example")
@@ -41,25 +42,8 @@ class Stack:
             self.strict.dns_name: self.strict.record + "; t=s",
             self.pk1.dns_name: pkcs1_record(self.pk1),
         })
-        self.port = ms.free_port()
-        self.conf = ms.write_ini(os.path.join(tmp, "postseal.conf"), {
-            "milter": {
-                "socket": f"inet:{self.port}@127.0.0.1",
-                "mode": "verify",
-                "internal_hosts": "127.0.0.0/8",
-                "authserv_id": AUTHSERV,
-                "resolver": resolver or self.dns.resolver,
-            },
-        })
-        self.milter = ms.Daemon([MILTER, "-f", "-c", self.conf], port=self.port)
-        self.sink = ms.SmtpSink()
-        self.pf = ms.PostfixInstance(self.sink, milter=f"inet:127.0.0.1:{self.port}",
-                                     hostname=AUTHSERV,
-                                     main={"local_header_rewrite_clients": ""})
-
-    def close(self):
-        report = ms.shutdown(self.pf, self.sink, self.milter, self.dns)
-        assert report is None, report
+        self.start(tmp, {"mode": "verify", "internal_hosts": "127.0.0.0/8"},
+                   resolver=resolver)
 
 
 @pytest.fixture(scope="module")

@@ -22,17 +22,10 @@ import pytest
 
 import mailstack as ms
 import metrics_scrape as mx
+from eventstack_harness import CLI, POLICYD, EventStack, needs_daemons
 from policyd_harness import PolicyClient, RedisServer
-from smtp_outcomes import OutcomeServer
 
-BUILD = os.environ.get("POSTSEAL_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
-MILTER = os.path.join(BUILD, "postseal-milter")
-POLICYD = os.path.join(BUILD, "postseal-policyd")
-CLI = os.path.join(BUILD, "postseal")
-
-pytestmark = pytest.mark.skipif(
-    not (os.access(MILTER, os.X_OK) and os.access(POLICYD, os.X_OK)),
-    reason="daemons not built")
+pytestmark = needs_daemons
 
 # Postfix puts its own "<rcpt>: Recipient address rejected:" before the text
 SUPPRESSED = re.compile(r"^5\.1\.1 (?i:<refuse1@dest\.test>): Recipient address rejected: "
@@ -45,39 +38,20 @@ def message(msgid):
             f"Message-ID: <{msgid}>\r\n\r\nhello\r\n").encode()
 
 
-class Stack:
+class Stack(EventStack):
     def __init__(self, tmp, store):
-        self.tmp = tmp
-        self.events = os.path.join(tmp, "events")
-        os.mkdir(self.events)
-        self.key = ms.DkimKey(tmp, "s2026s", "ed25519")
-        self.mport, self.pport = ms.free_port(), ms.free_port()
+        super().__init__(tmp, "s2026s")
         self.metrics = ms.free_port()
-        self.remote = OutcomeServer()
-        self.pf = ms.PostfixInstance(
-            self.remote.port, milter=f"inet:127.0.0.1:{self.mport}",
-            main={"smtpd_recipient_restrictions":
-                  f"check_policy_service inet:127.0.0.1:{self.pport}"})
-        self.sections = {
-            "milter": {"socket": f"inet:{self.mport}@127.0.0.1", "mode": "sign",
-                       "internal_hosts": "127.0.0.0/8", "authserv_id": "mx.example.com"},
-            "keys": {"own": f"example.com s2026s {self.key.path}"},
-            "signing": {"example.com": "own"},
-            "policyd": {"listen": f"inet:127.0.0.1:{self.pport}", "store": store,
-                        "store_down": "DEFER_IF_PERMIT",
-                        "metrics": f"inet:127.0.0.1:{self.metrics}"},
-            "events": {"dir": self.events, "maillog": self.pf.maillog},
-            "suppression": {"scope": "domain", "ttl": "30d"},
-        }
-        self.conf = ms.write_ini(os.path.join(tmp, "postseal.conf"), self.sections)
-        self.milter = ms.Daemon([MILTER, "-f", "-c", self.conf], port=self.mport)
-        self.pd = ms.Daemon([POLICYD, "-f", "-c", self.conf], port=self.pport)
-        self.parts = [self.milter, self.pd]
+        self.start(main={"smtpd_recipient_restrictions":
+                         f"check_policy_service inet:127.0.0.1:{self.pport}"},
+                   policyd={"store": store, "store_down": "DEFER_IF_PERMIT",
+                            "metrics": f"inet:127.0.0.1:{self.metrics}"},
+                   sections={"suppression": {"scope": "domain", "ttl": "30d"}})
+        self.pd = self.policyd()
+        self.parts = [self.pd]  # the daemons besides the milter
 
     def send(self, msgid, sender, rcpts):
-        code, text = self.pf.smtp_send(message(msgid), sender, rcpts)
-        assert code == 250, text
-        return re.search(rb"queued as ([0-9A-Za-z]+)", text).group(1).decode()
+        return self.send_raw(message(msgid), sender, rcpts)
 
     def rcpt(self, sender, rcpt):
         """Postfix's answer to RCPT TO (code, text); the message is not sent."""
@@ -104,9 +78,7 @@ class Stack:
                          r"scope=domain for=example.com status=5.1.1", timeout=30)
 
     def close(self):
-        report = ms.shutdown(self.pf, *self.parts)
-        self.remote.close()
-        assert report is None, report
+        self.close_with(*self.parts)
 
 
 def refused(answer):
