@@ -168,7 +168,7 @@ integration: all
 FB        := build-fuzz
 FUZZ_CC   := clang
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Ishared $(PKG_CFLAGS) \
-             -fsanitize=address,undefined -fno-sanitize-recover=all
+             -fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(FB)/%)
 FUZZ_LOBJ := $(LIB_SRC:%.c=$(FB)/%.o)
@@ -187,6 +187,10 @@ $(FB)/fuzz_%: tests/fuzz/fuzz_%.c $(FB)/libpostseal.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(FB)/libpostseal.a $(PS_LDLIBS)
 
 $(FB)/fuzz_policy_proto: $(FB)/policyd/policy_proto.o
+
+# A changed header rebuilds the objects that include it (a stale object
+# read with a new struct layout is a false report).
+-include $(FUZZ_LOBJ:.o=.d) $(FUZZ_BIN:=.d) $(FB)/policyd/policy_proto.d
 
 fuzz: $(FUZZ_BIN)
 	@tests/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_BIN)
