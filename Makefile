@@ -113,6 +113,8 @@ $(B)/tests/unit/%: $(B)/tests/unit/%.o $(LIB)
 
 # The Postfix policy protocol parser is policyd's; its unit test links it.
 $(B)/tests/unit/test_policy_proto: $(B)/policyd/policy_proto.o
+# The milter's buffered socket layer: its unit test links it alone.
+$(B)/tests/unit/test_sockio: $(B)/milter/sockio.o
 
 $(B)/milter/%.o: milter/%.c
 	@mkdir -p $(@D)

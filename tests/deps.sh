@@ -13,7 +13,7 @@ lintian file adduser
 python3 python3-pytest python3-dkim python3-nacl python3-cryptography python3-dnspython python3-django-anymail
 libmail-dkim-perl libcryptx-perl opendkim opendkim-tools
 libmail-dmarc-perl opendmarc
-valgrind wrk policyd-rate-limit postfwd prometheus"
+valgrind strace wrk policyd-rate-limit postfwd prometheus"
 
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,313 @@
+/* Fewer system calls on libmilter's MTA connections. libmilter reads each
+ * command with poll()+read() of its 5-byte header, then poll()+read() of
+ * the rest, polls (1 ms) before the next one, and polls for POLLOUT before
+ * every reply it writes: about 120 calls in a single-message session. The
+ * executable's read(), poll(), writev() and close() come first in symbol
+ * lookup (as accept() in fdlimit.c): on the descriptors accept() returned
+ * (ps_sockio_track) they read ahead into a buffer per connection, answer
+ * poll() from it, and hold modification replies (added headers...) to send
+ * them with the reply that follows in one write. Every other descriptor
+ * goes straight to libc. The bytes read and written are the same. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "sockio.h"
+
+#define PS_SOCKIO_IN    16384 /* read-ahead per connection */
+#define PS_SOCKIO_HOLD  65536 /* modification replies held at most */
+#define PS_SOCKIO_MAXFD (1 << 20)
+#define PS_SOCKIO_HDR   5 /* libmilter's reply header: length, command */
+
+/* One slot per descriptor number, kept once made: a thread polling a
+ * number another closes never sees freed memory. */
+typedef struct ps_sock {
+    pthread_mutex_t lock;
+    atomic_int tracked; /* the descriptor is an MTA connection */
+    int wr_blocked;     /* the last send was short: poll() for real */
+    short seen;         /* what poll() last found, kept until a read */
+    size_t pos, len;    /* unread input in in[pos..len) */
+    size_t held;        /* held reply bytes in out[0..held) */
+    unsigned char in[PS_SOCKIO_IN];
+    unsigned char out[PS_SOCKIO_HOLD];
+} ps_sock;
+
+static _Atomic(ps_sock *) *ps_socks;
+static int ps_socks_n;
+static atomic_ulong ps_sockio_calls;
+
+static ssize_t (*ps_real_read)(int, void *, size_t);
+static int (*ps_real_poll)(struct pollfd *, nfds_t, int);
+static ssize_t (*ps_real_writev)(int, const struct iovec *, int);
+static int (*ps_real_close)(int);
+
+/* Before main and its threads: later lookups race with nothing. */
+__attribute__((constructor)) static void ps_sockio_resolve(void)
+{
+    ps_real_read = (ssize_t(*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
+    ps_real_poll =
+        (int (*)(struct pollfd *, nfds_t, int))dlsym(RTLD_NEXT, "poll");
+    ps_real_writev =
+        (ssize_t(*)(int, const struct iovec *, int))dlsym(RTLD_NEXT, "writev");
+    ps_real_close = (int (*)(int))dlsym(RTLD_NEXT, "close");
+}
+
+int ps_sockio_init(unsigned long max_fds)
+{
+    int n = max_fds > PS_SOCKIO_MAXFD ? PS_SOCKIO_MAXFD : (int)max_fds;
+
+    if (ps_socks != NULL || n <= 0)
+        return ps_socks != NULL ? 0 : -1;
+    ps_socks = calloc((size_t)n, sizeof(*ps_socks));
+    if (ps_socks == NULL)
+        return -1;
+    ps_socks_n = n;
+    return 0;
+}
+
+unsigned long ps_sockio_syscalls(void)
+{
+    return atomic_load(&ps_sockio_calls);
+}
+
+/* The slot of a tracked descriptor, locked; NULL for any other. */
+static ps_sock *ps_sock_lock(int fd)
+{
+    ps_sock *s;
+
+    if (ps_socks == NULL || fd < 0 || fd >= ps_socks_n ||
+        (s = atomic_load(&ps_socks[fd])) == NULL || !atomic_load(&s->tracked))
+        return NULL;
+    pthread_mutex_lock(&s->lock);
+    if (atomic_load(&s->tracked))
+        return s;
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+void ps_sockio_track(int fd)
+{
+    ps_sock *s, *none = NULL;
+
+    if (ps_socks == NULL || fd < 0 || fd >= ps_socks_n)
+        return;
+    if ((s = atomic_load(&ps_socks[fd])) == NULL) {
+        if ((s = calloc(1, sizeof(*s))) == NULL)
+            return; /* untracked: libc's calls, as without this file */
+        pthread_mutex_init(&s->lock, NULL);
+        if (!atomic_compare_exchange_strong(&ps_socks[fd], &none, s)) {
+            pthread_mutex_destroy(&s->lock);
+            free(s);
+            s = none;
+        }
+    }
+    pthread_mutex_lock(&s->lock);
+    s->pos = s->len = s->held = 0;
+    s->wr_blocked = s->seen = 0;
+    atomic_store(&s->tracked, 1);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Sends the held replies, then iov; never blocks. Returns the bytes of
+ * iov sent, or -1 (EAGAIN when the held ones did not all go: the caller
+ * polls for POLLOUT, for real, and tries again). */
+static ssize_t ps_sock_send(ps_sock *s, int fd, const struct iovec *iov,
+                            int cnt)
+{
+    struct iovec v[8];
+    struct msghdr m;
+    size_t want = s->held;
+    ssize_t n;
+    int k = 0;
+
+    if (s->held > 0)
+        v[k++] = (struct iovec){s->out, s->held};
+    for (int i = 0; i < cnt && k < 8; i++, k++) {
+        v[k] = iov[i];
+        want += iov[i].iov_len;
+    }
+    memset(&m, 0, sizeof(m));
+    m.msg_iov = v;
+    m.msg_iovlen = (size_t)k;
+    atomic_fetch_add(&ps_sockio_calls, 1);
+    n = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    s->wr_blocked = n < 0 ? errno == EAGAIN : (size_t)n < want;
+    if (n < 0)
+        return -1;
+    if ((size_t)n < s->held) {
+        memmove(s->out, s->out + n, s->held - (size_t)n);
+        s->held -= (size_t)n;
+        errno = EAGAIN;
+        return -1;
+    }
+    n -= (ssize_t)s->held;
+    s->held = 0;
+    return n;
+}
+
+/* A modification reply (it never ends a step: the step's reply follows)
+ * that fits beside the held ones. */
+static int ps_sock_holds(const ps_sock *s, const struct iovec *iov, int cnt,
+                         size_t total)
+{
+    static const char mods[] = "hime+-2bq";
+    const char *hdr = iov[0].iov_base;
+
+    return cnt >= 1 && iov[0].iov_len == PS_SOCKIO_HDR &&
+           strchr(mods, hdr[PS_SOCKIO_HDR - 1]) != NULL &&
+           hdr[PS_SOCKIO_HDR - 1] != '\0' && s->held + total <= PS_SOCKIO_HOLD;
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+    ps_sock *s = ps_sock_lock(fd);
+    size_t total = 0;
+    ssize_t n;
+
+    if (s == NULL)
+        return ps_real_writev(fd, iov, cnt);
+    for (int i = 0; i < cnt; i++)
+        total += iov[i].iov_len;
+    if (cnt > 7 || total > SSIZE_MAX) {
+        pthread_mutex_unlock(&s->lock);
+        errno = EINVAL;
+        return -1;
+    }
+    if (ps_sock_holds(s, iov, cnt, total)) {
+        for (int i = 0; i < cnt; i++) {
+            memcpy(s->out + s->held, iov[i].iov_base, iov[i].iov_len);
+            s->held += iov[i].iov_len;
+        }
+        n = (ssize_t)total;
+    } else
+        n = ps_sock_send(s, fd, iov, cnt);
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+/* Held replies out before waiting on the peer, who may be waiting on them
+ * (only a milter that adds a header and then never answers leaves any). */
+static void ps_sock_flush(ps_sock *s, int fd)
+{
+    if (s->held > 0)
+        (void)ps_sock_send(s, fd, NULL, 0);
+}
+
+ssize_t read(int fd, void *buf, size_t n)
+{
+    ps_sock *s = ps_sock_lock(fd);
+    ssize_t got;
+
+    if (s != NULL && s->pos == s->len) {
+        ps_sock_flush(s, fd);
+        s->seen = 0;
+        if (n < sizeof(s->in)) {
+            atomic_fetch_add(&ps_sockio_calls, 1);
+            got = recv(fd, s->in, sizeof(s->in), MSG_DONTWAIT);
+            if (got > 0) {
+                s->pos = 0;
+                s->len = (size_t)got;
+            } else if (got == 0 || errno != EAGAIN) {
+                pthread_mutex_unlock(&s->lock);
+                return got;
+            }
+        }
+        if (s->pos == s->len) { /* a large read, or nothing there yet */
+            pthread_mutex_unlock(&s->lock);
+            atomic_fetch_add(&ps_sockio_calls, 1);
+            return ps_real_read(fd, buf, n); /* it blocks as it would have */
+        }
+    }
+    if (s == NULL)
+        return ps_real_read(fd, buf, n);
+    got = (ssize_t)(n < s->len - s->pos ? n : s->len - s->pos);
+    memcpy(buf, s->in + s->pos, (size_t)got);
+    s->pos += (size_t)got;
+    pthread_mutex_unlock(&s->lock);
+    return got;
+}
+
+/* What poll() can say of a tracked descriptor without the kernel: input
+ * is buffered, or a reply can go (the last send was not short). Sets
+ * *mine for a tracked descriptor. */
+static short ps_sock_ready(int fd, short events, int *mine)
+{
+    ps_sock *s = ps_sock_lock(fd);
+    short r = 0;
+
+    if (s == NULL)
+        return 0;
+    *mine = 1;
+    if (s->pos < s->len)
+        r |= events & (POLLIN | POLLRDNORM);
+    else if (s->seen & POLLIN) /* libmilter polls twice before it reads */
+        r |= s->seen & (events | POLLERR | POLLHUP);
+    if (!s->wr_blocked)
+        r |= events & (POLLOUT | POLLWRNORM);
+    if (r == 0)
+        ps_sock_flush(s, fd);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+static void ps_sock_seen(int fd, short revents)
+{
+    ps_sock *s = ps_sock_lock(fd);
+
+    if (s == NULL)
+        return;
+    s->seen = revents;
+    pthread_mutex_unlock(&s->lock);
+}
+
+int poll(struct pollfd *fds, nfds_t nfds, int timeout)
+{
+    int found = 0, mine = 0, n;
+
+    for (nfds_t i = 0; ps_socks != NULL && i < nfds; i++)
+        if ((fds[i].revents = ps_sock_ready(fds[i].fd, fds[i].events, &mine)))
+            found++;
+    if (found > 0 && nfds == 1)
+        return found;
+    if (mine)
+        atomic_fetch_add(&ps_sockio_calls, 1);
+    if (found == 0) {
+        n = ps_real_poll(fds, nfds, timeout);
+        if (mine && nfds == 1 && n == 1)
+            ps_sock_seen(fds[0].fd, fds[0].revents);
+        return n;
+    }
+    /* Some are ready from their buffers: the others only if they are now
+     * (libmilter's pool controller polls many connections at once). */
+    if ((n = ps_real_poll(fds, nfds, 0)) < 0)
+        return n;
+    n = 0;
+    for (nfds_t i = 0; i < nfds; i++) {
+        fds[i].revents |= ps_sock_ready(fds[i].fd, fds[i].events, &mine);
+        n += fds[i].revents != 0;
+    }
+    return n;
+}
+
+int close(int fd)
+{
+    ps_sock *s = ps_sock_lock(fd);
+
+    if (s != NULL) {
+        ps_sock_flush(s, fd);
+        s->pos = s->len = s->held = 0;
+        s->seen = 0;
+        atomic_store(&s->tracked, 0); /* before the number can be reused */
+        pthread_mutex_unlock(&s->lock);
+        atomic_fetch_add(&ps_sockio_calls, 1);
+    }
+    return ps_real_close(fd);
+}
