@@ -210,6 +210,7 @@ bench: deps
 	@tests/bench/bench-policyd.sh $(B)
 	@tests/bench/bench-webhook.sh $(B)
 	@/usr/bin/python3 tests/bench/bench-latency.py $(B)
+	@/usr/bin/python3 tests/bench/bench-postfix-cpu.py $(B)
 	@/usr/bin/python3 tests/bench/bench-webhooks.py $(B)
 	@/usr/bin/python3 tests/bench/bench-events.py $(B)
 
