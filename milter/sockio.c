@@ -6,8 +6,10 @@
  * lookup (as accept() in fdlimit.c): on the descriptors accept() returned
  * (ps_sockio_track) they read ahead into a buffer per connection, answer
  * poll() from it, and hold modification replies (added headers...) to send
- * them with the reply that follows in one write. Every other descriptor
- * goes straight to libc. The bytes read and written are the same. */
+ * them with the reply that follows in one write, and keep a worker on a
+ * connection between SMTP steps rather than hand it back to libmilter's
+ * pool after 1 ms. Every other descriptor goes straight to libc. The
+ * bytes read and written are the same. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -22,10 +24,12 @@
 
 #include "sockio.h"
 
-#define PS_SOCKIO_IN    16384 /* read-ahead per connection */
-#define PS_SOCKIO_HOLD  65536 /* modification replies held at most */
-#define PS_SOCKIO_MAXFD (1 << 20)
-#define PS_SOCKIO_HDR   5 /* libmilter's reply header: length, command */
+#define PS_SOCKIO_IN      16384 /* read-ahead per connection */
+#define PS_SOCKIO_HOLD    65536 /* modification replies held at most */
+#define PS_SOCKIO_MAXFD   (1 << 20)
+#define PS_SOCKIO_HDR     5   /* libmilter's reply header: length, command */
+#define PS_SOCKIO_WAIT_MS 200 /* a worker waits for the next command */
+#define PS_SOCKIO_WAITERS 128 /* workers waiting so at once, at most */
 
 /* One slot per descriptor number, kept once made: a thread polling a
  * number another closes never sees freed memory. */
@@ -43,6 +47,7 @@ typedef struct ps_sock {
 static _Atomic(ps_sock *) *ps_socks;
 static int ps_socks_n;
 static atomic_ulong ps_sockio_calls;
+static atomic_int ps_sockio_waiting;
 
 static ssize_t (*ps_real_read)(int, void *, size_t);
 static int (*ps_real_poll)(struct pollfd *, nfds_t, int);
@@ -258,6 +263,23 @@ static short ps_sock_ready(int fd, short events, int *mine)
     return r;
 }
 
+/* libmilter's worker polls 1 ms for the next command (engine.c,
+ * mi_rd_socket_ready: POLLIN alone) and, when none came, hands the
+ * connection back to its pool: a pipe write, the pool thread's wake-up
+ * and poll, a condition signal and another worker's wake-up, for every
+ * SMTP step a client takes longer than 1 ms to send. The worker waits
+ * longer instead, up to PS_SOCKIO_WAITERS workers at a time (beyond that,
+ * or for a connection silent that long, the pool as before). */
+static int ps_sock_waits(const struct pollfd *p, int timeout)
+{
+    if (p->events != POLLIN || timeout != 1)
+        return 0;
+    if (atomic_fetch_add(&ps_sockio_waiting, 1) < PS_SOCKIO_WAITERS)
+        return 1;
+    atomic_fetch_sub(&ps_sockio_waiting, 1);
+    return 0;
+}
+
 static void ps_sock_seen(int fd, short revents)
 {
     ps_sock *s = ps_sock_lock(fd);
@@ -280,7 +302,11 @@ int poll(struct pollfd *fds, nfds_t nfds, int timeout)
     if (mine)
         atomic_fetch_add(&ps_sockio_calls, 1);
     if (found == 0) {
-        n = ps_real_poll(fds, nfds, timeout);
+        int wait = mine && nfds == 1 && ps_sock_waits(&fds[0], timeout);
+
+        n = ps_real_poll(fds, nfds, wait ? PS_SOCKIO_WAIT_MS : timeout);
+        if (wait)
+            atomic_fetch_sub(&ps_sockio_waiting, 1);
         if (mine && nfds == 1 && n == 1)
             ps_sock_seen(fds[0].fd, fds[0].revents);
         return n;

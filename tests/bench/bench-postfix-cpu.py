@@ -10,10 +10,13 @@ sign one 1 KB message: the floor the ratios use) and `openssl speed`.
 A benchmark, not a test: it fails only when a message comes out with the
 wrong number of DKIM-Signature fields.
 
-    tests/bench/bench-postfix-cpu.py BUILD [--sessions N] [--other LABEL=MILTER]...
+    tests/bench/bench-postfix-cpu.py BUILD [--sessions N] [--client-delay MS]
+                                           [--other LABEL=MILTER]...
 
 N (default 1000, or $BENCH_POSTFIX_SESSIONS) sessions per row, rows taking
 turns in rounds so a busy spell on the shared machine hits all alike.
+--client-delay pauses before each SMTP command, as a client further away
+than loopback does (Postfix passes each step on to the milter as it comes).
 --other adds RSA and not-signing rows for another postseal-milter binary
 (an older build, to see what a change did). Needs root (Postfix), postfix,
 opendkim (tests/deps.sh); listens on 127.0.0.1 only. Work files:
@@ -28,6 +31,7 @@ import shutil
 import smtplib
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -40,6 +44,7 @@ lat = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(lat)
 
 ROUNDS = 5
+DELAY = 0.0  # --client-delay, in seconds
 HZ = os.sysconf("SC_CLK_TCK")
 BODY = "".join(f"{i:06d} The quick brown fox jumps over the lazy dog 0123456789 ab\r\n"
                for i in range(16))
@@ -69,10 +74,23 @@ class Row:
             msg = MESSAGE.format(sender=self.sender, n=self.sent).encode()
             with smtplib.SMTP("127.0.0.1", self.pf.port, local_hostname="app.example.com",
                               timeout=60) as s:
-                s.sendmail(self.sender, ["bob@example.net"], msg)
+                if DELAY:
+                    self.paced(s, msg)
+                else:
+                    s.sendmail(self.sender, ["bob@example.net"], msg)
             self.sent += 1
         if count:
             self.ticks += self.cpu_ticks() - t0
+
+    def paced(self, s, msg):
+        """One command at a time, DELAY seconds apart: a client further
+        away than loopback (Postfix passes each step on as it comes)."""
+        for step in (s.ehlo, lambda: s.mail(self.sender), lambda: s.rcpt("bob@example.net"),
+                     lambda: s.data(msg)):
+            time.sleep(DELAY)
+            code = step()[0]
+            if code >= 400:
+                sys.exit(f"bench-postfix-cpu: {self.name}: answer {code}")
 
     def check(self):
         for dump in self.sink.wait_for(self.sent, timeout=300):
@@ -131,8 +149,9 @@ def start_rows(w, build, keys, others, procs, rows):
 
 
 def report(rows, n, floors, speed):
+    pace = f", {DELAY * 1000:g} ms pause before each SMTP command" if DELAY else ""
     out = [f"\nCPU of the milter per message through Postfix {lat.ms_version()}, one message"
-           f" per SMTP session (smtplib), {n} sessions per row in {ROUNDS} rounds, TCP"
+           f" per SMTP session (smtplib{pace}), {n} sessions per row in {ROUNDS} rounds, TCP"
            f" loopback; {os.cpu_count()} CPUs, {HZ} ticks/s",
            f"bare crypto on this machine, this run: RSA-2048 {floors['rsa']:.0f} us,"
            f" Ed25519 {floors['ed25519']:.0f} us per 1 KB message (crypto_bench);"
@@ -163,7 +182,11 @@ def main():
     ap.add_argument("--sessions", type=int,
                     default=int(os.environ.get("BENCH_POSTFIX_SESSIONS", 1000)))
     ap.add_argument("--other", action="append", default=[], metavar="LABEL=MILTER")
+    ap.add_argument("--client-delay", type=float, default=0.0, metavar="MS",
+                    help="pause before each SMTP command, as a client further away")
     a = ap.parse_args()
+    global DELAY
+    DELAY = a.client_delay / 1000
     build = os.path.abspath(a.build)
     w = os.path.join(build, "bench-postfix-cpu")
     shutil.rmtree(w, ignore_errors=True)
