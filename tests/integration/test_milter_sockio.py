@@ -4,14 +4,16 @@ libmilter reads a command with poll()+read() of its 5-byte header and
 poll()+read() of the rest, polls again before the next, and polls before
 each reply: ~100 reads and polls in a single-message session. The milter's
 read()/poll()/writev() (milter/sockio.c) serve its MTA connections from one
-read-ahead buffer and send an added header with the verdict in one write.
-These tests count the calls with strace on the real binary (never a time),
+read-ahead buffer and send an added header with the verdict in one write;
+its worker waits for the next SMTP step rather than hand the connection back
+to libmilter's pool after 1 ms. These tests count the calls with strace on the real binary (never a time),
 so a build where the interposition silently stopped working fails here; the
 CPU it saves is measured by tests/bench/bench-session.sh and
 bench-postfix-cpu.py."""
 
 import os
 import shutil
+import smtplib
 import subprocess
 import time
 
@@ -100,3 +102,43 @@ def test_reads_and_polls_per_session(milter):
     assert polls <= 12, per
     assert writes <= 4.5, per
     assert per.get("sendmsg", 0) > 0, per  # the replies went through sockio.c
+
+
+def test_worker_stays_between_smtp_steps(milter):
+    """Through Postfix, a client pausing 30 ms before each SMTP command: the
+    worker waits for the next step (up to 200 ms) instead of handing the
+    connection back to libmilter's pool after 1 ms, which costs a one-byte
+    write to the pool's pipe each time (worker.c, PIPE_SEND_SIGNAL):
+    counted, 30 ms being far from both 1 and 200 ms."""
+    daemon, _, d = milter
+    sink = ms.SmtpSink()
+    pf = None
+    out = os.path.join(d, "strace-pool.txt")
+    try:
+        pf = ms.PostfixInstance(sink, milter=f"inet:127.0.0.1:{daemon.port}")
+        paced_sessions(pf, 1)  # Postfix's processes started
+        tracer = subprocess.Popen(["strace", "-f", "-e", "trace=write", "-o", out,
+                                   "-p", str(daemon.pid)], stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(1.0)
+            paced_sessions(pf, 5)
+        finally:
+            tracer.send_signal(2)
+            tracer.wait(timeout=30)
+        sink.wait_for(6, timeout=60)
+    finally:
+        ms.shutdown(*(p for p in (pf, sink) if p is not None))
+    handoffs = [l for l in open(out) if 'write(' in l and ', "Z", 1)' in l]
+    # Without the wait: one per step after the first (EHLO, MAIL, RCPT, DATA)
+    # and at QUIT, about 25 for five sessions.
+    assert len(handoffs) <= 3, handoffs
+
+
+def paced_sessions(pf, n):
+    for i in range(n):
+        with smtplib.SMTP("127.0.0.1", pf.port, local_hostname="app.example.com",
+                          timeout=60) as s:
+            for step in (s.ehlo, lambda: s.mail("app@example.com"),
+                         lambda: s.rcpt("bob@example.net"), lambda: s.data(MESSAGE)):
+                time.sleep(0.03)
+                assert step()[0] < 400
