@@ -12,7 +12,6 @@
  * bytes read and written are the same. */
 #include <dlfcn.h>
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,8 +23,8 @@
 
 #include "sockio.h"
 
-#define PS_SOCKIO_IN      16384 /* read-ahead per connection */
-#define PS_SOCKIO_HOLD    65536 /* modification replies held at most */
+#define PS_SOCKIO_IN      8192 /* read-ahead per connection */
+#define PS_SOCKIO_HOLD    4096 /* modification replies held at most */
 #define PS_SOCKIO_MAXFD   (1 << 20)
 #define PS_SOCKIO_HDR     5   /* libmilter's reply header: length, command */
 #define PS_SOCKIO_WAIT_MS 200 /* a worker waits for the next command */
@@ -158,6 +157,14 @@ static ssize_t ps_sock_send(ps_sock *s, int fd, const struct iovec *iov,
     return n;
 }
 
+/* Held replies out before waiting on the peer, who may be waiting on them
+ * (only a milter that adds a header and then never answers leaves any). */
+static void ps_sock_flush(ps_sock *s, int fd)
+{
+    if (s->held > 0)
+        (void)ps_sock_send(s, fd, NULL, 0);
+}
+
 /* A modification reply (it never ends a step: the step's reply follows)
  * that fits beside the held ones. */
 static int ps_sock_holds(const ps_sock *s, const struct iovec *iov, int cnt,
@@ -181,10 +188,11 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt)
         return ps_real_writev(fd, iov, cnt);
     for (int i = 0; i < cnt; i++)
         total += iov[i].iov_len;
-    if (cnt > 7 || total > SSIZE_MAX) {
+    if (cnt > 7) { /* not libmilter's (two at most): libc's, after ours */
+        ps_sock_flush(s, fd);
+        n = s->held > 0 ? (errno = EAGAIN, -1) : ps_real_writev(fd, iov, cnt);
         pthread_mutex_unlock(&s->lock);
-        errno = EINVAL;
-        return -1;
+        return n;
     }
     if (ps_sock_holds(s, iov, cnt, total)) {
         for (int i = 0; i < cnt; i++) {
@@ -196,14 +204,6 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt)
         n = ps_sock_send(s, fd, iov, cnt);
     pthread_mutex_unlock(&s->lock);
     return n;
-}
-
-/* Held replies out before waiting on the peer, who may be waiting on them
- * (only a milter that adds a header and then never answers leaves any). */
-static void ps_sock_flush(ps_sock *s, int fd)
-{
-    if (s->held > 0)
-        (void)ps_sock_send(s, fd, NULL, 0);
 }
 
 ssize_t read(int fd, void *buf, size_t n)
