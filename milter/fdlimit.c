@@ -175,7 +175,7 @@ int accept(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len)
     int c = accept4(fd, addr.__sockaddr__, len, 0), saved;
 
     if (c >= 0)
-        ps_sockio_track(c);
+        ps_sockio_track(fd, c);
     if (c >= 0 || (errno != EMFILE && errno != ENFILE))
         return c;
     pthread_mutex_lock(&ps_fd_lock);
@@ -185,6 +185,6 @@ int accept(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len)
     if (c < 0)
         errno = saved;
     else
-        ps_sockio_track(c);
+        ps_sockio_track(fd, c);
     return c;
 }

@@ -10,8 +10,10 @@
  * connection between SMTP steps rather than hand it back to libmilter's
  * pool after 1 ms. Every other descriptor goes straight to libc. The
  * bytes read and written are the same. */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,12 +25,13 @@
 
 #include "sockio.h"
 
-#define PS_SOCKIO_IN      8192 /* read-ahead per connection */
-#define PS_SOCKIO_HOLD    4096 /* modification replies held at most */
-#define PS_SOCKIO_MAXFD   (1 << 20)
-#define PS_SOCKIO_HDR     5   /* libmilter's reply header: length, command */
-#define PS_SOCKIO_WAIT_MS 200 /* a worker waits for the next command */
-#define PS_SOCKIO_WAITERS 128 /* workers waiting so at once, at most */
+#define PS_SOCKIO_IN        8192 /* read-ahead per connection */
+#define PS_SOCKIO_HOLD      4096 /* modification replies held at most */
+#define PS_SOCKIO_MAXFD     (1 << 20)
+#define PS_SOCKIO_HDR       5 /* libmilter's reply header: length, command */
+#define PS_SOCKIO_LISTENERS 8
+#define PS_SOCKIO_WAIT_MS   200 /* a worker waits for the next command */
+#define PS_SOCKIO_WAITERS   128 /* workers waiting so at once, at most */
 
 /* One slot per descriptor number, kept once made: a thread polling a
  * number another closes never sees freed memory. */
@@ -46,6 +49,9 @@ typedef struct ps_sock {
 static _Atomic(ps_sock *) *ps_socks;
 static int ps_socks_n;
 static atomic_ulong ps_sockio_calls;
+/* libmilter's listening sockets: only what they accept is tracked. */
+static int ps_sock_listeners[PS_SOCKIO_LISTENERS];
+static int ps_sock_nlisteners;
 static atomic_int ps_sockio_waiting;
 
 static ssize_t (*ps_real_read)(int, void *, size_t);
@@ -64,6 +70,44 @@ __attribute__((constructor)) static void ps_sockio_resolve(void)
     ps_real_close = (int (*)(int))dlsym(RTLD_NEXT, "close");
 }
 
+void ps_sockio_listener(int fd)
+{
+    if (ps_sock_nlisteners < PS_SOCKIO_LISTENERS)
+        ps_sock_listeners[ps_sock_nlisteners++] = fd;
+}
+
+/* A listening socket, close-on-exec: once smfi_opensocket() ran and
+ * before the milter opens any listener of its own (metrics), those are
+ * libmilter's; inherited ones lack FD_CLOEXEC (as in nodelay.c). */
+static int ps_sock_is_milter_listener(int fd)
+{
+    int v = 0, flags;
+    socklen_t len = sizeof(v);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) != 0 || v != 1)
+        return 0;
+    flags = fcntl(fd, F_GETFD);
+    return flags >= 0 && (flags & FD_CLOEXEC);
+}
+
+static void ps_sock_find_listeners(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+
+    if (d == NULL)
+        return; /* nothing tracked: libc's calls, as without this file */
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+
+        if (*end == '\0' && end != e->d_name && fd != dirfd(d) &&
+            ps_sock_is_milter_listener((int)fd))
+            ps_sockio_listener((int)fd);
+    }
+    closedir(d);
+}
+
 int ps_sockio_init(unsigned long max_fds)
 {
     int n = max_fds > PS_SOCKIO_MAXFD ? PS_SOCKIO_MAXFD : (int)max_fds;
@@ -74,6 +118,7 @@ int ps_sockio_init(unsigned long max_fds)
     if (ps_socks == NULL)
         return -1;
     ps_socks_n = n;
+    ps_sock_find_listeners();
     return 0;
 }
 
@@ -97,11 +142,15 @@ static ps_sock *ps_sock_lock(int fd)
     return NULL;
 }
 
-void ps_sockio_track(int fd)
+void ps_sockio_track(int listener, int fd)
 {
     ps_sock *s, *none = NULL;
+    int i = 0;
 
-    if (ps_socks == NULL || fd < 0 || fd >= ps_socks_n)
+    while (i < ps_sock_nlisteners && ps_sock_listeners[i] != listener)
+        i++;
+    if (ps_socks == NULL || fd < 0 || fd >= ps_socks_n ||
+        i == ps_sock_nlisteners)
         return;
     if ((s = atomic_load(&ps_socks[fd])) == NULL) {
         if ((s = calloc(1, sizeof(*s))) == NULL)

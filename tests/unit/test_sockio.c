@@ -53,9 +53,12 @@ static char read_command(int fd, char *data, size_t cap)
     return (char)hdr[4];
 }
 
+#define LISTENER 4000 /* a listener number, as libmilter's would be */
+
 static int setup(void **state)
 {
     (void)state;
+    ps_sockio_listener(LISTENER);
     return ps_sockio_init(4096);
 }
 
@@ -70,7 +73,7 @@ static void test_commands_one_read(void **state)
 
     (void)state;
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    ps_sockio_track(sv[0]);
+    ps_sockio_track(LISTENER, sv[0]);
     n += frame(buf + n, 'D', "Mi");
     n += frame(buf + n, 'M', "<a@example.com>");
     n += frame(buf + n, 'Q', "");
@@ -103,7 +106,7 @@ static void test_modification_held(void **state)
     cn = 5;
     cv[0].iov_len = cn;
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    ps_sockio_track(sv[0]);
+    ps_sockio_track(LISTENER, sv[0]);
     before = ps_sockio_syscalls();
     p = (struct pollfd){sv[0], POLLOUT, 0};
     assert_int_equal(poll(&p, 1, 5000), 1);
@@ -131,7 +134,7 @@ static void test_others_untouched(void **state)
 
     (void)state;
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    ps_sockio_track(sv[0]);
+    ps_sockio_track(LISTENER, sv[0]);
     assert_int_equal(close(sv[0]), 0);
     assert_int_equal(pipe(pp), 0);
     assert_int_equal(pp[0], sv[0]); /* the lowest free number, reused */
@@ -149,6 +152,27 @@ static void test_others_untouched(void **state)
     close(sv[1]);
 }
 
+/* A connection accepted on another listener (the metrics one) is not
+ * the MTA's: no read-ahead. */
+static void test_other_listener_untracked(void **state)
+{
+    int sv[2];
+    char out[4];
+    unsigned long before;
+
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ps_sockio_track(LISTENER + 1, sv[0]);
+    assert_int_equal(write(sv[1], "abcdef", 6), 6);
+    before = ps_sockio_syscalls();
+    assert_int_equal(read(sv[0], out, 3), 3);
+    assert_int_equal(recv(sv[0], out, 4, MSG_DONTWAIT), 3); /* still there */
+    assert_memory_equal(out, "def", 3);
+    assert_int_equal(ps_sockio_syscalls() - before, 0);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 /* The peer's end of stream reaches libmilter as it did: read() gives 0. */
 static void test_eof(void **state)
 {
@@ -157,7 +181,7 @@ static void test_eof(void **state)
 
     (void)state;
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    ps_sockio_track(sv[0]);
+    ps_sockio_track(LISTENER, sv[0]);
     assert_int_equal(write(sv[1], "xy", 2), 2);
     close(sv[1]);
     assert_int_equal(read(sv[0], b, 1), 1);
@@ -173,6 +197,7 @@ int main(void)
         cmocka_unit_test(test_commands_one_read),
         cmocka_unit_test(test_modification_held),
         cmocka_unit_test(test_others_untouched),
+        cmocka_unit_test(test_other_listener_untracked),
         cmocka_unit_test(test_eof),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
