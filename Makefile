@@ -113,6 +113,8 @@ $(B)/tests/unit/%: $(B)/tests/unit/%.o $(LIB)
 
 # The Postfix policy protocol parser is policyd's; its unit test links it.
 $(B)/tests/unit/test_policy_proto: $(B)/policyd/policy_proto.o
+# The milter's buffered socket layer: its unit test links it alone.
+$(B)/tests/unit/test_sockio: $(B)/milter/sockio.o
 
 $(B)/milter/%.o: milter/%.c
 	@mkdir -p $(@D)
@@ -213,6 +215,7 @@ bench: deps
 	@tests/bench/bench-policyd.sh $(B)
 	@tests/bench/bench-webhook.sh $(B)
 	@/usr/bin/python3 tests/bench/bench-latency.py $(B)
+	@/usr/bin/python3 tests/bench/bench-postfix-cpu.py $(B)
 	@/usr/bin/python3 tests/bench/bench-webhooks.py $(B)
 	@/usr/bin/python3 tests/bench/bench-events.py $(B)
 

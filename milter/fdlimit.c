@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "milter.h"
+#include "sockio.h"
 
 #define PS_FD_IDLE_MS    5000 /* a peer silent this long since connecting */
 #define PS_FD_EVICT_MAX  16   /* idle connections shut down per attempt */
@@ -55,6 +56,9 @@ void ps_fdlimit_init(void)
     snprintf(got, sizeof(got), "%llu", (unsigned long long)ps_fd_limit);
     snprintf(hard, sizeof(hard), "%llu", (unsigned long long)rl.rlim_max);
     ps_fd_reserve = ps_fd_open_reserve();
+    if (ps_sockio_init(ps_fd_limit) != 0)
+        ps_log_kv(ps_milter_log(), LOG_WARNING, "sockio", "result", "off",
+                  "reason", "out of memory", NULL);
     ps_log_kv(ps_milter_log(), LOG_INFO, "descriptors", "limit", got, "hard",
               hard, NULL);
 }
@@ -170,6 +174,8 @@ int accept(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len)
 {
     int c = accept4(fd, addr.__sockaddr__, len, 0), saved;
 
+    if (c >= 0)
+        ps_sockio_track(fd, c);
     if (c >= 0 || (errno != EMFILE && errno != ENFILE))
         return c;
     pthread_mutex_lock(&ps_fd_lock);
@@ -178,5 +184,7 @@ int accept(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len)
     saved = ECONNABORTED; /* libmilter's listener goes on after it */
     if (c < 0)
         errno = saved;
+    else
+        ps_sockio_track(fd, c);
     return c;
 }

@@ -14,7 +14,7 @@ python3 python3-pytest python3-dkim python3-nacl python3-cryptography python3-dn
 python3-authres python3-yaml
 libmail-dkim-perl libcryptx-perl opendkim opendkim-tools
 libmail-dmarc-perl opendmarc libxml2-utils
-valgrind wrk policyd-rate-limit postfwd prometheus"
+valgrind strace wrk policyd-rate-limit postfwd prometheus"
 
 missing=""
 for p in $PKGS; do

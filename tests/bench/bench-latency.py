@@ -91,6 +91,7 @@ def start_postseal(w, key, binary, sock, log):
 
 
 def start_opendkim(w, key, sock, log):
+    alg = "ed25519-sha256" if key.kind == "ed25519" else "rsa-sha256"
     with open(os.path.join(w, "KeyTable"), "w") as f:
         f.write(f"bench example.com:{key.selector}:{key.path}\n")
     with open(os.path.join(w, "SigningTable"), "w") as f:
@@ -100,7 +101,7 @@ def start_opendkim(w, key, sock, log):
         f.write(f"Syslog no\nBackground no\nMode s\nCanonicalization relaxed/relaxed\n"
                 f"Socket {sock}\nUMask 0111\nInternalHosts 127.0.0.1\n"
                 f"KeyTable refile:{w}/KeyTable\nSigningTable refile:{w}/SigningTable\n"
-                f"SignatureAlgorithm rsa-sha256\n")
+                f"SignatureAlgorithm {alg}\n")
     return subprocess.Popen(["opendkim", "-f", "-x", conf],
                             stderr=open(os.path.join(w, f"{log}.log"), "wb"))
 
