@@ -254,8 +254,9 @@ static check check_chain(chain_ctx *c, unsigned *at)
     if ((rc = check_structure(c)) != CHECK_PASS)
         return rc;
     if (n + 1 > c->v->max_verify)
-        return failed(c, "%u sets need %u signature checks, more than "
-                         "arc_max_verify (%u)",
+        return failed(c,
+                      "%u sets need %u signature checks, more than "
+                      "arc_max_verify (%u)",
                       n, n + 1, c->v->max_verify);
     if ((rc = check_ams(c, n)) != CHECK_PASS)
         return rc;

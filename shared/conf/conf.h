@@ -75,7 +75,7 @@ typedef enum ps_conf_supp_scope {
  * in values.c) */
 #define PS_CONF_ARC_MAX_VERIFY_DEFAULT 12
 #define PS_CONF_ARC_MAX_VERIFY_LIMIT   100
-#define PS_CONF_IPV6_PREFIX        64 /* [policyd] ipv6_prefix default */
+#define PS_CONF_IPV6_PREFIX            64 /* [policyd] ipv6_prefix default */
 /* [milter] internal_hosts when the file has no such line */
 #define PS_CONF_INTERNAL_HOSTS "127.0.0.0/8, ::1"
 
