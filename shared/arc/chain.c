@@ -141,7 +141,8 @@ static check check_ams(chain_ctx *c, unsigned i)
     ps_dkim_buf data = {.max = PS_ARC_MAX_HEADER_BYTES * 2};
     check rc;
 
-    if (c->v->ams_hash[i - 1] < 0 && i + c->v->sets->count > c->v->max_verify)
+    if (c->v->ams_hash[i - 1] < 0 &&
+        2 * c->v->sets->count + 1 - i > c->v->max_verify)
         return failed(c, "AMS not checked: arc_max_verify reached");
     if (c->v->ams_hash[i - 1] < 0 ||
         ps_arc_canon_parse(ps_tagval_find(&ams->tags, "c"), &hc, &bc) < 0)
