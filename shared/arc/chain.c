@@ -19,6 +19,8 @@ typedef struct key_seen {
     char name[PS_ARC_DOMAIN_MAX + 80];
     int answered; /* 0: the lookup got no answer */
     char *record; /* the first TXT record, NULL: none */
+    EVP_PKEY *pk; /* record parsed for alg (a hop's AMS and AS share it) */
+    ps_arc_alg alg;
 } key_seen;
 
 typedef struct chain_ctx {
@@ -59,7 +61,7 @@ static int tag_copy(const ps_tagval *tv, const char *name, char *out,
 /* The key record of name: from an earlier lookup in this message, else
  * asked for once and kept (checks never outnumber max_verify, so neither
  * do the names kept). */
-static const key_seen *key_record(chain_ctx *c, const char *name)
+static key_seen *key_record(chain_ctx *c, const char *name)
 {
     ps_dns_answer ans = {0};
     key_seen *k;
@@ -82,7 +84,7 @@ static check fetch_key(chain_ctx *c, const ps_arc_field *f, ps_arc_alg alg,
                        EVP_PKEY **pk)
 {
     char d[PS_ARC_DOMAIN_MAX + 1], s[64], name[PS_ARC_DOMAIN_MAX + 80];
-    const key_seen *k;
+    key_seen *k;
     ps_err why = {""};
 
     if (tag_copy(&f->tags, "d", d, sizeof(d)) < 0 ||
@@ -98,8 +100,17 @@ static check fetch_key(chain_ctx *c, const ps_arc_field *f, ps_arc_alg alg,
     }
     if (k->record == NULL)
         return failed(c, "key %s: no record", name);
-    if (ps_arc_key_parse(k->record, strlen(k->record), alg, pk, &why) < 0)
-        return failed(c, "%s: %s", name, why.msg);
+    if (k->pk == NULL || k->alg != alg) {
+        if (ps_arc_key_parse(k->record, strlen(k->record), alg, pk, &why) < 0)
+            return failed(c, "%s: %s", name, why.msg);
+        EVP_PKEY_free(k->pk);
+        k->pk = EVP_PKEY_up_ref(*pk) == 1 ? *pk : NULL;
+        k->alg = alg;
+        return CHECK_PASS;
+    }
+    if (EVP_PKEY_up_ref(k->pk) != 1)
+        return failed(c, "out of memory");
+    *pk = k->pk;
     return CHECK_PASS;
 }
 
@@ -239,8 +250,10 @@ static unsigned oldest_pass(chain_ctx *c)
 
 static void chain_free(chain_ctx *c)
 {
-    for (unsigned i = 0; i < c->nkeys; i++)
+    for (unsigned i = 0; i < c->nkeys; i++) {
         free(c->keys[i].record);
+        EVP_PKEY_free(c->keys[i].pk);
+    }
     free(c->keys);
 }
 
