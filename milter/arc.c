@@ -6,8 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "milter.h"
+
+/* The resolver and the deadline one message's ARC lookups share. */
+typedef struct ps_arc_dns {
+    const ps_dnsq *dq;
+    struct timespec end; /* CLOCK_MONOTONIC */
+} ps_arc_dns;
 
 static int ps_arc_on(const ps_session *c)
 {
@@ -22,6 +29,8 @@ int ps_arc_start(ps_session *c, ps_err *err)
         return 0;
     if ((m->arc.v = ps_arc_verify_new()) == NULL)
         return ps_err_set(err, "out of memory");
+    ps_arc_verify_limit(m->arc.v,
+                        (unsigned)c->snap->conf->milter.arc_max_verify);
     for (size_t i = 0; i < m->nhdrs; i++)
         ps_arc_verify_header(m->arc.v, m->hdrs[i].name, strlen(m->hdrs[i].name),
                              m->hdrs[i].value, strlen(m->hdrs[i].value));
@@ -33,6 +42,30 @@ void ps_arc_body(ps_session *c, const unsigned char *data, size_t n)
 {
     if (c->msg.arc.v != NULL)
         ps_arc_verify_body(c->msg.arc.v, data, n);
+}
+
+static long ps_arc_ms_left(const struct timespec *end)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (end->tv_sec - now.tv_sec) * 1000L +
+           (end->tv_nsec - now.tv_nsec) / 1000000L;
+}
+
+/* A key lookup with what is left of the message's ARC DNS time: each try
+ * waits at most its share, and nothing is sent once the time is up. */
+static int ps_arc_txt(void *arg, const char *name, ps_dns_answer *ans)
+{
+    const ps_arc_dns *d = arg;
+    ps_dnsq q = *d->dq;
+    long left = ps_arc_ms_left(&d->end);
+
+    if (left <= 0)
+        return -1;
+    if ((long)q.timeout_ms * q.tries > left)
+        q.timeout_ms = (int)(left / q.tries > 0 ? left / q.tries : 1);
+    return ps_dmarc_txt(&q, name, ans);
 }
 
 /* Which trusted sealer vouches (ps_arc_trusted_instance), its domain kept
@@ -69,10 +102,13 @@ static void ps_arc_log(const ps_session *c)
 int ps_arc_check(ps_session *c, ps_authres_result *out)
 {
     ps_arc_msg *a = &c->msg.arc;
+    ps_arc_dns dns = {&c->snap->dns, {0, 0}};
 
     if (a->v == NULL)
         return 0;
-    ps_arc_verify_final(a->v, ps_dmarc_txt, &c->snap->dns, &a->out);
+    clock_gettime(CLOCK_MONOTONIC, &dns.end);
+    dns.end.tv_sec += PS_MILTER_ARC_DNS_DEADLINE;
+    ps_arc_verify_final(a->v, ps_arc_txt, &dns, &a->out);
     if (c->msg.overflow && a->out.result != PS_ARC_RESULT_NONE) {
         a->out.result = PS_ARC_RESULT_FAIL; /* fields were dropped */
         snprintf(a->out.reason, sizeof(a->out.reason),

@@ -176,8 +176,8 @@ static int ps_dnsq_tcp(const ps_dnsq *dq, const unsigned char *q, int qlen,
     return n;
 }
 
-static int ps_dnsq_system(const unsigned char *q, int qlen, unsigned char *ans,
-                          size_t anslen)
+static int ps_dnsq_system(const ps_dnsq *dq, const unsigned char *q, int qlen,
+                          unsigned char *ans, size_t anslen)
 {
     struct __res_state st;
     int n;
@@ -185,6 +185,12 @@ static int ps_dnsq_system(const unsigned char *q, int qlen, unsigned char *ans,
     memset(&st, 0, sizeof(st));
     if (res_ninit(&st) != 0)
         return -1;
+    /* resolv.conf's waits, but never longer than ours (a caller with a
+     * deadline shortens them; the resolver waits a second at least) */
+    if (st.retrans > dq->timeout_ms / 1000)
+        st.retrans = dq->timeout_ms >= 1000 ? dq->timeout_ms / 1000 : 1;
+    if (st.retry > dq->tries)
+        st.retry = dq->tries;
     n = res_nsend(&st, q, qlen, ans, (int)anslen);
     res_nclose(&st);
     return n;
@@ -199,7 +205,7 @@ int ps_dnsq_query(const ps_dnsq *dq, const char *name, int type,
     if (qlen < 0 || anslen < NS_HFIXEDSZ)
         return -1;
     if (dq->system)
-        return ps_dnsq_system(q, qlen, ans, anslen);
+        return ps_dnsq_system(dq, q, qlen, ans, anslen);
     for (int i = 0; i < dq->tries && n < 0; i++)
         n = ps_dnsq_udp(dq, q, qlen, ans, anslen);
     if (n > 0 && ((HEADER *)ans)->tc)

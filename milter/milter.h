@@ -36,6 +36,9 @@
     PS_CONF_MAX_VERIFY_LIMIT     /* ceiling of [milter] max_verify */
 #define PS_MILTER_DRAIN_SECS  60 /* SIGTERM: how long open messages may take */
 #define PS_MILTER_DNS_TIMEOUT 3  /* seconds per DNS try (two tries) */
+/* All of one message's ARC key lookups share this many seconds: past it
+ * a lookup is not sent and counts as unanswered (temperror). */
+#define PS_MILTER_ARC_DNS_DEADLINE 10
 
 /* ---- dnsq.c: raw DNS queries to the configured resolver ---------------- */
 

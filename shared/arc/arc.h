@@ -125,14 +125,27 @@ typedef int (*ps_arc_txt_fn)(void *arg, const char *name, ps_dns_answer *ans);
 
 typedef struct ps_arc_verify ps_arc_verify;
 
+/* Signature checks (each needing a key) one message may cost. A sender
+ * controls every ARC byte: up to 50 sets, each AMS with its own c=/l=
+ * (its own body hash) and key. A chain of N sets needs N + 1 checks (every
+ * ARC-Seal, the newest AMS); the header.oldest-pass search gets what is
+ * left. A chain that needs more fails (RFC 8617 allows receivers to set
+ * limits); keys are fetched once per selector and domain. */
+#define PS_ARC_MAX_VERIFY_DEFAULT 12
+#define PS_ARC_MAX_VERIFY_LIMIT   (2 * PS_ARC_MAX_INSTANCES)
+
 ps_arc_verify *ps_arc_verify_new(void);
+/* The cap on signature checks, and so on key lookups and body hashes
+ * (2..PS_ARC_MAX_VERIFY_LIMIT, else the default); before
+ * ps_arc_verify_eoh. */
+void ps_arc_verify_limit(ps_arc_verify *v, unsigned max_verify);
 /* Each header field in message order (top first), as the MTA has it
  * (copied). Past PS_ARC_MAX_FIELDS or PS_ARC_MAX_HEADER_BYTES the chain
  * will fail; the call itself never does. */
 void ps_arc_verify_header(ps_arc_verify *v, const char *name, size_t nlen,
                           const char *value, size_t vlen);
 /* After the last header: the sets are read and a body hash started for
- * every AMS. */
+ * the newest AMS and for the older ones the cap leaves room for. */
 void ps_arc_verify_eoh(ps_arc_verify *v);
 /* The body in any chunking, line ends CRLF (bare LF taken as CRLF). */
 void ps_arc_verify_body(ps_arc_verify *v, const void *data, size_t n);

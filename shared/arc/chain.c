@@ -13,11 +13,24 @@
 
 typedef enum check { CHECK_PASS, CHECK_FAIL, CHECK_TEMP } check;
 
+/* A key record already asked for in this message: sets sealed by one
+ * sealer share a key, and a hostile chain must not buy a lookup per set. */
+typedef struct key_seen {
+    char name[PS_ARC_DOMAIN_MAX + 80];
+    int answered; /* 0: the lookup got no answer */
+    char *record; /* the first TXT record, NULL: none */
+    EVP_PKEY *pk; /* record parsed for alg (a hop's AMS and AS share it) */
+    ps_arc_alg alg;
+} key_seen;
+
 typedef struct chain_ctx {
     ps_arc_verify *v;
     ps_arc_txt_fn lookup;
     void *arg;
     ps_err why;
+    unsigned checks; /* signature checks begun (v->max_verify at most) */
+    key_seen *keys;  /* v->max_verify entries */
+    unsigned nkeys;
 } chain_ctx;
 
 static check failed(chain_ctx *c, const char *fmt, ...)
@@ -45,14 +58,34 @@ static int tag_copy(const ps_tagval *tv, const char *name, char *out,
     return 0;
 }
 
+/* The key record of name: from an earlier lookup in this message, else
+ * asked for once and kept (checks never outnumber max_verify, so neither
+ * do the names kept). */
+static key_seen *key_record(chain_ctx *c, const char *name)
+{
+    ps_dns_answer ans = {0};
+    key_seen *k;
+
+    for (unsigned i = 0; i < c->nkeys; i++)
+        if (strcasecmp(c->keys[i].name, name) == 0)
+            return &c->keys[i];
+    k = &c->keys[c->nkeys++];
+    snprintf(k->name, sizeof(k->name), "%s", name);
+    k->answered = c->lookup != NULL && c->lookup(c->arg, name, &ans) == 0;
+    k->record = k->answered && ans.count > 0 ? strdup(ans.records[0]) : NULL;
+    if (k->answered && ans.count > 0 && k->record == NULL)
+        k->answered = 0; /* out of memory: as good as no answer */
+    ps_dns_answer_free(&ans);
+    return k;
+}
+
 /* The key d= and s= of a signature name, fetched and parsed. */
 static check fetch_key(chain_ctx *c, const ps_arc_field *f, ps_arc_alg alg,
                        EVP_PKEY **pk)
 {
     char d[PS_ARC_DOMAIN_MAX + 1], s[64], name[PS_ARC_DOMAIN_MAX + 80];
-    ps_dns_answer ans = {0};
+    key_seen *k;
     ps_err why = {""};
-    check rc = CHECK_FAIL;
 
     if (tag_copy(&f->tags, "d", d, sizeof(d)) < 0 ||
         tag_copy(&f->tags, "s", s, sizeof(s)) < 0 ||
@@ -60,19 +93,25 @@ static check fetch_key(chain_ctx *c, const ps_arc_field *f, ps_arc_alg alg,
         ps_dnsname_check_selector(s, NULL) < 0)
         return failed(c, "no usable d= or s=");
     snprintf(name, sizeof(name), "%s._domainkey.%s", s, d);
-    if (c->lookup == NULL || c->lookup(c->arg, name, &ans) < 0) {
+    k = key_record(c, name);
+    if (!k->answered) {
         snprintf(c->why.msg, sizeof(c->why.msg), "key %s: no DNS answer", name);
-        rc = CHECK_TEMP;
-    } else if (ans.count == 0) {
-        failed(c, "key %s: no record", name);
-    } else if (ps_arc_key_parse(ans.records[0], strlen(ans.records[0]), alg, pk,
-                                &why) < 0) {
-        failed(c, "%s: %s", name, why.msg);
-    } else {
-        rc = CHECK_PASS;
+        return CHECK_TEMP;
     }
-    ps_dns_answer_free(&ans);
-    return rc;
+    if (k->record == NULL)
+        return failed(c, "key %s: no record", name);
+    if (k->pk == NULL || k->alg != alg) {
+        if (ps_arc_key_parse(k->record, strlen(k->record), alg, pk, &why) < 0)
+            return failed(c, "%s: %s", name, why.msg);
+        EVP_PKEY_free(k->pk);
+        k->pk = EVP_PKEY_up_ref(*pk) == 1 ? *pk : NULL;
+        k->alg = alg;
+        return CHECK_PASS;
+    }
+    if (EVP_PKEY_up_ref(k->pk) != 1)
+        return failed(c, "out of memory");
+    *pk = k->pk;
+    return CHECK_PASS;
 }
 
 /* Checks b= of field f over data with the key its d=/s= name. */
@@ -85,6 +124,10 @@ static check check_sig(chain_ctx *c, const ps_arc_field *f,
     EVP_PKEY *pk = NULL;
     check rc;
 
+    if (c->checks >= c->v->max_verify)
+        return failed(c, "more than %u signature checks (arc_max_verify)",
+                      c->v->max_verify);
+    c->checks++;
     if (ps_arc_alg_parse(ps_tagval_find(&f->tags, "a"), &alg) < 0)
         return failed(c, "a= missing or not rsa-sha256/ed25519-sha256");
     if (ps_tagval_find(&f->tags, "b") == NULL ||
@@ -109,6 +152,9 @@ static check check_ams(chain_ctx *c, unsigned i)
     ps_dkim_buf data = {.max = PS_ARC_MAX_HEADER_BYTES * 2};
     check rc;
 
+    if (c->v->ams_hash[i - 1] < 0 &&
+        2 * c->v->sets->count + 1 - i > c->v->max_verify)
+        return failed(c, "AMS not checked: arc_max_verify reached");
     if (c->v->ams_hash[i - 1] < 0 ||
         ps_arc_canon_parse(ps_tagval_find(&ams->tags, "c"), &hc, &bc) < 0)
         return failed(c, "AMS c= or l= unreadable");
@@ -190,7 +236,8 @@ static void set_result(ps_arc_outcome *out, check rc, unsigned i,
 }
 
 /* Steps 4 and 5: the lowest instance from which every AMS up to the
- * newest still verifies; 0 when all do. */
+ * newest still verifies; 0 when all do. An AMS the cap leaves unchecked
+ * counts as broken, which only raises the oldest-pass (trusts less). */
 static unsigned oldest_pass(chain_ctx *c)
 {
     unsigned n = c->v->sets->count;
@@ -201,11 +248,43 @@ static unsigned oldest_pass(chain_ctx *c)
     return 0;
 }
 
+static void chain_free(chain_ctx *c)
+{
+    for (unsigned i = 0; i < c->nkeys; i++) {
+        free(c->keys[i].record);
+        EVP_PKEY_free(c->keys[i].pk);
+    }
+    free(c->keys);
+}
+
+/* Every ARC-Seal and the newest AMS must be checked: a longer chain than
+ * the cap allows fails before any key is looked up. */
+static check check_chain(chain_ctx *c, unsigned *at)
+{
+    unsigned n = c->v->sets->count;
+    check rc;
+
+    *at = n;
+    if ((rc = check_structure(c)) != CHECK_PASS)
+        return rc;
+    if (n + 1 > c->v->max_verify)
+        return failed(c,
+                      "%u sets need %u signature checks, more than "
+                      "arc_max_verify (%u)",
+                      n, n + 1, c->v->max_verify);
+    if ((rc = check_ams(c, n)) != CHECK_PASS)
+        return rc;
+    for (*at = n; *at >= 1; (*at)--)
+        if ((rc = check_as(c, *at)) != CHECK_PASS)
+            return rc;
+    return CHECK_PASS;
+}
+
 void ps_arc_verify_final(ps_arc_verify *v, ps_arc_txt_fn lookup, void *arg,
                          ps_arc_outcome *out)
 {
-    chain_ctx c = {v, lookup, arg, {""}};
-    unsigned n = v->sets->count;
+    chain_ctx c = {v, lookup, arg, {""}, 0, NULL, 0};
+    unsigned n = v->sets->count, at;
     check rc;
 
     memset(out, 0, sizeof(*out));
@@ -224,16 +303,17 @@ void ps_arc_verify_final(ps_arc_verify *v, ps_arc_txt_fn lookup, void *arg,
                  ps_arc_sets_status_name(v->sets->status));
         return;
     }
-    if ((rc = check_structure(&c)) != CHECK_PASS ||
-        (rc = check_ams(&c, n)) != CHECK_PASS) {
-        set_result(out, rc, n, &c);
+    c.keys = calloc(v->max_verify, sizeof(*c.keys));
+    if (c.keys == NULL) {
+        out->result = PS_ARC_RESULT_TEMPERROR;
+        snprintf(out->reason, sizeof(out->reason), "out of memory");
         return;
     }
-    out->oldest_pass = oldest_pass(&c);
-    for (unsigned i = n; i >= 1; i--)
-        if ((rc = check_as(&c, i)) != CHECK_PASS) {
-            set_result(out, rc, i, &c);
-            return;
-        }
-    out->result = PS_ARC_RESULT_PASS;
+    if ((rc = check_chain(&c, &at)) != CHECK_PASS) {
+        set_result(out, rc, at, &c);
+    } else {
+        out->oldest_pass = oldest_pass(&c);
+        out->result = PS_ARC_RESULT_PASS;
+    }
+    chain_free(&c);
 }

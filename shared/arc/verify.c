@@ -17,12 +17,20 @@ ps_arc_verify *ps_arc_verify_new(void)
     if (v == NULL)
         return NULL;
     v->store.max = PS_ARC_MAX_HEADER_BYTES;
+    v->max_verify = PS_ARC_MAX_VERIFY_DEFAULT;
     v->sets = ps_arc_sets_new();
     if (v->sets == NULL) {
         free(v);
         return NULL;
     }
     return v;
+}
+
+void ps_arc_verify_limit(ps_arc_verify *v, unsigned max_verify)
+{
+    v->max_verify = max_verify >= 2 && max_verify <= PS_ARC_MAX_VERIFY_LIMIT
+                        ? max_verify
+                        : PS_ARC_MAX_VERIFY_DEFAULT;
 }
 
 static int grow_fields(ps_arc_verify *v)
@@ -125,12 +133,17 @@ void ps_arc_verify_eoh(ps_arc_verify *v)
             (ps_arc_header){v->store.data + v->name_off[k], v->name_len[k],
                             v->store.data + v->value_off[k], v->value_len[k]};
     ps_arc_sets_parse(v->hdrs, v->nfields, v->sets, NULL);
-    for (unsigned i = 0; i < v->sets->count; i++) {
+    for (unsigned i = 0; i < v->sets->count; i++)
+        v->ams_hash[i] = -1;
+    /* The newest AMS and, for the oldest-pass, the older ones the cap
+     * leaves checks for: no more body hashes than checks. */
+    for (unsigned i = v->sets->count; i-- > 0;) {
         const ps_arc_field *ams = &v->sets->set[i].part[PS_ARC_AMS];
         ps_canon hc, bc;
         uint64_t limit;
 
-        v->ams_hash[i] = -1;
+        if (v->sets->count + (v->sets->count - i) > v->max_verify)
+            break;
         if (ams->present &&
             ps_arc_canon_parse(ps_tagval_find(&ams->tags, "c"), &hc, &bc) ==
                 0 &&

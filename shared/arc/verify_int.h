@@ -25,6 +25,7 @@ struct ps_arc_verify {
     body_hash hashes[PS_ARC_MAX_INSTANCES];
     int ams_hash[PS_ARC_MAX_INSTANCES]; /* index into hashes, -1: none */
     size_t nhashes;
+    unsigned max_verify; /* signature checks allowed (ps_arc_verify_limit) */
 };
 
 #endif

@@ -70,7 +70,12 @@ typedef enum ps_conf_supp_scope {
 } ps_conf_supp_scope;
 #define PS_CONF_MAX_VERIFY_DEFAULT 5  /* DKIM signatures checked per message */
 #define PS_CONF_MAX_VERIFY_LIMIT   50 /* highest max_verify accepted */
-#define PS_CONF_IPV6_PREFIX        64 /* [policyd] ipv6_prefix default */
+/* [milter] arc_max_verify: ARC signature checks (and so key lookups and
+ * body hashes) per message; the core's numbers (arc/arc.h, checked equal
+ * in values.c) */
+#define PS_CONF_ARC_MAX_VERIFY_DEFAULT 12
+#define PS_CONF_ARC_MAX_VERIFY_LIMIT   100
+#define PS_CONF_IPV6_PREFIX            64 /* [policyd] ipv6_prefix default */
 /* [milter] internal_hosts when the file has no such line */
 #define PS_CONF_INTERNAL_HOSTS "127.0.0.0/8, ::1"
 
@@ -182,6 +187,8 @@ typedef struct ps_conf {
         int arc; /* 1 (default): ARC chains validated in verify mode */
         int arc_line;
         ps_conf_list arc_trusted_sealers; /* sealer d= that may vouch */
+        int arc_max_verify; /* signature checks per message (arc/arc.h) */
+        int arc_max_verify_line;
         ps_conf_runas runas;
     } milter;
     ps_conf_key *keys;

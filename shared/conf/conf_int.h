@@ -68,6 +68,8 @@ int ps_conf_parse_warn_at(const char *v, int *percent, ps_err *err);
 int ps_conf_parse_ipv6_prefix(const char *v, int *bits, ps_err *err);
 int ps_conf_parse_canon(const char *v, int *bits, ps_err *err);
 int ps_conf_parse_max_verify(const char *v, int *n, ps_err *err);
+/* 2..PS_ARC_MAX_VERIFY_LIMIT: a one-set chain needs two checks. */
+int ps_conf_parse_arc_max_verify(const char *v, int *n, ps_err *err);
 int ps_conf_parse_expire(const char *v, int *seconds, ps_err *err);
 int ps_conf_parse_days(const char *v, int *days, ps_err *err);
 int ps_conf_parse_yesno(const char *v, int *flag, ps_err *err);

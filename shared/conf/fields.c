@@ -66,6 +66,8 @@ static const ps_conf_field ps_conf_fields[] = {
     PS_NUM("milter", "arc", milter.arc, ps_conf_parse_yesno),
     PS_LIST("milter", "arc_trusted_sealers", milter.arc_trusted_sealers,
             ps_conf_check_domains),
+    PS_NUM("milter", "arc_max_verify", milter.arc_max_verify,
+           ps_conf_parse_arc_max_verify),
     PS_STR("milter", "user", milter.runas.user, ps_conf_check_account),
     PS_STR("milter", "socket_group", milter.runas.socket_group,
            ps_conf_check_account),
@@ -151,6 +153,7 @@ int ps_conf_defaults(ps_conf *conf, ps_err *err)
     conf->milter.max_verify = PS_CONF_MAX_VERIFY_DEFAULT;
     conf->milter.dmarc = 1;
     conf->milter.arc = 1;
+    conf->milter.arc_max_verify = PS_CONF_ARC_MAX_VERIFY_DEFAULT;
     conf->policyd.warn_at = 80;
     conf->policyd.ipv6_prefix = PS_CONF_IPV6_PREFIX;
     conf->return_path.max_age = PS_CONF_RETPATH_MAX_AGE;

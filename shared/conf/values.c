@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arc/arc.h"
 #include "base/cidr.h"
 #include "conf/listen.h"
 #include "dkim/dkim_int.h"
@@ -308,16 +309,30 @@ int ps_conf_parse_canon(const char *v, int *bits, ps_err *err)
     return 0;
 }
 
-int ps_conf_parse_max_verify(const char *v, int *n, ps_err *err)
+static int ps_conf_parse_count(const char *v, int lo, int hi, int *n,
+                               ps_err *err)
 {
     size_t digits = strspn(v, "0123456789");
     int k = digits > 0 && digits <= 3 && v[digits] == '\0' ? atoi(v) : 0;
 
-    if (k < 1 || k > PS_CONF_MAX_VERIFY_LIMIT)
-        return ps_err_set(err, "expected a number from 1 to %d",
-                          PS_CONF_MAX_VERIFY_LIMIT);
+    if (k < lo || k > hi)
+        return ps_err_set(err, "expected a number from %d to %d", lo, hi);
     *n = k;
     return 0;
+}
+
+int ps_conf_parse_max_verify(const char *v, int *n, ps_err *err)
+{
+    return ps_conf_parse_count(v, 1, PS_CONF_MAX_VERIFY_LIMIT, n, err);
+}
+
+_Static_assert(PS_CONF_ARC_MAX_VERIFY_DEFAULT == PS_ARC_MAX_VERIFY_DEFAULT &&
+                   PS_CONF_ARC_MAX_VERIFY_LIMIT == PS_ARC_MAX_VERIFY_LIMIT,
+               "conf.h and arc/arc.h disagree on arc_max_verify");
+
+int ps_conf_parse_arc_max_verify(const char *v, int *n, ps_err *err)
+{
+    return ps_conf_parse_count(v, 2, PS_CONF_ARC_MAX_VERIFY_LIMIT, n, err);
 }
 
 /* Seconds, or a number with s, m, h or d; the core's own limit on x=

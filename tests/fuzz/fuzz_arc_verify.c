@@ -2,7 +2,9 @@
  * chain.c, sig.c, key.c, trust.c): any message, in any body chunking,
  * gives one of the defined results with the reason filled on failure;
  * the key record lookups answer with the input's first line (so the key
- * parser sees arbitrary records) or a fixed RSA key. */
+ * parser sees arbitrary records) or a fixed RSA key. The cap on checks
+ * (arc_max_verify) comes from the input's length, and the lookups made
+ * never exceed it. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,9 +59,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *trusted[1] = {"example.org"};
     ps_arc_outcome o;
     size_t body;
+    unsigned cap = 2 + (unsigned)(size % (PS_ARC_MAX_VERIFY_LIMIT - 1));
 
     if (v == NULL)
         abort();
+    ps_arc_verify_limit(v, cap);
     body = feed_headers(v, buf, size);
     ps_arc_verify_eoh(v);
     /* two chunks: the split must not matter to the canonicaliser */
@@ -70,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (o.result > PS_ARC_RESULT_TEMPERROR || o.count > PS_ARC_MAX_INSTANCES ||
         (o.result != PS_ARC_RESULT_PASS && o.result != PS_ARC_RESULT_NONE &&
          o.reason[0] == '\0') ||
-        (o.result == PS_ARC_RESULT_PASS && o.oldest_pass > o.count))
+        (o.result == PS_ARC_RESULT_PASS && o.oldest_pass > o.count) ||
+        arg.calls > cap || (o.result == PS_ARC_RESULT_PASS && o.count >= cap))
         abort();
     for (unsigned i = 1; i <= o.count; i++)
         (void)ps_arc_aar_passed(ps_arc_verify_sets(v), i, "dmarc");

@@ -230,6 +230,7 @@ static void test_empty_gives_defaults(void **state)
         assert_null(c->milter.oversign_headers.items);
         assert_int_equal(c->milter.max_verify, 5);
         assert_int_equal(c->milter.max_verify_line, 0);
+        assert_int_equal(c->milter.arc_max_verify, 12);
         assert_int_equal(c->milter.signature_expire, 0);
         assert_int_equal(c->milter.dmarc, 1); /* evaluated in verify mode */
         assert_int_equal(c->milter.dmarc_enforce, 0);
@@ -386,6 +387,12 @@ static const bad_case bad_values[] = {
      "bad max_verify '5x': expected a number from 1 to 50"},
     {"[milter]\nmax_verify = -1\n",
      "bad max_verify '-1': expected a number from 1 to 50"},
+    {"[milter]\narc_max_verify = 1\n",
+     "bad arc_max_verify '1': expected a number from 2 to 100"},
+    {"[milter]\narc_max_verify = 101\n",
+     "bad arc_max_verify '101': expected a number from 2 to 100"},
+    {"[milter]\narc_max_verify = 12k\n",
+     "bad arc_max_verify '12k': expected a number from 2 to 100"},
     {"[milter]\nsignature_expire = 7w\n",
      "bad signature_expire '7w': expected seconds, or a number with s, m, h "
      "or d (0: no x=)"},
@@ -435,6 +442,8 @@ static const char *const good_values[] = {
     "[milter]\ncanonicalization = relaxed/relaxed\nmax_verify = 1\n",
     "[milter]\ncanonicalization = simple/relaxed\nmax_verify = 50\n",
     "[milter]\nsign_headers = from\nsignature_expire = 0\n",
+    "[milter]\narc_max_verify = 2\n",
+    "[milter]\narc_max_verify = 100\n",
     "[milter]\nsignature_expire = 3660d\n",
 };
 
