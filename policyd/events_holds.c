@@ -35,14 +35,15 @@ int ps_evf_hold_wait(ps_evf *f, const char *qid, const char *line, size_t n,
     return 0;
 }
 
-int ps_evf_hold_record(ps_evf *f, const ps_msgrec *rec, ps_err *err)
+int ps_evf_hold_record(ps_evf *f, const char *qid, const ps_msgrec *rec,
+                       ps_err *err)
 {
     ps_maillog_line *l = NULL;
     int rc = 0;
 
     for (size_t i = 0; i < PS_EVF_HOLDS && rc == 0; i++) {
         ps_evf_hold *h = &f->holds[i];
-        if (h->line == NULL || h->emitted || strcmp(h->qid, rec->qid) != 0)
+        if (h->line == NULL || h->emitted || strcmp(h->qid, qid) != 0)
             continue;
         if (l == NULL && (l = malloc(sizeof(*l))) == NULL)
             return ps_err_set(err, "out of memory");
