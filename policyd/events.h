@@ -49,11 +49,15 @@ typedef struct ps_evf_pending {
     size_t nbuckets, n;
 } ps_evf_pending;
 
-/* A hold line waiting for its message's record (events_holds.c). */
-#define PS_EVF_HOLDS 256
+/* A line waiting for its message's record (events_holds.c). */
+#define PS_EVF_HOLDS       256
+#define PS_EVF_LINK_WINDOW 300 /* s between a delivery line and its hand-off   \
+                                */
 typedef struct ps_evf_hold {
     char qid[32];
-    char *line; /* NULL: a free slot */
+    int kind;    /* ps_maillog_kind: a hold or a delivery line */
+    time_t when; /* the line's stamp */
+    char *line;  /* NULL: a free slot */
     size_t n;
     char src[96];
     long long gen, off; /* where the line ends in the log */
@@ -162,14 +166,17 @@ int ps_evf_pending_expire(ps_evf *f, const char *qid,
 int ps_evf_pending_load(ps_evf *f, ps_err *err);
 void ps_evf_pending_free(ps_evf_pending *p);
 
-/* events_holds.c: hold lines read before their message's record */
-/* Keeps the line (ending at log offset end) until qid's record is read. */
-int ps_evf_hold_wait(ps_evf *f, const char *qid, const char *line, size_t n,
-                     long long end, const char *src, ps_err *err);
-/* qid has a record now (its own, read; or a filter's hand-off linked it
- * to rec): the held events of lines waiting for it. */
+/* events_holds.c: lines read before their message's record */
+struct ps_maillog_line;
+/* Keeps the line l (ending at log offset end) until its record is known. */
+int ps_evf_hold_wait(ps_evf *f, const struct ps_maillog_line *l,
+                     const char *line, size_t n, long long end, const char *src,
+                     ps_err *err);
+/* qid has a record now: its own, read (near 0: hold lines only), or a
+ * filter's hand-off logged at near linked it to rec. The events of the
+ * lines waiting for it. */
 int ps_evf_hold_record(ps_evf *f, const char *qid, const ps_msgrec *rec,
-                       ps_err *err);
+                       time_t near, ps_err *err);
 /* The message left the queue: its lines wait no more. */
 void ps_evf_hold_drop(ps_evf *f, const char *qid);
 /* The batch is in the spool: the lines whose events it held are done. */
@@ -185,7 +192,6 @@ int ps_evf_filters_setup(ps_evf *f, const ps_conf *conf, ps_err *err);
 /* l is a hand-off to a configured filter: 1 (no event; the next queue id
  * linked to the record of l's message, if it has one), 0 when it is not,
  * -1 with err. */
-struct ps_maillog_line;
 int ps_evf_filter_hop(ps_evf *f, const struct ps_maillog_line *l, ps_err *err);
 /* The record qid is joined to when a filter re-injected it; else NULL. */
 const char *ps_evf_link_root(ps_evf *f, const char *qid);

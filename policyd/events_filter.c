@@ -174,7 +174,7 @@ int ps_evf_filter_hop(ps_evf *f, const ps_maillog_line *l, ps_err *err)
     if (f->linkbatch.oom)
         return ps_err_set(err, "out of memory");
     if ((found = ps_evf_rec_find(f, l->queued_as, &rec, &line, err)) > 0)
-        found = ps_evf_hold_record(f, l->queued_as, &rec, err);
+        found = ps_evf_hold_record(f, l->queued_as, &rec, when, err);
     free(line);
     return found < 0 ? -1 : 1;
 }

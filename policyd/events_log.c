@@ -128,9 +128,12 @@ static int evf_log_line(ps_evf *f, const char *line, size_t n, long long end,
     if ((found = ps_evf_rec_find(f, l->qid, &rec, &recline, err)) <= 0) {
         rc = found;
         /* cleanup logs a header check's hold before the message ends,
-         * where the milter writes its record: it may yet come */
-        if (found == 0 && l->kind == PS_MAILLOG_HOLD)
-            rc = ps_evf_hold_wait(f, l->qid, line, n, end, src, err);
+         * where the milter writes its record: it may yet come; and a
+         * content filter's re-injected message may be delivered before
+         * the line of the hand-off that links it is written */
+        if (found == 0 && (l->kind == PS_MAILLOG_HOLD ||
+                           (f->nfilters > 0 && l->kind == PS_MAILLOG_DELIVERY)))
+            rc = ps_evf_hold_wait(f, l, line, n, end, src, err);
         else
             f->skipped += found == 0;
         goto out;

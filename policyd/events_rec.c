@@ -202,7 +202,7 @@ static int evf_rec_line(ps_evf *f, char *line, size_t len, long long end,
         rc = evf_index_put(f, m.qid, f->cur.day,
                            (off_t)(end - (long long)len - 1), err) != 0
                  ? -1
-                 : ps_evf_hold_record(f, m.qid, &m, err);
+                 : ps_evf_hold_record(f, m.qid, &m, 0, err);
     else if (past)
         rc = evf_bounce(f, &m, raw, len, end, err);
     free(raw);

@@ -16,14 +16,16 @@ Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest tests/integration/test
 """
 
 import hashlib
-import os
+import json
 import re
+import subprocess
+import time
 
 import pytest
 
 import mailstack as ms
 from content_filter import ContentFilter
-from eventstack_harness import needs_daemons
+from eventstack_harness import CLI, POLICYD, needs_daemons
 from test_events import Stack as EventsStack
 
 pytestmark = needs_daemons
@@ -176,3 +178,57 @@ def test_not_ours_gives_nothing(stack):
                       rf"{stack.remote.port}, .*status=sent")
     stack.wait_caught_up()
     assert not [e for e in stack.spool() if e["recipient"] == "ok9@dest.test"]
+
+
+def test_reinjected_delivered_before_hop_is_logged(tmp_path):
+    """The re-injected message may be delivered (and removed) before the
+    hand-off line that names it is written: its line waits for the link.
+    A crafted log (Postfix cannot be made to lose that race on cue), the
+    milter's record written as the milter writes it."""
+    events = tmp_path / "events"
+    when = 1796000000  # 2026-11-29
+    day = events / "accepted" / str(when // 86400)
+    day.mkdir(parents=True)
+    (day / "messages").write_text(
+        f"A {when} Q1AAA <r1@example.com> app@example.com {LOGIN} 127.0.0.1 "
+        "ok@dest.test late@dest.test\n")
+    maillog = tmp_path / "maillog"
+    stamp = "2026-11-29T10:00:0{}+00:00 mx postfix/{}[7]: "
+    q2_line = (stamp.format(1, "smtp") + "Q2BBB: to=<ok@dest.test>, relay=dest.test[192.0.2.5]:25,"
+               " delay=0.1, delays=0/0/0/0, dsn=2.0.0, status=sent (250 2.0.0 queued as X9)")
+    stale = (stamp.format(1, "smtp").replace("10:00", "09:00") +
+             "Q3CCC: to=<late@dest.test>, relay=dest.test[192.0.2.5]:25, delay=0.1, "
+             "delays=0/0/0/0, dsn=2.0.0, status=sent (250 2.0.0 queued as X8)")
+    hop = (stamp.format(2, "smtp") + "Q1AAA: to=<{}>, relay=127.0.0.1[127.0.0.1]:10024, "
+           "delay=0.1, delays=0/0/0/0, dsn=2.0.0, status=sent (250 2.0.0 from "
+           "MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as {})")
+    maillog.write_text("\n".join([
+        stale, q2_line, stamp.format(1, "qmgr") + "Q2BBB: removed",
+        hop.format("ok@dest.test", "Q2BBB"),
+        # an hour after Q3CCC's line: another message that had its id
+        hop.format("late@dest.test", "Q3CCC"),
+        stamp.format(3, "qmgr") + "Q1AAA: removed"]) + "\n")
+    pport = ms.free_port()
+    conf = ms.write_ini(str(tmp_path / "postseal.conf"), {
+        "policyd": {"listen": f"inet:127.0.0.1:{pport}", "store": f"lmdb:{tmp_path}/quota"},
+        "events": {"dir": str(events), "maillog": str(maillog),
+                   "content_filters": "127.0.0.1:10024, [::1]:10024"}})
+    pd = ms.Daemon([POLICYD, "-f", "-c", conf], port=pport)
+    try:
+        pd.wait_log(r"event=event .*qid=Q1AAA")
+        state = events / "follow.state"
+        end = maillog.stat().st_size
+        deadline = time.monotonic() + 30
+        while not (state.exists() and state.read_text().split()[3] == str(end)):
+            assert time.monotonic() < deadline, pd.log()[-2000:]
+            time.sleep(0.1)
+    finally:
+        report = ms.shutdown(pd)
+    assert report is None, report
+    r = subprocess.run([CLI, "events", "list", "--json", "-c", conf], capture_output=True,
+                       text=True, check=True)
+    spooled = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [(e["id"], e["event"], e["qid"], e["recipient"], e["credential"]) for e in spooled] \
+        == [(line_id(q2_line), "sent", "Q1AAA", "ok@dest.test", LOGIN)], spooled
+    links = (events / "filter.links").read_text()
+    assert "Q2BBB Q1AAA Q1AAA" in links and "Q3CCC Q1AAA" in links, links
