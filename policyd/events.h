@@ -49,10 +49,11 @@ typedef struct ps_evf_pending {
     size_t nbuckets, n;
 } ps_evf_pending;
 
-/* A line waiting for its message's record (events_holds.c). */
+/* A line waiting for its message's record (events_holds.c); a delivery
+ * line is joined only to a hand-off logged PS_EVF_LINK_WINDOW s (at most)
+ * before or after it. */
 #define PS_EVF_HOLDS       256
-#define PS_EVF_LINK_WINDOW 300 /* s between a delivery line and its hand-off   \
-                                */
+#define PS_EVF_LINK_WINDOW 300
 typedef struct ps_evf_hold {
     char qid[32];
     int kind;    /* ps_maillog_kind: a hold or a delivery line */
