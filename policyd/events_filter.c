@@ -170,6 +170,8 @@ int ps_evf_filter_hop(ps_evf *f, const ps_maillog_line *l, ps_err *err)
     /* The recipient is no longer deferred at the filter; hold lines of
      * the next message read before this one may now find their record. */
     ps_evf_pending_settle(f, root, l->to);
+    if (l->orig_to[0] != '\0')
+        ps_evf_pending_settle(f, root, l->orig_to);
     free(line);
     if (f->linkbatch.oom)
         return ps_err_set(err, "out of memory");
