@@ -232,3 +232,39 @@ def test_reinjected_delivered_before_hop_is_logged(tmp_path):
         == [(line_id(q2_line), "sent", "Q1AAA", "ok@dest.test", LOGIN)], spooled
     links = (events / "filter.links").read_text()
     assert "Q2BBB Q1AAA Q1AAA" in links and "Q3CCC Q1AAA" in links, links
+
+
+def test_reinjected_expiry_fails_pending_of_first_record(stack):
+    """Q2 deferred, policyd restarted (what is pending comes back from the
+    spool, under Q1), then Postfix gives Q2 up: one failed event, joined
+    to Q1, with the id of Q2's expiry line and the recipient. Q1's
+    "removed" right after the hand-off must not have dropped it."""
+    q1 = stack.send_marked("expire", "fx@example.com", ["deferx@dest.test"], False)
+    stack.pf.wait_log(rf"to=<deferx@dest.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:"
+                      rf"{stack.remote.port}, .*status=deferred")
+    stack.wait_caught_up()
+    (hop,) = stack.hops(q1)
+    q2 = hop[2]
+    stack.kill_policyd()
+    stack.start_policyd()
+    stack.wait_caught_up()
+    subprocess.run(["postconf", "-c", stack.pf.etc, "-e", "maximal_queue_lifetime=0",
+                    "bounce_queue_lifetime=0"], check=True)
+    try:
+        stack.pf.reload()
+        stack.pf.wait_log(rf"{q2}: from=<[^>]*>, status=expired, returned to sender",
+                          timeout=60)
+    finally:
+        subprocess.run(["postconf", "-c", stack.pf.etc, "-e", "maximal_queue_lifetime=5d",
+                        "bounce_queue_lifetime=5d"], check=True)
+        stack.pf.reload()
+    stack.wait_caught_up()
+    (expiry,) = [line for line in stack.log_lines()
+                 if re.search(rf"\]: {q2}: from=<[^>]*>, status=expired", line)]
+    failed = [e for e in stack.spool() if e["event"] == "failed"
+              and e["recipient"] == "deferx@dest.test"]
+    assert len(failed) == 1, failed
+    e = failed[0]
+    assert e["id"] == line_id(expiry, "deferx@dest.test"), (e, expiry)
+    assert e["qid"] == q1 and e["credential"] == LOGIN and e["status"].startswith("4."), e
+    assert e["message_id"] == "<fx@example.com>", e
