@@ -191,7 +191,9 @@ def test_reinjected_delivered_before_hop_is_logged(tmp_path):
     day.mkdir(parents=True)
     (day / "messages").write_text(
         f"A {when} Q1AAA <r1@example.com> app@example.com {LOGIN} 127.0.0.1 "
-        "ok@dest.test late@dest.test\n")
+        "ok@dest.test late@dest.test\n"
+        f"A {when} Q1DDD <r2@example.com> app@example.com {LOGIN} 127.0.0.1 "
+        "slow@dest.test\n")
     maillog = tmp_path / "maillog"
     stamp = "2026-11-29T10:00:0{}+00:00 mx postfix/{}[7]: "
     q2_line = (stamp.format(1, "smtp") + "Q2BBB: to=<ok@dest.test>, relay=dest.test[192.0.2.5]:25,"
@@ -202,12 +204,20 @@ def test_reinjected_delivered_before_hop_is_logged(tmp_path):
     hop = (stamp.format(2, "smtp") + "Q1AAA: to=<{}>, relay=127.0.0.1[127.0.0.1]:10024, "
            "delay=0.1, delays=0/0/0/0, dsn=2.0.0, status=sent (250 2.0.0 from "
            "MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as {})")
+    deferred = (stamp.format(3, "smtp") + "Q2EEE: to=<slow@dest.test>, relay=dest.test"
+                "[192.0.2.5]:25, delay=1, delays=0/0/0/1, dsn=4.2.0, status=deferred "
+                "(host dest.test[192.0.2.5] said: 450 4.2.0 busy)")
+    expired = stamp.format(4, "qmgr") + ("Q2EEE: from=<app@example.com>, status=expired, "
+                                         "returned to sender")
     maillog.write_text("\n".join([
         stale, q2_line, stamp.format(1, "qmgr") + "Q2BBB: removed",
         hop.format("ok@dest.test", "Q2BBB"),
         # an hour after Q3CCC's line: another message that had its id
         hop.format("late@dest.test", "Q3CCC"),
-        stamp.format(3, "qmgr") + "Q1AAA: removed"]) + "\n")
+        stamp.format(3, "qmgr") + "Q1AAA: removed",
+        # Q2EEE deferred before Q1DDD's "removed": that must not drop it
+        hop.format("slow@dest.test", "Q2EEE").replace("Q1AAA", "Q1DDD"),
+        deferred, stamp.format(3, "qmgr") + "Q1DDD: removed", expired]) + "\n")
     pport = ms.free_port()
     conf = ms.write_ini(str(tmp_path / "postseal.conf"), {
         "policyd": {"listen": f"inet:127.0.0.1:{pport}", "store": f"lmdb:{tmp_path}/quota"},
@@ -215,7 +225,7 @@ def test_reinjected_delivered_before_hop_is_logged(tmp_path):
                    "content_filters": "127.0.0.1:10024, [::1]:10024"}})
     pd = ms.Daemon([POLICYD, "-f", "-c", conf], port=pport)
     try:
-        pd.wait_log(r"event=event .*qid=Q1AAA")
+        pd.wait_log(r"event=event .*qid=Q1DDD .*event=failed|event=failed .*qid=Q1DDD")
         state = events / "follow.state"
         end = maillog.stat().st_size
         deadline = time.monotonic() + 30
@@ -229,25 +239,31 @@ def test_reinjected_delivered_before_hop_is_logged(tmp_path):
                        text=True, check=True)
     spooled = [json.loads(line) for line in r.stdout.splitlines()]
     assert [(e["id"], e["event"], e["qid"], e["recipient"], e["credential"]) for e in spooled] \
-        == [(line_id(q2_line), "sent", "Q1AAA", "ok@dest.test", LOGIN)], spooled
+        == [(line_id(q2_line), "sent", "Q1AAA", "ok@dest.test", LOGIN),
+            (line_id(deferred), "delayed", "Q1DDD", "slow@dest.test", LOGIN),
+            (line_id(expired, "slow@dest.test"), "failed", "Q1DDD", "slow@dest.test",
+             LOGIN)], spooled
     links = (events / "filter.links").read_text()
     assert "Q2BBB Q1AAA Q1AAA" in links and "Q3CCC Q1AAA" in links, links
 
 
-def test_reinjected_expiry_fails_pending_of_first_record(stack):
-    """Q2 deferred, policyd restarted (what is pending comes back from the
-    spool, under Q1), then Postfix gives Q2 up: one failed event, joined
+@pytest.mark.parametrize("restart", [False, True], ids=["running", "restarted"])
+def test_reinjected_expiry_fails_pending_of_first_record(stack, restart):
+    """Q2 deferred, policyd restarted or not (what is pending comes back
+    from the spool, under Q1), then Postfix gives Q2 up: one failed event, joined
     to Q1, with the id of Q2's expiry line and the recipient. Q1's
     "removed" right after the hand-off must not have dropped it."""
-    q1 = stack.send_marked("expire", "fx@example.com", ["deferx@dest.test"], False)
-    stack.pf.wait_log(rf"to=<deferx@dest.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:"
+    rcpt = f"defer{'r' if restart else 'n'}x@dest.test"
+    q1 = stack.send_marked("expire", "fx@example.com", [rcpt], False)
+    stack.pf.wait_log(rf"to=<{rcpt}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:"
                       rf"{stack.remote.port}, .*status=deferred")
     stack.wait_caught_up()
     (hop,) = stack.hops(q1)
     q2 = hop[2]
-    stack.kill_policyd()
-    stack.start_policyd()
-    stack.wait_caught_up()
+    if restart:
+        stack.kill_policyd()
+        stack.start_policyd()
+        stack.wait_caught_up()
     subprocess.run(["postconf", "-c", stack.pf.etc, "-e", "maximal_queue_lifetime=0",
                     "bounce_queue_lifetime=0"], check=True)
     try:
@@ -262,9 +278,9 @@ def test_reinjected_expiry_fails_pending_of_first_record(stack):
     (expiry,) = [line for line in stack.log_lines()
                  if re.search(rf"\]: {q2}: from=<[^>]*>, status=expired", line)]
     failed = [e for e in stack.spool() if e["event"] == "failed"
-              and e["recipient"] == "deferx@dest.test"]
+              and e["recipient"] == rcpt]
     assert len(failed) == 1, failed
     e = failed[0]
-    assert e["id"] == line_id(expiry, "deferx@dest.test"), (e, expiry)
+    assert e["id"] == line_id(expiry, rcpt), (e, expiry)
     assert e["qid"] == q1 and e["credential"] == LOGIN and e["status"].startswith("4."), e
     assert e["message_id"] == "<fx@example.com>", e
