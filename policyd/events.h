@@ -114,7 +114,7 @@ typedef struct ps_evf {
     char *buf;       /* PS_EVF_READ + 1 */
     ps_record batch; /* spool lines not yet appended */
     size_t nbatch;
-    unsigned long events, skipped, filtered;
+    unsigned long events, skipped;
     struct ps_conf_filter *filters; /* [events] content_filters */
     size_t nfilters;
     ps_evf_links links;

@@ -164,7 +164,6 @@ int ps_evf_filter_hop(ps_evf *f, const ps_maillog_line *l, ps_err *err)
         ps_record_end(&f->linkbatch);
         e->batched = 1;
     }
-    f->filtered++;
     ps_log_kv(f->lg, LOG_INFO, "events", "hop", "content filter", "qid", l->qid,
               "next", l->queued_as, "root", root, NULL);
     /* The recipient is no longer deferred at the filter; hold lines of

@@ -10,7 +10,10 @@ must give no event for the hop into the filter (Q1's "status=sent (...
 queued as Q2)") and one event per outcome of Q2, joined to the milter's
 record of Q1 (its queue id, Message-ID, sender and credential), with the
 id an independent SHA-256 of Q2's line; also when policyd is killed -9
-between the hop and Q2's delivery, and when Q2 expires.
+between the hop and Q2's delivery, and when Q2 expires (failed, joined to
+Q1, with and without a restart). A crafted log covers what Postfix cannot
+be made to do on cue: Q2 delivered and removed before Q1's hand-off line
+is written, and Q1's "removed" logged after Q2's deferral.
 
 Run: POSTSEAL_BUILD=$PWD/build /usr/bin/python3 -m pytest tests/integration/test_events_filter.py
 """
