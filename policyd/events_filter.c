@@ -100,6 +100,8 @@ static int evf_link_put(ps_evf *f, const char *next, const char *root,
     h->handed = 1;
     if ((e = evf_lget(f, next, when, err)) == NULL)
         return -1;
+    if (strcmp(e->root, root) != 0)
+        e->persisted = e->batched = 0; /* a new link: written again */
     snprintf(e->root, sizeof(e->root), "%s", root);
     snprintf(e->from, sizeof(e->from), "%s", from);
     return 0;
@@ -133,6 +135,23 @@ static int evf_is_hop(const ps_evf *f, const ps_maillog_line *l)
            ps_conf_filter_match(f->filters, f->nfilters, addr, port);
 }
 
+/* A link not yet in filter.links into the batch: "L WHEN NEXT ROOT FROM". */
+static void evf_link_batch(ps_evf *f, ps_evf_link *e, time_t when)
+{
+    char w[32];
+
+    if (e->persisted || e->batched)
+        return;
+    snprintf(w, sizeof(w), "%lld", (long long)when);
+    ps_record_put(&f->linkbatch, "L");
+    ps_record_put(&f->linkbatch, w);
+    ps_record_put(&f->linkbatch, e->qid);
+    ps_record_put(&f->linkbatch, e->root);
+    ps_record_put(&f->linkbatch, e->from);
+    ps_record_end(&f->linkbatch);
+    e->batched = 1;
+}
+
 int ps_evf_filter_hop(ps_evf *f, const ps_maillog_line *l, ps_err *err)
 {
     ps_msgrec rec;
@@ -152,18 +171,7 @@ int ps_evf_filter_hop(ps_evf *f, const ps_maillog_line *l, ps_err *err)
         free(line);
         return -1;
     }
-    e = evf_lfind(f, l->queued_as);
-    if (!e->persisted && !e->batched) {
-        char w[32];
-        snprintf(w, sizeof(w), "%lld", (long long)when);
-        ps_record_put(&f->linkbatch, "L");
-        ps_record_put(&f->linkbatch, w);
-        ps_record_put(&f->linkbatch, l->queued_as);
-        ps_record_put(&f->linkbatch, root);
-        ps_record_put(&f->linkbatch, l->qid);
-        ps_record_end(&f->linkbatch);
-        e->batched = 1;
-    }
+    evf_link_batch(f, evf_lfind(f, l->queued_as), when);
     ps_log_kv(f->lg, LOG_INFO, "events", "hop", "content filter", "qid", l->qid,
               "next", l->queued_as, "root", root, NULL);
     /* The recipient is no longer deferred at the filter; hold lines of
