@@ -180,6 +180,8 @@ int ps_evf_emit(ps_evf *f, const ps_msgrec *rec, int kind, const char *id,
 /* The batch into the spool (one write, fsync), then the positions. */
 static int evf_flush(ps_evf *f, ps_err *err)
 {
+    if (ps_evf_links_flush(f, err) != 0)
+        return -1;
     if (f->nbatch > 0 &&
         ps_events_append(f->spool, f->batch.p, f->batch.n, err) != 0)
         return -1;
@@ -199,6 +201,7 @@ static void evf_rewind(ps_evf *f)
     ps_err err = {""};
 
     ps_evf_hold_rewind(f);
+    ps_evf_links_rewind(f);
     if (ps_evf_pending_load(f, &err) != 0)
         ps_log_kv(f->lg, LOG_ERR, "events", "result", "failed", "reason",
                   err.msg, "next",
@@ -269,6 +272,7 @@ void ps_evf_free(ps_evf *f)
     ps_evf_index_free(&f->idx);
     ps_evf_pending_free(&f->pending);
     ps_evf_hold_free(f);
+    ps_evf_links_free(f);
     ps_record_free(&f->batch);
     free(f->fields);
     free(f->buf);
@@ -297,8 +301,10 @@ int ps_evf_start(struct event_base *base, ps_log *lg, const ps_conf *conf,
         ps_evf_free(f);
         return ps_err_set(err, "out of memory");
     }
-    if (evf_paths(f, conf, err) != 0 || evf_state_load(f, err) != 0 ||
-        evf_recover(f, err) != 0 || ps_evf_pending_load(f, err) != 0) {
+    if (evf_paths(f, conf, err) != 0 ||
+        ps_evf_filters_setup(f, conf, err) != 0 ||
+        evf_state_load(f, err) != 0 || evf_recover(f, err) != 0 ||
+        ps_evf_pending_load(f, err) != 0) {
         ps_evf_free(f);
         return -1;
     }
@@ -309,7 +315,8 @@ int ps_evf_start(struct event_base *base, ps_log *lg, const ps_conf *conf,
     f->cur.roff = 0;
     evtimer_add(f->timer, &now);
     ps_log_kv(lg, LOG_INFO, "events", "maillog", f->maillog, "spool", f->spool,
-              NULL);
+              "content_filters",
+              conf->events.content_filters.n > 0 ? "yes" : NULL, NULL);
     *out = f;
     return 0;
 }

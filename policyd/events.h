@@ -49,16 +49,36 @@ typedef struct ps_evf_pending {
     size_t nbuckets, n;
 } ps_evf_pending;
 
-/* A hold line waiting for its message's record (events_holds.c). */
-#define PS_EVF_HOLDS 256
+/* A line waiting for its message's record (events_holds.c); a delivery
+ * line is joined only to a hand-off logged PS_EVF_LINK_WINDOW s (at most)
+ * before or after it. */
+#define PS_EVF_HOLDS       256
+#define PS_EVF_LINK_WINDOW 300
 typedef struct ps_evf_hold {
     char qid[32];
-    char *line; /* NULL: a free slot */
+    int kind;    /* ps_maillog_kind: a hold or a delivery line */
+    time_t when; /* the line's stamp */
+    char *line;  /* NULL: a free slot */
     size_t n;
     char src[96];
     long long gen, off; /* where the line ends in the log */
     int emitted;        /* its events are in the batch not yet appended */
 } ps_evf_hold;
+
+/* A content filter's hand-off (events_filter.c): qid is a message a
+ * filter re-injected (root: the milter's record it is joined to), or one
+ * handed to a filter (handed), or both in a chain of filters. */
+typedef struct ps_evf_link {
+    char qid[32], root[32], from[32]; /* root, from: "" when not re-injected */
+    time_t when;
+    int handed;
+    int persisted, batched; /* in filter.links; in linkbatch */
+} ps_evf_link;
+
+typedef struct ps_evf_links {
+    ps_evf_link *slots;
+    size_t cap, n;
+} ps_evf_links;
 
 /* Positions: in the log (its generation counts the files followed, so
  * positions compare across rotations), in the records (day, offset). */
@@ -95,6 +115,11 @@ typedef struct ps_evf {
     ps_record batch; /* spool lines not yet appended */
     size_t nbatch;
     unsigned long events, skipped;
+    struct ps_conf_filter *filters; /* [events] content_filters */
+    size_t nfilters;
+    ps_evf_links links;
+    char linkfile[PATH_MAX];
+    ps_record linkbatch; /* links not yet appended to linkfile */
     /* Told of each event as it is batched (the suppression list); it may
      * hear an event twice if its batch fails and is read again. */
     void (*on_event)(void *arg, const struct ps_event *ev);
@@ -127,6 +152,8 @@ void ps_evf_index_free(ps_evf_index *x);
 /* Follows one batched event: a deferral makes its recipient pending (with
  * its status and reply), a sent or failed one ends that. */
 int ps_evf_pending_note(ps_evf *f, const struct ps_event *ev, ps_err *err);
+/* rcpt of qid is no longer deferred (handed to a content filter). */
+void ps_evf_pending_settle(ps_evf *f, const char *qid, const char *rcpt);
 /* The message left the queue: nothing of it is pending any more. */
 void ps_evf_pending_drop(ps_evf *f, const char *qid);
 /* The message expired: fail() for each recipient still pending (its last
@@ -140,12 +167,17 @@ int ps_evf_pending_expire(ps_evf *f, const char *qid,
 int ps_evf_pending_load(ps_evf *f, ps_err *err);
 void ps_evf_pending_free(ps_evf_pending *p);
 
-/* events_holds.c: hold lines read before their message's record */
-/* Keeps the line (ending at log offset end) until qid's record is read. */
-int ps_evf_hold_wait(ps_evf *f, const char *qid, const char *line, size_t n,
-                     long long end, const char *src, ps_err *err);
-/* An accepted record was read: the held events of lines waiting for it. */
-int ps_evf_hold_record(ps_evf *f, const ps_msgrec *rec, ps_err *err);
+/* events_holds.c: lines read before their message's record */
+struct ps_maillog_line;
+/* Keeps the line l (ending at log offset end) until its record is known. */
+int ps_evf_hold_wait(ps_evf *f, const struct ps_maillog_line *l,
+                     const char *line, size_t n, long long end, const char *src,
+                     ps_err *err);
+/* qid has a record now: its own, read (near 0: hold lines only), or a
+ * filter's hand-off logged at near linked it to rec. The events of the
+ * lines waiting for it. */
+int ps_evf_hold_record(ps_evf *f, const char *qid, const ps_msgrec *rec,
+                       time_t near, ps_err *err);
 /* The message left the queue: its lines wait no more. */
 void ps_evf_hold_drop(ps_evf *f, const char *qid);
 /* The batch is in the spool: the lines whose events it held are done. */
@@ -155,13 +187,30 @@ void ps_evf_hold_flushed(ps_evf *f);
 void ps_evf_hold_rewind(ps_evf *f);
 void ps_evf_hold_free(ps_evf *f);
 
+/* events_filter.c: hand-offs to local content filters */
+/* The filters parsed from conf, the links of filter.links loaded. */
+int ps_evf_filters_setup(ps_evf *f, const ps_conf *conf, ps_err *err);
+/* l is a hand-off to a configured filter: 1 (no event; the next queue id
+ * linked to the record of l's message, if it has one), 0 when it is not,
+ * -1 with err. */
+int ps_evf_filter_hop(ps_evf *f, const struct ps_maillog_line *l, ps_err *err);
+/* The record qid is joined to when a filter re-injected it; else NULL. */
+const char *ps_evf_link_root(ps_evf *f, const char *qid);
+/* 1 when qid was handed to a filter (its outcomes follow elsewhere). */
+int ps_evf_link_handed(ps_evf *f, const char *qid);
+int ps_evf_links_load(ps_evf *f, ps_err *err);
+int ps_evf_links_compact(ps_evf *f, ps_err *err);
+/* The links of this batch into filter.links (before the spool append). */
+int ps_evf_links_flush(ps_evf *f, ps_err *err);
+void ps_evf_links_rewind(ps_evf *f);
+void ps_evf_links_free(ps_evf *f);
+
 /* events_log.c: the mail log */
 /* Reads what the log has past cur (budget bytes at most): 1 when the
  * budget ran out (more to read), 0, or -1 with err. */
 int ps_evf_log_read(ps_evf *f, ps_err *err);
 /* The events of one parsed line l (delivery, hold, expiry) of the message
  * rec; line: the raw line (ids), src: its position. */
-struct ps_maillog_line;
 int ps_evf_log_emit(ps_evf *f, const struct ps_maillog_line *l,
                     const ps_msgrec *rec, const char *line, size_t n,
                     const char *src, ps_err *err);

@@ -1,9 +1,13 @@
-/* Hold lines read before the milter's record of their message: cleanup
- * logs a header or body check's HOLD while the message is still arriving,
- * before the end of message where the milter writes its record. Such a
- * line waits here (a bounded ring: most are mail postseal did not sign,
- * whose record never comes) until the record is read, then gives its held
- * events, or is forgotten when its message leaves the queue. */
+/* Lines read before the record of their message: cleanup logs a header or
+ * body check's HOLD while the message is still arriving, before the end
+ * of message where the milter writes its record; with content filters, a
+ * re-injected message may be delivered before the hand-off line that
+ * links it to its record is written. Such a line waits here (a bounded
+ * ring: most are mail postseal did not sign, whose record never comes)
+ * until the record is known, then gives its events; a hold line is
+ * forgotten when its message leaves the queue, a delivery line is not
+ * (its message may be gone before the hand-off is logged) but is only
+ * joined by a hand-off logged within PS_EVF_LINK_WINDOW of it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +21,8 @@ static void evf_hold_clear(ps_evf_hold *h)
     memset(h, 0, sizeof(*h));
 }
 
-int ps_evf_hold_wait(ps_evf *f, const char *qid, const char *line, size_t n,
-                     long long end, const char *src, ps_err *err)
+int ps_evf_hold_wait(ps_evf *f, const ps_maillog_line *l, const char *line,
+                     size_t n, long long end, const char *src, ps_err *err)
 {
     ps_evf_hold *h = &f->holds[f->holds_next];
 
@@ -27,7 +31,9 @@ int ps_evf_hold_wait(ps_evf *f, const char *qid, const char *line, size_t n,
         return ps_err_set(err, "out of memory");
     memcpy(h->line, line, n);
     h->n = n;
-    snprintf(h->qid, sizeof(h->qid), "%s", qid);
+    snprintf(h->qid, sizeof(h->qid), "%s", l->qid);
+    h->kind = l->kind;
+    h->when = l->when;
     snprintf(h->src, sizeof(h->src), "%s", src);
     h->gen = f->cur.gen;
     h->off = end;
@@ -35,18 +41,34 @@ int ps_evf_hold_wait(ps_evf *f, const char *qid, const char *line, size_t n,
     return 0;
 }
 
-int ps_evf_hold_record(ps_evf *f, const ps_msgrec *rec, ps_err *err)
+/* A delivery line waits only for a hand-off close to it in time: a queue
+ * id seen again much later is another message. */
+static int evf_hold_near(const ps_evf_hold *h, time_t near)
+{
+    if (h->kind != PS_MAILLOG_DELIVERY)
+        return 1;
+    if (near == 0 || h->when == 0)
+        return near == 0;
+    return h->when <= near + PS_EVF_LINK_WINDOW &&
+           near <= h->when + PS_EVF_LINK_WINDOW;
+}
+
+int ps_evf_hold_record(ps_evf *f, const char *qid, const ps_msgrec *rec,
+                       time_t near, ps_err *err)
 {
     ps_maillog_line *l = NULL;
     int rc = 0;
 
     for (size_t i = 0; i < PS_EVF_HOLDS && rc == 0; i++) {
         ps_evf_hold *h = &f->holds[i];
-        if (h->line == NULL || h->emitted || strcmp(h->qid, rec->qid) != 0)
+        ps_maillog_kind k;
+        if (h->line == NULL || h->emitted || strcmp(h->qid, qid) != 0 ||
+            !evf_hold_near(h, near))
             continue;
         if (l == NULL && (l = malloc(sizeof(*l))) == NULL)
             return ps_err_set(err, "out of memory");
-        if (ps_maillog_parse(h->line, h->n, time(NULL), l) == PS_MAILLOG_HOLD)
+        k = ps_maillog_parse(h->line, h->n, time(NULL), l);
+        if (k == PS_MAILLOG_HOLD || k == PS_MAILLOG_DELIVERY)
             rc = ps_evf_log_emit(f, l, rec, h->line, h->n, h->src, err);
         h->emitted = 1; /* kept until its batch is in the spool */
     }
@@ -57,7 +79,9 @@ int ps_evf_hold_record(ps_evf *f, const ps_msgrec *rec, ps_err *err)
 void ps_evf_hold_drop(ps_evf *f, const char *qid)
 {
     for (size_t i = 0; i < PS_EVF_HOLDS; i++)
-        if (f->holds[i].line != NULL && strcmp(f->holds[i].qid, qid) == 0)
+        if (f->holds[i].line != NULL && !f->holds[i].emitted &&
+            f->holds[i].kind == PS_MAILLOG_HOLD &&
+            strcmp(f->holds[i].qid, qid) == 0)
             evf_hold_clear(&f->holds[i]);
 }
 

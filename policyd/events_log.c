@@ -61,7 +61,9 @@ int ps_evf_log_emit(ps_evf *f, const ps_maillog_line *l, const ps_msgrec *rec,
     evf_expiry x = {rec, line, src, n, when};
 
     if (l->kind == PS_MAILLOG_EXPIRED)
-        return ps_evf_pending_expire(f, l->qid, evf_fail_expired, &x, err);
+        /* pending under the record's queue id: a content filter's
+         * re-injected message expires under its own */
+        return ps_evf_pending_expire(f, rec->qid, evf_fail_expired, &x, err);
 
     if (l->kind == PS_MAILLOG_HOLD) {
         /* The hold concerns every recipient of the message. */
@@ -82,6 +84,18 @@ int ps_evf_log_emit(ps_evf *f, const ps_maillog_line *l, const ps_msgrec *rec,
                        l->reply, src, err);
 }
 
+/* The message left the queue. One handed to a content filter leaves what
+ * is pending to the message the filter re-injected, which drops it (under
+ * the record's queue id) when it leaves in turn. */
+static void evf_removed(ps_evf *f, const char *qid)
+{
+    const char *root = ps_evf_link_root(f, qid);
+
+    if (!ps_evf_link_handed(f, qid))
+        ps_evf_pending_drop(f, root != NULL ? root : qid);
+    ps_evf_hold_drop(f, qid);
+}
+
 /* One whole line ending at offset end; only lines of mail we signed count:
  * a queue id without an accepted record (not ours) is skipped. */
 static int evf_log_line(ps_evf *f, const char *line, size_t n, long long end,
@@ -96,10 +110,14 @@ static int evf_log_line(ps_evf *f, const char *line, size_t n, long long end,
         return ps_err_set(err, "out of memory");
     switch (ps_maillog_parse(line, n, time(NULL), l)) {
     case PS_MAILLOG_REMOVED:
-        ps_evf_pending_drop(f, l->qid);
-        ps_evf_hold_drop(f, l->qid);
+        evf_removed(f, l->qid);
         goto out;
     case PS_MAILLOG_DELIVERY:
+        if ((rc = ps_evf_filter_hop(f, l, err)) != 0) {
+            rc = rc < 0 ? -1 : 0;
+            goto out;
+        }
+        break;
     case PS_MAILLOG_HOLD:
     case PS_MAILLOG_EXPIRED:
         break;
@@ -110,9 +128,12 @@ static int evf_log_line(ps_evf *f, const char *line, size_t n, long long end,
     if ((found = ps_evf_rec_find(f, l->qid, &rec, &recline, err)) <= 0) {
         rc = found;
         /* cleanup logs a header check's hold before the message ends,
-         * where the milter writes its record: it may yet come */
-        if (found == 0 && l->kind == PS_MAILLOG_HOLD)
-            rc = ps_evf_hold_wait(f, l->qid, line, n, end, src, err);
+         * where the milter writes its record: it may yet come; and a
+         * content filter's re-injected message may be delivered before
+         * the line of the hand-off that links it is written */
+        if (found == 0 && (l->kind == PS_MAILLOG_HOLD ||
+                           (f->nfilters > 0 && l->kind == PS_MAILLOG_DELIVERY)))
+            rc = ps_evf_hold_wait(f, l, line, n, end, src, err);
         else
             f->skipped += found == 0;
         goto out;

@@ -152,21 +152,20 @@ static int evf_pdeferred(ps_evf *f, const ps_event *ev, ps_err *err)
     return 0;
 }
 
-/* A final outcome: the recipient is no longer pending. */
-static void evf_pfinal(ps_evf *f, const ps_event *ev)
+void ps_evf_pending_settle(ps_evf *f, const char *qid, const char *rcpt)
 {
     ps_evf_pmsg **at, *m;
     evf_prcpt *r;
 
     if (f->pending.nbuckets == 0 ||
-        (m = *(at = evf_pslot(&f->pending, ev->qid))) == NULL ||
-        (r = evf_pfind(m, ev->recipient)) == NULL)
+        (m = *(at = evf_pslot(&f->pending, qid))) == NULL ||
+        (r = evf_pfind(m, rcpt)) == NULL)
         return;
     free(r->rcpt);
     free(r->reply);
     *r = m->rcpts[--m->n];
     if (m->n == 0)
-        ps_evf_pending_drop(f, ev->qid);
+        ps_evf_pending_drop(f, qid);
 }
 
 int ps_evf_pending_note(ps_evf *f, const ps_event *ev, ps_err *err)
@@ -177,7 +176,7 @@ int ps_evf_pending_note(ps_evf *f, const ps_event *ev, ps_err *err)
     if (ev->kind == PS_EVENT_DELAYED)
         return evf_pdeferred(f, ev, err);
     if (ev->kind == PS_EVENT_SENT || ev->kind == PS_EVENT_FAILED)
-        evf_pfinal(f, ev);
+        ps_evf_pending_settle(f, ev->qid, ev->recipient);
     return 0;
 }
 

@@ -202,7 +202,7 @@ static int evf_rec_line(ps_evf *f, char *line, size_t len, long long end,
         rc = evf_index_put(f, m.qid, f->cur.day,
                            (off_t)(end - (long long)len - 1), err) != 0
                  ? -1
-                 : ps_evf_hold_record(f, &m, err);
+                 : ps_evf_hold_record(f, m.qid, &m, 0, err);
     else if (past)
         rc = evf_bounce(f, &m, raw, len, end, err);
     free(raw);
@@ -292,8 +292,11 @@ int ps_evf_rec_find(ps_evf *f, const char *qid, ps_msgrec *rec, char **line,
     ps_evf_entry *e;
     size_t len;
     int fd;
+    const char *root = ps_evf_link_root(f, qid);
 
     *line = NULL;
+    if (root != NULL)
+        qid = root; /* re-injected by a content filter: the first record */
     if (f->idx.cap == 0 || (e = evf_slot(&f->idx, qid))->qid[0] == '\0' ||
         evf_rec_path(f, e->day, path, sizeof(path)) != 0)
         return 0;

@@ -222,6 +222,9 @@ typedef struct ps_conf {
         int retention_line;
         int dead_retention; /* seconds; 0: dead events kept until dropped */
         int dead_retention_line;
+        /* local content filters (ps_conf_filter_parse): a delivery to one
+         * is a hand-off, its outcomes are the re-injected message's */
+        ps_conf_list content_filters;
     } events;
     struct {
         /* "postseal dmarc report": who reports, and the MTA's sendmail */
@@ -296,6 +299,19 @@ int ps_conf_endpoint_wants(const ps_conf_endpoint *ep, int kind,
 int ps_conf_endpoint_copy(ps_conf_endpoint *dst, const ps_conf_endpoint *src);
 void ps_conf_endpoint_clear(ps_conf_endpoint *ep);
 void ps_conf_free(ps_conf *conf);
+
+/* One [events] content_filters item: an IP address and a port. */
+typedef struct ps_conf_filter {
+    int family; /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    unsigned port;
+} ps_conf_filter;
+/* "ADDR:PORT" (IPv4) or "[IPv6]:PORT" into out; -1 with a reason. */
+int ps_conf_filter_parse(const char *item, ps_conf_filter *out, ps_err *err);
+/* 1 when addr (an IP address as text, no brackets) and port are one of
+ * set[0..n). */
+int ps_conf_filter_match(const ps_conf_filter *set, size_t n, const char *addr,
+                         unsigned port);
 
 /* The checks of [dmarc_report] org_name and email, for the command-line
  * options that give the same values: printable ASCII text of at most 255

@@ -84,6 +84,8 @@ int ps_conf_check_rewrite(const char *const *items, size_t n, ps_err *err);
 /* Domain names, each as ps_conf_check_domain wants it. */
 int ps_conf_check_domains(const char *const *items, size_t n, ps_err *err);
 int ps_conf_check_transports(const char *const *items, size_t n, ps_err *err);
+/* filters.c: [events] content_filters. */
+int ps_conf_check_filters(const char *const *items, size_t n, ps_err *err);
 /* Lists are checked once split (items trimmed, n may be 0). */
 int ps_conf_check_sign_headers(const char *const *items, size_t n, ps_err *err);
 int ps_conf_check_oversign_headers(const char *const *items, size_t n,

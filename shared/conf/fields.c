@@ -109,6 +109,8 @@ static const ps_conf_field ps_conf_fields[] = {
     PS_NUM("events", "retention", events.retention, ps_conf_parse_retention),
     PS_NUM("events", "dead_retention", events.dead_retention,
            ps_conf_parse_dead_retention),
+    PS_LIST("events", "content_filters", events.content_filters,
+            ps_conf_check_filters),
     PS_STR("dmarc_report", "org_name", dmarc_report.org_name,
            ps_conf_check_text),
     PS_STR("dmarc_report", "email", dmarc_report.email, ps_conf_check_email),

@@ -237,6 +237,28 @@ static int ml_status(ml_cur *c, ps_maillog_line *l)
     return 1;
 }
 
+/* The next hop's own queue id, as an SMTP server (Postfix's "250 2.0.0
+ * Ok: queued as 4Bx1", amavisd-new's "... from MTA(...): 250 2.0.0 Ok:
+ * queued as 4Bx1") says it: the last "queued as " followed by a word. */
+static void ml_queued_as(ps_maillog_line *l)
+{
+    static const char key[] = "queued as ";
+    const char *p = l->reply, *last = NULL;
+    size_t k = 0;
+
+    while ((p = strstr(p, key)) != NULL) {
+        last = p + sizeof(key) - 1;
+        p = last;
+    }
+    if (last == NULL)
+        return;
+    while (isalnum((unsigned char)last[k]) && k < PS_MAILLOG_QID_MAX - 1)
+        k++;
+    if (last[k] == '\0' || last[k] == ')' || last[k] == ' ' || last[k] == ',' ||
+        last[k] == ';')
+        ml_copy(l->queued_as, sizeof(l->queued_as), last, k);
+}
+
 /* qmgr's "from=<SENDER>, status=expired, returned to sender" (or
  * force-expired): the sender may hold anything, so the line is read from
  * both ends. */
@@ -292,6 +314,8 @@ static ps_maillog_kind ml_message(ml_cur *c, ps_maillog_line *l)
         return PS_MAILLOG_OTHER;
     if (!ml_fields(c, l) || !ml_status(c, l) || l->dsn[0] == '\0')
         return PS_MAILLOG_OTHER;
+    if (l->status == PS_MAILLOG_SENT)
+        ml_queued_as(l);
     return PS_MAILLOG_DELIVERY;
 }
 
@@ -317,4 +341,24 @@ ps_maillog_kind ps_maillog_parse(const char *line, size_t n, time_t now,
     if (out->kind == PS_MAILLOG_OTHER)
         memset(out, 0, sizeof(*out));
     return out->kind;
+}
+
+int ps_maillog_relay_endpoint(const char *relay, char *addr, size_t cap,
+                              unsigned *port)
+{
+    const char *open = strchr(relay, '['), *close;
+    char *end;
+    unsigned long p;
+
+    /* the last "]:" ends the address: the name before '[' has none */
+    if (open == NULL || (close = strrchr(relay, ']')) == NULL || close < open ||
+        close[1] != ':' || !isdigit((unsigned char)close[2]))
+        return -1;
+    p = strtoul(close + 2, &end, 10);
+    if (*end != '\0' || p == 0 || p > 65535 ||
+        (size_t)(close - open - 1) >= cap || close == open + 1)
+        return -1;
+    ml_copy(addr, cap, open + 1, (size_t)(close - open - 1));
+    *port = (unsigned)p;
+    return 0;
 }

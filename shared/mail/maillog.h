@@ -34,15 +34,18 @@ typedef struct ps_maillog_line {
     ps_maillog_kind kind;
     time_t when; /* the line's stamp; 0 when it has none we read */
     char qid[PS_MAILLOG_QID_MAX];
-    char to[PS_MAILLOG_ADDR_MAX];      /* DELIVERY */
-    char orig_to[PS_MAILLOG_ADDR_MAX]; /* DELIVERY, "" when absent */
-    char relay[256];                   /* DELIVERY */
-    char dsn[16];                      /* DELIVERY: X.Y.Z */
-    ps_maillog_status status;          /* DELIVERY */
-    char reply[PS_MAILLOG_REPLY_MAX];  /* DELIVERY: the text in (), cut;
-                                          HOLD: the reason (the text after
-                                          "hold: " or "milter-hold: ", or
-                                          "placed on hold" for postsuper) */
+    char to[PS_MAILLOG_ADDR_MAX];       /* DELIVERY */
+    char orig_to[PS_MAILLOG_ADDR_MAX];  /* DELIVERY, "" when absent */
+    char relay[256];                    /* DELIVERY */
+    char dsn[16];                       /* DELIVERY: X.Y.Z */
+    ps_maillog_status status;           /* DELIVERY */
+    char reply[PS_MAILLOG_REPLY_MAX];   /* DELIVERY: the text in (), cut;
+                                           HOLD: the reason (the text after
+                                           "hold: " or "milter-hold: ", or
+                                           "placed on hold" for postsuper) */
+    char queued_as[PS_MAILLOG_QID_MAX]; /* DELIVERY, status sent: the queue
+                                           id in the reply's last "queued as
+                                           QID", "" when none */
 } ps_maillog_line;
 
 /* Reads one line (n bytes, no newline needed, need not be NUL-terminated).
@@ -51,5 +54,10 @@ typedef struct ps_maillog_line {
  * a line it cannot read is PS_MAILLOG_OTHER. */
 ps_maillog_kind ps_maillog_parse(const char *line, size_t n, time_t now,
                                  ps_maillog_line *out);
+
+/* A relay= field "NAME[ADDR]:PORT" as its address (into addr, cap bytes)
+ * and port: 0, or -1 for any other shape ("none", "local", a socket). */
+int ps_maillog_relay_endpoint(const char *relay, char *addr, size_t cap,
+                              unsigned *port);
 
 #endif

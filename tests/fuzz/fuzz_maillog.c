@@ -1,4 +1,5 @@
-/* libFuzzer target for shared/mail/maillog.c (Postfix log lines) and the
+/* libFuzzer target for shared/mail/maillog.c (Postfix log lines, the
+ * relay's address and a content filter's "queued as" included) and the
  * record lines the follower reads (record.c, msgrec.c, evspool.c): any
  * input is a kind, with NUL-terminated fields in their bounds; a record
  * either fails or gives fields no longer than the line. The first byte
@@ -31,6 +32,20 @@ static void fuzz_log(const uint8_t *data, size_t size)
     check_bounded(l.relay, sizeof(l.relay));
     check_bounded(l.dsn, sizeof(l.dsn));
     check_bounded(l.reply, sizeof(l.reply));
+    check_bounded(l.queued_as, sizeof(l.queued_as));
+    if (l.queued_as[0] != '\0' &&
+        (k != PS_MAILLOG_DELIVERY || l.status != PS_MAILLOG_SENT ||
+         strstr(l.reply, l.queued_as) == NULL))
+        abort();
+    if (k == PS_MAILLOG_DELIVERY) {
+        char addr[64];
+        unsigned port = 0;
+        if (ps_maillog_relay_endpoint(l.relay, addr, sizeof(addr), &port) ==
+                0 &&
+            (port == 0 || port > 65535 || strnlen(addr, sizeof(addr)) == 0 ||
+             strstr(l.relay, addr) == NULL))
+            abort();
+    }
 }
 
 static void fuzz_records(const uint8_t *data, size_t size)

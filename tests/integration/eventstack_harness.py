@@ -40,13 +40,14 @@ class EventStack:
         self.selector = selector
         self.mport, self.pport = ms.free_port(), ms.free_port()
 
-    def start(self, main, policyd, sections):
+    def start(self, main, policyd, sections, master=""):
         """Postfix with main (extra main.cf), postseal.conf (self.sections:
         the milter signing example.com, [policyd] listening with policyd's
-        keys, [events] on Postfix's log, and sections) and the milter."""
+        keys, [events] on Postfix's log, and sections), master (more
+        master.cf lines) and the milter."""
         self.remote = OutcomeServer()
         self.pf = ms.PostfixInstance(self.remote.port, milter=f"inet:127.0.0.1:{self.mport}",
-                                     main=main)
+                                     main=main, master=master)
         self.sections = {
             "milter": {"socket": f"inet:{self.mport}@127.0.0.1", "mode": "sign",
                        "internal_hosts": "127.0.0.0/8", "authserv_id": "mx.example.com"},

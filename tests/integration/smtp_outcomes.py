@@ -1,5 +1,6 @@
 """A small SMTP server on loopback whose answer to each RCPT depends on the
-recipient's local part: one starting "defer" gets 450, "refuse" gets 550,
+recipient's local part: one starting "defer" gets 450 (as does "later"
+until release()), "refuse" gets 550,
 any other 250; the messages it takes are kept (sender, recipients, data). Postfix relays to it to produce real sent, deferred and
 bounced delivery lines in its log (tests/integration/test_events.py)."""
 import socket
@@ -16,7 +17,8 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def _rcpt(self, arg):
         local = arg.partition("<")[2].partition("@")[0].lower()
-        if local.startswith("defer"):
+        if local.startswith("defer") or (local.startswith("later") and
+                                         not self.server.released):
             return "450 4.2.0 <%s> mailbox busy, try later" % local
         if local.startswith("refuse"):
             return "550 5.1.1 <%s> no such user here" % local
@@ -75,6 +77,7 @@ class OutcomeServer:
         self.server = _Server(("127.0.0.1", self.port), _Handler)
         self.server.delivered = 0
         self.server.messages = []
+        self.server.released = False  # "later..." deferred until release()
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -88,6 +91,10 @@ class OutcomeServer:
                     return m
             time.sleep(0.1)
         raise TimeoutError(f"no message for *{rcpt_suffix}")
+
+    def release(self):
+        """From now on a "later..." recipient is accepted."""
+        self.server.released = True
 
     def close(self):
         self.server.shutdown()

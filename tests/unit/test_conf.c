@@ -703,6 +703,40 @@ static void test_return_path_section(void **state)
                  "not allowed");
 }
 
+static void test_content_filters(void **state)
+{
+    ps_conf *c;
+    ps_conf_filter f[2];
+    ps_err err = {""};
+
+    (void)state;
+    c = parse_ok("[events]\ncontent_filters = 127.0.0.1:10024, [::1]:10024\n");
+    assert_int_equal(c->events.content_filters.n, 2);
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(ps_conf_filter_parse(
+                             c->events.content_filters.items[i], &f[i], &err),
+                         0);
+    assert_true(ps_conf_filter_match(f, 2, "127.0.0.1", 10024));
+    assert_true(ps_conf_filter_match(f, 2, "::1", 10024));
+    assert_true(ps_conf_filter_match(f, 2, "0:0::1", 10024));
+    assert_false(ps_conf_filter_match(f, 2, "127.0.0.1", 10025));
+    assert_false(ps_conf_filter_match(f, 2, "127.0.0.2", 10024));
+    assert_false(ps_conf_filter_match(f, 2, "localhost", 10024));
+    ps_conf_free(c);
+    expect_error("[events]\ncontent_filters = localhost:10024\n",
+                 "t.conf:2: bad content_filters 'localhost:10024': "
+                 "'localhost' is not an IP address");
+    expect_error("[events]\ncontent_filters = 127.0.0.1\n",
+                 "t.conf:2: bad content_filters '127.0.0.1': expected "
+                 "ADDR:PORT or [IPv6]:PORT");
+    expect_error("[events]\ncontent_filters = ::1:10024\n",
+                 "t.conf:2: bad content_filters '::1:10024': expected "
+                 "ADDR:PORT or [IPv6]:PORT");
+    expect_error("[events]\ncontent_filters = 127.0.0.1:70000\n",
+                 "t.conf:2: bad content_filters '127.0.0.1:70000': port must "
+                 "be 1..65535");
+}
+
 static void test_limits_section(void **state)
 {
     ps_conf *c;
@@ -870,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_keys_section),
         cmocka_unit_test(test_signing_section),
         cmocka_unit_test(test_return_path_section),
+        cmocka_unit_test(test_content_filters),
         cmocka_unit_test(test_limits_section),
         cmocka_unit_test(test_bad_bytes),
         cmocka_unit_test(test_size_limits),

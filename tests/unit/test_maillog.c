@@ -164,6 +164,49 @@ static void test_delivery(void **state)
     assert_string_equal(l->reply, "silently");
 }
 
+/* A hand-off to a content filter as Postfix 3.7 logs it behind the test
+ * filter of tests/integration/test_events_filter.py (amavisd-new's reply
+ * shape), and the relay's address and port. */
+static void test_filter_hop(void **state)
+{
+    static const char hop[] =
+        "Dec 06 21:15:24 mx postfix/smtp[31871]: 1B7751064C9: "
+        "to=<ok0x@dest.test>, relay=127.0.0.1[127.0.0.1]:37235, delay=0.05, "
+        "delays=0.02/0.01/0/0.02, dsn=2.0.0, status=sent (250 2.0.0 from "
+        "MTA(smtp:[127.0.0.1]:56221): 250 2.0.0 Ok: queued as 228FD1064CA)";
+    static const char v6[] =
+        "Dec 06 21:15:24 mx postfix/lmtp[31871]: 4QxYz1abcDz5xyz: "
+        "to=<a@b.test>, relay=localhost[::1]:10024, delay=0.05, "
+        "delays=0.02/0.01/0/0.02, dsn=2.0.0, status=sent (250 2.0.0 Ok: "
+        "queued as 4QxYz2NNNNz6abc)";
+    ps_maillog_line *l = parse(hop, PS_MAILLOG_DELIVERY);
+    char addr[64];
+    unsigned port;
+
+    (void)state;
+    assert_string_equal(l->queued_as, "228FD1064CA");
+    assert_int_equal(
+        ps_maillog_relay_endpoint(l->relay, addr, sizeof(addr), &port), 0);
+    assert_string_equal(addr, "127.0.0.1");
+    assert_int_equal(port, 37235);
+    l = parse(v6, PS_MAILLOG_DELIVERY);
+    assert_string_equal(l->queued_as, "4QxYz2NNNNz6abc");
+    assert_int_equal(
+        ps_maillog_relay_endpoint(l->relay, addr, sizeof(addr), &port), 0);
+    assert_string_equal(addr, "::1");
+    assert_int_equal(port, 10024);
+    l = parse(deferred, PS_MAILLOG_DELIVERY); /* only a sent line has one */
+    assert_string_equal(l->queued_as, "");
+    assert_int_equal(
+        ps_maillog_relay_endpoint("virtual", addr, sizeof(addr), &port), -1);
+    assert_int_equal(
+        ps_maillog_relay_endpoint("x[127.0.0.1]:0", addr, sizeof(addr), &port),
+        -1);
+    assert_int_equal(
+        ps_maillog_relay_endpoint("x[127.0.0.1]", addr, sizeof(addr), &port),
+        -1);
+}
+
 static void test_hold_removed_other(void **state)
 {
     ps_maillog_line *l = parse(hold, PS_MAILLOG_HOLD);
@@ -320,6 +363,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_delivery),
+        cmocka_unit_test(test_filter_hop),
         cmocka_unit_test(test_hold_removed_other),
         cmocka_unit_test(test_stamps),
         cmocka_unit_test(test_record_round_trip),
