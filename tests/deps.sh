@@ -10,7 +10,7 @@ libpsl-dev publicsuffix zlib1g-dev
 nginx-core nginx-dev
 postfix swaks postsrsd libmail-srs-perl redis-server redis-sentinel dnsmasq-base bind9-dnsutils
 lintian file adduser
-python3 python3-pytest python3-dkim python3-nacl python3-cryptography python3-dnspython python3-django-anymail
+python3 python3-pytest python3-pytest-timeout python3-dkim python3-nacl python3-cryptography python3-dnspython python3-django-anymail
 python3-authres python3-yaml
 libmail-dkim-perl libcryptx-perl opendkim opendkim-tools
 libmail-dmarc-perl opendmarc libxml2-utils

@@ -67,6 +67,11 @@ class DroppingProxy:
             s.close()
 
     def close(self):
+        # shutdown wakes the thread blocked in accept(); close alone does not
+        try:
+            self.lsock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.lsock.close()
 
 
