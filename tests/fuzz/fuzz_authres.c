@@ -25,8 +25,9 @@ static void check_field(const char *v, size_t nresults)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *buf = malloc(size + 1), id[PS_AUTHRES_ID_MAX + 1], *out = NULL;
-    ps_authres_result r = {"dkim", "fail", NULL, {{0}}, 2};
+    ps_authres_result r = {.method = "dkim", .result = "fail", .nprops = 2};
     ps_err err;
+    int bad_comment, rc;
 
     if (buf == NULL)
         abort();
@@ -41,9 +42,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.props[0].value = buf;
     r.props[1].name = "header.b";
     r.props[1].value = buf + size / 2;
-    if (ps_authres_format("mx.example.com", &r, 1, &out, &err) != 0)
+    /* a comment too: every part of a result; one the contract forbids
+     * (parentheses, backslash, line ends) must be refused, not written */
+    r.comment = buf + size / 3;
+    bad_comment = strpbrk(r.comment, "()\\\r\n") != NULL;
+    rc = ps_authres_format("mx.example.com", &r, 1, &out, &err);
+    if (bad_comment ? rc == 0 : rc != 0)
         abort();
-    check_field(out, 1);
+    if (rc == 0)
+        check_field(out, 1);
     free(out);
     free(buf);
     return 0;
