@@ -170,7 +170,8 @@ integration: all
 FB        := build-fuzz
 FUZZ_CC   := clang
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Ishared $(PKG_CFLAGS) \
-             -fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
+             -fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP \
+             -Wall -Wextra -Werror
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(FB)/%)
 FUZZ_LOBJ := $(LIB_SRC:%.c=$(FB)/%.o)
