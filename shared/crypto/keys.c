@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/encode.h"
+#include "base/fdio.h"
 #include "crypto/pem_int.h"
 #include "base/secfile.h"
 
@@ -208,16 +209,8 @@ static int errno_err(ps_err *err, const char *path, const char *what)
 static int write_all(int fd, const char *path, const char *p, size_t n,
                      ps_err *err)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return errno_err(err, path, "write failed");
-        p += w;
-        n -= (size_t)w;
-    }
+    if (ps_fd_write_all(fd, p, n) != 0)
+        return errno_err(err, path, "write failed");
     return 0;
 }
 

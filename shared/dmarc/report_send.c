@@ -8,21 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/fdio.h"
 #include "dmarc/report.h"
-
-static int dmrep_write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 static int dmrep_wait(pid_t pid, const char *sendmail, int wrote, ps_err *err)
 {
@@ -64,7 +51,7 @@ int ps_dmrep_sendmail(const char *sendmail, const char *msg, size_t n,
         _exit(127);
     }
     close(fds[0]);
-    wrote = dmrep_write_all(fds[1], msg, n);
+    wrote = ps_fd_write_all(fds[1], msg, n);
     close(fds[1]);
     return dmrep_wait(pid, sendmail, wrote, err);
 }
