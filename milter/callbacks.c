@@ -20,16 +20,17 @@
  * of them: see ps_cb_data. */
 #define PS_CB_SKIP (SMFIP_NOUNKNOWN)
 /* Steps whose failures and refusals wait for the next step that answers
- * (MAIL FROM, or end of message), so the MTA need not wait for each
- * answer: every round trip costs the MTA and us two context switches.
- * Postfix gives a milter's verdict on the content at end of DATA anyway.
- * MAIL FROM keeps its answer: it is when Postfix sends what it holds
- * (the connection too), so a message counts as in flight, for SIGTERM's
- * drain, from its MAIL FROM on. libmilter answers for us when the MTA
- * cannot do without. */
+ * (DATA, or end of message), so the MTA need not wait for each answer:
+ * every round trip costs the MTA and us two context switches. Postfix
+ * holds what needs no answer and sends it with the next step that does:
+ * through Postfix the connection, HELO and MAIL FROM arrive together with
+ * the first recipient asked for, or with DATA, in one read. A message
+ * counts as in flight, for SIGTERM's drain, from then on. Postfix gives a
+ * milter's verdict on the content at end of DATA anyway. libmilter
+ * answers for us when the MTA cannot do without. */
 #define PS_CB_NOREPLY                                                          \
-    (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_EOH |             \
-     SMFIP_NR_BODY)
+    (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_HDR |            \
+     SMFIP_NR_EOH | SMFIP_NR_BODY)
 
 /* Numbers the connections of this process for session=; the log's pid
  * tells processes apart. */
@@ -88,6 +89,13 @@ static sfsistat ps_cb_restarting(SMFICTX *ctx)
     ps_mm_inc(PS_MM_TEMPFAILS, PS_STAGE_RESTARTING);
     smfi_setreply(ctx, "451", "4.3.2", "signing service restarting");
     return SMFIS_TEMPFAIL;
+}
+
+/* The answer, at the first step that has one, for a message that did not
+ * start at MAIL FROM: its failure was logged then. */
+static sfsistat ps_cb_unstarted(SMFICTX *ctx)
+{
+    return ps_milter_draining() ? ps_cb_restarting(ctx) : SMFIS_TEMPFAIL;
 }
 
 /* The answer kept for end of message. */
@@ -178,31 +186,34 @@ static void ps_cb_refresh_snap(ps_session *c)
     c->snap = cur;
 }
 
+/* No reply (SMFIP_NR_MAIL): a message that cannot start is refused at
+ * DATA (ps_cb_data), before its content is sent. */
 static sfsistat ps_cb_envfrom(SMFICTX *ctx, char **argv)
 {
     ps_session *c = ps_cb_conn(ctx);
 
-    if (c == NULL && ps_milter_draining())
-        return ps_cb_restarting(ctx);
+    if (c == NULL && !ps_milter_draining())
+        ps_cb_fail(NULL, PS_STAGE_MAIL, NULL);
     if (c == NULL)
-        return ps_cb_fail(NULL, PS_STAGE_MAIL, NULL);
+        return SMFIS_NOREPLY;
     if (c->msg.envfrom != NULL) {
         ps_msg_reset(&c->msg);
         ps_milter_busy(-1);
     }
     if (ps_milter_draining())
-        return ps_cb_restarting(ctx);
+        return SMFIS_NOREPLY;
     ps_cb_refresh_snap(c);
     if (ps_msg_start(&c->msg, argv != NULL ? argv[0] : "",
                      smfi_getsymval(ctx, "{auth_authen}"),
                      smfi_getsymval(ctx, "i")) != 0) {
         ps_err err = {"out of memory"};
         ps_msg_reset(&c->msg);
-        return ps_cb_fail(c, PS_STAGE_MAIL, &err);
+        ps_cb_fail(c, PS_STAGE_MAIL, &err);
+        return SMFIS_NOREPLY;
     }
     ps_milter_busy(1);
     c->msg.started_ns = ps_mm_now();
-    return SMFIS_CONTINUE;
+    return SMFIS_NOREPLY;
 }
 
 /* No reply (SMFIP_NR_HDR): a failure is kept for end of headers. */
@@ -276,7 +287,7 @@ static sfsistat ps_cb_envrcpt(SMFICTX *ctx, char **argv)
     int rc;
 
     if (c == NULL || c->msg.envfrom == NULL)
-        return ps_cb_fail(c, PS_STAGE_RCPT, NULL);
+        return ps_cb_unstarted(ctx);
     ps_cb_qid(ctx, &c->msg);
     if (ps_rp_rcpt(ctx, c, arg))
         return SMFIS_REJECT;
@@ -343,13 +354,21 @@ static sfsistat ps_cb_body(SMFICTX *ctx, unsigned char *data, size_t n)
     return SMFIS_NOREPLY;
 }
 
-/* Answered at once, for the MTA's sake over TCP: Postfix sends the DATA
- * step's macros as a lone small write and the message's first header
- * only after that is acknowledged (Nagle, on its side); unanswered, our
- * kernel delays the ACK ~40 ms on every message. The answer carries it. */
+/* The answer to MAIL FROM too, when no recipient was asked for: a
+ * message that did not start (no connection, no memory, or the milter is
+ * stopping) is refused here. Answered at once, for the MTA's sake
+ * over TCP as well: Postfix sends the DATA step as a lone small write and
+ * the message's first header only after that is acknowledged (Nagle, on
+ * its side); unanswered, our kernel delays the ACK ~40 ms on every
+ * message. The answer carries it. */
 static sfsistat ps_cb_data(SMFICTX *ctx)
 {
-    (void)ctx;
+    ps_session *c = ps_cb_conn(ctx);
+
+    if (c == NULL || c->msg.envfrom == NULL)
+        return ps_cb_unstarted(ctx);
+    if (c->msg.failed)
+        return ps_cb_deferred(ctx, &c->msg);
     return SMFIS_CONTINUE;
 }
 

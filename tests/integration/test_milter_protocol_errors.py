@@ -1,7 +1,7 @@
 """postseal-milter spoken to directly in the milter protocol, as a broken
 or hostile client would: a step that arrives without the connection step
-before it is refused with a temporary failure, and the log says why (not
-"out of memory")."""
+before it is refused with a temporary failure (at DATA, the first step
+after it that is answered), and the log says why (not "out of memory")."""
 
 import os
 import socket
@@ -55,7 +55,9 @@ def test_mail_without_connect_logs_the_reason():
                 s.sendall(packet(b"O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF)))
                 cmd, _ = read_packet(s)
                 assert cmd == b"O"
-                s.sendall(packet(b"M", b"<app@example.com>\0"))
+                # MAIL FROM is not answered (SMFIP_NR_MAIL, offered above):
+                # the message that could not start is refused at DATA.
+                s.sendall(packet(b"M", b"<app@example.com>\0") + packet(b"T"))
                 cmd, _ = read_packet(s)
                 assert cmd == b"t"  # temporary failure
             log = milter.wait_log(r"event=error qid=- stage=mail reason=[^\n]*").group(0)

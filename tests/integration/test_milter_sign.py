@@ -10,6 +10,7 @@ and expiry; SIGHUP reload; -n."""
 import os
 import re
 import signal
+import smtplib
 import subprocess
 import tempfile
 import time
@@ -402,29 +403,59 @@ def test_check_mode(stack, tmp_path):
     assert r.returncode == 2 and "usage" in r.stderr
 
 
+def _session_up_to_data(stack):
+    """An SMTP session of an authenticated client, MAIL FROM and RCPT TO
+    given: DATA is next."""
+    c = smtplib.SMTP("127.0.0.1", stack.pf.port, local_hostname="c.example.net")
+    c.ehlo()
+    c.docmd("XCLIENT", "LOGIN=app@example.com")
+    c.ehlo("c.example.net")
+    c.mail("app@example.com")
+    c.rcpt("bob@example.net")
+    return c
+
+
 def test_sigterm_drains_message_in_flight(tmp_path):
-    """SIGTERM stops new connections but lets a message already between
-    MAIL FROM and its end finish, signed; then the milter exits 0."""
-    import smtplib
+    """SIGTERM stops new connections but lets a message the milter already
+    has finish, signed; then the milter exits 0. Postfix hands the message
+    over (with its connection and MAIL FROM, which need no answer) at DATA,
+    when no recipient step is asked for: the signal comes after 354."""
     os.chmod(tmp_path, 0o755)
     s = Stack(str(tmp_path))
     try:
-        with smtplib.SMTP("127.0.0.1", s.pf.port, local_hostname="c.example.net") as c:
-            c.ehlo()
-            c.docmd("XCLIENT", "LOGIN=app@example.com")
-            c.ehlo("c.example.net")
-            c.mail("app@example.com")
-            c.rcpt("bob@example.net")
+        with _session_up_to_data(s) as c:
+            c.putcmd("data")
+            assert c.getreply()[0] == 354
             s.milter.signal(signal.SIGTERM)
             s.milter.wait_log(r"event=stop reason=SIGTERM")
             assert s.milter.proc.poll() is None, "exited with a message in flight"
-            code, _ = c.data(b"From: app@example.com\r\nSubject: drain\r\n\r\nlast one\r\n")
-            assert code == 250
+            c.send(b"From: app@example.com\r\nSubject: drain\r\n\r\nlast one\r\n.\r\n")
+            assert c.getreply()[0] == 250
         [dump] = s.sink.wait_for(1)
         msg = ms.message_of(dump)
         assert_both_signatures_verify(s, msg)
         assert s.milter.stop(timeout=20) == 0
         assert "event=stopped messages_in_flight=0" in s.milter.log()
+    finally:
+        s.close()
+
+
+def test_sigterm_before_data_defers_the_message(tmp_path):
+    """A message Postfix has not yet handed over (MAIL FROM and RCPT TO
+    given, DATA not) is not waited for: the milter exits, and Postfix
+    answers DATA with a temporary failure (milter_default_action =
+    tempfail), so the client retries; nothing passes unsigned."""
+    os.chmod(tmp_path, 0o755)
+    s = Stack(str(tmp_path))
+    try:
+        with _session_up_to_data(s) as c:
+            s.milter.signal(signal.SIGTERM)
+            assert s.milter.proc.wait(timeout=30) == 0
+            assert "event=stopped messages_in_flight=0" in s.milter.log()
+            with pytest.raises(smtplib.SMTPResponseException) as e:
+                c.data(b"From: app@example.com\r\nSubject: late\r\n\r\nnot signed\r\n")
+            assert 400 <= e.value.smtp_code < 500, e.value
+        assert s.sink.files() == []
     finally:
         s.close()
 
