@@ -80,13 +80,16 @@ class Case:
 
 
 def start_postseal(w, key, binary, sock, log):
+    milter = {"socket": sock, "mode": "sign", "internal_hosts": "127.0.0.0/8"}
+    if sock.startswith("unix:"):
+        # smtpd runs as postfix and must be able to write the socket.
+        milter.update(socket_group="postfix", socket_mode="0660")
     conf = ms.write_ini(os.path.join(w, f"{log}.conf"), {
-        "milter": {"socket": sock, "mode": "sign", "internal_hosts": "127.0.0.0/8"},
+        "milter": milter,
         "keys": {"bench": f"example.com {key.selector} {key.path}"},
         "signing": {"example.com": "bench"},
     })
-    # umask: smtpd runs as postfix and must be able to write the unix socket.
-    return subprocess.Popen([binary, "-f", "-c", conf], umask=0o111,
+    return subprocess.Popen([binary, "-f", "-c", conf],
                             stderr=open(os.path.join(w, f"{log}.log"), "wb"))
 
 
