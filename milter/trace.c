@@ -6,6 +6,7 @@
  * neither signs again nor strips the first pass's Authentication-Results.
  * Trace fields from any other client are removed. */
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,14 +25,21 @@
 #define PS_TRACE_VALUE 96
 
 /* Made once per process, before the first message needs it; never
- * written again. Neither logged nor kept anywhere else. */
-static uint8_t ps_trace_key[PS_TRACE_KEY];
-static int ps_trace_key_ok;
+ * written again. Neither logged nor kept anywhere else: the random bytes
+ * are wiped once the prepared key (the padded states every MAC copies,
+ * rather than fetching SHA-256 and hashing the pads per message) holds
+ * them. */
+static ps_hmac_key *ps_trace_key;
 static pthread_once_t ps_trace_once = PTHREAD_ONCE_INIT;
 
 static void ps_trace_key_init(void)
 {
-    ps_trace_key_ok = RAND_bytes(ps_trace_key, sizeof(ps_trace_key)) == 1;
+    uint8_t k[PS_TRACE_KEY];
+    ps_err err;
+
+    if (RAND_bytes(k, sizeof(k)) == 1)
+        ps_trace_key = ps_hmac_key_new(PS_HMAC_SHA256, k, sizeof(k), &err);
+    OPENSSL_cleanse(k, sizeof(k));
 }
 
 static const char *ps_trace_word(ps_trace_verdict v)
@@ -50,10 +58,9 @@ static int ps_trace_mac(ps_trace_verdict v, const char *bound,
     int rc = 0;
 
     pthread_once(&ps_trace_once, ps_trace_key_init);
-    if (!ps_trace_key_ok)
+    if (ps_trace_key == NULL)
         return ps_err_set(err, "no random key for the trace field");
-    if ((h = ps_hmac_new(PS_HMAC_SHA256, ps_trace_key, sizeof(ps_trace_key),
-                         err)) == NULL)
+    if ((h = ps_hmac_start(ps_trace_key, err)) == NULL)
         return -1;
     rc = ps_hmac_update(h, word, strlen(word) + 1, err);
     for (const char *p = bound; rc == 0 && *p;) {
