@@ -22,8 +22,9 @@ bench_init "$@"
 CONN=${BENCH_CONNECTIONS:-2}
 CLIENT=$B/tests/tools/milter_bench
 FLOOR=$B/tests/tools/crypto_bench
+KERNEL=$B/tests/tools/wakeup_bench
 
-for f in "$B/postseal" "$B/postseal-milter" "$CLIENT" "$FLOOR"; do
+for f in "$B/postseal" "$B/postseal-milter" "$CLIENT" "$FLOOR" "$KERNEL"; do
     [ -x "$f" ] || { log "bench: $f not built (make $f)"; exit 2; }
 done
 command -v opendkim >/dev/null || { log "bench: opendkim not installed (make deps)"; exit 2; }
@@ -203,7 +204,8 @@ scenario() {
             run_latency "$(eval echo "\$${who}_PORT")" "$W/m1k.eml" "$(( (lat + 2) / 3 ))" \
                 "$W/lat-$alg-$who"
         done
-        "$FLOOR" "$(eval echo "\$KEY_$alg")" --message "$W/m1k.eml" --messages "$(scaled 1500)" |
+        "$FLOOR" "$(eval echo "\$KEY_$alg")" --message "$W/m1k.eml" --messages "$(scaled 1500)" \
+            --threads "$CONN" |
             sed -n 's/.*cpu_us_per_msg=\([0-9.]*\).*/\1/p' >>"$W/floor-$alg"
     done
     floor=$(awk '{ t += $1 } END { printf "%.1f", t / NR }' "$W/floor-$alg")
@@ -237,7 +239,11 @@ echo "One message per milter connection (TCP loopback), 1 KB, $CONN client conne
 echo "$(nproc) CPUs; opendkim $(opendkim -V 2>&1 | sed -n '1s/.*v//p'), $(rspamd --version 2>/dev/null | sed -n '1s/.*version //p' | sed 's/^/Rspamd /') (DKIM signing only)"
 echo "(CPU = utime+stime per message of the milter's processes; wall = mean ms per"
 echo " session with one client sending sessions one after another)"
-echo "bare crypto on this machine, this run: RSA-2048 ${FLOOR_rsa} us, Ed25519 ${FLOOR_ed} us per 1 KB message"
+echo "bare crypto on this machine, this run, $CONN threads signing at once as the milter does for"
+echo "  $CONN client connections: RSA-2048 ${FLOOR_rsa} us, Ed25519 ${FLOOR_ed} us per 1 KB message"
+"$KERNEL" --rounds 3000 --gap-us 0 | awk -F'[= ]' '{
+    printf "bare kernel cost, this run (wakeup_bench, no milter code, back to back): a request %s us,\n", $2
+    printf "  a connection accepted, answered once and closed %s us, %s us handed to a worker thread\n", $4, $6 }'
 echo
 printf '%-4s | %9s %9s %9s | %7s %7s %7s | %8s %-21s | %7s %-6s\n' alg "ours us" "odkim us" \
     "rspamd us" "ours ms" "odkim" "rspamd" "floor us" "ours vs floor" "rsp/us" target
