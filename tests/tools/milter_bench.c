@@ -32,6 +32,8 @@
 
 #include <libmilter/mfdef.h>
 
+#include "base/fdio.h"
+
 #define MAX_WORKERS 256
 #define MAX_HEADERS 200
 /* libmilter refuses packets over MILTER_MAX_DATA_SIZE (65535) unless a
@@ -234,23 +236,9 @@ static void load_message(const char *path)
 
 /* ---- the wire ------------------------------------------------------------ */
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int flush_out(conn *c)
 {
-    int rc = write_all(c->fd, c->out, c->olen);
+    int rc = ps_fd_write_all(c->fd, c->out, c->olen);
 
     c->olen = 0;
     return rc;
