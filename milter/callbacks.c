@@ -443,6 +443,9 @@ static sfsistat ps_cb_eom(SMFICTX *ctx)
     if (c == NULL || c->msg.envfrom == NULL)
         return ps_cb_fail(c, PS_STAGE_EOM, NULL);
     rc = ps_cb_finish(ctx, c);
+    /* A temporary failure is tried again and recorded then: once. */
+    if (rc != SMFIS_TEMPFAIL)
+        ps_dmarc_history_write(c);
     ps_mm_message_done(c->msg.started_ns);
     ps_msg_reset(&c->msg);
     ps_milter_busy(-1);

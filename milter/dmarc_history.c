@@ -77,7 +77,7 @@ static unsigned ps_dmhist_reasons(const ps_session *c,
     return v->sampled_out ? PS_DMHIST_R_SAMPLED_OUT : 0;
 }
 
-void ps_dmarc_history_note(const ps_session *c, const ps_authres_result *res,
+void ps_dmarc_history_note(ps_session *c, const ps_authres_result *res,
                            size_t n, const ps_spf_result *spf,
                            const ps_dmarc_policy_found *found,
                            const ps_dmarc_verdict *v)
@@ -86,7 +86,6 @@ void ps_dmarc_history_note(const ps_session *c, const ps_authres_result *res,
     const char *at = strrchr(spf->value, '@');
     char envfrom[PS_MAILBOX_DOMAIN_MAX + 1];
     ps_dmhist h;
-    ps_err err = {""};
 
     if (dir == NULL || found->found != PS_DMARC_FOUND || c->addr[0] == '\0')
         return;
@@ -115,7 +114,19 @@ void ps_dmarc_history_note(const ps_session *c, const ps_authres_result *res,
     ps_dmhist_dkims(res, n, &h);
     if (h.spf == PS_DMHIST_POLICY)
         h.spf = PS_DMHIST_PERMERROR;
-    if (ps_dmhist_append(dir, &h, &err) != 0)
+    ps_record_free(&c->msg.dmhist);
+    ps_dmhist_format(&h, &c->msg.dmhist);
+    c->msg.dmhist_when = h.when;
+}
+
+void ps_dmarc_history_write(const ps_session *c)
+{
+    const char *dir = c->snap->conf->milter.dmarc_history.value;
+    ps_err err = {""};
+
+    if (dir == NULL || c->msg.dmhist.n == 0)
+        return;
+    if (ps_dmhist_write(dir, c->msg.dmhist_when, &c->msg.dmhist, &err) != 0)
         ps_log_kv(ps_milter_log(), LOG_WARNING, "dmarc-history-failed", "qid",
                   c->msg.qid, "error", err.msg, "effect",
                   "message goes on, its report line is lost", "session", c->sid,

@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "base/privdrop.h"
 #include "mail/mailbox.h"
+#include "mail/record.h"
 #include "mail/retpath.h"
 #include "signing/signrules.h"
 
@@ -218,7 +219,12 @@ typedef struct ps_msg {
     time_t bounce_issued;   /* the day its token was made */
     uint64_t started_ns;    /* MAIL FROM, for the duration histogram */
     ps_dmarc_outcome dmarc; /* set by ps_dmarc_check */
-    ps_arc_msg arc;         /* set by ps_arc_start .. ps_arc_check */
+    /* [milter] dmarc_history: the message's record, written at end of
+     * message unless the answer is a temporary failure (the retry is
+     * evaluated again and recorded then). */
+    ps_record dmhist;
+    time_t dmhist_when;
+    ps_arc_msg arc; /* set by ps_arc_start .. ps_arc_check */
     char *bounce;
     size_t bounce_len;
 } ps_msg;
@@ -328,12 +334,15 @@ void ps_arc_msg_free(ps_arc_msg *a);
 
 /* ---- dmarc_history.c: [milter] dmarc_history --------------------------- */
 
-/* Appends the message's record for aggregate reports when dmarc_history
- * is set and a policy was found; a failure is logged, never returned. */
-void ps_dmarc_history_note(const ps_session *c, const ps_authres_result *res,
+/* Keeps the message's record for aggregate reports in c->msg.dmhist when
+ * dmarc_history is set and a policy was found. */
+void ps_dmarc_history_note(ps_session *c, const ps_authres_result *res,
                            size_t n, const ps_spf_result *spf,
                            const ps_dmarc_policy_found *found,
                            const ps_dmarc_verdict *v);
+/* Writes the kept record, if any; a failure is logged, never returned:
+ * the message goes on without its report line. */
+void ps_dmarc_history_write(const ps_session *c);
 
 /* ---- sign.c / arhdr.c: the libmilter side of each outcome -------------- */
 

@@ -103,6 +103,7 @@ void ps_msg_reset(ps_msg *m)
         free(m->rcpts[i]);
     free(m->rcpts);
     free(m->bounce);
+    ps_record_free(&m->dmhist);
     memset(m, 0, sizeof(*m));
 }
 

@@ -283,21 +283,27 @@ int ps_dmhist_path(const char *dir, time_t when, char *out, size_t cap,
     return 0;
 }
 
-int ps_dmhist_append(const char *dir, const ps_dmhist *h, ps_err *err)
+int ps_dmhist_write(const char *dir, time_t when, const ps_record *line,
+                    ps_err *err)
 {
     char path[DMHIST_PATH];
-    ps_record line = {0};
-    int rc = -1;
 
-    if (ps_dmhist_path(dir, h->when, path, sizeof(path), err) != 0)
+    if (line->oom)
+        return ps_err_set(err, "out of memory");
+    if (ps_dmhist_path(dir, when, path, sizeof(path), err) != 0)
         return -1;
     if (mkdir(dir, 0750) != 0 && errno != EEXIST)
         return ps_err_set(err, "%s: %s", dir, strerror(errno));
+    return ps_events_append(path, line->p, line->n, err);
+}
+
+int ps_dmhist_append(const char *dir, const ps_dmhist *h, ps_err *err)
+{
+    ps_record line = {0};
+    int rc;
+
     ps_dmhist_format(h, &line);
-    if (line.oom)
-        ps_err_set(err, "out of memory");
-    else
-        rc = ps_events_append(path, line.p, line.n, err);
+    rc = ps_dmhist_write(dir, h->when, &line, err);
     ps_record_free(&line);
     return rc;
 }

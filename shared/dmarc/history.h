@@ -98,5 +98,10 @@ int ps_dmhist_path(const char *dir, time_t when, char *out, size_t cap,
  * makes it durable: one write(2) of the whole line with O_APPEND, so
  * concurrent writers never interleave, then fsync. */
 int ps_dmhist_append(const char *dir, const ps_dmhist *h, ps_err *err);
+/* The same for a record ps_dmhist_format already wrote into line, of a
+ * message evaluated at when: for a writer that decides later whether the
+ * record is kept. */
+int ps_dmhist_write(const char *dir, time_t when, const ps_record *line,
+                    ps_err *err);
 
 #endif

@@ -259,7 +259,7 @@ def zone(keys):
 
 
 class Stack:
-    def __init__(self, tmp, keys, trusted, dns=None):
+    def __init__(self, tmp, keys, trusted, dns=None, history=None):
         self.dns = dns or ms.Dnsmasq(txt=zone(keys))
         self.port = ms.free_port()
         milter = {
@@ -270,6 +270,8 @@ class Stack:
             "dmarc_enforce": "yes",
             "arc_trusted_sealers": trusted,
         }
+        if history:
+            milter["dmarc_history"] = history
         self.conf = ms.write_ini(os.path.join(tmp, "postseal.conf"), {"milter": milter})
         self.milter = ms.Daemon([MILTER, "-f", "-c", self.conf], port=self.port)
         self.sink = ms.SmtpSink()
@@ -392,7 +394,9 @@ def test_cli_keys_from_dns_and_usage(keys, tmp_path):
 def test_trusted_sealer_key_lookup_failure_tempfails(keys, tmp_path):
     """The list's key cannot be looked up (SERVFAIL): a DMARC failure the
     trusted list might vouch for is tempfailed (451), not refused, so
-    that the retry decides; the untrusted case stays a 550."""
+    that the retry decides; the untrusted case stays a 550. The DMARC
+    history records the refused message only: the tempfailed one is
+    recorded when its retry is answered, so it is never counted twice."""
     if not os.access(MILTER, os.X_OK):
         pytest.skip("postseal-milter not built")
     os.chmod(tmp_path, 0o755)
@@ -400,7 +404,8 @@ def test_trusted_sealer_key_lookup_failure_tempfails(keys, tmp_path):
     table[keys.lst.dns_name] = "SERVFAIL"
     table[keys.other.dns_name] = "SERVFAIL"
     dns = FakeDns(table)
-    s = Stack(str(tmp_path), keys, "lists.example.org", dns=dns)
+    history = str(tmp_path / "history")
+    s = Stack(str(tmp_path), keys, "lists.example.org", dns=dns, history=history)
     try:
         code, text = s.send(listified(keys, keys.lst))
         assert code == 451, text
@@ -415,6 +420,10 @@ def test_trusted_sealer_key_lookup_failure_tempfails(keys, tmp_path):
         code, text = s.send(listified(keys, keys.other))
         assert code == 550, text
         assert s.sink.files() == []
+        lines = [line for day in os.listdir(history)
+                 for line in open(os.path.join(history, day)).read().splitlines()]
+        assert len(lines) == 1, lines
+        assert " fail reject " in lines[0], lines  # DMARC fail, disposition reject
     finally:
         s.close()
         dns.close()
