@@ -192,10 +192,11 @@ static sfsistat ps_cb_envfrom(SMFICTX *ctx, char **argv)
 {
     ps_session *c = ps_cb_conn(ctx);
 
-    if (c == NULL && !ps_milter_draining())
-        ps_cb_fail(NULL, PS_STAGE_MAIL, NULL);
-    if (c == NULL)
+    if (c == NULL) {
+        if (!ps_milter_draining())
+            ps_cb_fail(NULL, PS_STAGE_MAIL, NULL);
         return SMFIS_NOREPLY;
+    }
     if (c->msg.envfrom != NULL) {
         ps_msg_reset(&c->msg);
         ps_milter_busy(-1);
@@ -367,8 +368,6 @@ static sfsistat ps_cb_data(SMFICTX *ctx)
 
     if (c == NULL || c->msg.envfrom == NULL)
         return ps_cb_unstarted(ctx);
-    if (c->msg.failed)
-        return ps_cb_deferred(ctx, &c->msg);
     return SMFIS_CONTINUE;
 }
 

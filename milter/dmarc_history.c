@@ -124,8 +124,8 @@ void ps_dmarc_history_write(const ps_session *c)
     const char *dir = c->snap->conf->milter.dmarc_history.value;
     ps_err err = {""};
 
-    if (dir == NULL || c->msg.dmhist.n == 0)
-        return;
+    if (dir == NULL || (c->msg.dmhist.n == 0 && !c->msg.dmhist.oom))
+        return; /* no policy found, or history off at evaluation */
     if (ps_dmhist_write(dir, c->msg.dmhist_when, &c->msg.dmhist, &err) != 0)
         ps_log_kv(ps_milter_log(), LOG_WARNING, "dmarc-history-failed", "qid",
                   c->msg.qid, "error", err.msg, "effect",

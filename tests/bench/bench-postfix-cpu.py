@@ -8,8 +8,8 @@ threads) over N sessions, per message; beside it the machine's bare crypto
 cost measured in the same run: tests/tools/crypto_bench (canonicalise, hash,
 sign one 1 KB message: the floor the ratios use) and `openssl speed`, and
 its bare kernel cost of the exchanges a session is made of
-(tests/tools/wakeup_bench). A benchmark, not a test: it fails only when a message comes out with the
-wrong number of DKIM-Signature fields.
+(tests/tools/wakeup_bench). A benchmark, not a test: it fails only when a
+message comes out with the wrong number of DKIM-Signature fields.
 
     tests/bench/bench-postfix-cpu.py BUILD [--sessions N] [--client-delay MS]
                                            [--other LABEL=MILTER]...
@@ -141,15 +141,15 @@ def openssl_us(alg):
 
 def start_rows(w, build, keys, others, procs, rows):
     """The milters and a Postfix for each row, appended as they start."""
-    def add(name, proc, port, sender="app@example.com", want=1, per_session=1):
+    def add(name, proc, port=None, sender="app@example.com", want=1, per_session=1,
+            path=None):
         procs.append(proc)
-        ms.wait_port(port)
-        rows.append(Row(name, proc, f"inet:127.0.0.1:{port}", sender, want, per_session))
-
-    def add_unix(name, proc, path):
-        procs.append(proc)
-        lat.wait_unix(path, proc)
-        rows.append(Row(name, proc, f"unix:{path}", "app@example.com", 1))
+        if path:
+            lat.wait_unix(path, proc)
+        else:
+            ms.wait_port(port)
+        spec = f"unix:{path}" if path else f"inet:127.0.0.1:{port}"
+        rows.append(Row(name, proc, spec, sender, want, per_session))
 
     binaries = [("postseal-milter", os.path.join(build, "postseal-milter"))] + \
         [o.split("=", 1) for o in others]
@@ -166,8 +166,8 @@ def start_rows(w, build, keys, others, procs, rows):
     # a unix socket, and more messages per SMTP session.
     exe = binaries[0][1]
     path = os.path.join(w, "ps-unix.sock")
-    add_unix("postseal-milter rsa, unix socket",
-             lat.start_postseal(w, keys["rsa"], exe, f"unix:{path}", "ps-unix"), path)
+    add("postseal-milter rsa, unix socket",
+        lat.start_postseal(w, keys["rsa"], exe, f"unix:{path}", "ps-unix"), path=path)
     port = ms.free_port()
     add(f"postseal-milter rsa, {MANY} msgs/session", lat.start_postseal(
         w, keys["rsa"], exe, f"inet:{port}@127.0.0.1", "ps-many"), port, per_session=MANY)

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fdio.h"
+
 #define REQUEST 120 /* about a milter command burst */
 #define REPLY   32
 
@@ -75,7 +77,7 @@ static long answer(int c, int per_conn)
     long done = 0;
 
     while (read_full(c, req, sizeof(req)) == 0) {
-        if (write(c, rep, sizeof(rep)) != (ssize_t)sizeof(rep))
+        if (ps_fd_write_all(c, rep, sizeof(rep)) != 0)
             die("write");
         done++;
         if (per_conn)
@@ -144,7 +146,7 @@ static void serve(int lfd, int per_conn, int handoff, long rounds, int out)
         pthread_cond_wait(&hand_done_cond, &hand_lock);
     pthread_mutex_unlock(&hand_lock);
     double per = (cpu_us() - t0) / (double)rounds;
-    if (write(out, &per, sizeof(per)) != (ssize_t)sizeof(per))
+    if (ps_fd_write_all(out, &per, sizeof(per)) != 0)
         die("pipe");
 }
 
@@ -189,7 +191,7 @@ static double run(int per_conn, int handoff, long rounds, long gap_us)
         if (fd < 0)
             fd = dial(&sa);
         pause_us(gap_us);
-        if (write(fd, req, sizeof(req)) != (ssize_t)sizeof(req) ||
+        if (ps_fd_write_all(fd, req, sizeof(req)) != 0 ||
             read_full(fd, rep, sizeof(rep)))
             die("exchange");
         if (per_conn || i == rounds - 1) {
